@@ -1,0 +1,29 @@
+// Progressive enhancement only: every page works without this file.
+document.documentElement.classList.add('js');
+
+// Choosing a security suggests its port, unless the administrator typed a port of their own.
+document.addEventListener('change', (event) => {
+  const select = event.target;
+  if (!(select instanceof HTMLSelectElement) || !select.dataset.portField) return;
+  const port = document.getElementById(select.dataset.portField);
+  if (!port) return;
+  const suggested = [...select.options].map((o) => o.dataset.port);
+  const chosen = select.selectedOptions[0]?.dataset.port;
+  if (chosen && (port.value.trim() === '' || suggested.includes(port.value.trim()))) port.value = chosen;
+});
+
+// After htmx swaps a form with errors, take the keyboard to the summary like a page load would.
+document.addEventListener('htmx:afterSwap', (event) => {
+  const summary = event.detail.target.querySelector?.('#error-summary') ?? document.getElementById('error-summary');
+  if (summary && event.detail.xhr?.status === 422) summary.focus();
+});
+
+// A refused htmx request (403, 413, 500…) must not fail silently: show the server's page instead.
+document.addEventListener('htmx:responseError', (event) => {
+  const xhr = event.detail.xhr;
+  if (xhr && xhr.responseText && /<html/i.test(xhr.responseText)) {
+    document.open();
+    document.write(xhr.responseText);
+    document.close();
+  }
+});

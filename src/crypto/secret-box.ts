@@ -1,0 +1,84 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const VERSION = 'v1';
+
+export interface SecretKey {
+  id: string;
+  key: Buffer;
+}
+
+/** Encrypts with the current key; decrypts with any key of the ring, found by the id stored in the envelope. */
+export class SecretBox {
+  readonly current: SecretKey;
+  private readonly ring: Map<string, Buffer>;
+
+  constructor(current: SecretKey, previous: SecretKey[] = []) {
+    this.current = current;
+    this.ring = new Map([current, ...previous].map((k) => [k.id, k.key]));
+  }
+
+  encrypt(plaintext: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return [VERSION, this.current.id, iv.toString('base64'), tag.toString('base64'), ciphertext.toString('base64')].join(':');
+  }
+
+  decrypt(envelope: string): string {
+    const [version, keyId, iv, tag, ciphertext] = envelope.split(':');
+    if (version !== VERSION || !keyId || iv === undefined || tag === undefined || ciphertext === undefined) {
+      throw new Error('Unrecognised secret envelope');
+    }
+    const key = this.ring.get(keyId);
+    if (!key) throw new Error(`No key with id ${keyId} to decrypt this secret`);
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]).toString('utf8');
+  }
+
+  /** True when the envelope was sealed with an older key and should be re-encrypted. */
+  needsRotation(envelope: string): boolean {
+    return envelope.split(':')[1] !== this.current.id;
+  }
+}
+
+/** A 64-hex-digit or base64 32-byte secret is used as is; any other string is stretched with SHA-256. */
+export function keyFromSecret(secret: string): SecretKey {
+  let key: Buffer;
+  if (/^[0-9a-f]{64}$/i.test(secret)) key = Buffer.from(secret, 'hex');
+  else {
+    const decoded = Buffer.from(secret, 'base64');
+    key = decoded.length === 32 && /^[A-Za-z0-9+/]{43}=$/.test(secret) ? decoded : createHash('sha256').update(secret, 'utf8').digest();
+  }
+  const id = createHash('sha256').update(key).digest('hex').slice(0, 12);
+  return { id, key };
+}
+
+/**
+ * The key lives outside the database: RELAIS_SECRET, or a file created once beside the database (mode 0600).
+ * Returns where it came from so the start-up log can say it.
+ */
+export function loadSecretBox(options: { secret?: string; previousSecrets?: string[]; dbFile: string }): {
+  box: SecretBox;
+  source: string;
+  created: boolean;
+} {
+  const previous = (options.previousSecrets ?? []).map(keyFromSecret);
+  if (options.secret) return { box: new SecretBox(keyFromSecret(options.secret), previous), source: 'RELAIS_SECRET', created: false };
+  const keyFile = path.join(path.dirname(options.dbFile), 'relais.key');
+  let created = false;
+  if (!fs.existsSync(keyFile)) {
+    fs.mkdirSync(path.dirname(keyFile), { recursive: true });
+    try {
+      fs.writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const secret = fs.readFileSync(keyFile, 'utf8').trim();
+  return { box: new SecretBox(keyFromSecret(secret), previous), source: keyFile, created };
+}

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { localeCookieName } from '../web/render.js';
+import { isLocale } from './index.js';
+
+/** A plain link switches the language, so it works in any browser; only a same-site path is followed back. */
+export async function languageRoutes(app: FastifyInstance) {
+  app.get<{ Querystring: { lang?: string; next?: string } }>('/language', async (request, reply) => {
+    const { lang, next } = request.query;
+    if (isLocale(lang)) {
+      reply.setCookie(localeCookieName, lang, { path: '/', sameSite: 'lax', httpOnly: true, maxAge: 365 * 24 * 3600 });
+    }
+    return reply.redirect(safeNext(next), 303);
+  });
+}
+
+export function safeNext(next: unknown, fallback = '/smtp-servers'): string {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return fallback;
+  return next;
+}

@@ -1,0 +1,15 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+
+const config = loadConfig();
+const app = await buildApp(config);
+
+closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'closing Relais after an error');
+  else app.log.info({ signal }, 'closing Relais: finishing requests in flight');
+  await app.close();
+});
+
+await app.listen({ port: config.port, host: config.host });
+app.log.info({ url: config.publicUrl, database: config.dbFile }, 'Relais is ready');

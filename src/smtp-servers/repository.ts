@@ -1,0 +1,368 @@
+import { and, asc, count, desc, eq, getTableColumns, inArray, ne, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/client.js';
+import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
+import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
+import { normalizeForSearch, planSearch } from './search.js';
+import type { ServerInput } from './validation.js';
+
+export interface ServerListQuery {
+  q?: string;
+  sort?: SortableColumn;
+  dir?: SortDirection;
+  page?: number;
+  perPage?: number;
+}
+
+export interface ServerDepartment {
+  code: string;
+  name: string;
+}
+
+/** A server as pages and exports see it: everything but the password, which is only "stored or not". */
+export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey'> & {
+  hasPassword: boolean;
+  departments: ServerDepartment[];
+};
+
+export interface ServerPage {
+  rows: ServerView[];
+  total: number;
+  page: number;
+  pages: number;
+  perPage: number;
+}
+
+export type DuplicateTitle = (title: string, attempt: number) => string;
+
+/** Fields whose change means the mail path is no longer the one that was proven. */
+const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
+
+const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
+  id: smtpServers.id,
+  title: sql`${smtpServers.title} COLLATE NOCASE`,
+  host: smtpServers.host,
+  port: smtpServers.port,
+  authentication: smtpServers.authentication,
+  security: smtpServers.security,
+  email: sql`${smtpServers.email} COLLATE NOCASE`,
+  senderName: sql`${smtpServers.senderName} COLLATE NOCASE`,
+  username: sql`${smtpServers.username} COLLATE NOCASE`,
+  usage: smtpServers.usage,
+  confirmation: smtpServers.confirmationStatus,
+};
+
+const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, ...viewColumns } = getTableColumns(smtpServers);
+
+export function titleKeyOf(title: string): string {
+  return title.normalize('NFC').trim().toLowerCase();
+}
+
+export class DuplicateTitleError extends Error {
+  constructor(readonly title: string) {
+    super(`A server is already titled "${title}"`);
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
+  let departmentCache: Department[] | null = null;
+  const allDepartments = (): Department[] =>
+    (departmentCache ??= db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all());
+
+  function searchTextFor(input: Pick<ServerInput, 'title' | 'host' | 'email' | 'senderName' | 'username' | 'usage'>, codes: string[]) {
+    const served = input.usage === 'default' ? allDepartments() : allDepartments().filter((d) => codes.includes(d.code));
+    return normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...served.map((d) => d.name)].join(' '));
+  }
+
+  function whereFor(q: string | undefined): SQL | undefined {
+    const plan = q ? planSearch(q) : null;
+    if (!plan) return undefined;
+    const conditions: SQL[] = [];
+    if (plan.match) {
+      conditions.push(sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match})`);
+    }
+    for (const pattern of plan.likes) conditions.push(sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`);
+    return and(...conditions);
+  }
+
+  function orderFor(sort: SortableColumn = defaultSort.sort, dir: SortDirection = defaultSort.dir): SQL[] {
+    const direction = dir === 'desc' ? desc : asc;
+    return [direction(sortExpressions[sort]), direction(smtpServers.id)];
+  }
+
+  function departmentsByServer(ids: number[]): Map<number, ServerDepartment[]> {
+    const byServer = new Map<number, ServerDepartment[]>();
+    if (ids.length === 0) return byServer;
+    const rows = db
+      .select({ serverId: smtpServerDepartments.serverId, code: departments.code, name: departments.name })
+      .from(smtpServerDepartments)
+      .innerJoin(departments, eq(departments.id, smtpServerDepartments.departmentId))
+      .where(inArray(smtpServerDepartments.serverId, ids))
+      .orderBy(asc(departments.position))
+      .all();
+    for (const row of rows) {
+      const list = byServer.get(row.serverId) ?? [];
+      list.push({ code: row.code, name: row.name });
+      byServer.set(row.serverId, list);
+    }
+    return byServer;
+  }
+
+  function toViews(rows: (Omit<ServerView, 'departments' | 'hasPassword'> & { hasPassword: number | boolean })[]): ServerView[] {
+    const byServer = departmentsByServer(rows.filter((r) => r.usage === 'custom').map((r) => r.id));
+    return rows.map((row) => ({ ...row, hasPassword: Boolean(row.hasPassword), departments: byServer.get(row.id) ?? [] }));
+  }
+
+  const selectViews = () =>
+    db
+      .select({ ...viewColumns, hasPassword: sql<number>`${smtpServers.passwordCiphertext} IS NOT NULL` })
+      .from(smtpServers);
+
+  function readServer(id: number): ServerView | null {
+    const row = selectViews().where(eq(smtpServers.id, id)).get();
+    return row ? toViews([row])[0]! : null;
+  }
+
+  function setDepartments(tx: Db, serverId: number, codes: string[]) {
+    tx.delete(smtpServerDepartments).where(eq(smtpServerDepartments.serverId, serverId)).run();
+    const ids = allDepartments()
+      .filter((d) => codes.includes(d.code))
+      .map((d) => ({ serverId, departmentId: d.id }));
+    if (ids.length) tx.insert(smtpServerDepartments).values(ids).run();
+  }
+
+  function titleExists(tx: Db, title: string, exceptId?: number): boolean {
+    const condition = eq(smtpServers.titleKey, titleKeyOf(title));
+    const found = tx
+      .select({ id: smtpServers.id })
+      .from(smtpServers)
+      .where(exceptId === undefined ? condition : and(condition, ne(smtpServers.id, exceptId)))
+      .get();
+    return Boolean(found);
+  }
+
+  function withUniqueTitle<T>(title: string, write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateTitleError(title);
+      throw err;
+    }
+  }
+
+  function describe(view: ServerView): Record<string, unknown> {
+    return {
+      title: view.title,
+      host: view.host,
+      port: view.port,
+      security: view.security,
+      authentication: view.authentication,
+      email: view.email,
+      senderName: view.senderName,
+      username: view.username,
+      usage: view.usage,
+      departments: view.departments.map((d) => d.code).join(','),
+      verifyCertificate: view.verifyCertificate,
+      signature: view.signature,
+    };
+  }
+
+  return {
+    async listDepartments(): Promise<Department[]> {
+      return allDepartments();
+    },
+
+    async listServers(query: ServerListQuery = {}): Promise<ServerPage> {
+      const perPage = query.perPage ?? defaultPerPage;
+      const where = whereFor(query.q);
+      const total = db.select({ n: count() }).from(smtpServers).where(where).get()?.n ?? 0;
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const page = Math.min(Math.max(1, query.page ?? 1), pages);
+      const rows = selectViews()
+        .where(where)
+        .orderBy(...orderFor(query.sort, query.dir))
+        .limit(perPage)
+        .offset((page - 1) * perPage)
+        .all();
+      return { rows: toViews(rows), total, page, pages, perPage };
+    },
+
+    /** Every matching row in display order, read in batches so a large export never holds the whole list. */
+    async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}, batchSize = 500): AsyncGenerator<ServerView> {
+      const where = whereFor(query.q);
+      const order = orderFor(query.sort, query.dir);
+      for (let offset = 0; ; offset += batchSize) {
+        const rows = selectViews().where(where).orderBy(...order).limit(batchSize).offset(offset).all();
+        for (const view of toViews(rows)) yield view;
+        if (rows.length < batchSize) return;
+      }
+    },
+
+    async findServer(id: number): Promise<ServerView | null> {
+      return readServer(id);
+    },
+
+    async titleTaken(title: string, exceptId?: number): Promise<boolean> {
+      return titleExists(db, title, exceptId);
+    },
+
+    /** The plaintext password, for connecting to the server. Never for a page, a log or an export. */
+    async revealPassword(id: number): Promise<string | null> {
+      const row = db.select({ ciphertext: smtpServers.passwordCiphertext }).from(smtpServers).where(eq(smtpServers.id, id)).get();
+      return row?.ciphertext ? secrets.decrypt(row.ciphertext) : null;
+    },
+
+    async createServer(input: ServerInput, actor: Actor): Promise<ServerView> {
+      const id = withUniqueTitle(input.title, () =>
+        db.transaction((tx) => {
+          if (titleExists(tx, input.title)) throw new DuplicateTitleError(input.title);
+          const row = tx
+            .insert(smtpServers)
+            .values({
+              title: input.title,
+              titleKey: titleKeyOf(input.title),
+              host: input.host,
+              port: input.port,
+              security: input.security,
+              authentication: input.authentication,
+              email: input.email,
+              senderName: input.senderName,
+              username: input.username,
+              passwordCiphertext: input.password ? secrets.encrypt(input.password) : null,
+              usage: input.usage,
+              verifyCertificate: input.verifyCertificate,
+              signature: input.signature,
+              searchText: searchTextFor(input, input.departmentCodes),
+            })
+            .returning({ id: smtpServers.id })
+            .get();
+          setDepartments(tx, row.id, input.departmentCodes);
+          insertAuditEntry(tx, actor, { action: 'server.create', targetType: 'smtp_server', targetId: row.id, summary: input.title });
+          return row.id;
+        }),
+      );
+      return readServer(id)!;
+    },
+
+    /** Returns null when the server no longer exists. */
+    async updateServer(id: number, input: ServerInput, actor: Actor): Promise<{ server: ServerView; changes: FieldChanges } | null> {
+      const result = withUniqueTitle(input.title, () =>
+        db.transaction((tx) => {
+          const before = readServer(id);
+          if (!before) return null;
+          if (titleExists(tx, input.title, id)) throw new DuplicateTitleError(input.title);
+          const codes = input.usage === 'custom' ? input.departmentCodes : [];
+          const after = { ...before, ...input, departments: allDepartments().filter((d) => codes.includes(d.code)) };
+          const changes: FieldChanges = {};
+          const old = describe(before);
+          const next = describe(after as ServerView);
+          for (const key of Object.keys(next)) if (old[key] !== next[key]) changes[key] = [old[key], next[key]];
+          if (input.password !== undefined && (input.password !== null || before.hasPassword)) {
+            changes.password = [before.hasPassword ? 'modifié' : '', input.password === null ? 'effacé' : 'modifié'];
+          }
+          const pathChanged = pathFields.some((field) => field in changes) || 'password' in changes;
+          tx.update(smtpServers)
+            .set({
+              title: input.title,
+              titleKey: titleKeyOf(input.title),
+              host: input.host,
+              port: input.port,
+              security: input.security,
+              authentication: input.authentication,
+              email: input.email,
+              senderName: input.senderName,
+              username: input.username,
+              ...(input.password === undefined ? {} : { passwordCiphertext: input.password === null ? null : secrets.encrypt(input.password) }),
+              usage: input.usage,
+              verifyCertificate: input.verifyCertificate,
+              signature: input.signature,
+              searchText: searchTextFor(input, codes),
+              updatedAt: new Date(),
+              ...(pathChanged
+                ? {
+                    confirmationStatus: 'unconfirmed' as const,
+                    confirmationSentAt: null,
+                    confirmationExpiresAt: null,
+                    confirmedAt: null,
+                    confirmationError: null,
+                  }
+                : {}),
+            })
+            .where(eq(smtpServers.id, id))
+            .run();
+          if (pathChanged) {
+            tx.update(confirmationTokens)
+              .set({ revokedAt: new Date() })
+              .where(and(eq(confirmationTokens.serverId, id), sql`${confirmationTokens.usedAt} IS NULL`, sql`${confirmationTokens.revokedAt} IS NULL`))
+              .run();
+          }
+          setDepartments(tx, id, codes);
+          if (Object.keys(changes).length) {
+            insertAuditEntry(tx, actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
+          }
+          return changes;
+        }),
+      );
+      if (result === null) return null;
+      return { server: readServer(id)!, changes: result };
+    },
+
+    /** Copies everything but the proof: the copy starts unconfirmed and untested. */
+    async duplicateServer(id: number, titleFor: DuplicateTitle, actor: Actor): Promise<ServerView | null> {
+      const newId = db.transaction((tx) => {
+        const source = tx.select().from(smtpServers).where(eq(smtpServers.id, id)).get();
+        if (!source) return null;
+        let title = titleFor(source.title, 1);
+        for (let attempt = 2; titleExists(tx, title); attempt++) title = titleFor(source.title, attempt);
+        const codes = departmentsByServer([id]).get(id)?.map((d) => d.code) ?? [];
+        const row = tx
+          .insert(smtpServers)
+          .values({
+            title,
+            titleKey: titleKeyOf(title),
+            host: source.host,
+            port: source.port,
+            security: source.security,
+            authentication: source.authentication,
+            email: source.email,
+            senderName: source.senderName,
+            username: source.username,
+            passwordCiphertext: source.passwordCiphertext ? secrets.encrypt(secrets.decrypt(source.passwordCiphertext)) : null,
+            usage: source.usage,
+            verifyCertificate: source.verifyCertificate,
+            signature: source.signature,
+            searchText: searchTextFor({ ...source, title }, codes),
+          })
+          .returning({ id: smtpServers.id })
+          .get();
+        setDepartments(tx, row.id, codes);
+        insertAuditEntry(tx, actor, {
+          action: 'server.duplicate',
+          targetType: 'smtp_server',
+          targetId: row.id,
+          summary: `${source.title} → ${title}`,
+        });
+        return row.id;
+      });
+      return newId === null ? null : readServer(newId);
+    },
+
+    async deleteServer(id: number, actor: Actor): Promise<ServerView | null> {
+      return db.transaction((tx) => {
+        const existing = readServer(id);
+        if (!existing) return null;
+        tx.delete(smtpServers).where(eq(smtpServers.id, id)).run();
+        insertAuditEntry(tx, actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
+        return existing;
+      });
+    },
+  };
+}
+
+export type SmtpServerRepository = ReturnType<typeof createSmtpServerRepository>;

@@ -1,0 +1,218 @@
+import net from 'node:net';
+import type { MessageKey, Params } from '../i18n/index.js';
+
+export const securityModes = ['none', 'starttls', 'tls'] as const;
+export const authenticationModes = ['none', 'password'] as const;
+export const usageModes = ['default', 'custom'] as const;
+export type Security = (typeof securityModes)[number];
+export type Authentication = (typeof authenticationModes)[number];
+export type Usage = (typeof usageModes)[number];
+
+export const suggestedPorts: Record<Security, number> = { none: 25, starttls: 587, tls: 465 };
+
+export const limits = { title: 120, senderName: 120, username: 254, password: 1024, signature: 20_000 } as const;
+
+export const serverFormFields = [
+  'title',
+  'host',
+  'port',
+  'security',
+  'authentication',
+  'email',
+  'senderName',
+  'username',
+  'password',
+  'usage',
+  'departments',
+  'verifyCertificate',
+  'signature',
+] as const;
+export type ServerFormField = (typeof serverFormFields)[number];
+
+export interface ServerInput {
+  title: string;
+  host: string;
+  port: number;
+  security: Security;
+  authentication: Authentication;
+  email: string;
+  senderName: string;
+  username: string;
+  /** undefined keeps the stored password; null clears it; a string replaces it. */
+  password: string | null | undefined;
+  usage: Usage;
+  departmentCodes: string[];
+  verifyCertificate: boolean;
+  signature: string;
+}
+
+/** What the form shows again after a failed submission: never the password. */
+export interface ServerFormValues {
+  title: string;
+  host: string;
+  port: string;
+  security: string;
+  authentication: string;
+  email: string;
+  senderName: string;
+  username: string;
+  usage: string;
+  departments: string[];
+  verifyCertificate: boolean;
+  signature: string;
+  clearPassword: boolean;
+}
+
+export interface FieldError {
+  key: MessageKey;
+  params?: Params;
+}
+export type ServerFormErrors = Partial<Record<ServerFormField, FieldError>>;
+
+export type ValidationResult =
+  | { ok: true; value: ServerInput; values: ServerFormValues }
+  | { ok: false; values: ServerFormValues; errors: ServerFormErrors };
+
+export interface ValidationContext {
+  departmentCodes: readonly string[];
+  /** Editing a server that already has a password: a blank field keeps it. */
+  hasStoredPassword: boolean;
+}
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+function text(raw: unknown): string {
+  if (Array.isArray(raw)) raw = raw[raw.length - 1];
+  return typeof raw === 'string' ? raw : '';
+}
+
+function list(raw: unknown): string[] {
+  if (Array.isArray(raw)) return raw.filter((v): v is string => typeof v === 'string');
+  return typeof raw === 'string' && raw !== '' ? [raw] : [];
+}
+
+function checked(raw: unknown): boolean {
+  const value = text(raw);
+  return value === 'on' || value === 'true' || value === '1' || value === 'yes';
+}
+
+export function isValidHost(host: string): boolean {
+  if (host.length === 0 || host.length > 253) return false;
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (net.isIP(bare)) return bare === host || net.isIPv6(bare);
+  if (/^[\d.]+$/.test(host)) return false;
+  const labels = host.replace(/\.$/, '').split('.');
+  return labels.every((label) => HOST_LABEL.test(label));
+}
+
+export function isValidEmail(email: string): boolean {
+  if (email.length > 254 || CONTROL_CHARACTERS.test(email)) return false;
+  const at = email.lastIndexOf('@');
+  if (at < 1) return false;
+  const local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  if (local.length > 64 || !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/.test(local)) return false;
+  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
+  return domain.includes('.') && !domain.endsWith('.') && isValidHost(domain) && !net.isIP(domain);
+}
+
+export function formValuesFrom(raw: Record<string, unknown>): ServerFormValues {
+  return {
+    title: text(raw.title).trim(),
+    host: text(raw.host).trim(),
+    port: text(raw.port).trim(),
+    security: text(raw.security),
+    authentication: text(raw.authentication),
+    email: text(raw.email).trim(),
+    senderName: text(raw.senderName).trim(),
+    username: text(raw.username).trim(),
+    usage: text(raw.usage),
+    departments: list(raw.departments),
+    verifyCertificate: checked(raw.verifyCertificate),
+    signature: text(raw.signature).replace(/\r\n/g, '\n'),
+    clearPassword: checked(raw.clearPassword),
+  };
+}
+
+/** Turns a raw form (or JSON) body into a server input, or the messages to show by each field. */
+export function validateServerForm(raw: Record<string, unknown>, context: ValidationContext): ValidationResult {
+  const values = formValuesFrom(raw);
+  const password = text(raw.password);
+  const errors: ServerFormErrors = {};
+
+  if (!values.title) errors.title = { key: 'error.title.required' };
+  else if (values.title.length > limits.title) errors.title = { key: 'error.title.tooLong', params: { max: limits.title } };
+
+  if (!values.host) errors.host = { key: 'error.host.required' };
+  else if (values.host.length > 253) errors.host = { key: 'error.host.tooLong' };
+  else if (!isValidHost(values.host)) errors.host = { key: 'error.host.invalid' };
+
+  const port = Number(values.port);
+  if (!values.port) errors.port = { key: 'error.port.required' };
+  else if (!/^\d{1,5}$/.test(values.port) || port < 1 || port > 65535) errors.port = { key: 'error.port.invalid' };
+
+  if (!(securityModes as readonly string[]).includes(values.security)) errors.security = { key: 'error.security.invalid' };
+  if (!(authenticationModes as readonly string[]).includes(values.authentication)) {
+    errors.authentication = { key: 'error.authentication.invalid' };
+  }
+
+  if (!values.email) errors.email = { key: 'error.email.required' };
+  else if (!isValidEmail(values.email)) errors.email = { key: 'error.email.invalid' };
+
+  if (!values.senderName) errors.senderName = { key: 'error.senderName.required' };
+  else if (CONTROL_CHARACTERS.test(values.senderName)) errors.senderName = { key: 'error.senderName.invalid' };
+  else if (values.senderName.length > limits.senderName) {
+    errors.senderName = { key: 'error.senderName.tooLong', params: { max: limits.senderName } };
+  }
+
+  const needsCredentials = values.authentication === 'password';
+  if (CONTROL_CHARACTERS.test(values.username)) errors.username = { key: 'error.username.invalid' };
+  else if (values.username.length > limits.username) {
+    errors.username = { key: 'error.username.tooLong', params: { max: limits.username } };
+  } else if (needsCredentials && !values.username) errors.username = { key: 'error.username.required' };
+
+  let passwordChange: string | null | undefined;
+  if (password.length > limits.password) {
+    errors.password = { key: 'error.password.tooLong', params: { max: limits.password } };
+  } else if (password !== '') {
+    passwordChange = password;
+  } else if (values.clearPassword) {
+    passwordChange = null;
+  }
+  const willHavePassword = passwordChange === undefined ? context.hasStoredPassword : passwordChange !== null;
+  if (needsCredentials && !willHavePassword && !errors.password) errors.password = { key: 'error.password.required' };
+
+  if (!(usageModes as readonly string[]).includes(values.usage)) errors.usage = { key: 'error.usage.invalid' };
+  const departmentCodes = [...new Set(values.departments)];
+  if (values.usage === 'custom') {
+    if (departmentCodes.some((code) => !context.departmentCodes.includes(code))) {
+      errors.departments = { key: 'error.departments.invalid' };
+    } else if (departmentCodes.length === 0) errors.departments = { key: 'error.departments.required' };
+  }
+
+  if (values.signature.length > limits.signature) {
+    errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
+  }
+
+  if (Object.keys(errors).length > 0) return { ok: false, values, errors };
+  return {
+    ok: true,
+    values,
+    value: {
+      title: values.title,
+      host: values.host.toLowerCase(),
+      port,
+      security: values.security as Security,
+      authentication: values.authentication as Authentication,
+      email: values.email,
+      senderName: values.senderName,
+      username: needsCredentials ? values.username : '',
+      password: needsCredentials ? passwordChange : null,
+      usage: values.usage as Usage,
+      departmentCodes: values.usage === 'custom' ? departmentCodes : [],
+      verifyCertificate: values.verifyCertificate,
+      signature: values.signature,
+    },
+  };
+}

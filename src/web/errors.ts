@@ -1,0 +1,37 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { MessageKey } from '../i18n/index.js';
+
+interface ErrorPage {
+  status: number;
+  titleKey: MessageKey;
+  bodyKey: MessageKey;
+}
+
+function pageFor(error: FastifyError): ErrorPage {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, titleKey: 'page.tooLarge.title', bodyKey: 'page.tooLarge.body' };
+  if (error.code?.startsWith('FST_CSRF_')) return { status: 403, titleKey: 'page.forbidden.title', bodyKey: 'page.csrf.body' };
+  const status = error.statusCode ?? 500;
+  if (status === 404) return { status, titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body' };
+  if (status >= 400 && status < 500) return { status, titleKey: 'page.badRequest.title', bodyKey: 'page.badRequest.body' };
+  return { status: 500, titleKey: 'page.error.title', bodyKey: 'page.error.body' };
+}
+
+/** Every failure gets a page in the user's language with a status that says what happened; never a stack trace. */
+export function registerErrorPages(app: FastifyInstance, bodyLimit: number) {
+  app.setNotFoundHandler(async (request, reply) => {
+    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
+  });
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const page = pageFor(error);
+    if (page.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: error.code, status: page.status }, error.message);
+    const params = { id: request.id, limit: `${Math.round(bodyLimit / 1024)} Ko` };
+    try {
+      return await reply.page('errors/error', { ...page, params }, page.status);
+    } catch (renderError) {
+      request.log.error({ err: renderError }, 'error page failed to render');
+      return reply.code(page.status).type('text/plain; charset=utf-8').send(request.t(page.titleKey));
+    }
+  });
+}

@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, type Params, type Translate } from '../i18n/index.js';
+import { assetUrls } from './assets.js';
+
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export const localeCookieName = 'relais_lang';
+const flashCookieName = 'relais_flash';
+
+export interface Flash {
+  kind: 'success' | 'error' | 'info';
+  message: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    locale: Locale;
+    t: Translate;
+  }
+  interface FastifyReply {
+    /** Renders a whole page (template with its layout) with what every page needs. */
+    page(template: string, data?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+    /** Renders a fragment for htmx: no layout, and never consumes the flash. */
+    fragment(template: string, data?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+    flash(kind: Flash['kind'], key: MessageKey, params?: Params): FastifyReply;
+  }
+}
+
+/** True when htmx asked for the element with this id; a history restore or a boosted request gets the whole page. */
+export function wantsFragment(request: FastifyRequest, targetId: string): boolean {
+  const headers = request.headers;
+  return headers['hx-request'] === 'true' && headers['hx-target'] === targetId && headers['hx-history-restore-request'] !== 'true';
+}
+
+/** The request's own path and query, for links that come back here. Only same-site paths. */
+export function currentPath(request: FastifyRequest): string {
+  const url = request.url;
+  return url.startsWith('/') && !url.startsWith('//') ? url : '/';
+}
+
+export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance) {
+  const asset = assetUrls();
+
+  app.decorateRequest('locale', 'fr');
+  app.decorateRequest('t', null as unknown as Translate);
+  app.addHook('onRequest', async (request) => {
+    request.locale = pickLocale(request.cookies[localeCookieName], request.headers['accept-language']);
+    request.t = translator(request.locale);
+  });
+
+  function common(request: FastifyRequest, reply: FastifyReply) {
+    const locale = request.locale;
+    return {
+      t: request.t,
+      locale,
+      otherLocale: locale === 'fr' ? 'en' : 'fr',
+      asset,
+      escape: escapeHtml,
+      csrfToken: reply.generateCsrf(),
+      path: currentPath(request),
+      formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
+      user: (request as { user?: unknown }).user ?? null,
+    };
+  }
+
+  function readFlash(request: FastifyRequest, reply: FastifyReply): Flash | null {
+    const raw = request.cookies[flashCookieName];
+    if (!raw) return null;
+    reply.clearCookie(flashCookieName, { path: '/' });
+    const unsigned = request.unsignCookie(raw);
+    if (!unsigned.valid || !unsigned.value) return null;
+    try {
+      return JSON.parse(unsigned.value) as Flash;
+    } catch {
+      return null;
+    }
+  }
+
+  app.decorateReply('page', async function page(this: FastifyReply, template: string, data = {}, status = 200) {
+    const html = await this.viewAsync(template, { ...common(this.request, this), flash: readFlash(this.request, this), ...data });
+    return this.code(status).header('Vary', 'HX-Request, HX-Target').type('text/html; charset=utf-8').send(html);
+  });
+
+  app.decorateReply('fragment', async function fragment(this: FastifyReply, template: string, data = {}, status = 200) {
+    const html = await this.viewAsync(template, { ...common(this.request, this), flash: null, ...data });
+    return this.code(status).header('Vary', 'HX-Request, HX-Target').type('text/html; charset=utf-8').send(html);
+  });
+
+  app.decorateReply('flash', function flash(this: FastifyReply, kind: Flash['kind'], key: MessageKey, params?: Params) {
+    const value: Flash = { kind, message: this.request.t(key, params) };
+    return this.setCookie(flashCookieName, JSON.stringify(value), { path: '/', httpOnly: true, sameSite: 'lax', signed: true });
+  });
+});

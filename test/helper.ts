@@ -1,0 +1,121 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildOptions } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+type Test = { testdir: () => string; teardown: (fn: () => unknown) => void };
+
+export const testSecret = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0';
+
+/** The real app on a real SQLite file in the test's own folder. */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
+  const dir = t.testdir();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    RELAIS_DB: path.join(dir, 'relais.sqlite'),
+    RELAIS_SECRET: testSecret,
+    RELAIS_URL: 'http://relais.test',
+    ...env,
+  });
+  const app = await buildApp(config, options);
+  t.teardown(() => app.close());
+  return app;
+}
+
+export interface Response {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string;
+}
+
+/** A browser-like client over app.inject(): keeps cookies and sends the CSRF token the last page gave it. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+  csrfToken = '';
+
+  constructor(readonly app: FastifyInstance) {}
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  private remember(res: { headers: Record<string, unknown>; body: string }) {
+    const setCookie = res.headers['set-cookie'];
+    const list: string[] = Array.isArray(setCookie) ? setCookie.map(String) : setCookie ? [String(setCookie)] : [];
+    for (const line of list) {
+      const [pair = '', ...attributes] = line.split(';');
+      const index = pair.indexOf('=');
+      const name = pair.slice(0, index).trim();
+      const value = pair.slice(index + 1).trim();
+      const expired = attributes.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a));
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(res.body) ?? /x-csrf-token&quot;:&quot;([^&]+)&quot;/.exec(res.body);
+    if (token) this.csrfToken = token[1]!;
+  }
+
+  async get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await this.app.inject({ method: 'GET', url, headers: { cookie: this.cookieHeader(), ...headers } });
+    this.remember(res);
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  /** Posts a urlencoded form like a browser does; the CSRF token is added unless the fields say otherwise. */
+  async post(url: string, fields: Record<string, string | string[]> = {}, headers: Record<string, string> = {}): Promise<Response> {
+    if (!this.csrfToken) await this.get('/smtp-servers');
+    const form = new URLSearchParams();
+    if (!('_csrf' in fields)) form.append('_csrf', this.csrfToken);
+    for (const [key, value] of Object.entries(fields)) {
+      for (const v of Array.isArray(value) ? value : [value]) form.append(key, v);
+    }
+    const res = await this.app.inject({
+      method: 'POST',
+      url,
+      payload: form.toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(), ...headers },
+    });
+    this.remember(res);
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+  }
+}
+
+/** A client allowed to do everything. */
+export async function adminClient(app: FastifyInstance): Promise<Client> {
+  const client = new Client(app);
+  await client.get('/smtp-servers');
+  return client;
+}
+
+export const validServer = {
+  title: 'Vente principale',
+  host: 'smtp.exemple.fr',
+  port: '587',
+  security: 'starttls',
+  authentication: 'password',
+  email: 'ventes@exemple.fr',
+  senderName: 'Service Vente',
+  username: 'ventes@exemple.fr',
+  password: 'S3cret-Passw0rd!',
+  usage: 'custom',
+  departments: ['vente'],
+  verifyCertificate: 'on',
+  signature: '<p>Cordialement,<br>L’équipe Vente</p>',
+};
+
+/** Creates servers straight through the repository, for tests about the list rather than the form. */
+export async function seedServers(app: FastifyInstance, count: number, make: (i: number) => Partial<typeof validServer> = () => ({})) {
+  const { validateServerForm } = await import('../src/smtp-servers/validation.js');
+  const created = [];
+  for (let i = 1; i <= count; i++) {
+    const raw = { ...validServer, title: `Serveur ${String(i).padStart(3, '0')}`, ...make(i) };
+    const result = validateServerForm(raw, { departmentCodes: ['achat', 'vente', 'production'], hasStoredPassword: false });
+    if (!result.ok) throw new Error(`invalid seed server: ${JSON.stringify(result.errors)}`);
+    created.push(await app.repositories.smtpServers.createServer(result.value, { userId: null, name: 'test', ip: null }));
+  }
+  return created;
+}
+
+export function text(html: string): string {
+  return html.replace(/<[^>]+>/g, ' ').replace(/&#39;|&#x27;/g, "'").replace(/&quot;|&#34;/g, '"').replace(/&amp;|&#38;/g, '&').replace(/\s+/g, ' ');
+}

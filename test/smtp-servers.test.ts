@@ -1,0 +1,311 @@
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { adminClient, buildTestApp, Client, seedServers, text, validServer } from './helper.js';
+
+t.test('the list starts empty and invites to add a server', async (t) => {
+  const app = await buildTestApp(t);
+  const root = await app.inject({ url: '/' });
+  t.equal(root.statusCode, 303);
+  t.equal(root.headers.location, '/smtp-servers');
+  const client = await adminClient(app);
+  const res = await client.get('/smtp-servers');
+  t.equal(res.statusCode, 200);
+  t.match(text(res.body), 'Aucun serveur — Ajouter un serveur');
+  t.match(res.body, /<html lang="fr">/);
+});
+
+t.test('the table shows the help page columns in order', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 1);
+  const client = await adminClient(app);
+  const res = await client.get('/smtp-servers');
+  const headers = [...res.body.matchAll(/<th scope="col"[^>]*>([\s\S]*?)<\/th>/g)].map((m) => text(m[1]!).replace(/[▲▼↕]/g, '').trim());
+  t.same(headers, ['ID', 'Titre', 'Hôte', 'Port', 'Authentification', 'Sécurité', 'Mail', 'Nom d’envoi', 'Utilisateur', 'Usage', 'Confirmation', 'Lien(s)']);
+  t.match(text(res.body), 'Serveur 001');
+  t.match(text(res.body), 'Non confirmé');
+});
+
+t.test('creating a server stores it, encrypts the password and redirects with a flash', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const form = await client.get('/smtp-servers/new');
+  t.equal(form.statusCode, 200);
+  for (const name of ['title', 'host', 'port', 'security', 'authentication', 'email', 'senderName', 'username', 'password', 'usage', 'departments', 'verifyCertificate', 'signature', '_csrf']) {
+    t.match(form.body, `name="${name}"`, `the form has a ${name} field`);
+  }
+
+  const res = await client.post('/smtp-servers', validServer);
+  t.equal(res.statusCode, 303);
+  t.equal(res.headers.location, '/smtp-servers');
+
+  const row = app.database.sqlite.prepare('SELECT * FROM smtp_servers').get() as Record<string, unknown>;
+  t.equal(row.title, 'Vente principale');
+  t.equal(row.host, 'smtp.exemple.fr');
+  t.equal(row.port, 587);
+  t.equal(row.security, 'starttls');
+  t.equal(row.usage, 'custom');
+  t.equal(row.verify_certificate, 1);
+  t.equal(row.confirmation_status, 'unconfirmed');
+  t.match(row.password_ciphertext, /^v1:[0-9a-f]{12}:/);
+  t.not(row.password_ciphertext, validServer.password);
+  t.equal(await app.repositories.smtpServers.revealPassword(row.id as number), validServer.password);
+  const departments = app.database.sqlite
+    .prepare('SELECT d.code FROM smtp_server_departments sd JOIN departments d ON d.id = sd.department_id WHERE sd.server_id = ?')
+    .all(row.id) as { code: string }[];
+  t.same(departments.map((d) => d.code), ['vente']);
+
+  const list = await client.get('/smtp-servers');
+  t.match(text(list.body), 'Le serveur « Vente principale » a été créé.');
+  t.match(text(list.body), 'Vente principale');
+  const again = await client.get('/smtp-servers');
+  t.notMatch(text(again.body), 'a été créé', 'the flash is shown once');
+
+  const audit = app.database.sqlite.prepare("SELECT action, summary FROM audit_log WHERE action = 'server.create'").get();
+  t.same(audit, { action: 'server.create', summary: 'Vente principale' });
+});
+
+t.test('the password never leaves the server: not in pages, not in the database file, not in the log', async (t) => {
+  const lines: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const app = await buildTestApp(t, { LOG_LEVEL: 'trace' }, { logStream });
+  const client = await adminClient(app);
+  const secret = 'Unique-Pl41ntext-Marker';
+  await client.post('/smtp-servers', { ...validServer, password: secret });
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const pages = [
+    await client.get('/smtp-servers'),
+    await client.get(`/smtp-servers/${id}/edit`),
+    await client.get('/smtp-servers', { 'hx-request': 'true', 'hx-target': 'servers-table' }),
+    await client.post(`/smtp-servers/${id}`, { ...validServer, password: '', host: 'bad host' }),
+  ];
+  for (const page of pages) t.notMatch(page.body, secret, 'no response carries the password');
+  const edit = pages[1]!;
+  t.match(text(edit.body), 'Mot de passe enregistré');
+  t.match(edit.body, /<input id="password" name="password" type="password" value=""/);
+  t.match(text(edit.body), 'Effacer le mot de passe enregistré');
+
+  app.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  for (const file of [app.database.file, `${app.database.file}-wal`]) {
+    if (fs.existsSync(file)) t.notOk(fs.readFileSync(file).includes(Buffer.from(secret)), `${file} does not hold the plaintext`);
+  }
+  t.ok(lines.length > 0, 'the log was written');
+  t.notMatch(lines.join(''), secret, 'the log never holds the password');
+});
+
+t.test('editing keeps the stored password when the field is blank, replaces or clears it on request', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await client.post('/smtp-servers', validServer);
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+
+  let res = await client.post(`/smtp-servers/${id}`, { ...validServer, title: 'Vente Paris', password: '' });
+  t.equal(res.statusCode, 303);
+  t.equal(await app.repositories.smtpServers.revealPassword(id), validServer.password, 'blank keeps the old password');
+  t.equal((await app.repositories.smtpServers.findServer(id))!.title, 'Vente Paris');
+
+  res = await client.post(`/smtp-servers/${id}`, { ...validServer, password: 'N3w-Password!' });
+  t.equal(res.statusCode, 303);
+  t.equal(await app.repositories.smtpServers.revealPassword(id), 'N3w-Password!');
+
+  res = await client.post(`/smtp-servers/${id}`, { ...validServer, password: '', clearPassword: 'on' });
+  t.equal(res.statusCode, 422, 'clearing the password of a server that authenticates is refused');
+  t.match(text(res.body), 'Indiquez le mot de passe du compte mail.');
+  t.equal(await app.repositories.smtpServers.revealPassword(id), 'N3w-Password!', 'the refused request changed nothing');
+
+  res = await client.post(`/smtp-servers/${id}`, { ...validServer, authentication: 'none', username: '', password: '' });
+  t.equal(res.statusCode, 303);
+  t.equal(await app.repositories.smtpServers.revealPassword(id), null, 'no authentication keeps no credentials');
+
+  const audit = app.database.sqlite.prepare("SELECT changes FROM audit_log WHERE action = 'server.update' ORDER BY id").all() as { changes: string }[];
+  t.same(JSON.parse(audit[0]!.changes), { title: ['Vente principale', 'Vente Paris'] });
+  t.same(JSON.parse(audit[1]!.changes).password, ['modifié', 'modifié']);
+  t.notMatch(JSON.stringify(audit), 'N3w-Password!', 'the audit trail never holds a password');
+});
+
+t.test('changing the mail path puts the server back to unconfirmed', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await client.post('/smtp-servers', validServer);
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  app.database.sqlite.prepare("UPDATE smtp_servers SET confirmation_status = 'confirmed', confirmed_at = ? WHERE id = ?").run(Date.now(), id);
+  await client.post(`/smtp-servers/${id}`, { ...validServer, signature: 'Nouvelle signature', password: '' });
+  t.equal((await app.repositories.smtpServers.findServer(id))!.confirmationStatus, 'confirmed', 'a new signature keeps the proof');
+  await client.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr', password: '' });
+  const server = (await app.repositories.smtpServers.findServer(id))!;
+  t.equal(server.confirmationStatus, 'unconfirmed');
+  t.equal(server.confirmedAt, null);
+});
+
+t.test('each validation rule answers 422 with its message next to its field and writes nothing', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await seedServers(app, 1, () => ({ title: 'Déjà là' }));
+  const cases: [string, Record<string, string | string[]>, string, string][] = [
+    ['title', { title: '' }, 'title', 'Donnez un titre au serveur.'],
+    ['title unique, whatever the case', { title: 'DÉJÀ LÀ' }, 'title', 'Un serveur porte déjà le titre'],
+    ['host required', { host: '' }, 'host', 'Indiquez l’hôte SMTP'],
+    ['host with a scheme', { host: 'smtp://mail.exemple.fr' }, 'host', 'Indiquez un nom d’hôte ou une adresse IP'],
+    ['host with a path', { host: 'mail.exemple.fr/smtp' }, 'host', 'Indiquez un nom d’hôte ou une adresse IP'],
+    ['host with a space', { host: 'mail exemple.fr' }, 'host', 'Indiquez un nom d’hôte ou une adresse IP'],
+    ['host too long', { host: `${'a'.repeat(60)}.`.repeat(5) + 'fr' }, 'host', '253 caractères'],
+    ['port zero', { port: '0' }, 'port', 'entre 1 et 65535'],
+    ['port too large', { port: '65536' }, 'port', 'entre 1 et 65535'],
+    ['port not a number', { port: '58x' }, 'port', 'entre 1 et 65535'],
+    ['port missing', { port: '' }, 'port', 'Indiquez le port'],
+    ['security unknown', { security: 'ssl3' }, 'security', 'Choisissez une sécurité'],
+    ['authentication unknown', { authentication: 'kerberos' }, 'authentication', 'Choisissez un mode d’authentification'],
+    ['email missing', { email: '' }, 'email', 'Indiquez l’adresse mail d’envoi.'],
+    ['email invalid', { email: 'ventes@' }, 'email', 'n’est pas valide'],
+    ['email without domain dot', { email: 'ventes exemple.fr' }, 'email', 'n’est pas valide'],
+    ['sender name missing', { senderName: '' }, 'senderName', 'Indiquez le nom d’envoi.'],
+    ['sender name with a line break', { senderName: 'Vente\r\nBcc: x@y.fr' }, 'senderName', 'ni retour à la ligne'],
+    ['username required with a password', { username: '' }, 'username', 'Indiquez l’utilisateur'],
+    ['password required on create', { password: '' }, 'password', 'Indiquez le mot de passe'],
+    ['usage unknown', { usage: 'tous' }, 'usage', 'Choisissez l’utilisation'],
+    ['custom usage needs a department', { usage: 'custom', departments: [] }, 'departments', 'au moins un service'],
+    ['unknown department', { usage: 'custom', departments: ['compta'] }, 'departments', 'Service inconnu'],
+    ['signature too long', { signature: 'x'.repeat(20_001) }, 'signature', '20000 caractères'],
+  ];
+  for (const [name, change, field, message] of cases) {
+    const res = await client.post('/smtp-servers', { ...validServer, ...change });
+    t.equal(res.statusCode, 422, `${name}: 422`);
+    const error = new RegExp(`<p class="field-error" id="${field}-error">([^<]*)</p>`).exec(res.body);
+    t.ok(error, `${name}: an error is shown by the ${field} field`);
+    t.match(error?.[1] ?? '', message.replace(/’/g, '’'), `${name}: the message says what to do`);
+    t.match(res.body, new RegExp(`aria-describedby="[^"]*${field}-error`), `${name}: the field points at its error`);
+    t.notMatch(res.body, validServer.password, `${name}: the password is not echoed`);
+  }
+  const count = app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number };
+  t.equal(count.n, 1, 'no invalid submission was written');
+
+  const kept = await client.post('/smtp-servers', { ...validServer, port: '99999', title: 'Garde mes valeurs' });
+  t.match(kept.body, 'value="Garde mes valeurs"', 'the values typed are kept');
+  t.match(kept.body, 'value="smtp.exemple.fr"');
+  t.match(kept.body, /id="title"[^>]*>/);
+  t.match(kept.body, /<input id="port"[^>]*aria-invalid="true"/);
+});
+
+t.test('a server without authentication needs neither user nor password', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const res = await client.post('/smtp-servers', { ...validServer, authentication: 'none', username: '', password: '', usage: 'default', departments: [] });
+  t.equal(res.statusCode, 303);
+  const row = app.database.sqlite.prepare('SELECT authentication, username, password_ciphertext, usage FROM smtp_servers').get();
+  t.same(row, { authentication: 'none', username: '', password_ciphertext: null, usage: 'default' });
+});
+
+t.test('htmx gets the form fragment on errors and a redirect header on success', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const htmx = { 'hx-request': 'true', 'hx-target': 'server-form' };
+  const bad = await client.post('/smtp-servers', { ...validServer, host: '' }, htmx);
+  t.equal(bad.statusCode, 422);
+  t.match(bad.body, /^<form id="server-form"/);
+  t.notMatch(bad.body, '<html');
+  t.match(bad.headers.vary, /HX-Request/);
+  const good = await client.post('/smtp-servers', validServer, htmx);
+  t.equal(good.statusCode, 200);
+  t.equal(good.headers['hx-redirect'], '/smtp-servers');
+});
+
+t.test('duplicate copies everything but the proof, with a free title', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await client.post('/smtp-servers', validServer);
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  app.database.sqlite.prepare("UPDATE smtp_servers SET confirmation_status = 'confirmed', confirmed_at = ? WHERE id = ?").run(Date.now(), id);
+  const first = await client.post(`/smtp-servers/${id}/duplicate`);
+  t.equal(first.statusCode, 303);
+  const copyId = Number(/\/smtp-servers\/(\d+)\/edit/.exec(String(first.headers.location))?.[1]);
+  const copy = (await app.repositories.smtpServers.findServer(copyId))!;
+  t.equal(copy.title, 'Vente principale (copie)');
+  t.equal(copy.host, 'smtp.exemple.fr');
+  t.same(copy.departments.map((d) => d.code), ['vente']);
+  t.equal(copy.confirmationStatus, 'unconfirmed');
+  t.equal(await app.repositories.smtpServers.revealPassword(copyId), validServer.password);
+  const second = await client.post(`/smtp-servers/${id}/duplicate`);
+  const secondId = Number(/\/smtp-servers\/(\d+)\/edit/.exec(String(second.headers.location))?.[1]);
+  t.equal((await app.repositories.smtpServers.findServer(secondId))!.title, 'Vente principale (copie 2)');
+  const page = await client.get(String(first.headers.location));
+  t.match(text(page.body), 'a été dupliqué');
+});
+
+t.test('delete asks for confirmation, then removes the server and its departments', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await client.post('/smtp-servers', validServer);
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const confirm = await client.get(`/smtp-servers/${id}/delete`);
+  t.equal(confirm.statusCode, 200);
+  t.match(text(confirm.body), 'Supprimer « Vente principale » ?');
+  t.match(confirm.body, `action="/smtp-servers/${id}/delete"`);
+  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number }).n, 1, 'looking at the confirmation deletes nothing');
+  const res = await client.post(`/smtp-servers/${id}/delete`);
+  t.equal(res.statusCode, 303);
+  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number }).n, 0);
+  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_server_departments').get() as { n: number }).n, 0);
+  const list = await client.get('/smtp-servers');
+  t.match(text(list.body), 'Le serveur « Vente principale » a été supprimé.');
+  t.equal((await client.post(`/smtp-servers/${id}/delete`)).statusCode, 404, 'deleting twice is a 404');
+});
+
+t.test('unknown ids get a 404 page, never a crash', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  for (const url of ['/smtp-servers/999/edit', '/smtp-servers/abc/edit', '/smtp-servers/0/delete', '/smtp-servers/1e3/edit', '/nulle-part']) {
+    const res = await client.get(url);
+    t.equal(res.statusCode, 404, url);
+    t.match(text(res.body), 'Page introuvable');
+  }
+  t.equal((await client.post('/smtp-servers/999', validServer)).statusCode, 404);
+  t.equal((await client.post('/smtp-servers/999/duplicate')).statusCode, 404);
+});
+
+t.test('every POST needs the CSRF token; without it nothing changes', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  await client.post('/smtp-servers', validServer);
+  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const attempts: [string, Record<string, string | string[]>][] = [
+    ['/smtp-servers', { ...validServer, title: 'Pirate' }],
+    [`/smtp-servers/${id}`, { ...validServer, title: 'Pirate' }],
+    [`/smtp-servers/${id}/duplicate`, {}],
+    [`/smtp-servers/${id}/delete`, {}],
+    ['/smtp-servers/columns', { columns: 'id' }],
+  ];
+  for (const [url, fields] of attempts) {
+    for (const token of ['', 'forged-token']) {
+      const res = await client.post(url, { ...fields, _csrf: token });
+      t.equal(res.statusCode, 403, `${url} with ${token || 'no'} token`);
+      t.match(text(res.body), 'Rien n’a été modifié'.replace('Rien n’a été modifié', 'rien n’a été modifié'));
+    }
+  }
+  const stranger = new Client(app);
+  const res = await stranger.post('/smtp-servers', { ...validServer, title: 'Pirate', _csrf: client.csrfToken });
+  t.equal(res.statusCode, 403, "another browser's token is refused");
+  const rows = app.database.sqlite.prepare('SELECT title FROM smtp_servers').all();
+  t.same(rows, [{ title: 'Vente principale' }]);
+
+  const viaHeader = await app.inject({
+    method: 'POST',
+    url: `/smtp-servers/${id}/duplicate`,
+    headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': client.csrfToken, 'hx-request': 'true' },
+  });
+  t.equal(viaHeader.statusCode, 200, 'htmx may send the token as a header');
+  t.ok(viaHeader.headers['hx-redirect']);
+});
+
+t.test('oversized bodies get a clear 413 page', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const res = await client.post('/smtp-servers', { ...validServer, signature: 'x'.repeat(300 * 1024) });
+  t.equal(res.statusCode, 413);
+  t.match(text(res.body), 'Envoi trop volumineux');
+  t.notMatch(res.body, /at .*\.ts:\d+/, 'no stack trace');
+});
