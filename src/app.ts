@@ -143,7 +143,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(healthRoutes);
   await app.register(languageRoutes);
   await app.register(smtpServerRoutes);
-  app.get('/', async (_request, reply) => reply.redirect('/smtp-servers', 303));
+  app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;
 }

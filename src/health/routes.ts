@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 export async function healthRoutes(app: FastifyInstance) {
-  app.get('/healthz', async (request, reply) => {
+  app.get('/healthz', { config: { access: 'public' } }, async (request, reply) => {
     try {
       app.database.sqlite.prepare('SELECT 1').get();
       return reply.header('Cache-Control', 'no-store').send({ status: 'ok', database: 'ok' });

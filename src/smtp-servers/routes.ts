@@ -99,14 +99,14 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
   }
 
-  app.get('/smtp-servers', async (request, reply) => {
+  app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
     const data = await tableData(request, state);
     if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
     return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
   });
 
-  app.post('/smtp-servers/columns', async (request, reply) => {
+  app.post('/smtp-servers/columns', { config: { access: 'viewer' } }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const restore = body.restore !== undefined;
     const columns: ServerColumn[] = restore ? [...serverColumns] : visibleColumnsFrom(body.columns);

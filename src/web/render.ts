@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, type Params, type Translate } from '../i18n/index.js';
+import type {} from './access.js';
 import { assetUrls } from './assets.js';
 
 export function escapeHtml(value: unknown): string {
@@ -45,6 +46,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
   const asset = assetUrls();
 
   app.decorateRequest('locale', 'fr');
+  app.decorateRequest('user', null);
   app.decorateRequest('t', null as unknown as Translate);
   app.addHook('onRequest', async (request) => {
     request.locale = pickLocale(request.cookies[localeCookieName], request.headers['accept-language']);
@@ -62,7 +64,8 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       csrfToken: reply.generateCsrf(),
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
-      user: (request as { user?: unknown }).user ?? null,
+      user: request.user,
+      isAdmin: request.user === null || request.user.role === 'admin',
     };
   }
 
