@@ -14,7 +14,7 @@ document.addEventListener('change', (event) => {
 
 // After htmx swaps a form with errors, take the keyboard to the summary like a page load would.
 document.addEventListener('htmx:afterSwap', (event) => {
-  const summary = event.detail.target.querySelector?.('#error-summary') ?? document.getElementById('error-summary');
+  const summary = event.detail.target?.querySelector?.('#error-summary') ?? document.getElementById('error-summary');
   if (summary && event.detail.xhr?.status === 422) summary.focus();
 });
 

@@ -1,0 +1,143 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// Creating, editing, duplicating and deleting servers in a real browser, with JavaScript on and off.
+import { scenario, type Scenario } from './harness.js';
+import { createServers } from './support.js';
+
+const serverCount = (s: Scenario) => (s.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n;
+
+/** The error shown inside the field that holds this control. */
+function errorOf(s: Scenario, controlId: string) {
+  return s.page.locator('.field', { has: s.page.locator(`#${controlId}`) }).locator('.field-error');
+}
+
+scenario('create a server: each mistake is shown by its field, fixed, then saved', async (s) => {
+  const { page } = s;
+  await s.goto('/smtp-servers');
+  await page.getByText('Aucun serveur').first().waitFor();
+  await page.locator('.page-head').getByRole('link', { name: 'Ajouter un serveur' }).click();
+  await s.until('the form is shown', () => page.locator('#server-form').isVisible());
+  s.t.equal(s.path(), '/smtp-servers/new');
+
+  await page.getByLabel('Hôte').fill('smtp://mail exemple.fr');
+  await page.getByLabel('Port').fill('70000');
+  await page.getByLabel('Mail').fill('pas-une-adresse');
+  await page.getByLabel('Nom d’envoi').fill('Service Vente');
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  await page.getByLabel('Utilisation personnalisée').check();
+  const loadsBefore = s.loads;
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  await s.until('the errors are shown', () => page.locator('#error-summary').isVisible());
+
+  const expected: Record<string, string> = {
+    title: 'Donnez un titre au serveur.',
+    host: 'Indiquez un nom d’hôte ou une adresse IP, sans « smtp:// », sans chemin ni espace.',
+    port: 'Le port est un nombre entier entre 1 et 65535.',
+    email: 'Cette adresse mail n’est pas valide (exemple : achats@exemple.fr).',
+    username: 'Indiquez l’utilisateur du compte mail.',
+  };
+  for (const [field, message] of Object.entries(expected)) {
+    s.t.equal((await errorOf(s, field).innerText()).replace(/^⚠\s*/, ''), message, `the ${field} error is next to its field`);
+    s.t.equal(await page.locator(`#${field}`).getAttribute('aria-invalid'), 'true', `${field} is marked invalid`);
+    s.t.match(await page.locator(`#${field}`).getAttribute('aria-describedby'), `${field}-error`, `${field} is described by its error`);
+  }
+  const departmentsError = page.locator('fieldset.departments #departments-error');
+  s.t.equal((await departmentsError.innerText()).replace(/^⚠\s*/, ''), 'Choisissez au moins un service pour une utilisation personnalisée.');
+  s.t.equal(await page.locator('.field-error').count(), 6, 'one error per wrong field, no more');
+  s.t.match(await page.locator('#error-summary').innerText(), '6 erreur(s)');
+  s.t.equal(await errorOf(s, 'senderName').count(), 0, 'the right field has no error');
+
+  s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp://mail exemple.fr', 'what was typed is kept');
+  s.t.equal(await page.getByLabel('Nom d’envoi').inputValue(), 'Service Vente');
+  s.t.equal(await page.getByLabel(/^Mot de passe/).inputValue(), '', 'the password is never sent back');
+  s.t.equal(serverCount(s), 0, 'nothing was saved');
+  if (s.js) {
+    s.t.equal(s.loads, loadsBefore, 'htmx swapped the form in place');
+    s.t.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary', 'the keyboard is taken to the error summary');
+  }
+  await s.checkAccessibility('the form with errors');
+
+  // Follow the summary's first link to the field, as a keyboard user would.
+  await page.locator('#error-summary a').first().click();
+  await page.getByLabel('Titre').fill('Vente principale');
+  await page.getByLabel('Hôte').fill('smtp.exemple.fr');
+  await page.getByLabel('Port').fill('587');
+  await page.getByLabel('Mail').fill('ventes@exemple.fr');
+  await page.getByLabel(/^Utilisateur(?! et)/).fill('ventes@exemple.fr');
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  await page.getByLabel('Vente', { exact: true }).check();
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await s.flash(), 'Le serveur « Vente principale » a été créé.');
+  s.t.same(await s.rowTitles(), ['Vente principale']);
+  const row = s.sqlite.prepare('SELECT title, host, port, email, sender_name, username, usage FROM smtp_servers').get();
+  s.t.same(row, { title: 'Vente principale', host: 'smtp.exemple.fr', port: 587, email: 'ventes@exemple.fr', sender_name: 'Service Vente', username: 'ventes@exemple.fr', usage: 'custom' });
+  s.t.equal(await s.app.repositories.smtpServers.revealPassword(1), 'Secret-1234!');
+});
+
+scenario('edit with the password left blank keeps the stored password', async (s) => {
+  const { page } = s;
+  const [server] = await createServers(s.app, [{ title: 'Achats Lyon', host: 'smtp.lyon.exemple.fr', email: 'achats@exemple.fr', senderName: 'Achats', password: 'Ancien-Secret-9!' }]);
+  const before = s.sqlite.prepare('SELECT password_ciphertext FROM smtp_servers WHERE id = ?').get(server!.id) as { password_ciphertext: string };
+  await s.goto('/smtp-servers');
+  await page.getByRole('link', { name: 'Modifier Achats Lyon' }).click();
+  await s.until('the edit form is shown', () => page.locator('#server-form').isVisible());
+  s.t.equal(s.path(), `/smtp-servers/${server!.id}/edit`);
+  s.t.equal(await page.locator('.password-status').innerText(), 'Mot de passe enregistré');
+  s.t.equal(await page.getByLabel('Remplacer le mot de passe').inputValue(), '', 'the stored password is not in the page');
+  s.t.notMatch(await page.content(), 'Ancien-Secret-9!');
+
+  await page.getByLabel('Hôte').fill('smtp2.lyon.exemple.fr');
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await s.flash(), 'Le serveur « Achats Lyon » a été enregistré.');
+  s.t.match(await page.locator(`#server-${server!.id}`).innerText(), 'smtp2.lyon.exemple.fr');
+
+  const after = s.sqlite.prepare('SELECT host, password_ciphertext FROM smtp_servers WHERE id = ?').get(server!.id) as { host: string; password_ciphertext: string };
+  s.t.equal(after.host, 'smtp2.lyon.exemple.fr');
+  s.t.equal(after.password_ciphertext, before.password_ciphertext, 'the stored password was not touched');
+  s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Ancien-Secret-9!');
+});
+
+scenario('duplicate a server, then save the copy', async (s) => {
+  const { page } = s;
+  await createServers(s.app, [{ title: 'Production Nord', host: 'smtp.nord.exemple.fr', email: 'prod@exemple.fr', senderName: 'Production', departments: ['production'] }]);
+  await s.goto('/smtp-servers');
+  await page.getByRole('button', { name: 'Dupliquer Production Nord' }).click();
+  await s.until('the copy opens in the form', () => /^\/smtp-servers\/2\/edit$/.test(s.path()));
+  s.t.equal(await s.flash(), 'Le serveur « Production Nord (copie) » a été dupliqué : vérifiez la copie puis enregistrez-la.');
+  s.t.equal(await page.getByLabel('Titre').inputValue(), 'Production Nord (copie)');
+  s.t.ok(await page.getByLabel('Production', { exact: true }).isChecked(), 'the departments were copied');
+  await page.getByLabel('Titre').fill('Production Sud');
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.same(await s.rowTitles(), ['Production Nord', 'Production Sud']);
+  s.t.equal(serverCount(s), 2);
+});
+
+scenario('delete a server through its confirmation page', async (s) => {
+  const { page } = s;
+  await createServers(s.app, [
+    { title: 'Relais interne', host: 'relais.lan', security: 'none', authentication: 'none', email: 'relais@exemple.fr', senderName: 'Relais' },
+    { title: 'Vente', host: 'smtp.vente.exemple.fr', email: 'vente@exemple.fr', senderName: 'Vente', departments: ['vente'] },
+  ]);
+  await s.goto('/smtp-servers');
+  await page.getByRole('link', { name: 'Supprimer Relais interne' }).click();
+  await s.until('the confirmation page is shown', () => s.path() === '/smtp-servers/1/delete');
+  s.t.equal(await page.locator('h1').innerText(), 'Supprimer « Relais interne » ?');
+  s.t.match(await page.locator('.confirm-panel').innerText(), 'relais.lan');
+  await s.checkAccessibility('the delete confirmation');
+
+  await page.getByRole('link', { name: 'Annuler' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(serverCount(s), 2, 'cancelling deletes nothing');
+
+  await page.getByRole('link', { name: 'Supprimer Relais interne' }).click();
+  await s.until('the confirmation page is shown', () => s.path() === '/smtp-servers/1/delete');
+  await page.getByRole('button', { name: 'Supprimer définitivement' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await s.flash(), 'Le serveur « Relais interne » a été supprimé.');
+  s.t.same(await s.rowTitles(), ['Vente']);
+  s.t.equal(serverCount(s), 1);
+});
