@@ -293,3 +293,18 @@ t.test('sending to a server that does not exist', async (t) => {
   t.equal((await admin.post('/smtp-servers/999/confirmation')).statusCode, 404);
   t.equal((await admin.post('/smtp-servers/abc/confirmation')).statusCode, 404);
 });
+
+t.test('STARTTLS chosen for an implicit-TLS port: the failure says to choose SSL/TLS', async (t) => {
+  const tls = tlsFixtures();
+  const peer = await startSmtpPeer(t, { secure: true, key: tls.server.key, cert: tls.server.cert });
+  const app = await buildTestApp(t, { RELAIS_SMTP_GREETING_TIMEOUT_MS: '400', RELAIS_SMTP_CA_FILE: tls.caFile });
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer, { security: 'starttls' });
+  await admin.post(`/smtp-servers/${id}/confirmation`);
+  t.equal(peer.messages.length, 0);
+  t.match(text((await admin.get('/smtp-servers')).body), `Échec de l’envoi (Le port ${peer.port} attend une connexion SSL/TLS immédiate : choisissez la sécurité SSL/TLS (port 465).)`);
+
+  await admin.post(`/smtp-servers/${id}`, { ...validServer, host: '127.0.0.1', port: String(peer.port), security: 'tls', username: peerUser.username, password: '' });
+  await admin.post(`/smtp-servers/${id}/confirmation`);
+  t.equal(peer.messages.length, 1, 'with SSL/TLS chosen, the message leaves');
+});

@@ -3,7 +3,7 @@ import type { Actor } from '../audit/repository.js';
 import type { Locale } from '../i18n/index.js';
 import { diagnose, factsFromError, isCertificateFailure } from '../smtp-probe/diagnosis.js';
 import { transportOptionsFor, type SmtpSettings } from '../smtp-probe/endpoint.js';
-import { probeServer } from '../smtp-probe/probe.js';
+import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
 import { composeConfirmationMail } from './mail.js';
@@ -57,11 +57,14 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
     const facts = factsFromError(err);
     // nodemailer does not say what the refused certificate was issued to; a look at it (no credentials sent) does.
     const tls = isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true })).tls : null;
+    // No greeting on a plain connection: a port waiting for a TLS handshake is told apart from a silent one.
+    const tlsDetected = facts.timeoutPhase === 'greeting' && server.security !== 'tls' && (await speaksImplicitTls(server, deps.settings));
     const diagnosis = diagnose(facts, {
       endpoint: server,
       connectTimeoutMs: deps.settings.connectTimeoutMs,
       greetingTimeoutMs: deps.settings.greetingTimeoutMs,
       tls,
+      tlsDetected,
     });
     await deps.confirmations.recordFailed(serverId, issued.tokenId, { at: new Date(), diagnosis, summary: `${route} : ${diagnosis.kind}` }, actor);
     return { kind: 'failed', server, diagnosis };

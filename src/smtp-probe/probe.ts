@@ -392,6 +392,18 @@ export async function probeServer(
   return report;
 }
 
+/** True when the port completes a TLS handshake right away (an implicit-TLS port, usually 465). */
+export async function speaksImplicitTls(endpoint: SmtpEndpoint, settings: SmtpSettings): Promise<boolean> {
+  const steps: ProbeStep[] = [];
+  try {
+    const host = connectHost(endpoint.host);
+    const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
+    return await detectImplicitTls(address, endpoint, settings, steps);
+  } catch {
+    return false;
+  }
+}
+
 /** A server that never greets a plain connection may be waiting for a TLS handshake (port 465): try one. */
 async function detectImplicitTls(address: string, endpoint: SmtpEndpoint, settings: SmtpSettings, steps: ProbeStep[]): Promise<boolean> {
   const begin = performance.now();
