@@ -26,7 +26,7 @@ import { createConnectionTestRepository, type ConnectionTestRepository } from '.
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
-import { renderPlugin } from './web/render.js';
+import { csrfCookieName, renderPlugin } from './web/render.js';
 
 export interface Repositories {
   smtpServers: SmtpServerRepository;
@@ -127,7 +127,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(formbody, { parser: (body) => qs.parse(body) });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieKey: 'relais_csrf',
+    cookieKey: csrfCookieName,
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
   });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', cacheControl: false, index: false });
