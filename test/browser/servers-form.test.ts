@@ -89,7 +89,7 @@ scenario('edit with the password left blank keeps the stored password', async (s
   s.t.notMatch(await page.content(), 'Ancien-Secret-9!');
 
   await page.getByLabel('Hôte').fill('smtp2.lyon.exemple.fr');
-  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Achats Lyon » a été enregistré.');
   s.t.match(await page.locator(`#server-${server!.id}`).innerText(), 'smtp2.lyon.exemple.fr');
@@ -110,7 +110,7 @@ scenario('duplicate a server, then save the copy', async (s) => {
   s.t.equal(await page.getByLabel('Titre').inputValue(), 'Production Nord (copie)');
   s.t.ok(await page.getByLabel('Production', { exact: true }).isChecked(), 'the departments were copied');
   await page.getByLabel('Titre').fill('Production Sud');
-  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.same(await s.rowTitles(), ['Production Nord', 'Production Sud']);
   s.t.equal(serverCount(s), 2);
