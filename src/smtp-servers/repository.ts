@@ -5,7 +5,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
 import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
-import { normalizeForSearch, planSearch } from './search.js';
+import { likePattern, normalizeForSearch, planSearch, type SearchPlan } from './search.js';
 import type { ServerInput } from './validation.js';
 
 export interface ServerListQuery {
@@ -36,6 +36,8 @@ export interface ServerPage {
 }
 
 export type DuplicateTitle = (title: string, attempt: number) => string;
+
+const broadSearchThreshold = 2000;
 
 /** Fields whose change means the mail path is no longer the one that was proven. */
 const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
@@ -80,15 +82,28 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...served.map((d) => d.name)].join(' '));
   }
 
-  function whereFor(q: string | undefined): SQL | undefined {
-    const plan = q ? planSearch(q) : null;
+  const ftsMatch = (match: string) => sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${match})`;
+  const textContains = (pattern: string) => sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`;
+
+  /** Selective searches go through the trigram index; `scan` tests every term on the search text instead. */
+  function whereFor(plan: SearchPlan | null, strategy: 'index' | 'scan' = 'index'): SQL | undefined {
     if (!plan) return undefined;
+    if (strategy === 'scan') return and(...plan.terms.map((term) => textContains(likePattern(term))));
     const conditions: SQL[] = [];
-    if (plan.match) {
-      conditions.push(sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match})`);
-    }
-    for (const pattern of plan.likes) conditions.push(sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`);
+    if (plan.match) conditions.push(ftsMatch(plan.match));
+    for (const pattern of plan.likes) conditions.push(textContains(pattern));
     return and(...conditions);
+  }
+
+  /**
+   * Exact count of the matches: inside the trigram index when every term is long enough for it, else one pass
+   * over the covering title index testing every term (both stay near 10 ms at 100,000 servers).
+   */
+  function countMatches(plan: SearchPlan | null): number {
+    if (plan?.match && plan.likes.length === 0) {
+      return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match}`)?.n ?? 0;
+    }
+    return db.select({ n: count() }).from(smtpServers).where(whereFor(plan, 'scan')).get()?.n ?? 0;
   }
 
   function orderFor(sort: SortableColumn = defaultSort.sort, dir: SortDirection = defaultSort.dir): SQL[] {
@@ -180,12 +195,16 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
 
     async listServers(query: ServerListQuery = {}): Promise<ServerPage> {
       const perPage = query.perPage ?? defaultPerPage;
-      const where = whereFor(query.q);
-      const total = db.select({ n: count() }).from(smtpServers).where(where).get()?.n ?? 0;
+      const plan = query.q ? planSearch(query.q) : null;
+      const total = countMatches(plan);
       const pages = Math.max(1, Math.ceil(total / perPage));
       const page = Math.min(Math.max(1, query.page ?? 1), pages);
+      if (total === 0) return { rows: [], total, page, pages, perPage };
+      // A broad search is fastest as a walk down the sort column's index that stops after one page;
+      // a narrow one sorts the few rows the trigram index finds.
+      const strategy = total > broadSearchThreshold ? 'scan' : 'index';
       const rows = selectViews()
-        .where(where)
+        .where(whereFor(plan, strategy))
         .orderBy(...orderFor(query.sort, query.dir))
         .limit(perPage)
         .offset((page - 1) * perPage)
@@ -195,7 +214,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
 
     /** Every matching row in display order, read in batches so a large export never holds the whole list. */
     async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}, batchSize = 500): AsyncGenerator<ServerView> {
-      const where = whereFor(query.q);
+      const where = whereFor(query.q ? planSearch(query.q) : null);
       const order = orderFor(query.sort, query.dir);
       for (let offset = 0; ; offset += batchSize) {
         const rows = selectViews().where(where).orderBy(...order).limit(batchSize).offset(offset).all();

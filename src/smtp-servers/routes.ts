@@ -101,9 +101,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
-    const data = await tableData(request, state);
-    if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
-    return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
+    const fragment = wantsFragment(request, tableTarget);
+    const key = `servers-list|${fragment}|${request.url}|${request.cookies[columnsCookieName] ?? ''}`;
+    return reply.cachedHtml(key, async () => {
+      const data = await tableData(request, state);
+      if (fragment) return reply.renderHtml('smtp-servers/_table', data);
+      return reply.renderHtml('smtp-servers/index', { ...data, title: request.t('servers.title') }, 'page');
+    });
   });
 
   app.post('/smtp-servers/columns', { config: { access: 'viewer' } }, async (request, reply) => {
