@@ -65,9 +65,10 @@ export const accessControl = fp(async function accessControl(app: FastifyInstanc
   app.decorateRequest('sessionIdHash', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (isStaticUrl(request.url)) return;
     // An unknown URL is open to any signed-in user (who gets the 404 page) and to nobody else.
     const access: Access = request.is404 ? 'viewer' : routeAccess(request.routeOptions.config);
+    // Static files need no session lookup; decided on the route matched, not on the raw URL.
+    if (access === 'public' && isStaticUrl(request.routeOptions.url ?? '')) return;
 
     let expired = false;
     const id = request.cookies[cookie.name];

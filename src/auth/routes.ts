@@ -3,14 +3,12 @@ import type { Actor } from '../audit/repository.js';
 import { safeNext } from '../i18n/routes.js';
 import { isValidEmail } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
+import { csrfCookieName } from '../web/render.js';
 import { sessionCookie } from './enforce.js';
 import { passwordLength } from './password-rules.js';
 import { setupTokenUsable } from './setup.js';
 import { normalizeEmail, SetupTokenError, type UserView } from './users.js';
 import { loginValuesFrom, validatePasswordForm, validateUserForm, type FieldError, type FormErrors, type PasswordField, type UserField, type UserFormValues } from './validation.js';
-
-/** The CSRF secret's cookie (see app.ts): renewed at sign-in and sign-out, so a token never spans two sessions. */
-export const csrfCookieName = 'relais_csrf';
 
 /** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
 export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
@@ -45,6 +43,7 @@ export async function authRoutes(app: FastifyInstance) {
     if (previous) await sessions.destroySession(previous);
     const session = await sessions.createSession(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
     reply.setCookie(cookie.name, session.id, cookie.options);
+    // A new CSRF secret too, so a token never spans two sessions (and no cached page of the last one is served).
     reply.clearCookie(csrfCookieName, { path: '/' });
     const actor: Actor = { userId: user.id, name: user.email, ip: request.ip };
     await audit.record(actor, { action: 'auth.login', targetType: 'user', targetId: user.id, summary: user.email });
