@@ -34,7 +34,7 @@ export function createLoginThrottle(db: Db, policy: ThrottlePolicy = loginThrott
         .where(and(eq(loginAttempts.email, email), eq(loginAttempts.success, true), gt(loginAttempts.at, since)))
         .orderBy(desc(loginAttempts.at))
         .get();
-      const accountSince = lastSuccess && lastSuccess.at > since ? lastSuccess.at : since;
+      const accountSince = lastSuccess?.at ?? since;
       const byAccount = db
         .select({ at: loginAttempts.at })
         .from(loginAttempts)

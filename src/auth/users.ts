@@ -128,9 +128,9 @@ export function createUserRepository(db: Db, hasher: PasswordHasher) {
             .values({ email, displayName: input.displayName, role: input.role, passwordHash })
             .returning({ id: users.id })
             .get();
-          const created = { ...actor };
-          if (created.userId === null && options.setupToken !== undefined) Object.assign(created, { userId: row.id, name: email });
-          insertAuditEntry(tx, created, {
+          // The first administrator, created from the setup link, is the author of their own account.
+          const author = options.setupToken !== undefined && actor.userId === null ? { ...actor, userId: row.id, name: email } : actor;
+          insertAuditEntry(tx, author, {
             action: 'user.create',
             targetType: 'user',
             targetId: row.id,
