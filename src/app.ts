@@ -21,6 +21,8 @@ import { prepareFirstStart } from './auth/setup.js';
 import { createLoginThrottle, type LoginThrottle } from './auth/throttle.js';
 import { createUserRepository, type UserRepository } from './auth/users.js';
 import type { RelaisConfig } from './config.js';
+import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
+import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { healthRoutes } from './health/routes.js';
@@ -29,6 +31,9 @@ import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-se
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
+import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
+import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
+import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
 import { csrfCookieName, renderPlugin } from './web/render.js';
@@ -39,6 +44,8 @@ export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
   loginThrottle: LoginThrottle;
+  confirmations: ConfirmationRepository;
+  connectionTests: ConnectionTestRepository;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -56,6 +63,8 @@ declare module 'fastify' {
     repositories: Repositories;
     /** Every route with its access, recorded as it is registered (the access test walks this list). */
     registeredRoutes: RegisteredRoute[];
+    /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
+    smtpSettings: SmtpSettings;
   }
 }
 
@@ -92,6 +101,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.decorate('config', config);
+  // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
+  const smtpSettings = smtpSettingsFrom(config);
 
   // Static files are public by nature; every other route declares its access or is for administrators.
   const registeredRoutes: RegisteredRoute[] = [];
@@ -119,7 +130,10 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       absoluteMs: config.sessionAbsoluteHours * 3_600_000,
     }),
     loginThrottle: createLoginThrottle(database.db),
+    confirmations: createConfirmationRepository(database.db),
+    connectionTests: createConnectionTestRepository(database.db),
   });
+  app.decorate('smtpSettings', smtpSettings);
 
   const firstStart = await prepareFirstStart(database.db, app.repositories.users, config).catch((err: unknown) => {
     database.close();
@@ -199,6 +213,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(authRoutes);
   await app.register(userRoutes);
   await app.register(auditRoutes);
+  await app.register(connectionTestRoutes);
+  await app.register(confirmationRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;

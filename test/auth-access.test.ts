@@ -13,6 +13,8 @@ const publicRoutes = [
   'POST /login',
   'GET /setup/:token',
   'POST /setup/:token',
+  'GET /confirm/:token',
+  'POST /confirm/:token',
   'GET /public/*',
   'GET /vendor/*',
 ];
@@ -87,7 +89,16 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
   const list = await viewer.get('/smtp-servers');
   t.equal(list.statusCode, 200);
   t.match(text(list.body), 'Serveur 001');
-  for (const forbidden of ['/smtp-servers/new', `/smtp-servers/${server!.id}/edit`, `/smtp-servers/${server!.id}/delete`, `/smtp-servers/${server!.id}/duplicate`, 'href="/users"', 'href="/audit"']) {
+  for (const forbidden of [
+    '/smtp-servers/new',
+    `/smtp-servers/${server!.id}/edit`,
+    `/smtp-servers/${server!.id}/delete`,
+    `/smtp-servers/${server!.id}/duplicate`,
+    `action="/smtp-servers/${server!.id}/confirmation"`,
+    `action="/smtp-servers/${server!.id}/test"`,
+    'href="/users"',
+    'href="/audit"',
+  ]) {
     t.notMatch(list.body, forbidden, `the viewer's page has no ${forbidden}`);
   }
   t.match(list.body, 'action="/logout"', 'the viewer can sign out');
@@ -102,7 +113,16 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
   t.equal(columns.statusCode, 303, 'a viewer may choose columns');
 
   const adminList = await admin.get('/smtp-servers');
-  for (const allowed of ['/smtp-servers/new', `/smtp-servers/${server!.id}/edit`, `/smtp-servers/${server!.id}/delete`, `/smtp-servers/${server!.id}/duplicate`, 'href="/users"', 'href="/audit"']) {
+  for (const allowed of [
+    '/smtp-servers/new',
+    `/smtp-servers/${server!.id}/edit`,
+    `/smtp-servers/${server!.id}/delete`,
+    `/smtp-servers/${server!.id}/duplicate`,
+    `action="/smtp-servers/${server!.id}/confirmation"`,
+    `action="/smtp-servers/${server!.id}/test"`,
+    'href="/users"',
+    'href="/audit"',
+  ]) {
     t.match(adminList.body, allowed, `the admin's page has ${allowed}`);
   }
 
@@ -114,6 +134,8 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
     ['duplicate', () => viewer.post(`/smtp-servers/${server!.id}/duplicate`)],
     ['delete page', () => viewer.get(`/smtp-servers/${server!.id}/delete`)],
     ['delete', () => viewer.post(`/smtp-servers/${server!.id}/delete`)],
+    ['send the confirmation', () => viewer.post(`/smtp-servers/${server!.id}/confirmation`)],
+    ['test', () => viewer.post(`/smtp-servers/${server!.id}/test`)],
     ['users', () => viewer.get('/users')],
     ['audit', () => viewer.get('/audit')],
   ];

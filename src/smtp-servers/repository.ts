@@ -286,6 +286,8 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
             changes.password = [before.hasPassword ? 'modifié' : '', input.password === null ? 'effacé' : 'modifié'];
           }
           const pathChanged = pathFields.some((field) => field in changes) || 'password' in changes;
+          // The last connection test speaks of the old settings: it no longer says anything about these.
+          const testOutdated = pathChanged || 'verifyCertificate' in changes;
           tx.update(smtpServers)
             .set({
               title: input.title,
@@ -312,6 +314,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
                     confirmationError: null,
                   }
                 : {}),
+              ...(testOutdated ? { lastTestAt: null, lastTestOk: null, lastTestSummary: null } : {}),
             })
             .where(eq(smtpServers.id, id))
             .run();
