@@ -10,7 +10,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const duration = Number(process.env.BENCH_SECONDS) || 10;
 const connections = 10;
 const adminEmail = 'bench@relais.test';
-const adminPassword = 'Bench-Admin-Passw0rd!';
+const adminPassword = 'Load-test passphrase, 10k servers';
 const searchQueries = ['vente', 'paris', 'smtp', 'élodie', 'orange.fr', 'serveur 123', 'lyon achat', 'gandi', 'production 77', 'zzz'];
 
 function start(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; address: string }> {
@@ -59,6 +59,8 @@ async function browserCookies(base: string): Promise<string> {
     });
     cookiesOf(res, jar);
     res = await fetch(`${base}/smtp-servers`, { redirect: 'manual', headers: { cookie: header() } });
+    // Signing in renews the CSRF secret: keep the one this page handed out, as a browser would.
+    cookiesOf(res, jar);
     if (res.status !== 200) throw new Error(`could not sign in for the benchmark (status ${res.status})`);
   }
   return header();

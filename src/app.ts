@@ -12,6 +12,14 @@ import path from 'node:path';
 import qs from 'node:querystring';
 import zlib from 'node:zlib';
 import { createAuditRepository, type AuditRepository } from './audit/repository.js';
+import { auditRoutes } from './audit/routes.js';
+import { accessControl, isStaticUrl } from './auth/enforce.js';
+import { createPasswordHasher } from './auth/password.js';
+import { authRoutes } from './auth/routes.js';
+import { createSessionRepository, type SessionRepository } from './auth/sessions.js';
+import { prepareFirstStart } from './auth/setup.js';
+import { createLoginThrottle, type LoginThrottle } from './auth/throttle.js';
+import { createUserRepository, type UserRepository } from './auth/users.js';
 import type { RelaisConfig } from './config.js';
 import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
 import { confirmationRoutes } from './confirmation/routes.js';
@@ -21,6 +29,8 @@ import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
+import { userRoutes } from './users/routes.js';
+import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
@@ -31,8 +41,18 @@ import { csrfCookieName, renderPlugin } from './web/render.js';
 export interface Repositories {
   smtpServers: SmtpServerRepository;
   audit: AuditRepository;
+  users: UserRepository;
+  sessions: SessionRepository;
+  loginThrottle: LoginThrottle;
   confirmations: ConfirmationRepository;
   connectionTests: ConnectionTestRepository;
+}
+
+/** One registered route and who may use it, as the access check will see it. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: Access;
 }
 
 declare module 'fastify' {
@@ -41,6 +61,8 @@ declare module 'fastify' {
     database: DatabaseHandle;
     secrets: SecretBox;
     repositories: Repositories;
+    /** Every route with its access, recorded as it is registered (the access test walks this list). */
+    registeredRoutes: RegisteredRoute[];
     /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
     smtpSettings: SmtpSettings;
   }
@@ -82,6 +104,15 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
   const smtpSettings = smtpSettingsFrom(config);
 
+  // Static files are public by nature; every other route declares its access or is for administrators.
+  const registeredRoutes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (route) => {
+    if (isStaticUrl(route.url)) route.config = { ...route.config, access: 'public' };
+    const access = routeAccess(route.config);
+    for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url, access });
+  });
+
   const database = openDatabase(config.dbFile);
   app.decorate('database', database);
   app.addHook('onClose', async () => database.close());
@@ -93,10 +124,25 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(database.db, box),
     audit: createAuditRepository(database.db),
+    users: createUserRepository(database.db, createPasswordHasher(config.passwordHashCost)),
+    sessions: createSessionRepository(database.db, {
+      idleMs: config.sessionIdleMinutes * 60_000,
+      absoluteMs: config.sessionAbsoluteHours * 3_600_000,
+    }),
+    loginThrottle: createLoginThrottle(database.db),
     confirmations: createConfirmationRepository(database.db),
     connectionTests: createConnectionTestRepository(database.db),
   });
   app.decorate('smtpSettings', smtpSettings);
+
+  const firstStart = await prepareFirstStart(database.db, app.repositories.users, config).catch((err: unknown) => {
+    database.close();
+    throw err;
+  });
+  if (firstStart.kind === 'adminCreated') app.log.info({ email: firstStart.email }, 'first administrator created from RELAIS_ADMIN_EMAIL');
+  if (firstStart.kind === 'setupLink') {
+    app.log.warn({ setupUrl: firstStart.url }, `no account exists yet: open ${firstStart.url} to create the first administrator (the link works once)`);
+  }
 
   const secureCookies = config.publicUrl.startsWith('https://');
   const cookieSecret = config.cookieSecret ?? createHash('sha256').update(box.current.key).update('relais-cookie-signing').digest('hex');
@@ -151,6 +197,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     production: config.production,
   });
   await app.register(renderPlugin);
+  await app.register(accessControl);
 
   // Form bodies are parsed by preHandler time; every state-changing request must carry the token.
   app.addHook('preHandler', (request, reply, done) => {
@@ -163,6 +210,9 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(healthRoutes);
   await app.register(languageRoutes);
   await app.register(smtpServerRoutes);
+  await app.register(authRoutes);
+  await app.register(userRoutes);
+  await app.register(auditRoutes);
   await app.register(connectionTestRoutes);
   await app.register(confirmationRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));

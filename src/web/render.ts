@@ -74,7 +74,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
       user: request.user,
-      isAdmin: request.user === null || request.user.role === 'admin',
+      isAdmin: request.user?.role === 'admin',
     };
   }
 
