@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { peerUser, startSmtpPeer } from '../test/smtp-peer.js';
 import {
+  admin,
   chromiumProblem,
   contextOptions,
   createServers,
@@ -29,6 +31,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relais-screenshots-'));
 const relais = await startRelais(dir);
 const browser = await launchChromium();
 const written: string[] = [];
+const cleanups: (() => unknown)[] = [];
 
 async function shoot(page: Page, name: string) {
   const file = path.join(outDir, `${name}.png`);
@@ -42,12 +45,15 @@ try {
   fs.mkdirSync(outDir, { recursive: true });
   const context = await browser.newContext(contextOptions(true));
   const page = await context.newPage();
+  await page.goto(relais.url('/login'));
+  await shoot(page, 'login');
   await signIn(page, relais);
 
   await page.goto(relais.url('/smtp-servers'));
   await shoot(page, 'empty-list');
 
-  const servers = await createServers(relais.app, realisticServers);
+  const asAdmin = { userId: 1, name: admin.email, ip: '192.168.10.24' };
+  const servers = await createServers(relais.app, realisticServers, asAdmin);
   // A few confirmation states, as the confirmation feature records them, so the column shows what it can say.
   const day = 24 * 3600 * 1000;
   const setStatus = relais.app.database.sqlite.prepare(
@@ -79,9 +85,29 @@ try {
   await page.goto(relais.url(`/smtp-servers/${servers[0]!.id}/delete`));
   await shoot(page, 'delete-confirmation');
 
+  // A connection test against a real SMTP server on this machine.
+  const peer = await startSmtpPeer({ teardown: (fn) => cleanups.push(fn) }, { disabledCommands: ['STARTTLS'], banner: 'mail.acme.lan ESMTP' });
+  const [tested] = await createServers(relais.app, [
+    { title: 'Relais atelier', host: '127.0.0.1', port: String(peer.port), security: 'none', email: peerUser.username, senderName: 'Atelier', username: peerUser.username, password: peerUser.password },
+  ], asAdmin);
+  await page.goto(relais.url('/smtp-servers?q=atelier'));
+  await page.getByRole('button', { name: 'Tester la connexion de « Relais atelier »' }).click();
+  await page.waitForURL(`**/smtp-servers/${tested!.id}/test`);
+  await shoot(page, 'connection-test');
+
+  const actor = asAdmin;
+  await relais.app.repositories.users.createUser({ email: 'camille.martin@acme-industrie.fr', displayName: 'Camille Martin', role: 'viewer', password: 'Tournesol-bleu-2024!' }, actor);
+  await relais.app.repositories.users.createUser({ email: 'luc.bernard@acme-industrie.fr', displayName: 'Luc Bernard', role: 'admin', password: 'Marée-haute-sur-la-digue' }, actor);
+  await page.goto(relais.url('/users'));
+  await shoot(page, 'users');
+
+  await page.goto(relais.url('/audit'));
+  await shoot(page, 'audit');
+
   await context.close();
   console.log(`Wrote ${written.length} screenshots:\n  ${written.join('\n  ')}`);
 } finally {
+  for (const cleanup of cleanups) await cleanup();
   await browser.close();
   await relais.close();
   fs.rmSync(dir, { recursive: true, force: true });

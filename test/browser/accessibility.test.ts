@@ -2,7 +2,7 @@
 /// <reference lib="dom.iterable" />
 // axe-core on every page, and the keyboard alone (Tab, Enter, Space, arrows) with a visible focus, JavaScript on and off.
 import { scenario, type Scenario } from './harness.js';
-import { createServers, realisticServers } from './support.js';
+import { admin, createServers, realisticServers } from './support.js';
 
 scenario('axe finds no serious or critical violation on the pages', async (s) => {
   const { page } = s;
@@ -28,6 +28,21 @@ scenario('axe finds no serious or critical violation on the pages', async (s) =>
 
   await page.goto(s.url('/smtp-servers/999/edit'));
   await s.checkAccessibility('the not-found page');
+
+  await s.goto('/users');
+  await s.checkAccessibility('the users page');
+  await s.goto('/users/new');
+  await s.checkAccessibility('the new user form');
+  await s.goto('/users/1/edit');
+  await s.checkAccessibility('the edit user form');
+  await s.goto('/audit');
+  await s.checkAccessibility('the audit page');
+  await s.goto('/account/password');
+  await s.checkAccessibility('the change-password page');
+
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await s.until('the login page', () => s.path() === '/login');
+  await s.checkAccessibility('the login page');
 });
 
 interface Focused {
@@ -86,6 +101,29 @@ class Keyboard {
     return this.s.page.keyboard.type(text);
   }
 }
+
+scenario(
+  'the keyboard alone: sign in, sign out',
+  async (s) => {
+    const { page } = s;
+    await page.goto(s.url('/smtp-servers'));
+    await s.until('the login page', () => s.path().startsWith('/login'));
+    const keys = new Keyboard(s);
+    await keys.tabTo('the email field', (f) => f.id === 'email');
+    await keys.type(admin.email);
+    await keys.tabTo('the password field', (f) => f.id === 'password');
+    await keys.type(admin.password);
+    await keys.tabTo('the sign-in button', (f) => f.tag === 'button' && f.text === 'Se connecter');
+    await keys.press('Enter');
+    await s.until('signed in', () => s.path() === '/smtp-servers');
+    await keys.tabTo('the sign-out button', (f) => f.tag === 'button' && f.text === 'Se déconnecter');
+    await keys.press('Space');
+    await s.until('signed out', () => s.path() === '/login');
+    s.t.equal(await s.flash(), 'Vous êtes déconnecté.');
+    s.t.same(keys.unseen, [], 'every element reached with Tab shows where the focus is');
+  },
+  { signIn: false },
+);
 
 scenario('the keyboard alone: sort headers, column menu, row actions', async (s) => {
   const { page } = s;

@@ -28,6 +28,9 @@ export type TapTest = Parameters<Parameters<typeof tap.test>[0]>[0];
 
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+// A browser file runs many scenarios twice; a slow CI machine must not hit tap's per-file limit (.taprc: 120 s).
+tap.setTimeout(300_000);
+
 let sharedBrowser: Promise<Browser> | null = null;
 function browser(): Promise<Browser> {
   if (!sharedBrowser) {

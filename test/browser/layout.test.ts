@@ -85,6 +85,18 @@ scenario(
 
     await s.goto('/smtp-servers/1/delete');
     await fitsWidth(s, 'the delete confirmation');
+    for (const [pathname, what] of [
+      ['/users', 'the users page'],
+      ['/users/new', 'the new user form'],
+      ['/audit', 'the audit page'],
+      ['/smtp-servers/1/test', 'the connection test page'],
+    ]) {
+      await s.goto(pathname!);
+      await fitsWidth(s, what!);
+    }
+    await page.getByRole('button', { name: 'Se déconnecter' }).click();
+    await s.until('the login page', () => s.path() === '/login');
+    await fitsWidth(s, 'the login page');
   },
   { context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } },
 );

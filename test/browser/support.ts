@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { validateServerForm } from '../../src/smtp-servers/validation.js';
@@ -104,11 +104,40 @@ export async function signIn(page: Page, relais: RunningRelais, who = admin): Pr
   await Promise.all([page.waitForURL((url) => url.pathname !== '/login'), page.locator('input[name="password"]').press('Enter')]);
 }
 
-/** A Netscape cookie file holding the browser context's cookies, for lynx `-cookie_file`. */
-export async function writeCookieFile(context: BrowserContext, file: string): Promise<void> {
-  const lines = (await context.cookies()).map((c) =>
-    [c.domain, c.domain.startsWith('.') ? 'TRUE' : 'FALSE', c.path, c.secure ? 'TRUE' : 'FALSE', c.expires > 0 ? Math.round(c.expires) : 0, c.name, c.value].join('\t'),
-  );
+/** Signs in through the login form over plain HTTP, as a text browser would; returns the cookies it ends with. */
+export async function signInOverHttp(relais: RunningRelais, who = admin): Promise<Map<string, string>> {
+  const jar = new Map<string, string>();
+  const keep = (response: globalThis.Response) => {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const at = pair.indexOf('=');
+      const name = pair.slice(0, at).trim();
+      const value = pair.slice(at + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970|max-age=0(;|$)/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+  };
+  const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  const page = await fetch(relais.url('/login'), { redirect: 'manual' });
+  keep(page);
+  const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1];
+  if (!token) throw new Error('the login page has no CSRF token');
+  const response = await fetch(relais.url('/login'), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+    body: new URLSearchParams({ _csrf: token, email: who.email, password: who.password }).toString(),
+  });
+  keep(response);
+  if (response.status !== 303) throw new Error(`sign-in refused: ${response.status}`);
+  return jar;
+}
+
+/** A Netscape cookie file (what lynx `-cookie_file` reads) with these cookies for the app's host. */
+export function writeCookieFile(relais: RunningRelais, cookies: Map<string, string>, file: string): void {
+  const host = new URL(relais.baseUrl).hostname;
+  const expires = Math.round(Date.now() / 1000) + 3600;
+  const lines = [...cookies].map(([name, value]) => [host, 'FALSE', '/', 'FALSE', expires, name, value].join('\t'));
   fs.writeFileSync(file, `# Netscape HTTP Cookie File\n${lines.join('\n')}\n`);
 }
 
@@ -158,8 +187,8 @@ export interface ServerSeed {
   signature?: string;
 }
 
-/** Creates servers through the app's own validation and repository, as the form would. */
-export async function createServers(app: FastifyInstance, seeds: ServerSeed[]) {
+/** Creates servers through the app's own validation and repository, as the form would (and as `actor` in the audit trail). */
+export async function createServers(app: FastifyInstance, seeds: ServerSeed[], actor = { userId: null as number | null, name: 'browser suite', ip: null as string | null }) {
   const codes = (await app.repositories.smtpServers.listDepartments()).map((d) => d.code);
   const created = [];
   for (const seed of seeds) {
@@ -178,7 +207,7 @@ export async function createServers(app: FastifyInstance, seeds: ServerSeed[]) {
     };
     const result = validateServerForm(raw, { departmentCodes: codes, hasStoredPassword: false });
     if (!result.ok) throw new Error(`invalid seed server ${seed.title}: ${JSON.stringify(result.errors)}`);
-    created.push(await app.repositories.smtpServers.createServer(result.value, { userId: null, name: 'browser suite', ip: null }));
+    created.push(await app.repositories.smtpServers.createServer(result.value, actor));
   }
   return created;
 }

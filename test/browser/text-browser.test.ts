@@ -5,19 +5,22 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import tap from 'tap';
 import type { TapTest } from './harness.js';
-import { createServers, inCI, lynxPath, lynxProblem, realisticServers, startRelais, type RunningRelais } from './support.js';
+import { createServers, inCI, lynxPath, lynxProblem, realisticServers, signInOverHttp, startRelais, writeCookieFile, type RunningRelais } from './support.js';
 
 const run = promisify(execFile);
 
 /**
- * `lynx -dump` of a page, in French and UTF-8, with a cookie file of its own (lynx keeps the session there once
- * the app asks for a sign-in). Asynchronous on purpose: the app answering lynx runs in this same process.
+ * `lynx -dump` of a page, in French and UTF-8. Signed in unless told otherwise: the session cookie, obtained through
+ * the login form, is handed to lynx in its cookie file. Asynchronous on purpose: the app answering lynx runs in this
+ * same process.
  */
-async function lynxDump(t: TapTest, relais: RunningRelais, pathname: string, cookieFile?: string): Promise<string> {
+async function lynxDump(t: TapTest, relais: RunningRelais, pathname: string, options: { signedIn?: boolean } = {}): Promise<string> {
   const dir = t.testdir();
   const cfg = path.join(dir, 'lynx.cfg');
-  fs.writeFileSync(cfg, 'PREFERRED_LANGUAGE:fr\nCHARACTER_SET:utf-8\nACCEPT_ALL_COOKIES:TRUE\n');
-  const jar = cookieFile ?? path.join(dir, 'cookies.txt');
+  // PERSISTENT_COOKIES: without it lynx ignores its cookie file.
+  fs.writeFileSync(cfg, 'PREFERRED_LANGUAGE:fr\nCHARACTER_SET:utf-8\nACCEPT_ALL_COOKIES:TRUE\nPERSISTENT_COOKIES:TRUE\n');
+  const jar = path.join(dir, 'cookies.txt');
+  writeCookieFile(relais, options.signedIn === false ? new Map() : await signInOverHttp(relais), jar);
   const { stdout } = await run(
     lynxPath,
     ['-dump', '-width=200', `-cfg=${cfg}`, '-display_charset=utf-8', '-accept_all_cookies', `-cookie_file=${jar}`, `-cookie_save_file=${jar}`, relais.url(pathname)],
@@ -86,7 +89,7 @@ const formFields: [label: RegExp, control: RegExp][] = [
   [/^Signature$/, /^_{20,}$/],
 ];
 
-/** The labels in this order, each followed within a few lines (its hint comes between) by its control. */
+/** The labels in this order, each followed by its control: on the same line or within a few lines (its hint between). */
 function fieldsShown(t: TapTest, lines: string[], fields: [RegExp, RegExp][]) {
   const shown = lines.filter(Boolean);
   let from = 0;
@@ -96,7 +99,7 @@ function fieldsShown(t: TapTest, lines: string[], fields: [RegExp, RegExp][]) {
       t.fail(`the label ${label.source} is in the dump, after the previous one`);
       continue;
     }
-    const next = shown.slice(at + 1, at + 4);
+    const next = shown.slice(at, at + 4);
     t.ok(next.some((line) => control.test(line)), `${label.source} is followed by its control`, { found: next });
     from = at + 1;
   }
@@ -123,4 +126,15 @@ textBrowserTest('lynx shows the edit form with the stored password as a status, 
     [/^Remplacer le mot de passe$/, /^_{5,} \[ \] Effacer le mot de passe enregistré$/],
   ]);
   t.notMatch(dump, 'Lynx-Secret-42!');
+});
+
+textBrowserTest('lynx can sign in: the login page shows its fields with their labels', async (t, relais) => {
+  const dump = await lynxDump(t, relais, '/smtp-servers', { signedIn: false });
+  const lines = linesOf(dump);
+  t.ok(lines.includes('Connexion'), 'an anonymous visitor is sent to the login page');
+  fieldsShown(t, lines, [
+    [/^Adresse mail\b/, /^Adresse mail _{5,}$/],
+    [/^Mot de passe\b/, /^Mot de passe _{5,}$/],
+  ]);
+  t.ok(lines.some((line) => line.startsWith('(BUTTON) Se connecter')), 'the sign-in button');
 });
