@@ -17,6 +17,7 @@ import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
+import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
@@ -142,6 +143,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   registerErrorPages(app, bodyLimit);
   await app.register(healthRoutes);
   await app.register(languageRoutes);
+  // Before the server routes, so /smtp-servers/export.csv can never be read as a server id.
+  await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 

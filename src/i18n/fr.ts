@@ -169,6 +169,26 @@ export const fr = {
   'page.error.title': 'Une erreur est survenue',
   'page.error.body': 'Relais n’a pas pu traiter la demande. Elle a été consignée (référence {id}). Réessayez dans un instant.',
   'page.home': 'Retour aux serveurs',
+
+  // Exports (issue 6)
+  'export.label': 'Exporter',
+  'export.xlsx': 'Excel',
+  'export.csv': 'CSV',
+  'export.pdf': 'PDF',
+  'export.xlsx.title': 'Exporter la liste affichée au format Excel (.xlsx)',
+  'export.csv.title': 'Exporter la liste affichée au format CSV',
+  'export.pdf.title': 'Exporter la liste affichée au format PDF',
+  'export.fileName': 'serveurs-smtp',
+  'export.exportedAt': 'Exporté le {at}',
+  'export.count': '{count} serveurs',
+  'export.countOne': '1 serveur',
+  'export.countZero': 'Aucun serveur',
+  'export.search': 'Recherche : « {q} »',
+  'export.noSearch': 'Tous les serveurs (aucune recherche)',
+  'export.sortedBy': 'Tri : {column}, {direction}',
+  'export.sort.asc': 'croissant',
+  'export.sort.desc': 'décroissant',
+  'export.pageOf': 'page {page} / {pages}',
 } as const;
 
 export type MessageKey = keyof typeof fr;

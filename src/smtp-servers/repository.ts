@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, getTableColumns, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
@@ -27,6 +28,34 @@ export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText'
   departments: ServerDepartment[];
 };
 
+/** What the list and the exports show of a server: no signature, no bookkeeping dates, nothing about the password. */
+export type ServerListItem = Pick<
+  ServerView,
+  | 'id'
+  | 'title'
+  | 'host'
+  | 'port'
+  | 'security'
+  | 'authentication'
+  | 'email'
+  | 'senderName'
+  | 'username'
+  | 'usage'
+  | 'departments'
+  | 'confirmationStatus'
+  | 'confirmationSentAt'
+  | 'confirmationExpiresAt'
+  | 'confirmedAt'
+  | 'confirmationError'
+>;
+
+/** A consistent read-only view of the registry for a long read; see openReadSnapshot. */
+export interface ServerReadSnapshot {
+  /** Every matching server in display order, a batch at a time; leaving the loop early stops the cursor. */
+  batches(query?: Omit<ServerListQuery, 'page' | 'perPage'>, batchSize?: number): AsyncGenerator<ServerListItem[]>;
+  close(): void;
+}
+
 export interface ServerPage {
   rows: ServerView[];
   total: number;
@@ -55,6 +84,25 @@ const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
 };
 
 const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, ...viewColumns } = getTableColumns(smtpServers);
+
+const listItemFields = [
+  'id',
+  'title',
+  'host',
+  'port',
+  'security',
+  'authentication',
+  'email',
+  'senderName',
+  'username',
+  'usage',
+  'confirmationStatus',
+  'confirmationSentAt',
+  'confirmationExpiresAt',
+  'confirmedAt',
+  'confirmationError',
+] as const satisfies readonly (keyof ServerListItem)[];
+const listItemDates = new Set<string>(['confirmationSentAt', 'confirmationExpiresAt', 'confirmedAt']);
 
 export function titleKeyOf(title: string): string {
   return title.normalize('NFC').trim().toLowerCase();
@@ -117,6 +165,76 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
   function toViews(rows: (Omit<ServerView, 'departments' | 'hasPassword'> & { hasPassword: number | boolean })[]): ServerView[] {
     const byServer = departmentsByServer(rows.filter((r) => r.usage === 'custom').map((r) => r.id));
     return rows.map((row) => ({ ...row, hasPassword: Boolean(row.hasPassword), departments: byServer.get(row.id) ?? [] }));
+  }
+
+  /** The SQL of the list in display order, columns as in listItemFields then the custom departments' ids. */
+  function listItemsQuery(query: Omit<ServerListQuery, 'page' | 'perPage'>) {
+    const fields: Record<string, SQLiteColumn | SQL> = Object.fromEntries(listItemFields.map((field) => [field, smtpServers[field]]));
+    fields.departmentIds = sql`CASE WHEN ${smtpServers.usage} = 'custom' THEN (SELECT group_concat(${smtpServerDepartments.departmentId}) FROM ${smtpServerDepartments} WHERE ${smtpServerDepartments.serverId} = ${smtpServers.id}) END`;
+    return db
+      .select(fields)
+      .from(smtpServers)
+      .where(whereFor(query.q))
+      .orderBy(...orderFor(query.sort, query.dir))
+      .toSQL();
+  }
+
+  function listItemOf(values: unknown[]): ServerListItem {
+    const item: Record<string, unknown> = {};
+    listItemFields.forEach((field, i) => {
+      const value = values[i];
+      item[field] = listItemDates.has(field) && value !== null ? new Date(value as number) : value;
+    });
+    const ids = values[listItemFields.length] as string | null;
+    if (item.usage === 'custom' && ids) {
+      const served = ids.split(',');
+      item.departments = allDepartments()
+        .filter((d) => served.includes(String(d.id)))
+        .map((d) => ({ code: d.code, name: d.name }));
+    } else {
+      item.departments = [];
+    }
+    return item as unknown as ServerListItem;
+  }
+
+  /**
+   * A consistent, read-only view of the registry for a long read (an export), on a connection of its own:
+   * its cursor walks the rows in display order without holding the app's connection between batches, and
+   * every pass over it (the PDF makes two) sees the same rows. Close it when done.
+   */
+  function openReadSnapshot(): ServerReadSnapshot {
+    // drizzle has no cursor; better-sqlite3 has, on a connection that nothing else uses meanwhile.
+    const main = (db as Db & { $client: BetterSqlite3.Database }).$client;
+    const reader = new BetterSqlite3(main.name, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    // In WAL mode the first read fixes the snapshot; it holds until COMMIT.
+    reader.exec('BEGIN');
+    let open = true;
+    return {
+      async *batches(query = {}, batchSize = 250) {
+        const { sql: text, params } = listItemsQuery(query);
+        const cursor = reader.prepare(text).raw().iterate(...params) as IterableIterator<unknown[]>;
+        try {
+          let batch: ServerListItem[] = [];
+          for (const values of cursor) {
+            batch.push(listItemOf(values));
+            if (batch.length === batchSize) {
+              yield batch;
+              batch = [];
+            }
+          }
+          if (batch.length) yield batch;
+        } finally {
+          cursor.return?.();
+        }
+      },
+      close() {
+        if (!open) return;
+        open = false;
+        reader.exec('COMMIT');
+        reader.close();
+      },
+    };
   }
 
   const selectViews = () =>
@@ -193,14 +311,15 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       return { rows: toViews(rows), total, page, pages, perPage };
     },
 
-    /** Every matching row in display order, read in batches so a large export never holds the whole list. */
-    async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}, batchSize = 500): AsyncGenerator<ServerView> {
-      const where = whereFor(query.q);
-      const order = orderFor(query.sort, query.dir);
-      for (let offset = 0; ; offset += batchSize) {
-        const rows = selectViews().where(where).orderBy(...order).limit(batchSize).offset(offset).all();
-        for (const view of toViews(rows)) yield view;
-        if (rows.length < batchSize) return;
+    openReadSnapshot,
+
+    /** Every matching server in display order, as the list shows it, one at a time (from a snapshot of its own). */
+    async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}): AsyncGenerator<ServerListItem> {
+      const snapshot = openReadSnapshot();
+      try {
+        for await (const batch of snapshot.batches(query)) yield* batch;
+      } finally {
+        snapshot.close();
       }
     },
 
