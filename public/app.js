@@ -27,3 +27,16 @@ document.addEventListener('htmx:responseError', (event) => {
     document.close();
   }
 });
+
+// A live length hint under new-password fields; the server checks the real rules (length, common passwords).
+document.addEventListener('input', (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.passwordMeter) return;
+  const meter = document.getElementById(input.dataset.passwordMeter);
+  if (!meter) return;
+  const length = [...input.value].length;
+  const min = Number(meter.dataset.min) || 12;
+  if (length === 0) meter.textContent = '';
+  else if (length < min) meter.textContent = (meter.dataset.short || '').replace('{n}', String(min - length));
+  else meter.textContent = length >= min + 6 ? meter.dataset.good || '' : meter.dataset.ok || '';
+});

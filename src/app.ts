@@ -10,8 +10,19 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import qs from 'node:querystring';
+import zlib from 'node:zlib';
 import { createAuditRepository, type AuditRepository } from './audit/repository.js';
+import { auditRoutes } from './audit/routes.js';
+import { accessControl, isStaticUrl } from './auth/enforce.js';
+import { createPasswordHasher } from './auth/password.js';
+import { authRoutes } from './auth/routes.js';
+import { createSessionRepository, type SessionRepository } from './auth/sessions.js';
+import { prepareFirstStart } from './auth/setup.js';
+import { createLoginThrottle, type LoginThrottle } from './auth/throttle.js';
+import { createUserRepository, type UserRepository } from './auth/users.js';
 import type { RelaisConfig } from './config.js';
+import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
+import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { healthRoutes } from './health/routes.js';
@@ -19,13 +30,30 @@ import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
+import { userRoutes } from './users/routes.js';
+import { routeAccess, type Access } from './web/access.js';
+import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
+import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
+import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
-import { renderPlugin } from './web/render.js';
+import { csrfCookieName, renderPlugin } from './web/render.js';
 
 export interface Repositories {
   smtpServers: SmtpServerRepository;
   audit: AuditRepository;
+  users: UserRepository;
+  sessions: SessionRepository;
+  loginThrottle: LoginThrottle;
+  confirmations: ConfirmationRepository;
+  connectionTests: ConnectionTestRepository;
+}
+
+/** One registered route and who may use it, as the access check will see it. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: Access;
 }
 
 declare module 'fastify' {
@@ -34,6 +62,10 @@ declare module 'fastify' {
     database: DatabaseHandle;
     secrets: SecretBox;
     repositories: Repositories;
+    /** Every route with its access, recorded as it is registered (the access test walks this list). */
+    registeredRoutes: RegisteredRoute[];
+    /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
+    smtpSettings: SmtpSettings;
   }
 }
 
@@ -70,6 +102,17 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.decorate('config', config);
+  // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
+  const smtpSettings = smtpSettingsFrom(config);
+
+  // Static files are public by nature; every other route declares its access or is for administrators.
+  const registeredRoutes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (route) => {
+    if (isStaticUrl(route.url)) route.config = { ...route.config, access: 'public' };
+    const access = routeAccess(route.config);
+    for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url, access });
+  });
 
   const database = openDatabase(config.dbFile);
   app.decorate('database', database);
@@ -82,7 +125,25 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(database.db, box),
     audit: createAuditRepository(database.db),
+    users: createUserRepository(database.db, createPasswordHasher(config.passwordHashCost)),
+    sessions: createSessionRepository(database.db, {
+      idleMs: config.sessionIdleMinutes * 60_000,
+      absoluteMs: config.sessionAbsoluteHours * 3_600_000,
+    }),
+    loginThrottle: createLoginThrottle(database.db),
+    confirmations: createConfirmationRepository(database.db),
+    connectionTests: createConnectionTestRepository(database.db),
   });
+  app.decorate('smtpSettings', smtpSettings);
+
+  const firstStart = await prepareFirstStart(database.db, app.repositories.users, config).catch((err: unknown) => {
+    database.close();
+    throw err;
+  });
+  if (firstStart.kind === 'adminCreated') app.log.info({ email: firstStart.email }, 'first administrator created from RELAIS_ADMIN_EMAIL');
+  if (firstStart.kind === 'setupLink') {
+    app.log.warn({ setupUrl: firstStart.url }, `no account exists yet: open ${firstStart.url} to create the first administrator (the link works once)`);
+  }
 
   const secureCookies = config.publicUrl.startsWith('https://');
   const cookieSecret = config.cookieSecret ?? createHash('sha256').update(box.current.key).update('relais-cookie-signing').digest('hex');
@@ -103,12 +164,17 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     },
     hsts: secureCookies,
   });
-  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
+  // Brotli's default quality (11) costs more CPU per page than rendering it; 4 compresses about as well as gzip, faster.
+  await app.register(compress, {
+    threshold: 1024,
+    encodings: ['br', 'gzip', 'deflate'],
+    brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { parser: (body) => qs.parse(body) });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieKey: 'relais_csrf',
+    cookieKey: csrfCookieName,
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
   });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', cacheControl: false, index: false });
@@ -132,6 +198,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     production: config.production,
   });
   await app.register(renderPlugin);
+  await app.register(accessControl);
 
   // Form bodies are parsed by preHandler time; every state-changing request must carry the token.
   app.addHook('preHandler', (request, reply, done) => {
@@ -146,6 +213,11 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   // Before the server routes, so /smtp-servers/export.csv can never be read as a server id.
   await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
+  await app.register(authRoutes);
+  await app.register(userRoutes);
+  await app.register(auditRoutes);
+  await app.register(connectionTestRoutes);
+  await app.register(confirmationRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;

@@ -16,9 +16,13 @@ export interface RelaisConfig {
   adminPassword: string | undefined;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
+  /** log2 of scrypt's N for new password hashes; 17 (OWASP's minimum) unless a test lowers it. */
+  passwordHashCost: number;
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
+  /** How many rendered list pages to keep (RELAIS_PAGE_CACHE_ENTRIES); 0 turns the cache off. */
+  pageCacheEntries: number;
   /** PEM bundle of extra CAs trusted for SMTP TLS (RELAIS_SMTP_CA_FILE). */
   smtpCaFile: string | undefined;
 }
@@ -28,6 +32,18 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${value}"`);
   return n;
+}
+
+/** Below this, scrypt is weaker than OWASP's minimum; only the test suite may go lower, to sign in fast. */
+export const minimumPasswordHashCost = 17;
+
+function passwordHashCostFrom(env: NodeJS.ProcessEnv): number {
+  const cost = intFrom(env.RELAIS_PASSWORD_HASH_COST, minimumPasswordHashCost, 'RELAIS_PASSWORD_HASH_COST');
+  if (!Number.isInteger(cost) || cost < 1 || cost > 22) throw new Error(`RELAIS_PASSWORD_HASH_COST must be an integer from 1 to 22, got "${cost}"`);
+  if (cost < minimumPasswordHashCost && env.NODE_ENV !== 'test') {
+    throw new Error(`RELAIS_PASSWORD_HASH_COST below ${minimumPasswordHashCost} is only for the test suite (NODE_ENV=test)`);
+  }
+  return cost;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
@@ -49,9 +65,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     adminPassword: env.RELAIS_ADMIN_PASSWORD || undefined,
     sessionIdleMinutes: intFrom(env.RELAIS_SESSION_IDLE_MINUTES, 30, 'RELAIS_SESSION_IDLE_MINUTES'),
     sessionAbsoluteHours: intFrom(env.RELAIS_SESSION_ABSOLUTE_HOURS, 8, 'RELAIS_SESSION_ABSOLUTE_HOURS'),
+    passwordHashCost: passwordHashCostFrom(env),
     confirmationTtlHours: intFrom(env.RELAIS_CONFIRMATION_TTL_HOURS, 48, 'RELAIS_CONFIRMATION_TTL_HOURS'),
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),
     smtpGreetingTimeoutMs: intFrom(env.RELAIS_SMTP_GREETING_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_GREETING_TIMEOUT_MS'),
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
+    pageCacheEntries: intFrom(env.RELAIS_PAGE_CACHE_ENTRIES, 500, 'RELAIS_PAGE_CACHE_ENTRIES'),
   };
 }

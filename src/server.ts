@@ -11,5 +11,5 @@ closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }
   await app.close();
 });
 
-await app.listen({ port: config.port, host: config.host });
-app.log.info({ url: config.publicUrl, database: config.dbFile }, 'Relais is ready');
+const address = await app.listen({ port: config.port, host: config.host });
+app.log.info({ address, url: config.publicUrl, database: config.dbFile }, 'Relais is ready');

@@ -15,6 +15,8 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, op
     RELAIS_DB: path.join(dir, 'relais.sqlite'),
     RELAIS_SECRET: testSecret,
     RELAIS_URL: 'http://relais.test',
+    // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.
+    RELAIS_PASSWORD_HASH_COST: '10',
     ...env,
   });
   const app = await buildApp(config, options);
@@ -32,6 +34,8 @@ export interface Response {
 export class Client {
   readonly cookies = new Map<string, string>();
   csrfToken = '';
+  /** The address the app sees (request.ip), for tests about throttling and the audit trail. */
+  remoteAddress = '127.0.0.1';
 
   constructor(readonly app: FastifyInstance) {}
 
@@ -56,14 +60,14 @@ export class Client {
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<Response> {
-    const res = await this.app.inject({ method: 'GET', url, headers: { cookie: this.cookieHeader(), ...headers } });
+    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.remoteAddress, headers: { cookie: this.cookieHeader(), ...headers } });
     this.remember(res);
     return { statusCode: res.statusCode, headers: res.headers, body: res.body };
   }
 
   /** Posts a urlencoded form like a browser does; the CSRF token is added unless the fields say otherwise. */
   async post(url: string, fields: Record<string, string | string[]> = {}, headers: Record<string, string> = {}): Promise<Response> {
-    if (!this.csrfToken) await this.get('/smtp-servers');
+    if (!this.csrfToken) await this.get(this.cookies.has('relais_session') ? '/smtp-servers' : '/login');
     const form = new URLSearchParams();
     if (!('_csrf' in fields)) form.append('_csrf', this.csrfToken);
     for (const [key, value] of Object.entries(fields)) {
@@ -72,6 +76,7 @@ export class Client {
     const res = await this.app.inject({
       method: 'POST',
       url,
+      remoteAddress: this.remoteAddress,
       payload: form.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(), ...headers },
     });
@@ -80,10 +85,48 @@ export class Client {
   }
 }
 
-/** A client allowed to do everything. */
-export async function adminClient(app: FastifyInstance): Promise<Client> {
-  const client = new Client(app);
+export const testPassword = 'Relais test passphrase 4 tests';
+
+const accountsMade = new WeakMap<FastifyInstance, number>();
+
+/** Creates an account straight through the repository (a new one each call: admin1@relais.test, viewer2@relais.test…). */
+export async function createAccount(app: FastifyInstance, role: 'admin' | 'viewer', fields: { email?: string; displayName?: string; password?: string } = {}) {
+  const n = (accountsMade.get(app) ?? 0) + 1;
+  accountsMade.set(app, n);
+  const { systemActor } = await import('../src/audit/repository.js');
+  return app.repositories.users.createUser(
+    {
+      email: fields.email ?? `${role}${n}@relais.test`,
+      displayName: fields.displayName ?? `${role === 'admin' ? 'Admin' : 'Lecteur'} ${n}`,
+      role,
+      password: fields.password ?? testPassword,
+    },
+    systemActor,
+  );
+}
+
+/** Signs in through the login form like a browser, then loads a page to pick up the new session's CSRF token. */
+export async function signIn(client: Client, email: string, password = testPassword): Promise<Response> {
+  await client.get('/login');
+  const res = await client.post('/login', { email, password });
+  if (res.statusCode !== 303) throw new Error(`sign-in of ${email} failed with ${res.statusCode}`);
   await client.get('/smtp-servers');
+  return res;
+}
+
+/** A client signed in as a new administrator: allowed to do everything. */
+export async function adminClient(app: FastifyInstance): Promise<Client> {
+  const user = await createAccount(app, 'admin');
+  const client = new Client(app);
+  await signIn(client, user.email);
+  return client;
+}
+
+/** A client signed in as a new read-only user. */
+export async function viewerClient(app: FastifyInstance): Promise<Client> {
+  const user = await createAccount(app, 'viewer');
+  const client = new Client(app);
+  await signIn(client, user.email);
   return client;
 }
 

@@ -7,11 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { createBenchDatabase } from '../bench/seed-servers.js';
+import { seedBenchDatabase } from '../bench/seed.js';
 import { csvRecord, csvSeparatorFrom } from '../src/smtp-servers/export/csv.js';
 import { neutralizeFormula } from '../src/smtp-servers/export/columns.js';
 import { wrapText } from '../src/smtp-servers/export/pdf.js';
-import { adminClient, buildTestApp, Client, seedServers, text } from './helper.js';
+import { adminClient, buildTestApp, Client, seedServers, text, viewerClient } from './helper.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>;
 
@@ -229,6 +229,43 @@ t.test('Excel: a real workbook with a bold frozen header, autofilter, widths, nu
   t.ok(seven, 'accents and Cyrillic intact');
 });
 
+t.test('the Confirmation column has the words of the page: every state, and the last test', async (t) => {
+  const app = await buildTestApp(t);
+  const servers = await seedServers(app, 6);
+  const at = (iso: string) => new Date(iso).getTime();
+  const update = app.database.sqlite.prepare(
+    `UPDATE smtp_servers SET confirmation_status = @status, confirmed_at = @confirmedAt, confirmation_sent_at = @sentAt,
+       confirmation_expires_at = @expiresAt, confirmation_error = @error, last_test_at = @testAt, last_test_ok = @testOk WHERE id = @id`,
+  );
+  const none = { confirmedAt: null, sentAt: null, expiresAt: null, error: null, testAt: null, testOk: null };
+  update.run({ ...none, id: servers[0]!.id, status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z') });
+  update.run({ ...none, id: servers[1]!.id, status: 'pending', sentAt: Date.now() - 60_000, expiresAt: Date.now() + 86_400_000 });
+  update.run({ ...none, id: servers[2]!.id, status: 'pending', sentAt: at('2026-01-02T08:00:00Z'), expiresAt: at('2026-01-04T08:00:00Z') });
+  update.run({ ...none, id: servers[3]!.id, status: 'failed', error: JSON.stringify({ key: 'diagnosis.hostNotFound', params: { host: 'smtp.nulle-part.test' } }) });
+  update.run({ ...none, id: servers[4]!.id, status: 'unconfirmed', testAt: at('2026-02-01T12:00:00Z'), testOk: 1 });
+  update.run({ ...none, id: servers[5]!.id, status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z'), testAt: at('2026-02-01T12:00:00Z'), testOk: 0 });
+  const client = await adminClient(app);
+
+  const page = await client.get('/smtp-servers?sort=id');
+  const onPage = [...page.body.matchAll(/<td class="col-confirmation">([\s\S]*?)<\/td>/g)].map((m) => text(m[1]!).replace(/[✔✘]/g, '').replace(/\s+/g, ' ').trim());
+  const rows = csvRows((await download(client, '/smtp-servers/export.csv?sort=id')).body).slice(1);
+  t.same(
+    rows.map((r) => r[10]!.replace(/\s+/g, ' ')),
+    onPage,
+    'the same words as the table, for each state',
+  );
+  t.equal(rows[0]![10], 'Confirmé le 15/03/2026 10:30');
+  t.match(rows[1]![10], /^En attente \(envoyé le /);
+  t.match(rows[2]![10], /^Lien expiré le 04\/01\/2026 09:00/);
+  t.match(rows[3]![10], 'smtp.nulle-part.test');
+  t.equal(rows[4]![10], 'Non confirmé\nTest réussi le 01/02/2026 13:00', 'the last test on a line of its own');
+  t.equal(rows[5]![10], 'Confirmé le 15/03/2026 10:30\nTest échoué le 01/02/2026 13:00');
+
+  const sheet = (await readXlsx((await download(client, '/smtp-servers/export.xlsx?sort=id')).body)).worksheets[0]!;
+  t.ok(sheet.getRow(2).getCell(11).value instanceof Date, 'confirmed: a date');
+  t.equal(sheet.getRow(7).getCell(11).value, 'Confirmé le 15/03/2026 10:30\nTest échoué le 01/02/2026 13:00', 'with a test line: text');
+});
+
 t.test('PDF: A4 landscape, title, date, search, header on every page, wrapped values, page numbers, Unicode text', async (t) => {
   const app = await buildTestApp(t);
   await seedSixty(app);
@@ -370,6 +407,29 @@ t.test('each export is recorded in the audit trail with its format, row count an
     ['CSV, 3 lignes, toute la liste', 'XLSX, 1 ligne, recherche « achats »', 'PDF, 2 lignes, recherche « paris »'],
   );
   t.ok(rows.every((r) => r.targetType === 'smtp_server'));
+  t.ok(rows.every((r) => r.actor === 'admin1@relais.test'), 'recorded under the user who exported');
+});
+
+t.test('a viewer can export; without signing in, no export', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 2);
+  const viewer = await viewerClient(app);
+  for (const format of ['csv', 'xlsx', 'pdf']) {
+    const res = await download(viewer, `/smtp-servers/export.${format}?q=serveur`);
+    t.equal(res.statusCode, 200, `a viewer gets the ${format}`);
+  }
+  const page = await viewer.get('/smtp-servers');
+  t.match(page.body, 'href="/smtp-servers/export.xlsx"', 'and sees the export links');
+
+  const anonymous = new Client(app);
+  for (const format of ['csv', 'xlsx', 'pdf']) {
+    const res = await download(anonymous, `/smtp-servers/export.${format}?q=serveur`);
+    t.equal(res.statusCode, 303, `no ${format} without signing in`);
+    t.equal(res.headers.location, `/login?next=${encodeURIComponent(`/smtp-servers/export.${format}?q=serveur`)}`, 'sent to sign in, and back');
+    t.notOk(res.body.includes('Serveur 001'), 'no data in the answer');
+  }
+  const audit = await exportAudit(app, 3);
+  t.equal(audit.length, 3, 'only the viewer’s three exports were recorded');
 });
 
 t.test('the export links sit above the table and carry the search and sort, without JavaScript', async (t) => {
@@ -468,6 +528,8 @@ t.test('the rows come in the list’s order for every sort, and a snapshot is co
     confirmationExpiresAt: null,
     confirmedAt: null,
     confirmationError: null,
+    lastTestAt: null,
+    lastTestOk: null,
   });
 
   const snapshot = repository.openReadSnapshot();
@@ -487,13 +549,16 @@ t.test('the rows come in the list’s order for every sort, and a snapshot is co
 t.test('a client that hangs up stops the export', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'relais.sqlite');
-  createBenchDatabase(file, 20_000);
+  seedBenchDatabase(file, 20_000);
   const app = await buildTestApp({ testdir: () => dir, teardown: t.teardown.bind(t) }, { RELAIS_DB: file });
+  const client = await viewerClient(app);
+  const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
 
   const firstBytes = await new Promise<number>((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/smtp-servers/export.csv' }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/smtp-servers/export.csv', headers: { cookie } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
       res.once('data', (chunk: Buffer) => {
         req.destroy();
         resolve(chunk.length);

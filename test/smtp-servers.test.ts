@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { adminClient, buildTestApp, Client, seedServers, text, validServer } from './helper.js';
+import { adminClient, buildTestApp, seedServers, text, validServer } from './helper.js';
 
 t.test('the list starts empty and invites to add a server', async (t) => {
   const app = await buildTestApp(t);
@@ -286,7 +286,7 @@ t.test('every POST needs the CSRF token; without it nothing changes', async (t) 
       t.match(text(res.body), 'Rien n’a été modifié'.replace('Rien n’a été modifié', 'rien n’a été modifié'));
     }
   }
-  const stranger = new Client(app);
+  const stranger = await adminClient(app); // another signed-in browser, with its own CSRF secret
   const res = await stranger.post('/smtp-servers', { ...validServer, title: 'Pirate', _csrf: client.csrfToken });
   t.equal(res.statusCode, 403, "another browser's token is refused");
   const rows = app.database.sqlite.prepare('SELECT title FROM smtp_servers').all();

@@ -48,9 +48,18 @@ export const smtpServers = sqliteTable(
   },
   (table) => [
     uniqueIndex('smtp_servers_title_key_unique').on(table.titleKey),
-    index('smtp_servers_title_idx').on(sql`${table.title} COLLATE NOCASE`),
+    // Covers the default order and the search text, so a broad search reads its first page in title order without a sort.
+    index('smtp_servers_title_search_idx').on(sql`${table.title} COLLATE NOCASE`, table.id, table.searchText),
+    // One index per sortable column: a broad search walks the chosen order and stops after one page.
     index('smtp_servers_host_idx').on(table.host),
-    index('smtp_servers_email_idx').on(table.email),
+    index('smtp_servers_port_idx').on(table.port),
+    index('smtp_servers_authentication_idx').on(table.authentication),
+    index('smtp_servers_security_idx').on(table.security),
+    index('smtp_servers_email_idx').on(sql`${table.email} COLLATE NOCASE`),
+    index('smtp_servers_sender_name_idx').on(sql`${table.senderName} COLLATE NOCASE`),
+    index('smtp_servers_username_idx').on(sql`${table.username} COLLATE NOCASE`),
+    index('smtp_servers_usage_idx').on(table.usage),
+    index('smtp_servers_confirmation_idx').on(table.confirmationStatus),
   ],
 );
 

@@ -13,7 +13,12 @@ export async function languageRoutes(app: FastifyInstance) {
   });
 }
 
+/**
+ * Only a path on this site: not "//evil", "/\evil" (browsers read "\" as "/"), nor one hiding a tab or a newline
+ * (browsers drop them: "/\t/evil" becomes "//evil").
+ */
 export function safeNext(next: unknown, fallback = '/smtp-servers'): string {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return fallback;
+  if (typeof next !== 'string' || next.length > 2000 || !next.startsWith('/')) return fallback;
+  if (/[\\\u0000-\u001f\u007f]/.test(next) || next.startsWith('//')) return fallback;
   return next;
 }

@@ -6,7 +6,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
 import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
-import { normalizeForSearch, planSearch } from './search.js';
+import { likePattern, normalizeForSearch, planSearch, type SearchPlan } from './search.js';
 import type { ServerInput } from './validation.js';
 
 export interface ServerListQuery {
@@ -47,6 +47,8 @@ export type ServerListItem = Pick<
   | 'confirmationExpiresAt'
   | 'confirmedAt'
   | 'confirmationError'
+  | 'lastTestAt'
+  | 'lastTestOk'
 >;
 
 /** A consistent read-only view of the registry for a long read; see openReadSnapshot. */
@@ -65,6 +67,8 @@ export interface ServerPage {
 }
 
 export type DuplicateTitle = (title: string, attempt: number) => string;
+
+const broadSearchThreshold = 2000;
 
 /** Fields whose change means the mail path is no longer the one that was proven. */
 const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
@@ -101,8 +105,11 @@ const listItemFields = [
   'confirmationExpiresAt',
   'confirmedAt',
   'confirmationError',
+  'lastTestAt',
+  'lastTestOk',
 ] as const satisfies readonly (keyof ServerListItem)[];
-const listItemDates = new Set<string>(['confirmationSentAt', 'confirmationExpiresAt', 'confirmedAt']);
+const listItemDates = new Set<string>(['confirmationSentAt', 'confirmationExpiresAt', 'confirmedAt', 'lastTestAt']);
+const listItemBooleans = new Set<string>(['lastTestOk']);
 
 export function titleKeyOf(title: string): string {
   return title.normalize('NFC').trim().toLowerCase();
@@ -128,15 +135,28 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...served.map((d) => d.name)].join(' '));
   }
 
-  function whereFor(q: string | undefined): SQL | undefined {
-    const plan = q ? planSearch(q) : null;
+  const ftsMatch = (match: string) => sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${match})`;
+  const textContains = (pattern: string) => sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`;
+
+  /** Selective searches go through the trigram index; `scan` tests every term on the search text instead. */
+  function whereFor(plan: SearchPlan | null, strategy: 'index' | 'scan' = 'index'): SQL | undefined {
     if (!plan) return undefined;
+    if (strategy === 'scan') return and(...plan.terms.map((term) => textContains(likePattern(term))));
     const conditions: SQL[] = [];
-    if (plan.match) {
-      conditions.push(sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match})`);
-    }
-    for (const pattern of plan.likes) conditions.push(sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`);
+    if (plan.match) conditions.push(ftsMatch(plan.match));
+    for (const pattern of plan.likes) conditions.push(textContains(pattern));
     return and(...conditions);
+  }
+
+  /**
+   * Exact count of the matches: inside the trigram index when every term is long enough for it, else one pass
+   * over the covering title index testing every term (both stay near 10 ms at 100,000 servers).
+   */
+  function countMatches(plan: SearchPlan | null): number {
+    if (plan?.match && plan.likes.length === 0) {
+      return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match}`)?.n ?? 0;
+    }
+    return db.select({ n: count() }).from(smtpServers).where(whereFor(plan, 'scan')).get()?.n ?? 0;
   }
 
   function orderFor(sort: SortableColumn = defaultSort.sort, dir: SortDirection = defaultSort.dir): SQL[] {
@@ -174,7 +194,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return db
       .select(fields)
       .from(smtpServers)
-      .where(whereFor(query.q))
+      .where(whereFor(query.q ? planSearch(query.q) : null))
       .orderBy(...orderFor(query.sort, query.dir))
       .toSQL();
   }
@@ -183,7 +203,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     const item: Record<string, unknown> = {};
     listItemFields.forEach((field, i) => {
       const value = values[i];
-      item[field] = listItemDates.has(field) && value !== null ? new Date(value as number) : value;
+      item[field] = value === null ? null : listItemDates.has(field) ? new Date(value as number) : listItemBooleans.has(field) ? value === 1 : value;
     });
     const ids = values[listItemFields.length] as string | null;
     if (item.usage === 'custom' && ids) {
@@ -298,12 +318,16 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
 
     async listServers(query: ServerListQuery = {}): Promise<ServerPage> {
       const perPage = query.perPage ?? defaultPerPage;
-      const where = whereFor(query.q);
-      const total = db.select({ n: count() }).from(smtpServers).where(where).get()?.n ?? 0;
+      const plan = query.q ? planSearch(query.q) : null;
+      const total = countMatches(plan);
       const pages = Math.max(1, Math.ceil(total / perPage));
       const page = Math.min(Math.max(1, query.page ?? 1), pages);
+      if (total === 0) return { rows: [], total, page, pages, perPage };
+      // A broad search is fastest as a walk down the sort column's index that stops after one page;
+      // a narrow one sorts the few rows the trigram index finds.
+      const strategy = total > broadSearchThreshold ? 'scan' : 'index';
       const rows = selectViews()
-        .where(where)
+        .where(whereFor(plan, strategy))
         .orderBy(...orderFor(query.sort, query.dir))
         .limit(perPage)
         .offset((page - 1) * perPage)
@@ -386,6 +410,8 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
             changes.password = [before.hasPassword ? 'modifié' : '', input.password === null ? 'effacé' : 'modifié'];
           }
           const pathChanged = pathFields.some((field) => field in changes) || 'password' in changes;
+          // The last connection test speaks of the old settings: it no longer says anything about these.
+          const testOutdated = pathChanged || 'verifyCertificate' in changes;
           tx.update(smtpServers)
             .set({
               title: input.title,
@@ -412,6 +438,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
                     confirmationError: null,
                   }
                 : {}),
+              ...(testOutdated ? { lastTestAt: null, lastTestOk: null, lastTestSummary: null } : {}),
             })
             .where(eq(smtpServers.id, id))
             .run();

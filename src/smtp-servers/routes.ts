@@ -11,12 +11,12 @@ const formTarget = 'server-form';
 
 type IdParams = { Params: { id: string } };
 
-function parseId(raw: string): number | null {
+export function parseId(raw: string): number | null {
   return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
 }
 
 /** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
-function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
+export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
   if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', url).code(200).send('');
   return reply.redirect(url, 303);
 }
@@ -57,6 +57,33 @@ function formValuesOf(server: ServerView): ServerFormValues {
   };
 }
 
+export interface ServerFormView {
+  server: ServerView | null;
+  values: ServerFormValues;
+  errors: ServerFormErrors;
+  status: number;
+  /** A connection test of the values typed (the "Tester avant d'enregistrer" button). */
+  test?: Record<string, unknown>;
+}
+
+/** The create/edit form: the whole page, or the form alone when htmx asked for it. */
+export async function renderServerForm(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
+  const departments = await app.repositories.smtpServers.listDepartments();
+  const data = {
+    server: options.server,
+    values: options.values,
+    errors: options.errors,
+    departments,
+    suggestedPorts,
+    action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
+    testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
+    test: options.test ?? null,
+    title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
+  };
+  if (wantsFragment(request, formTarget)) return reply.fragment('smtp-servers/_form', data, options.status);
+  return reply.page('smtp-servers/form-page', data, options.status);
+}
+
 export async function smtpServerRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;
 
@@ -81,18 +108,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     reply: FastifyReply,
     options: { server: ServerView | null; values: ServerFormValues; errors: ServerFormErrors; status: number },
   ) {
-    const departments = await servers.listDepartments();
-    const data = {
-      server: options.server,
-      values: options.values,
-      errors: options.errors,
-      departments,
-      suggestedPorts,
-      action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
-      title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
-    };
-    if (wantsFragment(request, formTarget)) return reply.fragment('smtp-servers/_form', data, options.status);
-    return reply.page('smtp-servers/form-page', data, options.status);
+    return renderServerForm(app, request, reply, options);
   }
 
   async function notFound(reply: FastifyReply) {
@@ -101,9 +117,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
-    const data = await tableData(request, state);
-    if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
-    return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
+    const fragment = wantsFragment(request, tableTarget);
+    const key = `servers-list|${fragment}|${request.url}|${request.cookies[columnsCookieName] ?? ''}`;
+    return reply.cachedHtml(key, async () => {
+      const data = await tableData(request, state);
+      if (fragment) return reply.renderHtml('smtp-servers/_table', data);
+      return reply.renderHtml('smtp-servers/index', { ...data, title: request.t('servers.title') }, 'page');
+    });
   });
 
   app.post('/smtp-servers/columns', { config: { access: 'viewer' } }, async (request, reply) => {

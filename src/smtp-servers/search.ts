@@ -4,6 +4,8 @@ export function normalizeForSearch(value: string): string {
 }
 
 export interface SearchPlan {
+  /** Every normalised term; a row matches when its search text contains each of them. */
+  terms: string[];
   /** An FTS5 trigram MATCH expression for the terms of 3 characters or more, or null. */
   match: string | null;
   /** Shorter terms, matched with LIKE on the normalised text (trigrams cannot index them). */
@@ -20,7 +22,13 @@ export function planSearch(q: string): SearchPlan | null {
   const long = terms.filter((term) => [...term].length >= 3);
   const short = terms.filter((term) => [...term].length < 3);
   return {
+    terms,
     match: long.length ? long.map((term) => `"${term.replace(/"/g, '""')}"`).join(' AND ') : null,
-    likes: short.map((term) => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`),
+    likes: short.map(likePattern),
   };
+}
+
+/** A LIKE pattern matching the term anywhere, its own % _ and \ taken literally (with ESCAPE '\'). */
+export function likePattern(term: string): string {
+  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

@@ -86,30 +86,50 @@ function excelFormatAround(template: string, placeholder: string, locale: Locale
   return `${literal(before)}${excelDateFormat(locale)}${literal(after)}`;
 }
 
+/** A stored failure is { key, params } read in the viewer's language; an older free text is shown as is. */
+function failureReason(raw: string | null, t: Translate): string {
+  if (!raw || !raw.startsWith('{')) return raw ?? '';
+  try {
+    const { key, params } = JSON.parse(raw) as { key: MessageKey; params?: Record<string, string | number> };
+    return t(key, params ?? {});
+  } catch {
+    return raw;
+  }
+}
+
 /**
- * The words the table's Confirmation column shows (views/smtp-servers/_confirmation.eta), for one export:
- * the templates are looked up once, not once a row.
+ * The words the table's Confirmation column shows (views/smtp-servers/_confirmation.eta): the confirmation state,
+ * then the last connection test on a line of its own. Built once per export: the templates are looked up once.
+ * A confirmed server with no test result is a date cell, so Excel can sort and filter it as a date.
  */
 export function confirmationCells(context: ExportContext): (server: ServerListItem) => CellValue {
   const { t, locale } = context;
+  const now = Date.now();
   const [before = '', after = ''] = t('confirmation.confirmed').split('{at}');
   const excelFormat = excelFormatAround(t('confirmation.confirmed'), 'at', locale);
   const unconfirmed = t('confirmation.unconfirmed');
-  return (server) => {
+  const when = (date: Date | null) => formatDateTime(locale, date);
+  const state = (server: ServerListItem): CellValue => {
     switch (server.confirmationStatus) {
       case 'confirmed':
         if (!server.confirmedAt) return `${before}${after}`.trim();
         return new DateCell(server.confirmedAt, locale, before, after, excelFormat);
       case 'pending':
-        return t('confirmation.pending', {
-          sent: formatDateTime(locale, server.confirmationSentAt),
-          expires: formatDateTime(locale, server.confirmationExpiresAt),
-        });
+        if (server.confirmationExpiresAt && server.confirmationExpiresAt.getTime() <= now) {
+          return t('confirmation.expired', { expires: when(server.confirmationExpiresAt) });
+        }
+        return t('confirmation.pending', { sent: when(server.confirmationSentAt), expires: when(server.confirmationExpiresAt) });
       case 'failed':
-        return t('confirmation.failed', { reason: server.confirmationError || '' });
+        return t('confirmation.failed', { reason: failureReason(server.confirmationError, t) });
       default:
         return unconfirmed;
     }
+  };
+  return (server) => {
+    const value = state(server);
+    if (!server.lastTestAt) return value;
+    const test = t(server.lastTestOk ? 'lastTest.ok' : 'lastTest.failed', { at: when(server.lastTestAt) });
+    return `${cellText(value)}\n${test}`;
   };
 }
 

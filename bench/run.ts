@@ -1,0 +1,162 @@
+import autocannon from 'autocannon';
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { seedBenchDatabase } from './seed.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const duration = Number(process.env.BENCH_SECONDS) || 10;
+const connections = 10;
+const adminEmail = 'bench@relais.test';
+const adminPassword = 'Load-test passphrase, 10k servers';
+const searchQueries = ['vente', 'paris', 'smtp', 'élodie', 'orange.fr', 'serveur 123', 'lyon achat', 'gandi', 'production 77', 'zzz'];
+
+function start(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; address: string }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(here, script), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    child.once('message', (message) => resolve({ child, address: (message as { address: string }).address }));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function cookiesOf(res: Response, jar: Map<string, string>) {
+  for (const line of res.headers.getSetCookie()) {
+    const [pair = ''] = line.split(';');
+    const index = pair.indexOf('=');
+    jar.set(pair.slice(0, index), pair.slice(index + 1));
+  }
+}
+
+/** The cookies a signed-in browser sends: session (when sign-in exists), CSRF secret, language. */
+async function browserCookies(base: string): Promise<string> {
+  const jar = new Map<string, string>([['relais_lang', 'fr']]);
+  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  let res = await fetch(`${base}/smtp-servers`, { redirect: 'manual', headers: { cookie: header() } });
+  cookiesOf(res, jar);
+  if (res.status >= 300 && res.status < 400 && String(res.headers.get('location')).startsWith('/login')) {
+    res = await fetch(`${base}/login`, { headers: { cookie: header() } });
+    cookiesOf(res, jar);
+    const token = /name="_csrf" value="([^"]+)"/.exec(await res.text())?.[1] ?? '';
+    res = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: header() },
+      body: new URLSearchParams({ _csrf: token, email: adminEmail, password: adminPassword }).toString(),
+    });
+    cookiesOf(res, jar);
+    res = await fetch(`${base}/smtp-servers`, { redirect: 'manual', headers: { cookie: header() } });
+    // Signing in renews the CSRF secret: keep the one this page handed out, as a browser would.
+    cookiesOf(res, jar);
+    if (res.status !== 200) throw new Error(`could not sign in for the benchmark (status ${res.status})`);
+  }
+  return header();
+}
+
+function browserHeaders(cookie: string): Record<string, string> {
+  return {
+    accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+    'accept-encoding': 'gzip, deflate, br',
+    'accept-language': 'fr-FR,fr;q=0.9,en;q=0.8',
+    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36',
+    cookie,
+  };
+}
+
+async function load(url: string, headers: Record<string, string> = {}) {
+  const result = await autocannon({ url, connections, duration, headers });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx and ${result.errors} errors`);
+  return result;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Sequential searches, one at a time, so each latency is a search and not a queue. */
+async function searchLatencies(base: string, cookie: string, rounds: number) {
+  const times: number[] = [];
+  const headers = { ...browserHeaders(cookie), 'hx-request': 'true', 'hx-target': 'servers-table' };
+  for (let round = 0; round < rounds; round++) {
+    for (const q of searchQueries) {
+      const started = performance.now();
+      const res = await fetch(`${base}/smtp-servers?q=${encodeURIComponent(q)}&per=50`, { headers });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`search ${q}: ${res.status}`);
+      times.push(performance.now() - started);
+    }
+  }
+  return times.sort((a, b) => a - b);
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'relais-bench-'));
+try {
+  console.log(`Relais benchmark — ${os.cpus().length} cores, Node ${process.version}, autocannon -c ${connections} -d ${duration}`);
+  const small = path.join(work, 'list-10k.sqlite');
+  const large = path.join(work, 'search-100k.sqlite');
+  let started = performance.now();
+  seedBenchDatabase(small, 10_000);
+  seedBenchDatabase(large, 100_000);
+  console.log(`seeded 10,000 and 100,000 servers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const relaisEnv = (file: string) => ({
+    RELAIS_DB: file,
+    RELAIS_SECRET: 'bench-secret',
+    RELAIS_ADMIN_EMAIL: adminEmail,
+    RELAIS_ADMIN_PASSWORD: adminPassword,
+    NODE_ENV: 'production',
+  });
+
+  const hello = await start('hello.ts');
+  const baseline = await load(hello.address);
+  await stop(hello.child);
+
+  const relais = await start('serve.ts', relaisEnv(small));
+  const cookie = await browserCookies(relais.address);
+  const list = await load(`${relais.address}/smtp-servers?q=serveur&per=50`, browserHeaders(cookie));
+  await stop(relais.child);
+
+  // The same page with the page cache off: every request searches, renders and compresses.
+  const uncachedRelais = await start('serve.ts', { ...relaisEnv(small), RELAIS_PAGE_CACHE_ENTRIES: '0' });
+  const uncachedCookie = await browserCookies(uncachedRelais.address);
+  const uncached = await load(`${uncachedRelais.address}/smtp-servers?q=serveur&per=50`, browserHeaders(uncachedCookie));
+  await stop(uncachedRelais.child);
+
+  // Searches are measured uncached: each one really runs.
+  const relaisLarge = await start('serve.ts', { ...relaisEnv(large), RELAIS_PAGE_CACHE_ENTRIES: '0' });
+  const cookieLarge = await browserCookies(relaisLarge.address);
+  await searchLatencies(relaisLarge.address, cookieLarge, 2);
+  started = performance.now();
+  const latencies = await searchLatencies(relaisLarge.address, cookieLarge, 20);
+  await stop(relaisLarge.child);
+
+  const ratio = list.requests.average / baseline.requests.average;
+  const p95 = percentile(latencies, 95);
+  const rows = [
+    ['bare Fastify hello-world', `${Math.round(baseline.requests.average)} req/s`, `p50 ${baseline.latency.p50} ms`],
+    ['list page, search over 10,000 servers, 50 a page', `${Math.round(list.requests.average)} req/s`, `p50 ${list.latency.p50} ms`],
+    ['ratio list / hello-world', `${(ratio * 100).toFixed(1)} %`, 'goal ≥ 25 %'],
+    ['same list page, page cache off', `${Math.round(uncached.requests.average)} req/s`, `p50 ${uncached.latency.p50} ms, ${((uncached.requests.average / baseline.requests.average) * 100).toFixed(1)} % of hello-world`],
+    [
+      `search over 100,000 servers (${latencies.length} searches, ${searchQueries.length} queries)`,
+      `p95 ${p95.toFixed(1)} ms`,
+      `p50 ${percentile(latencies, 50).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; goal p95 ≤ 15 ms`,
+    ],
+  ];
+  for (const [what, value, note] of rows) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+  console.log(`list page transfer: ${(list.throughput.average / list.requests.average / 1024).toFixed(1)} KB per response (compressed)`);
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,180 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../audit/repository.js';
+import { safeNext } from '../i18n/routes.js';
+import { isValidEmail } from '../smtp-servers/validation.js';
+import { actorOf } from '../web/actor.js';
+import { csrfCookieName } from '../web/render.js';
+import { sessionCookie } from './enforce.js';
+import { passwordLength } from './password-rules.js';
+import { setupTokenUsable } from './setup.js';
+import { normalizeEmail, SetupTokenError, type UserView } from './users.js';
+import { loginValuesFrom, validatePasswordForm, validateUserForm, type FieldError, type FormErrors, type PasswordField, type UserField, type UserFormValues } from './validation.js';
+
+/** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
+export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
+  if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', url).code(200).send('');
+  return reply.redirect(url, 303);
+}
+
+/** What the password fields need to draw their hint and the live length meter. */
+export const passwordFieldData = { passwordLength };
+
+type TokenParams = { Params: { token: string } };
+
+export async function authRoutes(app: FastifyInstance) {
+  const { users, sessions, loginThrottle, audit } = app.repositories;
+  const cookie = sessionCookie(app.config.publicUrl);
+
+  async function renderLogin(
+    reply: FastifyReply,
+    options: { email: string; next: string; error: FieldError | null; status: number },
+  ) {
+    const noAccount = (await users.countUsers()) === 0;
+    return reply.page(
+      'auth/login',
+      { title: reply.request.t('auth.login.title'), email: options.email, next: options.next, error: options.error, noAccount },
+      options.status,
+    );
+  }
+
+  /** A new session with a new id (never the one the browser came with), and a new CSRF secret. */
+  async function signIn(request: FastifyRequest, reply: FastifyReply, user: UserView) {
+    const previous = request.cookies[cookie.name];
+    if (previous) await sessions.destroySession(previous);
+    const session = await sessions.createSession(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    reply.setCookie(cookie.name, session.id, cookie.options);
+    // A new CSRF secret too, so a token never spans two sessions (and no cached page of the last one is served).
+    reply.clearCookie(csrfCookieName, { path: '/' });
+    const actor: Actor = { userId: user.id, name: user.email, ip: request.ip };
+    await audit.record(actor, { action: 'auth.login', targetType: 'user', targetId: user.id, summary: user.email });
+    await sessions.purgeExpired();
+    await loginThrottle.purge();
+  }
+
+  app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
+    const next = safeNext((request.query as Record<string, unknown>).next, '');
+    if (request.user) return reply.redirect(next || '/smtp-servers', 303);
+    return renderLogin(reply, { email: '', next, error: null, status: 200 });
+  });
+
+  app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
+    const { values, password } = loginValuesFrom((request.body ?? {}) as Record<string, unknown>);
+    const next = safeNext(values.next, '');
+    if (!values.email || !password) {
+      return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
+    }
+    const email = normalizeEmail(values.email);
+    const verdict = await loginThrottle.check(email, request.ip);
+    if (verdict.blocked) {
+      const minutes = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
+      request.log.warn({ ip: request.ip }, 'sign-in refused: too many failures for this account or address');
+      reply.header('Retry-After', String(Math.ceil(verdict.retryAfterMs / 1000)));
+      return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.throttled', params: { minutes } }, status: 429 });
+    }
+
+    const user = await users.checkCredentials(email, password);
+    if (!user) {
+      await loginThrottle.record(email, request.ip, false);
+      const known = await users.findUserByEmail(email);
+      // The address typed is kept only when it looks like one: people sometimes type their password in this field.
+      const typed = known ? known.email : isValidEmail(email) ? email : '';
+      await audit.record(
+        { userId: null, name: typed || 'anonyme', ip: request.ip },
+        { action: 'auth.loginFailed', targetType: known ? 'user' : undefined, targetId: known?.id, summary: typed },
+      );
+      return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.failed' }, status: 401 });
+    }
+
+    await loginThrottle.record(email, request.ip, true);
+    await signIn(request, reply, user);
+    return reply.redirect(next || '/smtp-servers', 303);
+  });
+
+  app.post('/logout', { config: { access: 'viewer' } }, async (request, reply) => {
+    const id = request.cookies[cookie.name];
+    if (id) await sessions.destroySession(id);
+    const user = request.user!;
+    await audit.record(actorOf(request), { action: 'auth.logout', targetType: 'user', targetId: user.id, summary: user.email });
+    reply.clearCookie(cookie.name, cookie.options);
+    reply.clearCookie(csrfCookieName, { path: '/' });
+    reply.flash('success', 'auth.flash.signedOut');
+    return redirectAfterPost(request, reply, '/login');
+  });
+
+  // ---- first start ----
+
+  async function setupInvalid(reply: FastifyReply) {
+    return reply.page('auth/setup-invalid', { title: reply.request.t('auth.setup.invalid.title') }, 404);
+  }
+
+  async function renderSetup(
+    reply: FastifyReply,
+    options: { token: string; values: UserFormValues; errors: FormErrors<UserField>; status: number },
+  ) {
+    return reply.page('auth/setup', { title: reply.request.t('auth.setup.title'), ...passwordFieldData, ...options }, options.status);
+  }
+
+  app.get<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
+    if (!(await setupTokenUsable(app.database.db, request.params.token))) return setupInvalid(reply);
+    return renderSetup(reply, {
+      token: request.params.token,
+      values: { email: '', displayName: '', role: 'admin', disabled: false },
+      errors: {},
+      status: 200,
+    });
+  });
+
+  app.post<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
+    const token = request.params.token;
+    if (!(await setupTokenUsable(app.database.db, token))) return setupInvalid(reply);
+    const body = { ...((request.body ?? {}) as Record<string, unknown>), role: 'admin', disabled: '' };
+    const result = validateUserForm(body, { withPassword: true });
+    if (!result.ok) return renderSetup(reply, { token, values: result.values, errors: result.errors, status: 422 });
+    let user: UserView;
+    try {
+      user = await users.createUser({ ...result.value, role: 'admin' }, actorOf(request), { setupToken: token });
+    } catch (err) {
+      if (err instanceof SetupTokenError) return setupInvalid(reply);
+      throw err;
+    }
+    request.log.info({ userId: user.id }, 'first administrator created from the setup link');
+    await signIn(request, reply, user);
+    reply.flash('success', 'auth.flash.setupDone', { name: user.displayName });
+    return reply.redirect('/smtp-servers', 303);
+  });
+
+  // ---- each user's own password ----
+
+  async function renderPassword(reply: FastifyReply, errors: FormErrors<PasswordField>, status: number) {
+    return reply.page('auth/password', { title: reply.request.t('auth.password.title'), errors, ...passwordFieldData }, status);
+  }
+
+  app.get('/account/password', { config: { access: 'viewer' } }, async (_request, reply) => renderPassword(reply, {}, 200));
+
+  app.post('/account/password', { config: { access: 'viewer' } }, async (request, reply) => {
+    const user = request.user!;
+    const result = validatePasswordForm((request.body ?? {}) as Record<string, unknown>, {
+      email: user.email,
+      displayName: user.displayName,
+      askCurrent: true,
+    });
+    if (!result.ok) return renderPassword(reply, result.errors, 422);
+    // Guessing the current password from a session left open is throttled like signing in.
+    const verdict = await loginThrottle.check(user.email, request.ip);
+    if (verdict.blocked) {
+      const minutes = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
+      reply.header('Retry-After', String(Math.ceil(verdict.retryAfterMs / 1000)));
+      return renderPassword(reply, { currentPassword: { key: 'auth.login.throttled', params: { minutes } } }, 429);
+    }
+    if (!(await users.verifyPassword(user.id, result.value.current))) {
+      await loginThrottle.record(user.email, request.ip, false);
+      return renderPassword(reply, { currentPassword: { key: 'auth.password.currentWrong' } }, 422);
+    }
+    await users.setPassword(user.id, result.value.password, actorOf(request), {
+      action: 'user.passwordChange',
+      keepSessionOf: request.sessionIdHash ?? undefined,
+    });
+    reply.flash('success', 'auth.flash.passwordChanged');
+    return redirectAfterPost(request, reply, '/account/password');
+  });
+}

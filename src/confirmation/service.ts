@@ -1,0 +1,74 @@
+import nodemailer from 'nodemailer';
+import type { Actor } from '../audit/repository.js';
+import type { Locale } from '../i18n/index.js';
+import { diagnose, factsFromError, isCertificateFailure } from '../smtp-probe/diagnosis.js';
+import { transportOptionsFor, type SmtpSettings } from '../smtp-probe/endpoint.js';
+import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
+import type { Diagnosis } from '../smtp-probe/report.js';
+import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
+import { composeConfirmationMail } from './mail.js';
+import type { ConfirmationRepository } from './repository.js';
+
+export interface ConfirmationDeps {
+  servers: SmtpServerRepository;
+  confirmations: ConfirmationRepository;
+  settings: SmtpSettings;
+  publicUrl: string;
+  ttlHours: number;
+}
+
+export type SendOutcome =
+  | { kind: 'sent'; server: ServerView; expiresAt: Date }
+  | { kind: 'failed'; server: ServerView; diagnosis: Diagnosis }
+  | { kind: 'throttled'; server: ServerView; retryAt: Date; limit: number }
+  | { kind: 'notFound' };
+
+export function confirmationLink(publicUrl: string, token: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/confirm/${token}`;
+}
+
+/**
+ * Sends the confirmation mail through the server itself — its host, port, security, certificate policy and
+ * credentials — from "senderName <email>" to email. Receiving it proves both the sending path and the mailbox.
+ */
+export async function sendConfirmation(deps: ConfirmationDeps, serverId: number, locale: Locale, actor: Actor): Promise<SendOutcome> {
+  const server = await deps.servers.findServer(serverId);
+  if (!server) return { kind: 'notFound' };
+  const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
+  if (issued.kind === 'notFound') return issued;
+  if (issued.kind === 'throttled') return { kind: 'throttled', server, retryAt: issued.retryAt, limit: issued.limit };
+
+  const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
+  const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
+  const transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings));
+  const route = `${server.title} → ${server.email} (${server.host}:${server.port})`;
+  try {
+    await transport.sendMail({
+      from: { name: server.senderName, address: server.email },
+      to: server.email,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+    });
+    await deps.confirmations.recordSent(serverId, issued.tokenId, { sentAt: new Date(), expiresAt: issued.expiresAt, summary: route }, actor);
+    return { kind: 'sent', server, expiresAt: issued.expiresAt };
+  } catch (err) {
+    const facts = factsFromError(err);
+    // nodemailer does not say what the refused certificate was issued to; a look at it (no credentials sent) does.
+    const tls = isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true })).tls : null;
+    // No greeting on a plain connection: a port waiting for a TLS handshake is told apart from a silent one.
+    const tlsDetected = facts.timeoutPhase === 'greeting' && server.security !== 'tls' && (await speaksImplicitTls(server, deps.settings));
+    const diagnosis = diagnose(facts, {
+      endpoint: server,
+      connectTimeoutMs: deps.settings.connectTimeoutMs,
+      greetingTimeoutMs: deps.settings.greetingTimeoutMs,
+      tls,
+      tlsDetected,
+    });
+    await deps.confirmations.recordFailed(serverId, issued.tokenId, { at: new Date(), diagnosis, summary: `${route} : ${diagnosis.kind}` }, actor);
+    return { kind: 'failed', server, diagnosis };
+  } finally {
+    transport.close();
+  }
+}

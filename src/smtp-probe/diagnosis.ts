@@ -1,0 +1,156 @@
+import type { MessageKey, Params } from '../i18n/index.js';
+import type { FailureFacts } from './channel.js';
+import type { SmtpEndpoint } from './endpoint.js';
+import type { Diagnosis, DiagnosisKind, TlsDetails } from './report.js';
+
+export interface DiagnosisContext {
+  endpoint: SmtpEndpoint;
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  /** The certificate seen, when a TLS handshake got that far: it names what the certificate was issued to. */
+  tls?: TlsDetails | null;
+  /** A plain connection got no greeting, but a TLS handshake on the same port worked. */
+  tlsDetected?: boolean;
+}
+
+const selfSignedCodes = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']);
+const untrustedCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'CERT_CHAIN_TOO_LONG',
+  'PATH_LENGTH_EXCEEDED',
+]);
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
+}
+
+/** The certificate error behind a failure, whichever of its codes or words carries it. */
+function certificateCode(facts: FailureFacts): string | null {
+  for (const code of [facts.originalCode, facts.code]) {
+    if (!code) continue;
+    if (selfSignedCodes.has(code) || untrustedCodes.has(code)) return code;
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID' || code === 'ERR_TLS_CERT_ALTNAME_INVALID') return code;
+  }
+  const message = facts.message ?? '';
+  if (/self[- ]signed certificate in certificate chain/i.test(message)) return 'SELF_SIGNED_CERT_IN_CHAIN';
+  if (/self[- ]signed certificate/i.test(message)) return 'DEPTH_ZERO_SELF_SIGNED_CERT';
+  if (/certificate has expired/i.test(message)) return 'CERT_HAS_EXPIRED';
+  if (/certificate is not yet valid/i.test(message)) return 'CERT_NOT_YET_VALID';
+  if (/Hostname\/IP does not match certificate/i.test(message)) return 'ERR_TLS_CERT_ALTNAME_INVALID';
+  if (/unable to (verify|get) .*(certificate|issuer)/i.test(message)) return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
+  return null;
+}
+
+function hasCode(facts: FailureFacts, ...codes: string[]): boolean {
+  return codes.includes(facts.code ?? '') || codes.includes(facts.originalCode ?? '');
+}
+
+function make(kind: DiagnosisKind, params: Params, facts: FailureFacts, key: MessageKey = `diagnosis.${kind}` as MessageKey): Diagnosis {
+  const reply = facts.response?.trim();
+  return { kind, key, params, ...(reply ? { reply: reply.slice(0, 500) } : {}) };
+}
+
+/**
+ * Turns a failure (from the connection test or from nodemailer) into words an admin can act on.
+ * Order matters: the most specific cause first, the server's bare reply code last.
+ */
+export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagnosis {
+  const { endpoint } = context;
+  const base: Params = { host: endpoint.host, port: endpoint.port, email: endpoint.email, username: endpoint.username };
+  const message = facts.message ?? '';
+  const response = facts.response ?? '';
+  const command = (facts.command ?? '').toUpperCase();
+  const code = facts.responseCode;
+  const certName = context.tls?.subjectName || '?';
+  const issuer = context.tls?.issuer || '?';
+
+  const cert = certificateCode(facts);
+  if (cert) {
+    if (selfSignedCodes.has(cert)) return make('certSelfSigned', { ...base, name: certName }, facts);
+    if (cert === 'CERT_HAS_EXPIRED') return make('certExpired', { ...base, name: certName, date: context.tls?.validTo?.slice(0, 10) ?? '?' }, facts);
+    if (cert === 'CERT_NOT_YET_VALID') return make('certNotYetValid', { ...base, name: certName, date: context.tls?.validFrom?.slice(0, 10) ?? '?' }, facts);
+    if (cert === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      const names = context.tls?.altNames.length ? context.tls.altNames.join(', ') : certName;
+      return make('certNameMismatch', { ...base, name: names }, facts);
+    }
+    return make('certUntrusted', { ...base, name: certName, issuer }, facts);
+  }
+
+  if (hasCode(facts, 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA') || (facts.code === 'EDNS' && !code)) {
+    return make('hostNotFound', base, facts);
+  }
+  if (hasCode(facts, 'ECONNREFUSED')) return make('connectionRefused', base, facts);
+
+  if (
+    hasCode(facts, 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_HTTP_REQUEST') ||
+    /wrong version number|packet length too long|unknown protocol/i.test(message)
+  ) {
+    return make('tlsNotSpoken', base, facts);
+  }
+
+  const greetingTimedOut = facts.timeoutPhase === 'greeting' || /Greeting never received/i.test(message);
+  if (greetingTimedOut) {
+    if (context.tlsDetected) return make('tlsExpected', base, facts);
+    const params = { ...base, seconds: seconds(context.greetingTimeoutMs) };
+    // A plain client on an implicit-TLS port waits for a greeting that never comes: say so when TLS is not chosen.
+    return make('greetingTimeout', params, facts, endpoint.security === 'tls' ? 'diagnosis.greetingTimeout' : 'diagnosis.greetingTimeoutPlain');
+  }
+  if (facts.code === 'ETIMEDOUT' || hasCode(facts, 'ETIMEDOUT')) {
+    const phase = facts.timeoutPhase ?? (/Connection timeout/i.test(message) ? 'connect' : 'command');
+    const ms = phase === 'command' ? context.greetingTimeoutMs : context.connectTimeoutMs;
+    return make('timeout', { ...base, seconds: seconds(ms), step: command || phase }, facts);
+  }
+
+  if (code === 538 || ((code === 530 || code === 554 || code === 523) && /STARTTLS|TLS/i.test(response))) {
+    return make('starttlsRequired', base, facts);
+  }
+  if (command === 'STARTTLS' || (facts.code === 'ETLS' && /STARTTLS/i.test(message))) {
+    return make('starttlsUnavailable', base, facts);
+  }
+  if (command === 'GREETING' && code) return make('greetingRefused', base, facts);
+
+  if (command.startsWith('AUTH') || facts.code === 'EAUTH') {
+    if (/Missing credentials/i.test(message)) return make('authFailed', base, facts);
+    if (code === 504 || /mechanism/i.test(message)) return make('authMechanism', base, facts);
+    return make('authFailed', base, facts);
+  }
+  if (code === 530 || code === 535) return make(code === 535 ? 'authFailed' : 'authRequired', base, facts);
+
+  if (command === 'MAIL FROM') return make('senderRefused', base, facts);
+  if (command === 'RCPT TO') return make('recipientRefused', base, facts);
+
+  if (facts.code === 'ETLS' || hasCode(facts, 'EPROTO') || /SSL|TLS/.test(message)) {
+    return make('tlsFailed', { ...base, detail: message || response }, facts);
+  }
+  if (hasCode(facts, 'ECONNRESET', 'EPIPE', 'ECONNECTION') || /closed|hang up/i.test(message)) {
+    return make('connectionClosed', base, facts);
+  }
+  return make('unknown', { ...base, detail: [message, response].filter(Boolean).join(' — ') || facts.code || '?' }, facts);
+}
+
+/** The facts of a nodemailer error (or any Node error). */
+export function factsFromError(err: unknown): FailureFacts {
+  const e = (err ?? {}) as { code?: unknown; originalCode?: unknown; responseCode?: unknown; response?: unknown; command?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const facts: FailureFacts = { message };
+  if (typeof e.code === 'string') facts.code = e.code;
+  if (typeof e.originalCode === 'string') facts.originalCode = e.originalCode;
+  if (typeof e.responseCode === 'number') facts.responseCode = e.responseCode;
+  if (typeof e.response === 'string') facts.response = e.response;
+  if (typeof e.command === 'string') facts.command = e.command;
+  if (/Greeting never received/i.test(message)) facts.timeoutPhase = 'greeting';
+  else if (/Connection timeout/i.test(message)) facts.timeoutPhase = 'connect';
+  return facts;
+}
+
+/** True when the failure is about the server's certificate (then a look at it names what it was issued to). */
+export function isCertificateFailure(facts: FailureFacts): boolean {
+  return certificateCode(facts) !== null;
+}

@@ -1,0 +1,429 @@
+import { createHmac } from 'node:crypto';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
+import { diagnose, factsFromError } from './diagnosis.js';
+import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
+import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
+
+function elapsed(start: number): number {
+  return Math.round((performance.now() - start) * 10) / 10;
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, facts: FailureFacts): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProbeFailure(facts)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function connectTcp(address: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: address, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ProbeFailure({ code: 'ETIMEDOUT', timeoutPhase: 'connect', command: 'CONN', message: 'Connection timeout' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new ProbeFailure({ code: err.code ?? 'ESOCKET', command: 'CONN', message: err.message }));
+    });
+  });
+}
+
+/** The TLS handshake never rejects a certificate itself: the certificate step judges it, after reading what it says. */
+function startTls(socket: net.Socket, endpoint: SmtpEndpoint, settings: SmtpSettings, command: string): Promise<tls.TLSSocket> {
+  // Errors of the wrapped socket surface on the TLS socket; this keeps a late one from going unhandled.
+  socket.on('error', () => {});
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect({ ...tlsOptionsFor(endpoint, settings), socket, host: connectHost(endpoint.host), rejectUnauthorized: false });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new ProbeFailure({ code: 'ETIMEDOUT', timeoutPhase: 'tls', command, message: 'TLS handshake timeout' }));
+    }, settings.connectTimeoutMs);
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      secure.removeAllListeners('error');
+      resolve(secure);
+    });
+    secure.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(new ProbeFailure({ code: 'ESOCKET', originalCode: err.code, command, message: err.message }));
+    });
+  });
+}
+
+function nameOf(entity: Record<string, string | string[] | undefined> | undefined): string {
+  if (!entity) return '';
+  const pick = (key: string) => {
+    const value = entity[key];
+    return Array.isArray(value) ? value.join(' + ') : value;
+  };
+  return ['CN', 'O', 'OU', 'C']
+    .map((key) => [key, pick(key)] as const)
+    .filter(([, value]) => value)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
+export function tlsDetailsOf(socket: tls.TLSSocket): TlsDetails {
+  const cert = socket.getPeerCertificate();
+  const altNames = (cert.subjectaltname ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/^(DNS|IP Address):/, ''))
+    .filter(Boolean);
+  const subject = cert.subject as unknown as Record<string, string | string[]> | undefined;
+  const cn = subject?.CN;
+  const date = (value: string | undefined) => (value ? new Date(value).toISOString() : null);
+  return {
+    protocol: socket.getProtocol(),
+    cipher: socket.getCipher()?.name ?? null,
+    subject: nameOf(subject),
+    subjectName: (Array.isArray(cn) ? cn[0] : cn) || altNames[0] || '',
+    issuer: nameOf(cert.issuer as unknown as Record<string, string | string[]> | undefined),
+    altNames,
+    validFrom: date(cert.valid_from),
+    validTo: date(cert.valid_to),
+    fingerprint256: cert.fingerprint256 ?? null,
+    authorized: socket.authorized,
+    authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
+  };
+}
+
+export function parseEhlo(reply: SmtpReply): Capabilities {
+  const extensions = reply.lines.slice(1).map((line) => line.slice(4).trim()).filter(Boolean);
+  const auth = new Set<string>();
+  let size: number | null = null;
+  let starttls = false;
+  for (const line of extensions) {
+    const authMatch = /^AUTH[\s=](.*)$/i.exec(line);
+    if (authMatch) for (const mechanism of authMatch[1]!.split(/[\s=]+/)) if (mechanism) auth.add(mechanism.toUpperCase());
+    const sizeMatch = /^SIZE(?:\s+(\d+))?$/i.exec(line);
+    if (sizeMatch) size = Number(sizeMatch[1] ?? 0);
+    if (/^STARTTLS$/i.test(line)) starttls = true;
+  }
+  return { extensions, auth: [...auth], size, starttls };
+}
+
+function smtpFailure(reply: SmtpReply, command: string, code = 'EPROTOCOL'): ProbeFailure {
+  return new ProbeFailure({ code, responseCode: reply.code, response: reply.text, command, message: reply.text });
+}
+
+const b64 = (value: string) => Buffer.from(value, 'utf8').toString('base64');
+
+/** AUTH with the first mechanism nodemailer would use; the credentials never appear in the step. */
+async function authenticate(channel: SmtpChannel, mechanisms: string[], username: string, password: string, timeoutMs: number) {
+  const mechanism = ['PLAIN', 'LOGIN', 'CRAM-MD5'].find((m) => mechanisms.includes(m));
+  if (!mechanism) {
+    throw new ProbeFailure({ code: 'EAUTH', command: 'AUTH', message: `No supported authentication mechanism (${mechanisms.join(' ')})`, responseCode: 504 });
+  }
+  const command = `AUTH ${mechanism}`;
+  let reply: SmtpReply;
+  if (mechanism === 'PLAIN') {
+    reply = await channel.command(`AUTH PLAIN ${b64(`\u0000${username}\u0000${password}`)}`, timeoutMs, command);
+  } else if (mechanism === 'LOGIN') {
+    reply = await channel.command('AUTH LOGIN', timeoutMs, command);
+    if (reply.code === 334) reply = await channel.command(b64(username), timeoutMs, command);
+    if (reply.code === 334) reply = await channel.command(b64(password), timeoutMs, command);
+  } else {
+    reply = await channel.command('AUTH CRAM-MD5', timeoutMs, command);
+    if (reply.code === 334) {
+      const challenge = Buffer.from(reply.text.slice(4).trim(), 'base64').toString('utf8');
+      const digest = createHmac('md5', password).update(challenge).digest('hex');
+      reply = await channel.command(b64(`${username} ${digest}`), timeoutMs, command);
+    }
+  }
+  if (reply.code !== 235) throw smtpFailure(reply, command, 'EAUTH');
+  return { mechanism, reply };
+}
+
+/** One line of a reply for the step list: the first line, without the server's long tail. */
+function shortReply(reply: SmtpReply): string {
+  return reply.lines.length > 1 ? `${reply.lines[0]} (+${reply.lines.length - 1})` : reply.text;
+}
+
+/**
+ * Walks the real sending path and stops before sending anything: resolve, connect, TLS (implicit or STARTTLS),
+ * certificate, greeting, EHLO, AUTH, MAIL FROM, RCPT TO, then RSET and QUIT. Each step is timed; the first
+ * failure ends the test and is diagnosed. nodemailer's verify() would stop after AUTH and miss a refused sender.
+ */
+export async function probeServer(
+  endpoint: SmtpEndpoint,
+  password: string | null,
+  settings: SmtpSettings,
+  options: { certificateOnly?: boolean } = {},
+): Promise<ProbeReport> {
+  const startedAt = new Date();
+  const start = performance.now();
+  const steps: ProbeStep[] = [];
+  const report: ProbeReport = {
+    version: 1,
+    ok: false,
+    startedAt: startedAt.toISOString(),
+    totalMs: 0,
+    target: {
+      host: endpoint.host,
+      port: endpoint.port,
+      security: endpoint.security,
+      authentication: endpoint.authentication,
+      email: endpoint.email,
+      username: endpoint.authentication === 'password' ? endpoint.username : '',
+      verifyCertificate: endpoint.verifyCertificate,
+    },
+    address: null,
+    banner: null,
+    capabilities: null,
+    tls: null,
+    steps,
+    diagnosis: null,
+  };
+
+  let socket: net.Socket | tls.TLSSocket | null = null;
+  let channel: SmtpChannel | null = null;
+  let tlsDetected = false;
+
+  async function step<T>(
+    name: StepName,
+    run: () => Promise<T>,
+    describe: (value: T) => Partial<ProbeStep> = () => ({}),
+    sent?: string,
+  ): Promise<T> {
+    const begin = performance.now();
+    try {
+      const value = await run();
+      steps.push({ name, outcome: 'ok', durationMs: elapsed(begin), ...(sent ? { sent } : {}), ...describe(value) });
+      return value;
+    } catch (err) {
+      const facts = err instanceof ProbeFailure ? err.facts : factsFromError(err);
+      steps.push({ name, outcome: 'failed', durationMs: elapsed(begin), ...(sent ? { sent } : {}), ...(facts.response ? { reply: facts.response } : {}) });
+      throw err;
+    }
+  }
+
+  function judgeCertificate(secure: tls.TLSSocket) {
+    const details = tlsDetailsOf(secure);
+    report.tls = details;
+    const begin = performance.now();
+    if (details.authorized) {
+      steps.push({ name: 'certificate', outcome: 'ok', durationMs: elapsed(begin), note: { key: 'probe.note.certificateTrusted', params: { name: details.subjectName } } });
+      return;
+    }
+    const error = details.authorizationError ?? 'UNTRUSTED';
+    if (!endpoint.verifyCertificate) {
+      const note: Message = { key: 'probe.note.certificateNotChecked', params: { name: details.subjectName, error } };
+      steps.push({ name: 'certificate', outcome: 'warning', durationMs: elapsed(begin), note });
+      return;
+    }
+    steps.push({ name: 'certificate', outcome: 'failed', durationMs: elapsed(begin), note: { key: 'probe.note.certificateRefused', params: { name: details.subjectName, error } } });
+    throw new ProbeFailure({ code: 'ESOCKET', originalCode: error, command: 'CONN', message: error });
+  }
+
+  const commandTimeout = settings.commandTimeoutMs;
+  try {
+    const host = connectHost(endpoint.host);
+    let address = host;
+    if (!net.isIP(host)) {
+      const found = await step(
+        'dns',
+        () =>
+          withDeadline(
+            dns.lookup(host).catch((err: NodeJS.ErrnoException) => {
+              throw new ProbeFailure({ code: err.code ?? 'ENOTFOUND', command: 'CONN', message: err.message });
+            }),
+            settings.connectTimeoutMs,
+            { code: 'ETIMEDOUT', timeoutPhase: 'connect', command: 'CONN', message: 'DNS lookup timeout' },
+          ),
+        (value) => ({ reply: value.address }),
+      );
+      address = found.address;
+    }
+    report.address = address;
+
+    const plain = await step('connect', () => connectTcp(address, endpoint.port, settings.connectTimeoutMs), () => ({
+      reply: `${address.includes(':') ? `[${address}]` : address}:${endpoint.port}`,
+    }));
+    socket = plain;
+
+    if (endpoint.security === 'tls') {
+      const secure = await step('tls', () => startTls(plain, endpoint, settings, 'CONN'), (s) => ({
+        reply: [s.getProtocol(), s.getCipher()?.name].filter(Boolean).join(' · '),
+      }));
+      socket = secure;
+      judgeCertificate(secure);
+      if (options.certificateOnly) return report;
+    }
+
+    channel = new SmtpChannel(socket);
+    const greeting = await step('greeting', () => channel!.read(settings.greetingTimeoutMs, 'greeting', 'GREETING'), (r) => ({
+      reply: shortReply(r),
+      outcome: r.code === 220 ? 'ok' : 'failed',
+    }));
+    report.banner = greeting.lines.map((line) => line.slice(4)).join('\n');
+    if (greeting.code !== 220) throw smtpFailure(greeting, 'GREETING');
+
+    const ehloLine = `EHLO ${settings.clientName}`;
+    let hello = await step('ehlo', () => channel!.command(ehloLine, commandTimeout, 'EHLO'), (r) => ({ reply: shortReply(r), outcome: r.code === 250 ? 'ok' : 'warning' }), ehloLine);
+    if (hello.code !== 250) {
+      // An old server without ESMTP: HELO, and no extensions.
+      const heloLine = `HELO ${settings.clientName}`;
+      hello = await step('ehlo', () => channel!.command(heloLine, commandTimeout, 'HELO'), (r) => ({ reply: shortReply(r) }), heloLine);
+      if (hello.code !== 250) throw smtpFailure(hello, 'EHLO');
+    }
+    let capabilities = parseEhlo(hello);
+    report.capabilities = capabilities;
+
+    if (endpoint.security === 'starttls') {
+      const secure = await step(
+        'starttls',
+        async () => {
+          if (!capabilities.starttls) {
+            throw new ProbeFailure({ code: 'ETLS', command: 'STARTTLS', message: 'STARTTLS is not offered by the server' });
+          }
+          const reply = await channel!.command('STARTTLS', commandTimeout, 'STARTTLS');
+          if (reply.code !== 220) throw smtpFailure(reply, 'STARTTLS', 'ETLS');
+          const upgraded = await startTls(channel!.detach() as net.Socket, endpoint, settings, 'STARTTLS');
+          channel!.attach(upgraded);
+          return { reply, upgraded };
+        },
+        ({ reply, upgraded }) => ({
+          reply: `${shortReply(reply)} → ${[upgraded.getProtocol(), upgraded.getCipher()?.name].filter(Boolean).join(' · ')}`,
+        }),
+        'STARTTLS',
+      );
+      socket = secure.upgraded;
+      judgeCertificate(secure.upgraded);
+      if (options.certificateOnly) return report;
+      hello = await step('ehloAfterTls', () => channel!.command(ehloLine, commandTimeout, 'EHLO'), (r) => ({ reply: shortReply(r) }), ehloLine);
+      if (hello.code !== 250) throw smtpFailure(hello, 'EHLO');
+      capabilities = parseEhlo(hello);
+      report.capabilities = capabilities;
+    }
+
+    if (endpoint.authentication === 'password') {
+      if (capabilities.auth.length === 0) {
+        // nodemailer skips AUTH when none is offered; the envelope steps then tell whether the server minds.
+        steps.push({ name: 'auth', outcome: 'warning', durationMs: 0, note: { key: 'probe.note.noAuthOffered' } });
+      } else {
+        const mechanisms = capabilities.auth;
+        const begin = performance.now();
+        try {
+          const { mechanism, reply } = await authenticate(channel, mechanisms, endpoint.username, password ?? '', commandTimeout);
+          steps.push({ name: 'auth', outcome: 'ok', durationMs: elapsed(begin), sent: `AUTH ${mechanism}`, reply: shortReply(reply) });
+        } catch (err) {
+          const facts = err instanceof ProbeFailure ? err.facts : factsFromError(err);
+          steps.push({ name: 'auth', outcome: 'failed', durationMs: elapsed(begin), sent: facts.command, ...(facts.response ? { reply: facts.response } : {}) });
+          throw err;
+        }
+      }
+    } else {
+      steps.push({ name: 'auth', outcome: 'skipped', durationMs: 0, note: { key: 'probe.note.noAuthConfigured' } });
+    }
+
+    const mailLine = `MAIL FROM:<${endpoint.email}>`;
+    await step(
+      'mailFrom',
+      async () => {
+        const reply = await channel!.command(mailLine, commandTimeout, 'MAIL FROM');
+        if (reply.code !== 250) throw smtpFailure(reply, 'MAIL FROM', 'EENVELOPE');
+        return reply;
+      },
+      (r) => ({ reply: shortReply(r) }),
+      mailLine,
+    );
+    const rcptLine = `RCPT TO:<${endpoint.email}>`;
+    await step(
+      'rcptTo',
+      async () => {
+        const reply = await channel!.command(rcptLine, commandTimeout, 'RCPT TO');
+        if (reply.code !== 250 && reply.code !== 251) throw smtpFailure(reply, 'RCPT TO', 'EENVELOPE');
+        return reply;
+      },
+      (r) => ({ reply: shortReply(r) }),
+      rcptLine,
+    );
+    report.ok = true;
+
+    // Nothing is sent: the transaction is reset and the session closed. Their failure does not fail the test.
+    for (const [name, line] of [
+      ['rset', 'RSET'],
+      ['quit', 'QUIT'],
+    ] as const) {
+      const begin = performance.now();
+      try {
+        const reply = await channel.command(line, commandTimeout, line);
+        const good = name === 'rset' ? reply.code === 250 : reply.code === 221;
+        steps.push({ name, outcome: good ? 'ok' : 'warning', durationMs: elapsed(begin), sent: line, reply: shortReply(reply) });
+      } catch (err) {
+        const facts = err instanceof ProbeFailure ? err.facts : factsFromError(err);
+        steps.push({ name, outcome: 'warning', durationMs: elapsed(begin), sent: line, reply: facts.response ?? facts.message ?? '' });
+        break;
+      }
+    }
+  } catch (err) {
+    const facts = err instanceof ProbeFailure ? err.facts : factsFromError(err);
+    if (facts.timeoutPhase === 'greeting' && endpoint.security !== 'tls' && report.address) {
+      tlsDetected = await detectImplicitTls(report.address, endpoint, settings, steps);
+    }
+    report.diagnosis = diagnose(facts, {
+      endpoint,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      greetingTimeoutMs: settings.greetingTimeoutMs,
+      tls: report.tls,
+      tlsDetected,
+    });
+  } finally {
+    // A polite QUIT only where a conversation began; a silent or TLS-only port gets none.
+    if (channel) await channel.close(!report.ok && report.banner !== null);
+    socket?.destroy();
+    report.totalMs = elapsed(start);
+  }
+  return report;
+}
+
+/** True when the port completes a TLS handshake right away (an implicit-TLS port, usually 465). */
+export async function speaksImplicitTls(endpoint: SmtpEndpoint, settings: SmtpSettings): Promise<boolean> {
+  const steps: ProbeStep[] = [];
+  try {
+    const host = connectHost(endpoint.host);
+    const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
+    return await detectImplicitTls(address, endpoint, settings, steps);
+  } catch {
+    return false;
+  }
+}
+
+/** A server that never greets a plain connection may be waiting for a TLS handshake (port 465): try one. */
+async function detectImplicitTls(address: string, endpoint: SmtpEndpoint, settings: SmtpSettings, steps: ProbeStep[]): Promise<boolean> {
+  const begin = performance.now();
+  let socket: net.Socket | null = null;
+  try {
+    socket = await connectTcp(address, endpoint.port, settings.connectTimeoutMs);
+    const secure = await startTls(socket, endpoint, settings, 'CONN');
+    steps.push({
+      name: 'tlsDetect',
+      outcome: 'ok',
+      durationMs: elapsed(begin),
+      reply: [secure.getProtocol(), secure.getCipher()?.name].filter(Boolean).join(' · '),
+      note: { key: 'probe.note.tlsDetected' },
+    });
+    secure.destroy();
+    return true;
+  } catch {
+    steps.push({ name: 'tlsDetect', outcome: 'skipped', durationMs: elapsed(begin), note: { key: 'probe.note.tlsNotDetected' } });
+    return false;
+  } finally {
+    socket?.destroy();
+  }
+}

@@ -1,0 +1,37 @@
+import { eq } from 'drizzle-orm';
+import { insertAuditEntry, type Actor } from '../audit/repository.js';
+import type { Db } from '../db/client.js';
+import { smtpServers } from '../db/schema.js';
+import type { ProbeReport } from './report.js';
+
+function auditSummary(label: string, report: ProbeReport): string {
+  const target = `${report.target.host}:${report.target.port}`;
+  return `${label} (${target}) : ${report.ok ? 'ok' : `échec — ${report.diagnosis?.kind ?? 'unknown'}`}`;
+}
+
+export function createConnectionTestRepository(db: Db) {
+  return {
+    /** The test of a saved server: its result stays on the row (when, ok or not, the whole report) for the list. */
+    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor): Promise<void> {
+      db.transaction((tx) => {
+        tx.update(smtpServers)
+          .set({ lastTestAt: new Date(report.startedAt), lastTestOk: report.ok, lastTestSummary: JSON.stringify(report) })
+          .where(eq(smtpServers.id, serverId))
+          .run();
+        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary: auditSummary(title, report) });
+      });
+    },
+
+    /** A test of values typed in the form and not saved: only the audit trail keeps it. */
+    async recordDraftTest(serverId: number | null, report: ProbeReport, actor: Actor): Promise<void> {
+      insertAuditEntry(db, actor, {
+        action: 'server.test',
+        targetType: 'smtp_server',
+        ...(serverId === null ? {} : { targetId: serverId }),
+        summary: auditSummary('formulaire non enregistré', report),
+      });
+    },
+  };
+}
+
+export type ConnectionTestRepository = ReturnType<typeof createConnectionTestRepository>;

@@ -1,0 +1,98 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerView } from '../smtp-servers/repository.js';
+import { parseId, redirectAfterPost, renderServerForm } from '../smtp-servers/routes.js';
+import { validateServerForm, type ServerFormErrors, type ServerFormField } from '../smtp-servers/validation.js';
+import { actorOf } from '../web/actor.js';
+import { wantsFragment } from '../web/render.js';
+import type { SmtpEndpoint } from './endpoint.js';
+import { probeServer } from './probe.js';
+import { parseReport } from './report.js';
+
+const resultTarget = 'test-result';
+
+/** The fields a connection test needs; the others (title, usage, signature) can wait for the save. */
+const connectionFields: ServerFormField[] = ['host', 'port', 'security', 'authentication', 'email', 'username', 'password'];
+
+type IdParams = { Params: { id: string } };
+
+export async function connectionTestRoutes(app: FastifyInstance) {
+  const servers = app.repositories.smtpServers;
+  const tests = app.repositories.connectionTests;
+
+  async function notFound(reply: FastifyReply) {
+    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
+  }
+
+  async function findServer(raw: string): Promise<ServerView | null> {
+    const id = parseId(raw);
+    return id === null ? null : servers.findServer(id);
+  }
+
+  // The saved server, as it is: the result stays on its row for the list, and the page shows it (POST → 303 → GET).
+  app.post<IdParams>('/smtp-servers/:id/test', { config: { access: 'admin' } }, async (request, reply) => {
+    const server = await findServer(request.params.id);
+    if (!server) return notFound(reply);
+    const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
+    const report = await probeServer(server, password, app.smtpSettings);
+    await tests.recordServerTest(server.id, server.title, report, actorOf(request));
+    return redirectAfterPost(request, reply, `/smtp-servers/${server.id}/test`);
+  });
+
+  app.get<IdParams>('/smtp-servers/:id/test', { config: { access: 'viewer' } }, async (request, reply) => {
+    const server = await findServer(request.params.id);
+    if (!server) return notFound(reply);
+    return reply.page('smtp-servers/test', {
+      server,
+      report: parseReport(server.lastTestSummary),
+      title: request.t('test.title', { title: server.title }),
+    });
+  });
+
+  /**
+   * "Tester avant d'enregistrer": tests the values typed, with the stored password when the field is left blank.
+   * htmx swaps the result into the form's result region (the typed password stays in its field); without
+   * JavaScript the form comes back whole with the result in it, every value kept but the password.
+   */
+  async function testTypedValues(request: FastifyRequest, reply: FastifyReply, server: ServerView | null) {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const departments = await servers.listDepartments();
+    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), hasStoredPassword: server?.hasPassword ?? false });
+    const values = result.values;
+    const typedPassword = typeof body.password === 'string' ? body.password : '';
+    const errors: ServerFormErrors = {};
+    if (!result.ok) for (const field of connectionFields) if (result.errors[field]) errors[field] = result.errors[field];
+
+    // The typed password survives an htmx swap (its field is not replaced), never a full page: say so there.
+    const passwordTyped = typedPassword !== '';
+    if (Object.keys(errors).length > 0) {
+      if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { errors } }, 422);
+      return renderServerForm(app, request, reply, { server, values, errors, status: 422, test: { errors, passwordTyped } });
+    }
+
+    const endpoint: SmtpEndpoint = {
+      host: values.host.toLowerCase(),
+      port: Number(values.port),
+      security: values.security as SmtpEndpoint['security'],
+      authentication: values.authentication as SmtpEndpoint['authentication'],
+      email: values.email,
+      username: values.authentication === 'password' ? values.username : '',
+      verifyCertificate: values.verifyCertificate,
+    };
+    let password: string | null = null;
+    if (endpoint.authentication === 'password') {
+      password = typedPassword !== '' ? typedPassword : server && !values.clearPassword ? await servers.revealPassword(server.id) : null;
+    }
+    const report = await probeServer(endpoint, password, app.smtpSettings);
+    await tests.recordDraftTest(server?.id ?? null, report, actorOf(request));
+    if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { report } });
+    return renderServerForm(app, request, reply, { server, values, errors: {}, status: 200, test: { report, passwordTyped } });
+  }
+
+  app.post('/smtp-servers/new/test', { config: { access: 'admin' } }, async (request, reply) => testTypedValues(request, reply, null));
+
+  app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin' } }, async (request, reply) => {
+    const server = await findServer(request.params.id);
+    if (!server) return notFound(reply);
+    return testTypedValues(request, reply, server);
+  });
+}

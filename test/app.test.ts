@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import t from 'tap';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
+import { safeNext } from '../src/i18n/routes.js';
+import { pickLocale } from '../src/i18n/index.js';
+import { adminClient, buildTestApp, text } from './helper.js';
+
+t.test('healthz answers 200 with the database reachable and 503 without it', async (t) => {
+  const app = await buildTestApp(t);
+  const ok = await app.inject({ url: '/healthz' });
+  t.equal(ok.statusCode, 200);
+  t.same(ok.json(), { status: 'ok', database: 'ok' });
+  app.database.sqlite.close();
+  const down = await app.inject({ url: '/healthz' });
+  t.equal(down.statusCode, 503);
+  t.same(down.json(), { status: 'error', database: 'unreachable' });
+});
+
+t.test('the database is created, migrated, in WAL mode with foreign keys and a busy timeout', async (t) => {
+  const app = await buildTestApp(t);
+  const db = app.database.sqlite;
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(db.pragma('foreign_keys', { simple: true }), 1);
+  t.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+  const departments = db.prepare('SELECT code, name FROM departments ORDER BY position').all();
+  t.same(departments, [
+    { code: 'achat', name: 'Achat' },
+    { code: 'vente', name: 'Vente' },
+    { code: 'production', name: 'Production' },
+  ]);
+});
+
+t.test('starting twice on the same file migrates once and keeps the data', async (t) => {
+  const dir = t.testdir();
+  const config = loadConfig({ NODE_ENV: 'test', RELAIS_DB: path.join(dir, 'relais.sqlite'), RELAIS_SECRET: 'x'.repeat(40) });
+  const first = await buildApp(config, { logger: false });
+  first.database.sqlite.prepare("INSERT INTO audit_log (at, action) VALUES (1, 'marker')").run();
+  await first.close();
+  const second = await buildApp(config, { logger: false });
+  t.teardown(() => second.close());
+  t.equal((second.database.sqlite.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'marker'").get() as { n: number }).n, 1);
+  t.equal((second.database.sqlite.prepare('SELECT COUNT(*) AS n FROM departments').get() as { n: number }).n, 3);
+});
+
+t.test('pages carry a strict CSP and security headers, and are compressed', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const res = await client.get('/smtp-servers', { 'accept-encoding': 'gzip' });
+  const csp = String(res.headers['content-security-policy']);
+  t.match(csp, "script-src 'self'");
+  t.match(csp, "style-src 'self'");
+  t.notMatch(csp, 'unsafe-inline');
+  t.notMatch(csp, 'unsafe-eval');
+  t.equal(res.headers['x-content-type-options'], 'nosniff');
+  t.equal(res.headers['content-encoding'], 'gzip');
+  const plain = await client.get('/smtp-servers/new');
+  t.match(plain.body, '<script src=');
+  t.notMatch(plain.body, /<script>|<script (?!src=)|style="|<style/, 'no inline script or style in the page');
+});
+
+t.test('static files are served from our own origin with content-hashed URLs cached for a year', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const page = await client.get('/smtp-servers');
+  const urls = [...page.body.matchAll(/(?:src|href)="(\/(?:public|vendor)\/[^"]+)"/g)].map((m) => m[1]!);
+  t.equal(urls.length, 3, 'css, htmx and our script');
+  t.ok(urls.some((u) => u.startsWith('/vendor/htmx.min.js?v=')));
+  for (const url of urls) {
+    const res = await app.inject({ url });
+    t.equal(res.statusCode, 200, url);
+    t.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+  }
+  const htmx = await app.inject({ url: '/vendor/htmx.min.js' });
+  t.match(htmx.body, 'htmx', 'htmx 2 is served by us');
+  t.equal((await app.inject({ url: '/vendor/package.json' })).statusCode, 404, 'only htmx.min.js is exposed from node_modules');
+});
+
+t.test('French by default, English when the browser prefers it or the user picks it', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const fr = await client.get('/smtp-servers');
+  t.match(text(fr.body), 'Gestion des Serveurs de messagerie (SMTP)');
+  const en = await client.get('/smtp-servers', { 'accept-language': 'en-GB,en;q=0.9,fr;q=0.5' });
+  t.match(en.body, '<html lang="en">');
+  t.match(text(en.body), 'Mail servers (SMTP)');
+
+  const pick = await client.get('/language?lang=en&next=/smtp-servers/new');
+  t.equal(pick.statusCode, 303);
+  t.equal(pick.headers.location, '/smtp-servers/new');
+  const form = await client.get('/smtp-servers/new', { 'accept-language': 'fr' });
+  t.match(text(form.body), 'New SMTP server', 'the cookie wins over the browser');
+  const bad = await client.post('/smtp-servers', { title: '' });
+  t.match(text(bad.body), 'Give the server a title.', 'errors speak the chosen language');
+
+  const offsite = await client.get('/language?lang=fr&next=//evil.example/');
+  t.equal(offsite.headers.location, '/smtp-servers', 'next never leaves the site');
+});
+
+t.test('locale and redirect helpers', async (t) => {
+  t.equal(pickLocale(undefined, undefined), 'fr');
+  t.equal(pickLocale(undefined, 'de-DE,en;q=0.8'), 'en');
+  t.equal(pickLocale(undefined, 'en;q=0.1,fr;q=0.9'), 'fr');
+  t.equal(pickLocale('en', 'fr'), 'en');
+  t.equal(pickLocale('de', 'de'), 'fr');
+  for (const next of ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', '']) {
+    t.equal(safeNext(next), '/smtp-servers', `refuses ${JSON.stringify(next)}`);
+  }
+  t.equal(safeNext('/smtp-servers?q=a'), '/smtp-servers?q=a');
+});
+
+t.test('SMTP passwords: AES-256-GCM with a random IV, key id stored, tampering detected, rotation', async (t) => {
+  const box = new SecretBox(keyFromSecret('première clé'));
+  const a = box.encrypt('motdepasse');
+  const b = box.encrypt('motdepasse');
+  t.not(a, b, 'a random IV per value');
+  t.match(a, new RegExp(`^v1:${box.current.id}:`));
+  t.equal(box.decrypt(a), 'motdepasse');
+  const parts = a.split(':');
+  const flipped = Buffer.from(parts[4]!, 'base64');
+  flipped[0]! ^= 1;
+  t.throws(() => box.decrypt([...parts.slice(0, 4), flipped.toString('base64')].join(':')), 'a changed ciphertext is refused');
+
+  const rotated = new SecretBox(keyFromSecret('deuxième clé'), [keyFromSecret('première clé')]);
+  t.equal(rotated.decrypt(a), 'motdepasse', 'an old key still decrypts during rotation');
+  t.ok(rotated.needsRotation(a));
+  t.notOk(rotated.needsRotation(rotated.encrypt('x')));
+  t.throws(() => new SecretBox(keyFromSecret('autre')).decrypt(a), /No key with id/);
+  t.equal(keyFromSecret('ab'.repeat(32)).key.toString('hex'), 'ab'.repeat(32), 'a 64-hex secret is used as the key itself');
+});
+
+t.test('without RELAIS_SECRET a key file is created once beside the database, mode 0600', async (t) => {
+  const dir = t.testdir();
+  const dbFile = path.join(dir, 'relais.sqlite');
+  const first = loadSecretBox({ dbFile });
+  t.ok(first.created);
+  t.equal(first.source, path.join(dir, 'relais.key'));
+  t.equal(fs.statSync(first.source).mode & 0o777, 0o600);
+  const second = loadSecretBox({ dbFile });
+  t.notOk(second.created);
+  t.equal(second.box.current.id, first.box.current.id, 'the same key on the next start');
+  t.equal(second.box.decrypt(first.box.encrypt('x')), 'x');
+});
+
+t.test('a gzip-compressed page still decodes to the full page', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const res = await app.inject({ url: '/smtp-servers', headers: { 'accept-encoding': 'gzip', cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+  const html = zlib.gunzipSync(res.rawPayload).toString('utf8');
+  t.match(html, '</html>');
+});

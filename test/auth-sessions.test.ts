@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto';
+import t from 'tap';
+import { adminClient, buildTestApp, Client, createAccount, signIn, testPassword, text, viewerClient } from './helper.js';
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+function setCookieLines(res: { headers: Record<string, unknown> }): string[] {
+  const raw = res.headers['set-cookie'];
+  return Array.isArray(raw) ? raw.map(String) : raw ? [String(raw)] : [];
+}
+
+function sessionRows(app: Awaited<ReturnType<typeof buildTestApp>>) {
+  return app.database.sqlite.prepare('SELECT id_hash, user_id, created_at, last_seen_at, expires_at, ip FROM sessions').all() as {
+    id_hash: string;
+    user_id: number;
+    created_at: number;
+    last_seen_at: number;
+    expires_at: number;
+    ip: string;
+  }[];
+}
+
+t.test('signing in sets an HttpOnly SameSite=Lax cookie whose SHA-256 alone is stored', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const client = new Client(app);
+  const page = await client.get('/login');
+  t.equal(page.statusCode, 200);
+  for (const field of ['email', 'password', '_csrf']) t.match(page.body, `name="${field}"`, `the form has ${field}`);
+
+  const res = await client.post('/login', { email: user.email, password: testPassword });
+  t.equal(res.statusCode, 303);
+  t.equal(res.headers.location, '/smtp-servers');
+  const line = setCookieLines(res).find((l) => l.startsWith('relais_session='))!;
+  t.ok(line, 'a session cookie is set');
+  t.match(line, /HttpOnly/);
+  t.match(line, /SameSite=Lax/);
+  t.match(line, /Path=\//);
+  t.notMatch(line, /Secure/, 'not Secure over plain http');
+  t.notMatch(line, /Max-Age|Expires/, 'a browser-session cookie: closing the browser drops it');
+  const id = client.cookies.get('relais_session')!;
+  t.match(id, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
+  const rows = sessionRows(app);
+  t.equal(rows.length, 1);
+  t.equal(rows[0]!.id_hash, sha256(id), 'the database holds the hash');
+  t.not(rows[0]!.id_hash, id, 'never the id itself');
+  t.equal(rows[0]!.user_id, user.id);
+  t.equal(rows[0]!.expires_at - rows[0]!.created_at, 8 * 3600_000, 'absolute limit of 8 hours by default');
+
+  const list = await client.get('/smtp-servers');
+  t.equal(list.statusCode, 200);
+  t.match(text(list.body), `Connecté : ${user.displayName} (Administrateur)`);
+});
+
+t.test('over https the cookie is Secure and __Host- prefixed', async (t) => {
+  const app = await buildTestApp(t, { RELAIS_URL: 'https://relais.exemple.fr' });
+  const user = await createAccount(app, 'viewer');
+  const client = new Client(app);
+  await client.get('/login');
+  const res = await client.post('/login', { email: user.email, password: testPassword });
+  t.equal(res.statusCode, 303);
+  const line = setCookieLines(res).find((l) => l.startsWith('__Host-relais_session='));
+  t.ok(line, 'the __Host- cookie is set');
+  t.match(line!, /Secure/);
+  t.match(line!, /HttpOnly/);
+  t.match(line!, /Path=\//);
+  t.notMatch(line!, /Domain=/i);
+  const list = await client.get('/smtp-servers');
+  t.equal(list.statusCode, 200, 'the https cookie opens the pages');
+});
+
+t.test('session fixation: a planted or earlier session id never survives sign-in', async (t) => {
+  const app = await buildTestApp(t);
+  const first = await createAccount(app, 'admin');
+  const second = await createAccount(app, 'viewer');
+  const client = new Client(app);
+  client.cookies.set('relais_session', 'planted-by-an-attacker-aaaaaaaaaaaaaaaaaaaaaaa');
+  await client.get('/login');
+  await client.post('/login', { email: first.email, password: testPassword });
+  const firstId = client.cookies.get('relais_session')!;
+  t.not(firstId, 'planted-by-an-attacker-aaaaaaaaaaaaaaaaaaaaaaa', 'the id changes at sign-in');
+  t.equal(sessionRows(app).length, 1);
+
+  // Signing in again (as someone else) from the same browser: a new id, and the previous session is gone.
+  await client.get('/smtp-servers');
+  const again = await client.post('/login', { email: second.email, password: testPassword });
+  t.equal(again.statusCode, 303);
+  const secondId = client.cookies.get('relais_session')!;
+  t.not(secondId, firstId);
+  const rows = sessionRows(app);
+  t.same(rows.map((r) => r.id_hash), [sha256(secondId)], 'the earlier session row was destroyed');
+  const replay = await app.inject({ url: '/smtp-servers', headers: { cookie: `relais_session=${firstId}` } });
+  t.equal(replay.statusCode, 303, 'the earlier id no longer opens anything');
+});
+
+t.test('the CSRF secret is renewed at sign-in: a token from before does not work after', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const client = new Client(app);
+  await client.get('/login');
+  const before = client.csrfToken;
+  const res = await client.post('/login', { email: user.email, password: testPassword });
+  t.ok(setCookieLines(res).some((l) => l.startsWith('relais_csrf=;')), 'the CSRF cookie is cleared');
+  const refused = await client.post('/smtp-servers/columns', { columns: 'id', _csrf: before });
+  t.equal(refused.statusCode, 403);
+  await client.get('/smtp-servers');
+  t.not(client.csrfToken, before);
+  t.equal((await client.post('/smtp-servers/columns', { columns: 'id' })).statusCode, 303);
+});
+
+t.test('idle timeout: 30 minutes without a request ends the session; activity slides it', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const id = client.cookies.get('relais_session')!;
+  const setLastSeen = (minutesAgo: number) =>
+    app.database.sqlite.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(Date.now() - minutesAgo * 60_000, sha256(id));
+
+  setLastSeen(29);
+  const alive = await client.get('/smtp-servers');
+  t.equal(alive.statusCode, 200, '29 minutes idle is fine');
+  const seen = sessionRows(app)[0]!.last_seen_at;
+  t.ok(Date.now() - seen < 5_000, 'the request slid the idle window');
+
+  setLastSeen(31);
+  const expired = await client.get('/smtp-servers?q=x');
+  t.equal(expired.statusCode, 303);
+  t.equal(expired.headers.location, '/login?next=%2Fsmtp-servers%3Fq%3Dx');
+  t.ok(setCookieLines(expired).some((l) => /^relais_session=;/.test(l)), 'the dead cookie is cleared');
+  t.equal(sessionRows(app).length, 0, 'the expired session is deleted');
+  const login = await client.get('/login?next=%2Fsmtp-servers%3Fq%3Dx');
+  t.match(text(login.body), 'Votre session a expiré : reconnectez-vous.');
+  t.match(login.body, 'name="next" value="/smtp-servers?q=x"');
+});
+
+t.test('absolute timeout: 8 hours after sign-in the session ends however active', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const id = client.cookies.get('relais_session')!;
+  const signedInAgo = (hours: number) =>
+    app.database.sqlite
+      .prepare('UPDATE sessions SET created_at = ?, last_seen_at = ? WHERE id_hash = ?')
+      .run(Date.now() - hours * 3600_000, Date.now(), sha256(id));
+  signedInAgo(7.9);
+  t.equal((await client.get('/smtp-servers')).statusCode, 200);
+  signedInAgo(8.01);
+  t.equal((await client.get('/smtp-servers')).statusCode, 303, 'still active, but past 8 hours');
+  t.equal(sessionRows(app).length, 0);
+});
+
+t.test('the limits come from the configuration', async (t) => {
+  const app = await buildTestApp(t, { RELAIS_SESSION_IDLE_MINUTES: '5', RELAIS_SESSION_ABSOLUTE_HOURS: '1' });
+  const client = await adminClient(app);
+  const id = client.cookies.get('relais_session')!;
+  const row = sessionRows(app)[0]!;
+  t.equal(row.expires_at - row.created_at, 3600_000, 'one hour absolute');
+  app.database.sqlite.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(Date.now() - 6 * 60_000, sha256(id));
+  t.equal((await client.get('/smtp-servers')).statusCode, 303, 'six minutes idle is too long with a 5-minute limit');
+});
+
+t.test('signing out destroys the session on the server, not just the cookie', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const id = client.cookies.get('relais_session')!;
+  const res = await client.post('/logout');
+  t.equal(res.statusCode, 303);
+  t.equal(res.headers.location, '/login');
+  t.equal(sessionRows(app).length, 0, 'the row is gone');
+  const replay = await app.inject({ url: '/smtp-servers', headers: { cookie: `relais_session=${id}` } });
+  t.equal(replay.statusCode, 303, 'a copy of the old cookie opens nothing');
+  const login = await client.get('/login');
+  t.match(text(login.body), 'Vous êtes déconnecté.');
+  const audit = app.database.sqlite.prepare("SELECT actor, action, ip FROM audit_log WHERE action = 'auth.logout'").all();
+  t.same(audit, [{ actor: 'admin1@relais.test', action: 'auth.logout', ip: '127.0.0.1' }]);
+});
+
+t.test('next: back to the page asked for, never off-site', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const attempt = async (next: string) => {
+    const client = new Client(app);
+    await client.get('/login');
+    const res = await client.post('/login', { email: user.email, password: testPassword, next });
+    return res.headers.location;
+  };
+  t.equal(await attempt('/smtp-servers?q=vente&sort=host'), '/smtp-servers?q=vente&sort=host');
+  t.equal(await attempt('/users'), '/users');
+  for (const evil of ['//evil.example', 'https://evil.example', '/\\evil.example', '\\\\evil.example', '/\t/evil.example', 'javascript:alert(1)', ' //evil.example', '/%0a/evil']) {
+    const location = await attempt(evil);
+    t.equal(location, evil === '/%0a/evil' ? '/%0a/evil' : '/smtp-servers', `next=${JSON.stringify(evil)} stays on the site`);
+  }
+  const page = await app.inject({ url: '/login?next=%2F%2Fevil.example' });
+  t.notMatch(page.body, 'name="next"', 'the login form does not carry an off-site next');
+  const signedIn = new Client(app);
+  await signIn(signedIn, user.email);
+  const already = await signedIn.get('/login?next=https%3A%2F%2Fevil.example');
+  t.equal(already.statusCode, 303);
+  t.equal(already.headers.location, '/smtp-servers', 'a signed-in visit to /login is sent home, not away');
+});
+
+t.test('a failed sign-in says the same whether the email exists or not, and is recorded', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const client = new Client(app);
+  await client.get('/login');
+  const wrongPassword = await client.post('/login', { email: user.email, password: 'not the right passphrase' });
+  const unknownEmail = await client.post('/login', { email: 'nobody@relais.test', password: 'not the right passphrase' });
+  t.equal(wrongPassword.statusCode, 401);
+  t.equal(unknownEmail.statusCode, 401);
+  t.match(text(wrongPassword.body), 'Adresse mail ou mot de passe incorrect.');
+  const message = (body: string) => /<p class="field-error form-error"[^>]*>([^<]*)<\/p>/.exec(body)?.[1];
+  t.equal(message(wrongPassword.body), message(unknownEmail.body), 'the same message');
+  t.notMatch(wrongPassword.body, 'not the right passphrase', 'the password is never echoed');
+  t.match(wrongPassword.body, `value="${user.email}"`, 'the email is kept');
+  const missing = await client.post('/login', { email: '', password: '' });
+  t.equal(missing.statusCode, 422);
+  t.match(text(missing.body), 'Indiquez votre adresse mail et votre mot de passe.');
+
+  const rows = app.database.sqlite.prepare("SELECT user_id, actor, ip, target_id, summary FROM audit_log WHERE action = 'auth.loginFailed' ORDER BY id").all();
+  t.same(rows, [
+    { user_id: null, actor: user.email, ip: '127.0.0.1', target_id: String(user.id), summary: user.email },
+    { user_id: null, actor: 'nobody@relais.test', ip: '127.0.0.1', target_id: null, summary: 'nobody@relais.test' },
+  ]);
+  await client.post('/login', { email: user.email, password: testPassword });
+  const success = app.database.sqlite.prepare("SELECT user_id, actor, ip FROM audit_log WHERE action = 'auth.login'").all();
+  t.same(success, [{ user_id: user.id, actor: user.email, ip: '127.0.0.1' }]);
+  t.notMatch(JSON.stringify(app.database.sqlite.prepare('SELECT * FROM audit_log').all()), /passphrase/, 'no password in the audit trail');
+});
+
+t.test('throttling: 5 failures for an account within 15 minutes block it, whatever the address', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const other = await createAccount(app, 'viewer');
+  for (let i = 1; i <= 5; i++) {
+    const client = new Client(app);
+    client.remoteAddress = `10.0.0.${i}`;
+    const res = await client.post('/login', { email: user.email, password: `wrong passphrase number ${i}` });
+    t.equal(res.statusCode, 401, `failure ${i} from its own address`);
+  }
+  const late = new Client(app);
+  late.remoteAddress = '10.0.0.99';
+  const blocked = await late.post('/login', { email: user.email.toUpperCase(), password: testPassword });
+  t.equal(blocked.statusCode, 429, 'even the right password is refused now');
+  t.match(text(blocked.body), 'Trop de tentatives de connexion échouées. Réessayez dans 15 min.');
+  const retryAfter = Number(blocked.headers['retry-after']);
+  t.ok(retryAfter > 880 && retryAfter <= 900, `Retry-After ${retryAfter} s`);
+  t.notOk(late.cookies.has('relais_session'));
+
+  const unaffected = await late.post('/login', { email: other.email, password: testPassword });
+  t.equal(unaffected.statusCode, 303, 'another account from that address still signs in');
+
+  app.database.sqlite.prepare('UPDATE login_attempts SET at = at - ?').run(16 * 60_000);
+  const later = new Client(app);
+  const res = await later.post('/login', { email: user.email, password: testPassword });
+  t.equal(res.statusCode, 303, 'after 15 minutes the account opens again');
+});
+
+t.test('throttling: 5 failures from one address within 15 minutes block that address', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const attacker = new Client(app);
+  attacker.remoteAddress = '203.0.113.7';
+  for (let i = 1; i <= 5; i++) {
+    t.equal((await attacker.post('/login', { email: `guess${i}@relais.test`, password: 'some passphrase guess' })).statusCode, 401);
+  }
+  const blocked = await attacker.post('/login', { email: user.email, password: testPassword });
+  t.equal(blocked.statusCode, 429, 'the address is blocked, even for a real account');
+  app.database.sqlite.prepare('UPDATE login_attempts SET at = at - ?').run(12 * 60_000);
+  const partly = await attacker.post('/login', { email: user.email, password: testPassword });
+  t.equal(partly.statusCode, 429);
+  t.match(text(partly.body), 'Réessayez dans 3 min.', 'the wait shrinks as failures age');
+  const elsewhere = new Client(app);
+  elsewhere.remoteAddress = '198.51.100.1';
+  t.equal((await elsewhere.post('/login', { email: user.email, password: testPassword })).statusCode, 303, 'other addresses are not affected');
+});
+
+t.test('disabling a user ends their session at once and keeps them out', async (t) => {
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const viewer = await viewerClient(app);
+  const viewerId = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'viewer'").get() as { id: number }).id;
+  t.equal((await viewer.get('/smtp-servers')).statusCode, 200);
+  const res = await admin.post(`/users/${viewerId}`, { email: 'viewer2@relais.test', displayName: 'Lecteur 2', role: 'viewer', disabled: 'on' });
+  t.equal(res.statusCode, 303);
+  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?').get(viewerId) as { n: number }).n, 0);
+  const after = await viewer.get('/smtp-servers');
+  t.equal(after.statusCode, 303, 'the next request goes to the login page');
+  t.match(after.headers.location, /^\/login/);
+  const again = new Client(app);
+  await again.get('/login');
+  const refused = await again.post('/login', { email: 'viewer2@relais.test', password: testPassword });
+  t.equal(refused.statusCode, 401, 'a disabled account cannot sign in');
+  t.match(text(refused.body), 'Adresse mail ou mot de passe incorrect.', 'with the same words as any failure');
+});
+
+t.test('a session whose user was disabled directly in the database is refused too', async (t) => {
+  const app = await buildTestApp(t);
+  const viewer = await viewerClient(app);
+  app.database.sqlite.prepare('UPDATE users SET disabled = 1').run();
+  t.equal((await viewer.get('/smtp-servers')).statusCode, 303);
+});

@@ -1,0 +1,214 @@
+import t from 'tap';
+import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
+import { peerUser, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
+import { tlsFixtures } from './tls-fixtures.js';
+
+type Row = Record<string, unknown>;
+
+function formFor(peer: SmtpPeer, overrides: Record<string, string> = {}) {
+  return {
+    ...validServer,
+    host: '127.0.0.1',
+    port: String(peer.port),
+    security: 'none',
+    username: peerUser.username,
+    password: peerUser.password,
+    ...overrides,
+  };
+}
+
+async function serverThrough(client: Client, peer: SmtpPeer, overrides: Record<string, string> = {}) {
+  const res = await client.post('/smtp-servers', formFor(peer, overrides));
+  if (res.statusCode !== 303) throw new Error(`server not created: ${res.statusCode}`);
+  return (client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number }).id;
+}
+
+const serverRow = (client: Client, id: number) => client.app.database.sqlite.prepare('SELECT * FROM smtp_servers WHERE id = ?').get(id) as Row;
+
+/** The steps table as "step | outcome" lines. */
+function stepLines(html: string): string[] {
+  const table = /<table class="data-table test-steps">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+  return [...table.matchAll(/<tr class="step[^"]*">([\s\S]*?)<\/tr>/g)].map((m) => {
+    const cells = [...m[1]!.matchAll(/<t[hd][^>]*>([\s\S]*?)<\/t[hd]>/g)].map((c) => text(c[1]!).replace(/[✔✘⚠–]/g, '').trim());
+    return `${cells[0]} | ${cells[1]}`;
+  });
+}
+
+t.test('"Tester" runs the real path for a saved server; the result page and the list show it', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer);
+
+  const list = await admin.get('/smtp-servers');
+  t.match(list.body, `action="/smtp-servers/${id}/test"`);
+  t.match(text(list.body), 'Tester la connexion de « Vente principale »');
+  t.notMatch(text(list.body), 'Test réussi', 'never tested yet');
+  t.match(text((await admin.get(`/smtp-servers/${id}/test`)).body), 'Ce serveur n’a pas encore été testé.');
+
+  const res = await admin.post(`/smtp-servers/${id}/test`);
+  t.equal(res.statusCode, 303);
+  t.equal(res.headers.location, `/smtp-servers/${id}/test`);
+  t.equal(peer.messages.length, 0, 'nothing was sent');
+
+  const page = await admin.get(`/smtp-servers/${id}/test`);
+  t.equal(page.statusCode, 200);
+  const body = text(page.body);
+  t.match(body, 'Test de connexion de « Vente principale »');
+  t.match(body, 'Connexion réussie : le serveur accepte l’expéditeur et le destinataire. Rien n’a été envoyé.');
+  t.same(stepLines(page.body), [
+    'Connexion TCP | Réussi',
+    'Accueil du serveur | Réussi',
+    'EHLO | Réussi',
+    'Authentification (AUTH) | Réussi',
+    'Expéditeur (MAIL FROM) | Réussi',
+    'Destinataire (RCPT TO) | Réussi',
+    'Annulation (RSET) | Réussi',
+    'Fin de session (QUIT) | Réussi',
+  ]);
+  t.match(body, /\d+ ms/);
+  t.match(page.body, '<code>MAIL FROM:&lt;ventes@exemple.fr&gt;</code> → <code>250');
+  t.match(body, /Bannière .*Relais test peer/);
+  t.match(body, 'Mécanismes AUTH PLAIN LOGIN');
+  t.match(body, 'Taille maximale (SIZE) 10 Mo (10485760)');
+  t.notMatch(page.body, peerUser.password);
+
+  const row = serverRow(admin, id);
+  t.equal(row.last_test_ok, 1);
+  t.ok(row.last_test_at);
+  t.match(JSON.parse(row.last_test_summary as string), { version: 1, ok: true, target: { host: '127.0.0.1', port: peer.port } });
+  t.notMatch(row.last_test_summary, peerUser.password);
+  t.match(text((await admin.get('/smtp-servers')).body), /Test réussi le \d\d\/\d\d\/\d{4} \d\d:\d\d/);
+  t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.test'").get(), {
+    summary: `Vente principale (127.0.0.1:${peer.port}) : ok`,
+  });
+});
+
+t.test('a failing server stands out in the list, and its page says why', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer, { password: 'wrong' });
+  await admin.post(`/smtp-servers/${id}/test`);
+
+  const list = await admin.get('/smtp-servers');
+  t.match(list.body, 'class="test-badge test-badge-failed"');
+  t.match(text(list.body), /Test échoué le \d\d\/\d\d\/\d{4}/);
+
+  const page = await admin.get(`/smtp-servers/${id}/test`);
+  const body = text(page.body);
+  t.match(body, 'Échec du test');
+  t.match(body, 'Diagnostic : Identifiants refusés : le serveur n’accepte pas l’utilisateur « ventes@exemple.fr » avec ce mot de passe.');
+  t.match(body, /Réponse du serveur : 535/);
+  t.same(stepLines(page.body), ['Connexion TCP | Réussi', 'Accueil du serveur | Réussi', 'EHLO | Réussi', 'Authentification (AUTH) | Échec']);
+
+  await admin.get('/language?lang=en&next=/smtp-servers');
+  t.match(text((await admin.get(`/smtp-servers/${id}/test`)).body), 'Diagnosis : Credentials refused', 'a stored result reads in the viewer’s language');
+  await admin.get('/language?lang=fr&next=/smtp-servers');
+
+  // New settings make the old result meaningless.
+  await admin.post(`/smtp-servers/${id}`, formFor(peer, { password: '', host: 'localhost' }));
+  t.equal(serverRow(admin, id).last_test_at, null);
+  t.notMatch(text((await admin.get('/smtp-servers')).body), 'Test échoué');
+});
+
+t.test('the result shows the TLS details: version, cipher, certificate subject, issuer and expiry', async (t) => {
+  const tls = tlsFixtures();
+  const peer = await startSmtpPeer(t, { key: tls.server.key, cert: tls.server.cert });
+  const app = await buildTestApp(t, { RELAIS_SMTP_CA_FILE: tls.caFile });
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer, { security: 'starttls' });
+  await admin.post(`/smtp-servers/${id}/test`);
+  const page = await admin.get(`/smtp-servers/${id}/test`);
+  const body = text(page.body);
+  t.match(body, 'Connexion réussie');
+  t.match(stepLines(page.body), ['Connexion TCP | Réussi', 'Accueil du serveur | Réussi', 'EHLO | Réussi', 'STARTTLS | Réussi', 'Vérification du certificat | Réussi', 'EHLO après STARTTLS | Réussi']);
+  t.match(body, /Version TLS TLSv1\.[23]/);
+  t.match(body, /Chiffrement [A-Z0-9_-]+/);
+  t.match(body, 'Certificat délivré à CN=mail.relais.test');
+  t.match(body, 'Noms couverts mail.relais.test, localhost, 127.0.0.1');
+  t.match(body, 'Émis par CN=Relais Test CA');
+  t.match(body, /Expire le \d\d\/\d\d\/2\d{3}/);
+});
+
+t.test('"Tester avant d’enregistrer" tests the values typed, keeps them, and saves nothing', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+
+  const form = await admin.get('/smtp-servers/new');
+  t.match(form.body, 'formaction="/smtp-servers/new/test"');
+  t.match(form.body, 'hx-post="/smtp-servers/new/test" hx-target="#test-result"');
+  t.match(text(form.body), 'Tester avant d’enregistrer');
+
+  // Without JavaScript: the whole form comes back, the result inside, every value kept but the password.
+  const res = await admin.post('/smtp-servers/new/test', formFor(peer, { title: '', signature: 'Bien à vous' }));
+  t.equal(res.statusCode, 200, 'a missing title does not stop a connection test');
+  t.match(text(res.body), 'Connexion réussie');
+  t.match(res.body, `name="port" type="text" inputmode="numeric" value="${peer.port}"`);
+  t.match(res.body, 'name="host" type="text" value="127.0.0.1"');
+  t.match(res.body, 'name="email" type="email" value="ventes@exemple.fr"');
+  t.match(res.body, '<option value="none" data-port="25" selected>');
+  t.match(res.body, '>Bien à vous</textarea>');
+  t.match(res.body, 'id="password" name="password" type="password" value=""');
+  t.notMatch(res.body, peerUser.password);
+  t.match(text(res.body), 'Le mot de passe tapé n’est jamais réaffiché : retapez-le avant d’enregistrer.');
+  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n, 0, 'nothing saved');
+  t.equal(peer.authAttempts, 1);
+
+  // With htmx: only the result region, so the typed password stays in its field.
+  const fragment = await admin.post('/smtp-servers/new/test', formFor(peer), { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.equal(fragment.statusCode, 200);
+  t.notMatch(fragment.body, '<html');
+  t.notMatch(fragment.body, '<form');
+  t.match(text(fragment.body), 'Connexion réussie');
+  t.notMatch(text(fragment.body), 'retapez-le');
+
+  const wrong = await admin.post('/smtp-servers/new/test', formFor(peer, { password: 'nope' }), { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.match(text(wrong.body), 'Diagnostic : Identifiants refusés');
+
+  // Fields the test needs are checked first, by the field without JS, as a list with htmx.
+  const invalid = await admin.post('/smtp-servers/new/test', formFor(peer, { host: 'smtp://bad host' }));
+  t.equal(invalid.statusCode, 422);
+  t.match(invalid.body, /<p class="field-error" id="host-error">[^<]*sans « smtp:\/\/ »/);
+  t.match(invalid.body, 'aria-invalid="true" aria-describedby="host-hint host-error"');
+  const invalidFragment = await admin.post('/smtp-servers/new/test', formFor(peer, { port: '99999' }), { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.equal(invalidFragment.statusCode, 422);
+  t.match(text(invalidFragment.body), 'Corrigez d’abord ces champs pour pouvoir tester : Le port est un nombre entier entre 1 et 65535.');
+  t.equal(peer.authAttempts, 3, 'no connection with invalid values (three tests above, three AUTH)');
+});
+
+t.test('on the edit form, a blank password field tests with the stored password', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer);
+  const before = serverRow(admin, id);
+
+  const edit = await admin.get(`/smtp-servers/${id}/edit`);
+  t.match(edit.body, `formaction="/smtp-servers/${id}/edit/test"`);
+
+  const stored = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(peer, { password: '' }));
+  t.equal(stored.statusCode, 200);
+  t.match(text(stored.body), 'Connexion réussie');
+  t.match(text(stored.body), 'Mot de passe enregistré');
+  t.notMatch(text(stored.body), 'retapez-le', 'nothing was typed, nothing to retype');
+
+  const typed = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(peer, { password: 'a new wrong one' }), { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.match(text(typed.body), 'Identifiants refusés', 'a typed password is the one tested');
+
+  const cleared = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(peer, { password: '', clearPassword: 'on' }));
+  t.equal(cleared.statusCode, 422, 'clearing the password leaves nothing to test with');
+  t.match(cleared.body, 'id="password-error"');
+
+  const after = serverRow(admin, id);
+  t.same(
+    { password: after.password_ciphertext, updated: after.updated_at, test: after.last_test_at },
+    { password: before.password_ciphertext, updated: before.updated_at, test: null },
+    'testing the form changes nothing on the saved server',
+  );
+  t.equal((app.database.sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'server.test'").get() as { n: number }).n, 2);
+  t.equal((await admin.post('/smtp-servers/999/edit/test', formFor(peer))).statusCode, 404);
+  t.equal((await admin.post('/smtp-servers/999/test')).statusCode, 404);
+  t.equal((await admin.get('/smtp-servers/999/test')).statusCode, 404);
+});

@@ -1,0 +1,126 @@
+import { simpleParser, type ParsedMail } from 'mailparser';
+import net from 'node:net';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+
+type Test = { teardown: (fn: () => unknown) => void };
+
+export interface ReceivedMessage {
+  mail: ParsedMail;
+  envelope: SMTPServerSession['envelope'];
+  user: unknown;
+}
+
+export interface SmtpPeer {
+  port: number;
+  messages: ReceivedMessage[];
+  /** Errors the server saw (a client giving up on TLS…): recorded, never thrown. */
+  errors: Error[];
+  /** How many AUTH attempts it answered. */
+  authAttempts: number;
+  /** Resolves with the n-th message (1-based) once it has arrived. */
+  message(n: number, timeoutMs?: number): Promise<ReceivedMessage>;
+  close(): Promise<void>;
+}
+
+export const peerUser = { username: 'ventes@exemple.fr', password: 'S3cret-Passw0rd!' };
+
+export interface PeerOptions extends Partial<SMTPServerOptions> {
+  /** Accepted accounts; defaults to peerUser. */
+  users?: Record<string, string>;
+}
+
+/** A real SMTP server (smtp-server) on 127.0.0.1 and a free port, with what it received parsed by mailparser. */
+export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise<SmtpPeer> {
+  const { users = { [peerUser.username]: peerUser.password }, ...serverOptions } = options;
+  const messages: ReceivedMessage[] = [];
+  const errors: Error[] = [];
+  let waiting: { n: number; resolve: (message: ReceivedMessage) => void }[] = [];
+  const peer = { authAttempts: 0 } as SmtpPeer;
+
+  const server = new SMTPServer({
+    logger: false,
+    authMethods: ['PLAIN', 'LOGIN'],
+    size: 10 * 1024 * 1024,
+    banner: 'Relais test peer',
+    ...serverOptions,
+    onAuth(auth, _session, callback) {
+      peer.authAttempts++;
+      if (auth.username && users[auth.username] === auth.password) return callback(null, { user: auth.username });
+      const err = Object.assign(new Error('Invalid username or password'), { responseCode: 535 });
+      return callback(err);
+    },
+    onData(stream, session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          const message = { mail, envelope: session.envelope, user: session.user };
+          messages.push(message);
+          const ready = waiting.filter((w) => messages.length >= w.n);
+          waiting = waiting.filter((w) => messages.length < w.n);
+          for (const w of ready) w.resolve(messages[w.n - 1]!);
+          callback();
+        })
+        .catch(callback);
+    },
+  });
+  // An unhandled 'error' (a client dropping a TLS handshake) would crash the test process.
+  server.on('error', (err) => errors.push(err));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.server.address() as net.AddressInfo;
+
+  let closed = false;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (closed) return resolve();
+      closed = true;
+      server.close(() => resolve());
+    });
+  t.teardown(close);
+
+  return Object.assign(peer, {
+    port: address.port,
+    messages,
+    errors,
+    close,
+    message(n: number, timeoutMs = 5000) {
+      return new Promise<ReceivedMessage>((resolve, reject) => {
+        if (messages.length >= n) return resolve(messages[n - 1]!);
+        const timer = setTimeout(() => reject(new Error(`message ${n} never arrived`)), timeoutMs);
+        waiting.push({
+          n,
+          resolve: (message) => {
+            clearTimeout(timer);
+            resolve(message);
+          },
+        });
+      });
+    },
+  });
+}
+
+/** A port that accepts connections and never says a word. */
+export async function startSilentPeer(t: Test): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A port where nothing listens: opened, noted, closed. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

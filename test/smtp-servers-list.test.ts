@@ -1,0 +1,164 @@
+import t from 'tap';
+import { adminClient, buildTestApp, seedServers, text } from './helper.js';
+
+const rowTitles = (html: string) => [...html.matchAll(/<th scope="row" class="col-title">(?:<a [^>]*>)?([^<]*)</g)].map((m) => m[1]!);
+const htmxTable = { 'hx-request': 'true', 'hx-target': 'servers-table' };
+
+t.test('search ignores case and accents, over every searchable field and the departments', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 1, () => ({ title: 'Équipe Achats', host: 'mail.fournisseurs.fr', usage: 'custom', departments: ['achat'], senderName: 'Achats', email: 'achats@fournisseurs.fr', username: 'achats' }));
+  await seedServers(app, 1, () => ({ title: 'Boutique', host: 'smtp.boutique.fr', usage: 'custom', departments: ['vente'], senderName: 'Élodie Martin', email: 'shop@boutique.fr', username: 'shop-user' }));
+  await seedServers(app, 1, () => ({ title: 'Usine', host: 'relay.usine.local', usage: 'default', departments: [], senderName: 'Atelier', email: 'atelier@usine.fr', username: 'atelier' }));
+  const client = await adminClient(app);
+  const search = async (q: string) => rowTitles((await client.get(`/smtp-servers?q=${encodeURIComponent(q)}`)).body).sort();
+
+  t.same(await search('equipe'), ['Équipe Achats'], '"equipe" finds "Équipe"');
+  t.same(await search('ÉQUIPE'), ['Équipe Achats']);
+  t.same(await search('vente'), ['Boutique', 'Usine'], 'a department name finds the servers serving it, default usage included');
+  t.same(await search('Vente'), ['Boutique', 'Usine']);
+  t.same(await search('elodie'), ['Boutique'], 'sender name, without its accent');
+  t.same(await search('boutique.fr'), ['Boutique'], 'host and email');
+  t.same(await search('shop-user'), ['Boutique'], 'user name');
+  t.same(await search('usine achat'), ['Usine'], 'every word must match');
+  t.same(await search('fr'), ['Boutique', 'Usine', 'Équipe Achats'].sort(), 'two letters still search');
+  t.same(await search('"; DROP TABLE smtp_servers; --'), [], 'FTS syntax and SQL in the query are only text');
+  t.same(await search('%'), [], 'LIKE wildcards are only text');
+
+  const none = await client.get('/smtp-servers?q=xyz');
+  t.match(text(none.body), 'Aucun serveur ne correspond à « xyz »');
+  t.match(none.body, 'value="xyz"', 'the search box keeps the query');
+});
+
+t.test('search stays right after edits and deletes (the index follows the table)', async (t) => {
+  const app = await buildTestApp(t);
+  const [server] = await seedServers(app, 1, () => ({ title: 'Ancien titre' }));
+  const client = await adminClient(app);
+  const edit = await client.get(`/smtp-servers/${server!.id}/edit`);
+  t.equal(edit.statusCode, 200);
+  const { validServer } = await import('./helper.js');
+  await client.post(`/smtp-servers/${server!.id}`, { ...validServer, title: 'Nouveau titre', password: '' });
+  t.same(rowTitles((await client.get('/smtp-servers?q=ancien')).body), []);
+  t.same(rowTitles((await client.get('/smtp-servers?q=nouveau')).body), ['Nouveau titre']);
+  await client.post(`/smtp-servers/${server!.id}/delete`);
+  t.same(rowTitles((await client.get('/smtp-servers?q=nouveau')).body), []);
+});
+
+t.test('sorting by a column header, both ways, announced with aria-sort', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 3, (i) => ({ title: ['Charlie', 'alpha', 'Bravo'][i - 1]!, port: ['465', '25', '587'][i - 1]! }));
+  const client = await adminClient(app);
+  const byTitle = await client.get('/smtp-servers');
+  t.same(rowTitles(byTitle.body), ['alpha', 'Bravo', 'Charlie'], 'default: title, case-insensitive');
+  t.match(byTitle.body, /<th scope="col" class="col-title" aria-sort="ascending">/);
+  t.match(byTitle.body, 'href="/smtp-servers?sort=title&amp;dir=desc"', 'clicking the sorted header flips it');
+
+  const byPortDesc = await client.get('/smtp-servers?sort=port&dir=desc');
+  t.same(rowTitles(byPortDesc.body), ['Bravo', 'Charlie', 'alpha']);
+  t.match(byPortDesc.body, /<th scope="col" class="col-port" aria-sort="descending">/);
+  t.notMatch(byPortDesc.body, /class="col-title" aria-sort/);
+
+  const bogus = await client.get('/smtp-servers?sort=password_ciphertext&dir=sideways');
+  t.equal(bogus.statusCode, 200, 'an unknown sort falls back to the default');
+  t.same(rowTitles(bogus.body), ['alpha', 'Bravo', 'Charlie']);
+});
+
+t.test('pagination: 25, 50 or 100 rows a page, with the total count', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 60);
+  const client = await adminClient(app);
+  const first = await client.get('/smtp-servers');
+  t.equal(rowTitles(first.body).length, 25);
+  t.match(text(first.body), '1–25 sur 60 serveurs');
+  t.match(text(first.body), 'Page 1 sur 3');
+  t.match(first.body, 'href="/smtp-servers?page=2"');
+
+  const third = await client.get('/smtp-servers?page=3');
+  t.same(rowTitles(third.body), Array.from({ length: 10 }, (_, i) => `Serveur ${String(51 + i).padStart(3, '0')}`));
+  t.match(text(third.body), '51–60 sur 60 serveurs');
+
+  const fifty = await client.get('/smtp-servers?per=50&page=2');
+  t.equal(rowTitles(fifty.body).length, 10);
+  t.match(text(fifty.body), '51–60 sur 60 serveurs');
+  t.match(fifty.body, /<option value="50" selected>/);
+
+  const hundred = await client.get('/smtp-servers?per=100');
+  t.equal(rowTitles(hundred.body).length, 60);
+
+  const beyond = await client.get('/smtp-servers?page=99');
+  t.match(text(beyond.body), 'Page 3 sur 3', 'a page past the end shows the last one');
+  const odd = await client.get('/smtp-servers?per=7&page=-2');
+  t.equal(rowTitles(odd.body).length, 25, 'an unsupported page size falls back to 25');
+});
+
+t.test('columns: hide some, the choice persists in a cookie, restore brings the defaults back', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 2);
+  const client = await adminClient(app);
+  const save = await client.post('/smtp-servers/columns', { columns: ['links', 'title', 'host'], q: 'serveur', sort: 'host', dir: 'desc', per: '50' });
+  t.equal(save.statusCode, 303);
+  t.equal(save.headers.location, '/smtp-servers?q=serveur&sort=host&dir=desc&per=50', 'back to the same search, sort and page size');
+
+  const list = await client.get('/smtp-servers');
+  const headers = [...list.body.matchAll(/<th scope="col" class="col-(\w+)"/g)].map((m) => m[1]);
+  t.same(headers, ['title', 'host', 'links'], 'shown in the canonical order whatever the order sent');
+  t.notMatch(list.body, 'class="col-email"');
+  t.match(list.body, /<input type="checkbox" name="columns" value="email">/, 'the menu shows email unchecked');
+  t.match(list.body, /<input type="checkbox" name="columns" value="host" checked>/);
+  t.match(text(list.body), 'Colonnes enregistrées.');
+
+  const again = await client.get('/smtp-servers');
+  t.same([...again.body.matchAll(/<th scope="col" class="col-(\w+)"/g)].map((m) => m[1]), ['title', 'host', 'links'], 'still hidden on reload');
+
+  const htmx = await client.post('/smtp-servers/columns', { columns: ['id', 'title'] }, htmxTable);
+  t.equal(htmx.statusCode, 200, 'htmx gets the table fragment at once');
+  t.notMatch(htmx.body, '<html');
+  t.same([...htmx.body.matchAll(/<th scope="col" class="col-(\w+)"/g)].map((m) => m[1]), ['id', 'title']);
+
+  const restore = await client.post('/smtp-servers/columns', { restore: '1' });
+  t.equal(restore.statusCode, 303);
+  const restored = await client.get('/smtp-servers');
+  t.equal([...restored.body.matchAll(/<th scope="col" class="col-(\w+)"/g)].length, 12, 'every default column is back');
+  t.match(text(restored.body), 'Colonnes par défaut restaurées.');
+
+  const nothing = await client.post('/smtp-servers/columns', {});
+  t.equal(nothing.statusCode, 303);
+  const all = await client.get('/smtp-servers');
+  t.equal([...all.body.matchAll(/<th scope="col" class="col-(\w+)"/g)].length, 12, 'unchecking everything means the defaults, never an empty table');
+});
+
+t.test('a fragment only when htmx asks for the table; the whole page otherwise', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 3);
+  const client = await adminClient(app);
+  const fragment = await client.get('/smtp-servers?q=serveur', htmxTable);
+  t.equal(fragment.statusCode, 200);
+  t.notMatch(fragment.body, '<html');
+  t.notMatch(fragment.body, 'id="servers-table"', 'the fragment is the inside of the table region');
+  t.match(fragment.body, '<table class="data-table">');
+  t.match(String(fragment.headers.vary), /HX-Request/);
+  t.match(String(fragment.headers.vary), /HX-Target/);
+
+  const page = await client.get('/smtp-servers?q=serveur');
+  t.match(page.body, '<html');
+  t.match(page.body, 'id="servers-table"');
+  t.match(String(page.headers.vary), /HX-Request/);
+
+  const otherTarget = await client.get('/smtp-servers', { 'hx-request': 'true', 'hx-target': 'main' });
+  t.match(otherTarget.body, '<html', 'another target gets the page');
+  const restore = await client.get('/smtp-servers', { ...htmxTable, 'hx-history-restore-request': 'true' });
+  t.match(restore.body, '<html', 'a history restore gets the page');
+});
+
+t.test('the list and its controls work as plain links and GET forms', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 30);
+  const client = await adminClient(app);
+  const page = await client.get('/smtp-servers?q=serveur');
+  t.match(page.body, /<form class="search" role="search" method="get" action="\/smtp-servers"/, 'search is a GET form');
+  t.match(page.body, /<a class="button" href="\/smtp-servers\?q=serveur" hx-get="\/smtp-servers\?q=serveur" data-refresh>/, 'refresh is a link to the same list');
+  t.match(page.body, /<form class="menu-body" method="post" action="\/smtp-servers\/columns"/, 'the column menu is a form');
+  t.match(page.body, /rel="next" href="\/smtp-servers\?q=serveur&amp;page=2"/, 'pagination keeps the search');
+  t.match(page.body, /<a class="icon-button" href="\/smtp-servers\/\d+\/edit"/, 'edit is a link');
+  t.match(page.body, /<form method="post" action="\/smtp-servers\/\d+\/duplicate"/, 'duplicate is a form');
+  t.match(page.body, /<a class="icon-button danger" href="\/smtp-servers\/\d+\/delete"/, 'delete goes to a confirmation page');
+});
