@@ -108,8 +108,6 @@ const listItemFields = [
   'lastTestAt',
   'lastTestOk',
 ] as const satisfies readonly (keyof ServerListItem)[];
-const listItemDates = new Set<string>(['confirmationSentAt', 'confirmationExpiresAt', 'confirmedAt', 'lastTestAt']);
-const listItemBooleans = new Set<string>(['lastTestOk']);
 
 export function titleKeyOf(title: string): string {
   return title.normalize('NFC').trim().toLowerCase();
@@ -199,22 +197,64 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       .toSQL();
   }
 
-  function listItemOf(values: unknown[]): ServerListItem {
-    const item: Record<string, unknown> = {};
-    listItemFields.forEach((field, i) => {
-      const value = values[i];
-      item[field] = value === null ? null : listItemDates.has(field) ? new Date(value as number) : listItemBooleans.has(field) ? value === 1 : value;
-    });
-    const ids = values[listItemFields.length] as string | null;
-    if (item.usage === 'custom' && ids) {
-      const served = ids.split(',');
-      item.departments = allDepartments()
-        .filter((d) => served.includes(String(d.id)))
+  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row.
+  const servedBy = new Map<string, ServerDepartment[]>();
+  function servedDepartments(ids: string): ServerDepartment[] {
+    let served = servedBy.get(ids);
+    if (!served) {
+      const wanted = ids.split(',');
+      served = allDepartments()
+        .filter((d) => wanted.includes(String(d.id)))
         .map((d) => ({ code: d.code, name: d.name }));
-    } else {
-      item.departments = [];
+      servedBy.set(ids, served);
     }
-    return item as unknown as ServerListItem;
+    return served;
+  }
+
+  const dateOf = (value: unknown) => (value === null ? null : new Date(value as number));
+
+  /** A row of listItemsQuery (columns in listItemFields order, then the departments' ids) as a list item. */
+  function listItemOf(values: unknown[]): ServerListItem {
+    const [
+      id,
+      title,
+      host,
+      port,
+      security,
+      authentication,
+      email,
+      senderName,
+      username,
+      usage,
+      confirmationStatus,
+      confirmationSentAt,
+      confirmationExpiresAt,
+      confirmedAt,
+      confirmationError,
+      lastTestAt,
+      lastTestOk,
+      departmentIds,
+    ] = values;
+    return {
+      id,
+      title,
+      host,
+      port,
+      security,
+      authentication,
+      email,
+      senderName,
+      username,
+      usage,
+      departments: usage === 'custom' && departmentIds ? servedDepartments(departmentIds as string) : [],
+      confirmationStatus,
+      confirmationSentAt: dateOf(confirmationSentAt),
+      confirmationExpiresAt: dateOf(confirmationExpiresAt),
+      confirmedAt: dateOf(confirmedAt),
+      confirmationError,
+      lastTestAt: dateOf(lastTestAt),
+      lastTestOk: lastTestOk === null ? null : lastTestOk === 1,
+    } as ServerListItem;
   }
 
   /**

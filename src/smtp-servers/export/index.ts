@@ -27,17 +27,23 @@ export interface ExportOptions {
   separator: CsvSeparator;
 }
 
-/**
- * Writes the whole file to job.out and ends it; rejects with ExportAborted when the client goes away.
- * Each writer is loaded on first use: exceljs and pdfkit weigh about 30 MB each in memory.
- */
-export async function runExport(format: ExportFormat, job: ExportJob, options: ExportOptions): Promise<ExportResult> {
+type Writer = (job: ExportJob, options: ExportOptions) => Promise<ExportResult>;
+
+/** Each writer is loaded on first use: exceljs and pdfkit weigh about 30 MB each in memory and take a moment to load. */
+export async function loadWriter(format: ExportFormat): Promise<Writer> {
   switch (format) {
-    case 'csv':
-      return (await import('./csv.js')).writeCsv(job, options.separator);
+    case 'csv': {
+      const { writeCsv } = await import('./csv.js');
+      return (job, options) => writeCsv(job, options.separator);
+    }
     case 'xlsx':
-      return (await import('./xlsx.js')).writeXlsx(job);
+      return (await import('./xlsx.js')).writeXlsx;
     case 'pdf':
-      return (await import('./pdf.js')).writePdf(job);
+      return (await import('./pdf.js')).writePdf;
   }
+}
+
+/** Writes the whole file to job.out and ends it; rejects with ExportAborted when the client goes away. */
+export async function runExport(format: ExportFormat, job: ExportJob, options: ExportOptions): Promise<ExportResult> {
+  return (await loadWriter(format))(job, options);
 }

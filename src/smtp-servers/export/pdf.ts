@@ -66,18 +66,23 @@ function useUnshapedLayout(font: unknown): ((text: string) => number) | null {
     }
     return { glyphs: onlyWidth ? null : run, positions: onlyWidth ? null : positions, advanceWidth };
   };
-  const advances = new Map<number, number>();
+  // Advances of the characters met so far, by UTF-16 code unit (NaN: not yet looked up).
+  const advances = new Float64Array(0x10000).fill(Number.NaN);
   /** The text's width in thousandths of the font size. */
   const measure = (text: string) => {
     let width = 0;
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
-      let advance = advances.get(code);
-      if (advance === undefined) {
-        // Surrogate pairs: the astral character is measured on its first half, its second half counts for nothing.
+      let advance = advances[code]!;
+      if (Number.isNaN(advance)) {
+        // An astral character is measured on its first half; its second half counts for nothing.
         const codePoint = text.codePointAt(i)!;
         advance = code >= 0xdc00 && code <= 0xdfff ? 0 : glyphFor(codePoint).advanceWidth * scale;
-        if (codePoint <= 0xffff) advances.set(code, advance);
+        if (codePoint > 0xffff) {
+          width += advance;
+          continue;
+        }
+        advances[code] = advance;
       }
       width += advance;
     }

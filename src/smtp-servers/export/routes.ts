@@ -16,6 +16,8 @@ import {
   type ExportFormat,
 } from './index.js';
 
+export const outputBuffer = 256 * 1024;
+
 /** The audit trail is kept in French, like the rest of it. */
 function auditSummary(format: ExportFormat, rows: number, q: string, aborted: boolean): string {
   const lines = `${rows.toLocaleString('fr-FR')} ${rows > 1 ? 'lignes' : 'ligne'}`;
@@ -36,7 +38,8 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
     const context: ExportContext = { locale: request.locale, t: request.t, timeZone: displayTimeZone() };
     const columns = exportColumns(visibleColumnsFrom(request.cookies[columnsCookieName]), context);
     const exportedAt = new Date();
-    const out = new PassThrough();
+    // Room for a few batches, so the file is made while the network takes the previous ones.
+    const out = new PassThrough({ highWaterMark: outputBuffer });
     const controller = new AbortController();
     // 'close' before 'finish' means the client went away: stop reading rows.
     let delivered = false;
