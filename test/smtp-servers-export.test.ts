@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { seedBenchDatabase } from '../bench/seed.js';
 import { csvRecord, csvSeparatorFrom } from '../src/smtp-servers/export/csv.js';
-import { neutralizeFormula } from '../src/smtp-servers/export/columns.js';
+import { neutralizeFormula, wallClock } from '../src/smtp-servers/export/columns.js';
 import { wrapText } from '../src/smtp-servers/export/pdf.js';
 import { adminClient, buildTestApp, Client, seedServers, text, viewerClient } from './helper.js';
 
@@ -304,6 +304,16 @@ t.test('PDF: A4 landscape, title, date, search, header on every page, wrapped va
   t.equal(searched.pages, 1);
 });
 
+t.test('Excel dates are the wall clock of the page’s time zone, across daylight-saving changes', async (t) => {
+  const paris = (iso: string) => wallClock(new Date(iso), 'Europe/Paris').toISOString();
+  t.equal(paris('2026-03-29T00:59:00Z'), '2026-03-29T01:59:00.000Z', 'winter time, the day it ends');
+  t.equal(paris('2026-03-29T01:00:00Z'), '2026-03-29T03:00:00.000Z', 'summer time from 01:00 UTC');
+  t.equal(paris('2026-07-14T12:00:00Z'), '2026-07-14T14:00:00.000Z');
+  t.equal(paris('2026-10-25T00:59:59Z'), '2026-10-25T02:59:59.000Z', 'summer time, the day it ends');
+  t.equal(paris('2026-10-25T01:00:00Z'), '2026-10-25T02:00:00.000Z', 'winter time again');
+  t.equal(wallClock(new Date('2026-06-01T12:00:00Z'), 'America/New_York').toISOString(), '2026-06-01T08:00:00.000Z');
+});
+
 t.test('a long value is wrapped at spaces and punctuation, split only when a word is wider than the column', async (t) => {
   const width = (s: string) => s.length; // one unit a character
   t.same(wrapText('short', 10, width), ['short']);
@@ -408,6 +418,9 @@ t.test('each export is recorded in the audit trail with its format, row count an
   );
   t.ok(rows.every((r) => r.targetType === 'smtp_server'));
   t.ok(rows.every((r) => r.actor === 'admin1@relais.test'), 'recorded under the user who exported');
+  const auditPage = await client.get('/audit?action=server.export');
+  t.match(text(auditPage.body), 'Export des serveurs', 'named in the audit page');
+  t.match(text(auditPage.body), 'XLSX, 1 ligne, recherche « achats »');
 });
 
 t.test('a viewer can export; without signing in, no export', async (t) => {

@@ -459,4 +459,5 @@ export const en: Record<MessageKey, string> = {
   'export.sort.asc': 'ascending',
   'export.sort.desc': 'descending',
   'export.pageOf': 'page {page} / {pages}',
+  'audit.action.server.export': 'Servers exported',
 };

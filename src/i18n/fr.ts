@@ -464,6 +464,7 @@ export const fr = {
   'export.sort.asc': 'croissant',
   'export.sort.desc': 'décroissant',
   'export.pageOf': 'page {page} / {pages}',
+  'audit.action.server.export': 'Export des serveurs',
 } as const;
 
 export type MessageKey = keyof typeof fr;

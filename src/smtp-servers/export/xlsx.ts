@@ -21,6 +21,8 @@ function sheetBacklog(sheet: ExcelJS.Worksheet): Writable | null {
   return pipe && typeof pipe.writableNeedDrain === 'boolean' ? pipe : null;
 }
 
+const maxBacklog = 1024 * 1024;
+
 /**
  * A real .xlsx streamed straight to the output: bold frozen header row with an autofilter, fixed column widths,
  * IDs and ports as numbers, confirmation dates as dates. Shared strings off (they are kept in memory until the end);
@@ -68,8 +70,9 @@ export async function writeXlsx(job: ExportJob): Promise<ExportResult> {
       row.commit();
     }
     job.progress.rows = count += batch.length;
+    // Let the zip compress (on another thread) while the next rows are made; wait only when it falls 1 MB behind.
     const backlog = sheetBacklog(sheet);
-    if (backlog?.writableNeedDrain) await drained(backlog, signal);
+    if (backlog && backlog.writableLength > maxBacklog) await drained(backlog, signal);
     await breathe(out, signal);
   }
   if (signal.aborted || out.destroyed) throw new ExportAborted();
