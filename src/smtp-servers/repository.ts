@@ -137,6 +137,25 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
   const textContains = (pattern: string) => sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`;
 
   /** Selective searches go through the trigram index; `scan` tests every term on the search text instead. */
+  /** Every column a form writes, but the password, whose three cases (keep, clear, replace) differ. */
+  function columnsOf(input: ServerInput, codes: string[]) {
+    return {
+      title: input.title,
+      titleKey: titleKeyOf(input.title),
+      host: input.host,
+      port: input.port,
+      security: input.security,
+      authentication: input.authentication,
+      email: input.email,
+      senderName: input.senderName,
+      username: input.username,
+      usage: input.usage,
+      verifyCertificate: input.verifyCertificate,
+      signature: input.signature,
+      searchText: searchTextFor(input, codes),
+    };
+  }
+
   function whereFor(plan: SearchPlan | null, strategy: 'index' | 'scan' = 'index'): SQL | undefined {
     if (!plan) return undefined;
     if (strategy === 'scan') return and(...plan.terms.map((term) => textContains(likePattern(term))));
@@ -407,22 +426,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
           if (titleExists(tx, input.title)) throw new DuplicateTitleError(input.title);
           const row = tx
             .insert(smtpServers)
-            .values({
-              title: input.title,
-              titleKey: titleKeyOf(input.title),
-              host: input.host,
-              port: input.port,
-              security: input.security,
-              authentication: input.authentication,
-              email: input.email,
-              senderName: input.senderName,
-              username: input.username,
-              passwordCiphertext: input.password ? secrets.encrypt(input.password) : null,
-              usage: input.usage,
-              verifyCertificate: input.verifyCertificate,
-              signature: input.signature,
-              searchText: searchTextFor(input, input.departmentCodes),
-            })
+            .values({ ...columnsOf(input, input.departmentCodes), passwordCiphertext: input.password ? secrets.encrypt(input.password) : null })
             .returning({ id: smtpServers.id })
             .get();
           setDepartments(tx, row.id, input.departmentCodes);
@@ -454,20 +458,8 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
           const testOutdated = pathChanged || 'verifyCertificate' in changes;
           tx.update(smtpServers)
             .set({
-              title: input.title,
-              titleKey: titleKeyOf(input.title),
-              host: input.host,
-              port: input.port,
-              security: input.security,
-              authentication: input.authentication,
-              email: input.email,
-              senderName: input.senderName,
-              username: input.username,
+              ...columnsOf(input, codes),
               ...(input.password === undefined ? {} : { passwordCiphertext: input.password === null ? null : secrets.encrypt(input.password) }),
-              usage: input.usage,
-              verifyCertificate: input.verifyCertificate,
-              signature: input.signature,
-              searchText: searchTextFor(input, codes),
               updatedAt: new Date(),
               ...(pathChanged
                 ? {
