@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchExports } from './export.js';
 import { seedBenchDatabase } from './seed.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -157,6 +158,10 @@ try {
   ];
   for (const [what, value, note] of rows) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
   console.log(`list page transfer: ${(list.throughput.average / list.requests.average / 1024).toFixed(1)} KB per response (compressed)`);
+  if (process.env.BENCH_SKIP_EXPORTS !== '1') {
+    console.log('\nExports (each in a child process of its own):');
+    await benchExports();
+  }
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -28,6 +28,7 @@ import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
+import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
@@ -209,6 +210,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   registerErrorPages(app, bodyLimit);
   await app.register(healthRoutes);
   await app.register(languageRoutes);
+  // Before the server routes, so /smtp-servers/export.csv can never be read as a server id.
+  await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);

@@ -444,6 +444,27 @@ export const fr = {
     'Le serveur refuse le destinataire « {email} » (RCPT TO) : il ne relaie peut-être pas vers cette adresse, ou exige une authentification.',
   'diagnosis.connectionClosed': '{host} a fermé la connexion de façon inattendue.',
   'diagnosis.unknown': 'Échec inattendu : {detail}',
+
+  // Exports (issue 6)
+  'export.label': 'Exporter',
+  'export.xlsx': 'Excel',
+  'export.csv': 'CSV',
+  'export.pdf': 'PDF',
+  'export.xlsx.title': 'Exporter la liste affichée au format Excel (.xlsx)',
+  'export.csv.title': 'Exporter la liste affichée au format CSV',
+  'export.pdf.title': 'Exporter la liste affichée au format PDF',
+  'export.fileName': 'serveurs-smtp',
+  'export.exportedAt': 'Exporté le {at}',
+  'export.count': '{count} serveurs',
+  'export.countOne': '1 serveur',
+  'export.countZero': 'Aucun serveur',
+  'export.search': 'Recherche : « {q} »',
+  'export.noSearch': 'Tous les serveurs (aucune recherche)',
+  'export.sortedBy': 'Tri : {column}, {direction}',
+  'export.sort.asc': 'croissant',
+  'export.sort.desc': 'décroissant',
+  'export.pageOf': 'page {page} / {pages}',
+  'audit.action.server.export': 'Export des serveurs',
 } as const;
 
 export type MessageKey = keyof typeof fr;

@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, getTableColumns, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
@@ -26,6 +27,36 @@ export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText'
   hasPassword: boolean;
   departments: ServerDepartment[];
 };
+
+/** What the list and the exports show of a server: no signature, no bookkeeping dates, nothing about the password. */
+export type ServerListItem = Pick<
+  ServerView,
+  | 'id'
+  | 'title'
+  | 'host'
+  | 'port'
+  | 'security'
+  | 'authentication'
+  | 'email'
+  | 'senderName'
+  | 'username'
+  | 'usage'
+  | 'departments'
+  | 'confirmationStatus'
+  | 'confirmationSentAt'
+  | 'confirmationExpiresAt'
+  | 'confirmedAt'
+  | 'confirmationError'
+  | 'lastTestAt'
+  | 'lastTestOk'
+>;
+
+/** A consistent read-only view of the registry for a long read; see openReadSnapshot. */
+export interface ServerReadSnapshot {
+  /** Every matching server in display order, a batch at a time; leaving the loop early stops the cursor. */
+  batches(query?: Omit<ServerListQuery, 'page' | 'perPage'>, batchSize?: number): AsyncGenerator<ServerListItem[]>;
+  close(): void;
+}
 
 export interface ServerPage {
   rows: ServerView[];
@@ -57,6 +88,26 @@ const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
 };
 
 const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, ...viewColumns } = getTableColumns(smtpServers);
+
+const listItemFields = [
+  'id',
+  'title',
+  'host',
+  'port',
+  'security',
+  'authentication',
+  'email',
+  'senderName',
+  'username',
+  'usage',
+  'confirmationStatus',
+  'confirmationSentAt',
+  'confirmationExpiresAt',
+  'confirmedAt',
+  'confirmationError',
+  'lastTestAt',
+  'lastTestOk',
+] as const satisfies readonly (keyof ServerListItem)[];
 
 export function titleKeyOf(title: string): string {
   return title.normalize('NFC').trim().toLowerCase();
@@ -153,6 +204,118 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return rows.map((row) => ({ ...row, hasPassword: Boolean(row.hasPassword), departments: byServer.get(row.id) ?? [] }));
   }
 
+  /** The SQL of the list in display order, columns as in listItemFields then the custom departments' ids. */
+  function listItemsQuery(query: Omit<ServerListQuery, 'page' | 'perPage'>) {
+    const fields: Record<string, SQLiteColumn | SQL> = Object.fromEntries(listItemFields.map((field) => [field, smtpServers[field]]));
+    fields.departmentIds = sql`CASE WHEN ${smtpServers.usage} = 'custom' THEN (SELECT group_concat(${smtpServerDepartments.departmentId}) FROM ${smtpServerDepartments} WHERE ${smtpServerDepartments.serverId} = ${smtpServers.id}) END`;
+    return db
+      .select(fields)
+      .from(smtpServers)
+      .where(whereFor(query.q ? planSearch(query.q) : null))
+      .orderBy(...orderFor(query.sort, query.dir))
+      .toSQL();
+  }
+
+  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row.
+  const servedBy = new Map<string, ServerDepartment[]>();
+  function servedDepartments(ids: string): ServerDepartment[] {
+    let served = servedBy.get(ids);
+    if (!served) {
+      const wanted = ids.split(',');
+      served = allDepartments()
+        .filter((d) => wanted.includes(String(d.id)))
+        .map((d) => ({ code: d.code, name: d.name }));
+      servedBy.set(ids, served);
+    }
+    return served;
+  }
+
+  const dateOf = (value: unknown) => (value === null ? null : new Date(value as number));
+
+  /** A row of listItemsQuery (columns in listItemFields order, then the departments' ids) as a list item. */
+  function listItemOf(values: unknown[]): ServerListItem {
+    const [
+      id,
+      title,
+      host,
+      port,
+      security,
+      authentication,
+      email,
+      senderName,
+      username,
+      usage,
+      confirmationStatus,
+      confirmationSentAt,
+      confirmationExpiresAt,
+      confirmedAt,
+      confirmationError,
+      lastTestAt,
+      lastTestOk,
+      departmentIds,
+    ] = values;
+    return {
+      id,
+      title,
+      host,
+      port,
+      security,
+      authentication,
+      email,
+      senderName,
+      username,
+      usage,
+      departments: usage === 'custom' && departmentIds ? servedDepartments(departmentIds as string) : [],
+      confirmationStatus,
+      confirmationSentAt: dateOf(confirmationSentAt),
+      confirmationExpiresAt: dateOf(confirmationExpiresAt),
+      confirmedAt: dateOf(confirmedAt),
+      confirmationError,
+      lastTestAt: dateOf(lastTestAt),
+      lastTestOk: lastTestOk === null ? null : lastTestOk === 1,
+    } as ServerListItem;
+  }
+
+  /**
+   * A consistent, read-only view of the registry for a long read (an export), on a connection of its own:
+   * its cursor walks the rows in display order without holding the app's connection between batches, and
+   * every pass over it (the PDF makes two) sees the same rows. Close it when done.
+   */
+  function openReadSnapshot(): ServerReadSnapshot {
+    // drizzle has no cursor; better-sqlite3 has, on a connection that nothing else uses meanwhile.
+    const main = (db as Db & { $client: BetterSqlite3.Database }).$client;
+    const reader = new BetterSqlite3(main.name, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    // In WAL mode the first read fixes the snapshot; it holds until COMMIT.
+    reader.exec('BEGIN');
+    let open = true;
+    return {
+      async *batches(query = {}, batchSize = 250) {
+        const { sql: text, params } = listItemsQuery(query);
+        const cursor = reader.prepare(text).raw().iterate(...params) as IterableIterator<unknown[]>;
+        try {
+          let batch: ServerListItem[] = [];
+          for (const values of cursor) {
+            batch.push(listItemOf(values));
+            if (batch.length === batchSize) {
+              yield batch;
+              batch = [];
+            }
+          }
+          if (batch.length) yield batch;
+        } finally {
+          cursor.return?.();
+        }
+      },
+      close() {
+        if (!open) return;
+        open = false;
+        reader.exec('COMMIT');
+        reader.close();
+      },
+    };
+  }
+
   const selectViews = () =>
     db
       .select({ ...viewColumns, hasPassword: sql<number>`${smtpServers.passwordCiphertext} IS NOT NULL` })
@@ -231,14 +394,15 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       return { rows: toViews(rows), total, page, pages, perPage };
     },
 
-    /** Every matching row in display order, read in batches so a large export never holds the whole list. */
-    async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}, batchSize = 500): AsyncGenerator<ServerView> {
-      const where = whereFor(query.q ? planSearch(query.q) : null);
-      const order = orderFor(query.sort, query.dir);
-      for (let offset = 0; ; offset += batchSize) {
-        const rows = selectViews().where(where).orderBy(...order).limit(batchSize).offset(offset).all();
-        for (const view of toViews(rows)) yield view;
-        if (rows.length < batchSize) return;
+    openReadSnapshot,
+
+    /** Every matching server in display order, as the list shows it, one at a time (from a snapshot of its own). */
+    async *iterateServers(query: Omit<ServerListQuery, 'page' | 'perPage'> = {}): AsyncGenerator<ServerListItem> {
+      const snapshot = openReadSnapshot();
+      try {
+        for await (const batch of snapshot.batches(query)) yield* batch;
+      } finally {
+        snapshot.close();
       }
     },
 
