@@ -203,14 +203,18 @@ t.test('changing host, port, security, email, username or password puts the serv
   await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)' });
   t.equal(serverRow(admin, id).confirmation_status, 'confirmed', 'a new title proves nothing new and undoes nothing');
 
-  await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', host: 'localhost' });
+  // Another host: the stored password is not sent there unless typed again.
+  const refused = await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', host: 'localhost' });
+  t.equal(refused.statusCode, 422);
+  t.equal(serverRow(admin, id).confirmation_status, 'confirmed', 'a refused edit changes nothing');
+  await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', host: 'localhost', password: peerUser.password });
   const row = serverRow(admin, id);
   t.equal(row.confirmation_status, 'unconfirmed');
   t.equal(row.confirmed_at, null);
   t.match(text((await admin.get('/smtp-servers')).body), 'Non confirmé');
 
   // A link on its way when the server changes is void.
-  await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)' });
+  await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', password: peerUser.password });
   await admin.post(`/smtp-servers/${id}/confirmation`);
   const pending = linkIn(peer.messages[1]!.mail.text!);
   await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', email: 'achats@exemple.fr' });
@@ -304,7 +308,7 @@ t.test('STARTTLS chosen for an implicit-TLS port: the failure says to choose SSL
   t.equal(peer.messages.length, 0);
   t.match(text((await admin.get('/smtp-servers')).body), `Échec de l’envoi (Le port ${peer.port} attend une connexion SSL/TLS immédiate : choisissez la sécurité SSL/TLS (port 465).)`);
 
-  await admin.post(`/smtp-servers/${id}`, { ...validServer, host: '127.0.0.1', port: String(peer.port), security: 'tls', username: peerUser.username, password: '' });
+  await admin.post(`/smtp-servers/${id}`, { ...validServer, host: '127.0.0.1', port: String(peer.port), security: 'tls', username: peerUser.username, password: peerUser.password });
   await admin.post(`/smtp-servers/${id}/confirmation`);
   t.equal(peer.messages.length, 1, 'with SSL/TLS chosen, the message leaves');
 });

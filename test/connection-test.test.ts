@@ -107,7 +107,7 @@ t.test('a failing server stands out in the list, and its page says why', async (
   await admin.get('/language?lang=fr&next=/smtp-servers');
 
   // New settings make the old result meaningless.
-  await admin.post(`/smtp-servers/${id}`, formFor(peer, { password: '', host: 'localhost' }));
+  await admin.post(`/smtp-servers/${id}`, formFor(peer, { password: peerUser.password, host: 'localhost' }));
   t.equal(serverRow(admin, id).last_test_at, null);
   t.notMatch(text((await admin.get('/smtp-servers')).body), 'Test échoué');
 });
@@ -211,4 +211,52 @@ t.test('on the edit form, a blank password field tests with the stored password'
   t.equal((await admin.post('/smtp-servers/999/edit/test', formFor(peer))).statusCode, 404);
   t.equal((await admin.post('/smtp-servers/999/test')).statusCode, 404);
   t.equal((await admin.get('/smtp-servers/999/test')).statusCode, 404);
+});
+
+t.test('the stored password is never sent to a server other than the one it was typed for', async (t) => {
+  const genuine = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const elsewhere = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, genuine);
+  await admin.get(`/smtp-servers/${id}/edit`);
+
+  const cases: [string, Record<string, string>][] = [
+    ['another port', { port: String(elsewhere.port) }],
+    ['another host', { host: 'localhost' }],
+    ['another user', { username: 'autre@exemple.fr' }],
+  ];
+  for (const [name, change] of cases) {
+    const test = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(genuine, { password: '', ...change }));
+    t.equal(test.statusCode, 422, `${name}: test before saving refused`);
+    t.match(text(test.body), 'Ressaisissez le mot de passe', `${name}: says why`);
+    const save = await admin.post(`/smtp-servers/${id}`, formFor(genuine, { password: '', ...change }));
+    t.equal(save.statusCode, 422, `${name}: saving refused`);
+  }
+  t.equal(elsewhere.authAttempts, 0, 'the other server never saw a login');
+  t.equal(genuine.authAttempts, 0, 'nor did the genuine one, for a test that was refused');
+
+  const same = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(genuine, { password: '' }));
+  t.equal(same.statusCode, 200, 'the same server may still be tested with the stored password');
+  t.equal(genuine.authAttempts, 1);
+  const typed = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(genuine, { port: String(elsewhere.port) }));
+  t.equal(typed.statusCode, 200, 'a password typed again may go anywhere its typist sends it');
+  t.equal(elsewhere.authAttempts, 1);
+});
+
+t.test('a test still running when the server is edited does not stamp its result on the new settings', async (t) => {
+  const slow = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, slow);
+  const before = (await app.repositories.smtpServers.findServer(id))!;
+  const { probeServer } = await import('../src/smtp-probe/probe.js');
+  const report = await probeServer(before, peerUser.password, app.smtpSettings);
+  await admin.post(`/smtp-servers/${id}`, formFor(slow, { host: 'localhost' }));
+  const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.updatedAt);
+  t.equal(kept, false);
+  t.equal(serverRow(admin, id).last_test_at, null, 'no result on the edited server');
+  t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.test' ORDER BY id DESC").get(), { summary: /résultat non retenu/ });
+  const fresh = (await app.repositories.smtpServers.findServer(id))!;
+  t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');
 });

@@ -152,7 +152,7 @@ export async function seedServers(app: FastifyInstance, count: number, make: (i:
   const created = [];
   for (let i = 1; i <= count; i++) {
     const raw = { ...validServer, title: `Serveur ${String(i).padStart(3, '0')}`, ...make(i) };
-    const result = validateServerForm(raw, { departmentCodes: ['achat', 'vente', 'production'], hasStoredPassword: false });
+    const result = validateServerForm(raw, { departmentCodes: ['achat', 'vente', 'production'], storedPassword: null });
     if (!result.ok) throw new Error(`invalid seed server: ${JSON.stringify(result.errors)}`);
     created.push(await app.repositories.smtpServers.createServer(result.value, { userId: null, name: 'test', ip: null }));
   }

@@ -136,7 +136,11 @@ t.test('changing the mail path puts the server back to unconfirmed', async (t) =
   app.database.sqlite.prepare("UPDATE smtp_servers SET confirmation_status = 'confirmed', confirmed_at = ? WHERE id = ?").run(Date.now(), id);
   await client.post(`/smtp-servers/${id}`, { ...validServer, signature: 'Nouvelle signature', password: '' });
   t.equal((await app.repositories.smtpServers.findServer(id))!.confirmationStatus, 'confirmed', 'a new signature keeps the proof');
-  await client.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr', password: '' });
+  const retype = await client.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr', password: '' });
+  t.equal(retype.statusCode, 422, 'the stored password is not sent to another host unless typed again');
+  t.match(text(retype.body), 'Ressaisissez le mot de passe');
+  t.equal((await app.repositories.smtpServers.findServer(id))!.host, 'smtp.exemple.fr');
+  await client.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr' });
   const server = (await app.repositories.smtpServers.findServer(id))!;
   t.equal(server.confirmationStatus, 'unconfirmed');
   t.equal(server.confirmedAt, null);
@@ -308,4 +312,52 @@ t.test('oversized bodies get a clear 413 page', async (t) => {
   t.equal(res.statusCode, 413);
   t.match(text(res.body), 'Envoi trop volumineux');
   t.notMatch(res.body, /at .*\.ts:\d+/, 'no stack trace');
+});
+
+t.test('when a blank password field may reuse the stored password', async (t) => {
+  const { storedPasswordStillApplies } = await import('../src/smtp-servers/validation.js');
+  const stored = { host: 'smtp.exemple.fr', port: 587, security: 'starttls' as const, username: 'u', verifyCertificate: true };
+  t.ok(storedPasswordStillApplies(stored, { ...stored }));
+  t.ok(storedPasswordStillApplies(stored, { ...stored, host: 'SMTP.exemple.fr' }), 'host case does not matter');
+  t.ok(storedPasswordStillApplies(stored, { ...stored, security: 'tls' }), 'STARTTLS to TLS keeps encryption');
+  t.notOk(storedPasswordStillApplies(stored, { ...stored, security: 'none' }), 'no encryption any more');
+  t.notOk(storedPasswordStillApplies(stored, { ...stored, verifyCertificate: false }), 'certificate no longer checked');
+  t.ok(storedPasswordStillApplies({ ...stored, verifyCertificate: false }, { ...stored, verifyCertificate: true }));
+  t.notOk(storedPasswordStillApplies(stored, { ...stored, port: 465 }));
+  t.notOk(storedPasswordStillApplies(stored, { ...stored, host: 'evil.example' }));
+  t.notOk(storedPasswordStillApplies(stored, { ...stored, username: 'v' }));
+});
+
+t.test('input that once broke things: control characters, odd separators, non-ASCII next, long titles', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 2);
+  const client = await adminClient(app);
+  for (const url of ['/smtp-servers?q=abc%00', '/smtp-servers?q=a%00b&sort=host', '/smtp-servers/export.csv?q=%00%00%00', '/smtp-servers/export.csv?sep=__proto__', '/smtp-servers/export.csv?sep=constructor', '/smtp-servers?q[]=x&per=abc&page=1e9']) {
+    const res = await client.get(url);
+    t.equal(res.statusCode, 200, url);
+  }
+  const csv = await client.get('/smtp-servers/export.csv?sep=__proto__');
+  t.match(csv.body.split('\n')[0], ';', 'an unknown separator name falls back to the language default');
+  const language = await client.get('/language?lang=en&next=/%E2%82%AC');
+  t.equal(language.statusCode, 303);
+  t.equal(language.headers.location, '/%E2%82%AC');
+  await client.get('/language?lang=fr');
+
+  const long = await client.post('/smtp-servers', { ...validServer, title: 'T'.repeat(120) });
+  t.equal(long.statusCode, 303);
+  const id = (app.database.sqlite.prepare("SELECT id FROM smtp_servers WHERE title LIKE 'TTT%'").get() as { id: number }).id;
+  const copy = await client.post(`/smtp-servers/${id}/duplicate`);
+  const copyId = Number(/\/smtp-servers\/(\d+)\/edit/.exec(String(copy.headers.location))?.[1]);
+  const copied = (await app.repositories.smtpServers.findServer(copyId))!;
+  t.equal([...copied.title].length, 120, 'the copy still fits the title limit');
+  t.match(copied.title, / \(copie\)$/);
+  const resave = await client.post(`/smtp-servers/${copyId}`, { ...validServer, title: copied.title, password: '' });
+  t.equal(resave.statusCode, 303, 'and can be saved as it is');
+
+  const controlled = await client.post('/smtp-servers', { ...validServer, title: 'Ligne\u0000cachée' });
+  t.equal(controlled.statusCode, 422);
+  t.match(text(controlled.body), 'Le titre ne peut contenir ni retour à la ligne');
+
+  const edit = await client.post(`/smtp-servers/${id}`, { ...validServer, title: '' });
+  t.match(edit.body, `next=${encodeURIComponent(`/smtp-servers/${id}/edit`)}`, 'after a refused POST the language link names the form page');
 });

@@ -137,6 +137,9 @@ export const en: Record<MessageKey, string> = {
   'error.username.required': 'Enter the mailbox user name.',
   'error.username.invalid': 'The user name cannot contain line breaks or control characters.',
   'error.username.tooLong': 'The user name must be at most {max} characters.',
+  'error.password.retype':
+    'Type the password again: the host, port, user, security or certificate check changed, and the stored password is only sent to the server it was typed for.',
+  'error.title.invalid': 'The title cannot contain line breaks or control characters.',
   'error.password.required': 'Enter the mailbox password.',
   'error.password.tooLong': 'The password must be at most {max} characters.',
   'error.usage.invalid': 'Choose default or custom usage.',

@@ -138,6 +138,9 @@ export const fr = {
   'error.username.required': 'Indiquez l’utilisateur du compte mail.',
   'error.username.invalid': 'L’utilisateur ne peut contenir ni retour à la ligne ni caractère de contrôle.',
   'error.username.tooLong': 'L’utilisateur ne doit pas dépasser {max} caractères.',
+  'error.password.retype':
+    'Ressaisissez le mot de passe : l’hôte, le port, l’utilisateur, la sécurité ou la vérification du certificat a changé, et le mot de passe enregistré n’est envoyé qu’au serveur pour lequel il a été saisi.',
+  'error.title.invalid': 'Le titre ne peut contenir ni retour à la ligne ni caractère de contrôle.',
   'error.password.required': 'Indiquez le mot de passe du compte mail.',
   'error.password.tooLong': 'Le mot de passe ne doit pas dépasser {max} caractères.',
   'error.usage.invalid': 'Choisissez l’utilisation par défaut ou personnalisée.',

@@ -20,5 +20,6 @@ export async function languageRoutes(app: FastifyInstance) {
 export function safeNext(next: unknown, fallback = '/smtp-servers'): string {
   if (typeof next !== 'string' || next.length > 2000 || !next.startsWith('/')) return fallback;
   if (/[\\\u0000-\u001f\u007f]/.test(next) || next.startsWith('//')) return fallback;
-  return next;
+  // A Location header carries ASCII only: "/é" becomes "/%C3%A9" (what is already escaped stays as it is).
+  return next.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run));
 }

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { insertAuditEntry, type Actor } from '../audit/repository.js';
 import type { Db } from '../db/client.js';
 import { smtpServers } from '../db/schema.js';
@@ -11,14 +11,22 @@ function auditSummary(label: string, report: ProbeReport): string {
 
 export function createConnectionTestRepository(db: Db) {
   return {
-    /** The test of a saved server: its result stays on the row (when, ok or not, the whole report) for the list. */
-    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor): Promise<void> {
-      db.transaction((tx) => {
-        tx.update(smtpServers)
+    /**
+     * The test of a saved server: its result stays on the row (when, ok or not, the whole report) for the list —
+     * unless the server was edited while the test ran (`testedVersion` is its updatedAt before the test): then the
+     * result speaks of settings the server no longer has, and only the audit trail keeps it. (The column's SQL
+     * default is a REAL of whole milliseconds, hence a comparison within 1 ms.)
+     */
+    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: Date): Promise<boolean> {
+      return db.transaction((tx) => {
+        const { changes } = tx
+          .update(smtpServers)
           .set({ lastTestAt: new Date(report.startedAt), lastTestOk: report.ok, lastTestSummary: JSON.stringify(report) })
-          .where(eq(smtpServers.id, serverId))
+          .where(and(eq(smtpServers.id, serverId), sql`abs(${smtpServers.updatedAt} - ${testedVersion.getTime()}) < 1`))
           .run();
-        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary: auditSummary(title, report) });
+        const summary = auditSummary(title, report) + (changes === 0 ? ' (serveur modifié pendant le test : résultat non retenu)' : '');
+        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary });
+        return changes > 0;
       });
     },
 

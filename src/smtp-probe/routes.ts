@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerView } from '../smtp-servers/repository.js';
-import { parseId, redirectAfterPost, renderServerForm } from '../smtp-servers/routes.js';
+import { parseId, redirectAfterPost, renderServerForm, storedPasswordOf } from '../smtp-servers/routes.js';
 import { validateServerForm, type ServerFormErrors, type ServerFormField } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
@@ -34,7 +34,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     if (!server) return notFound(reply);
     const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
     const report = await probeServer(server, password, app.smtpSettings);
-    await tests.recordServerTest(server.id, server.title, report, actorOf(request));
+    await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt);
     return redirectAfterPost(request, reply, `/smtp-servers/${server.id}/test`);
   });
 
@@ -56,7 +56,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
   async function testTypedValues(request: FastifyRequest, reply: FastifyReply, server: ServerView | null) {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const departments = await servers.listDepartments();
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), hasStoredPassword: server?.hasPassword ?? false });
+    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
     const values = result.values;
     const typedPassword = typeof body.password === 'string' ? body.password : '';
     const errors: ServerFormErrors = {};

@@ -28,7 +28,8 @@ export function listStateFrom(query: Record<string, unknown>): ListState {
   const page = Number.parseInt(first(query.page), 10);
   const perPage = Number.parseInt(first(query.per), 10);
   return {
-    q: first(query.q).trim().slice(0, 200),
+    // Control characters are never part of what anyone searches for (and a NUL would cut an FTS5 string short).
+    q: first(query.q).replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 200),
     sort: isSortableColumn(sort) ? sort : defaultSort.sort,
     dir: dir === 'desc' || dir === 'asc' ? dir : defaultSort.dir,
     page: Number.isFinite(page) && page > 0 ? page : 1,

@@ -4,7 +4,7 @@ import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
-import { validateServerForm, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
+import { limits, validateServerForm, suggestedPorts, type ServerFormErrors, type ServerFormValues, type StoredPasswordTarget } from './validation.js';
 
 const tableTarget = 'servers-table';
 const formTarget = 'server-form';
@@ -19,6 +19,17 @@ export function parseId(raw: string): number | null {
 export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
   if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', url).code(200).send('');
   return reply.redirect(url, 303);
+}
+
+/** "Titre (copie 2)", the title shortened if need be so the copy can be saved as it is. */
+export function copyTitle(title: string, suffix: string): string {
+  const tail = ` (${suffix})`;
+  return `${[...title].slice(0, limits.title - tail.length).join('').trimEnd()}${tail}`;
+}
+
+export function storedPasswordOf(server: ServerView | null): StoredPasswordTarget | null {
+  if (!server?.hasPassword) return null;
+  return { host: server.host, port: server.port, security: server.security, username: server.username, verifyCertificate: server.verifyCertificate };
 }
 
 function emptyFormValues(): ServerFormValues {
@@ -79,6 +90,8 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
     test: options.test ?? null,
     title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
+    // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
+    path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',
   };
   if (wantsFragment(request, formTarget)) return reply.fragment('smtp-servers/_form', data, options.status);
   return reply.page('smtp-servers/form-page', data, options.status);
@@ -147,7 +160,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.post('/smtp-servers', async (request, reply) => {
     const departments = await servers.listDepartments();
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), hasStoredPassword: false });
+    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: null });
     if (!result.ok) return renderForm(request, reply, { server: null, values: result.values, errors: result.errors, status: 422 });
     try {
       const server = await servers.createServer(result.value, actorOf(request));
@@ -173,7 +186,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     if (!server) return notFound(reply);
     const departments = await servers.listDepartments();
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), hasStoredPassword: server.hasPassword });
+    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
       const updated = await servers.updateServer(server.id, result.value, actorOf(request));
@@ -193,7 +206,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const copy =
       id === null
         ? null
-        : await servers.duplicateServer(id, (title, attempt) => `${title} (${suffix}${attempt > 1 ? ` ${attempt}` : ''})`, actorOf(request));
+        : await servers.duplicateServer(id, (title, attempt) => copyTitle(title, `${suffix}${attempt > 1 ? ` ${attempt}` : ''}`), actorOf(request));
     if (!copy) return notFound(reply);
     reply.flash('success', 'flash.duplicated', { title: copy.title });
     return redirectAfterPost(request, reply, `/smtp-servers/${copy.id}/edit`);

@@ -73,10 +73,34 @@ export type ValidationResult =
   | { ok: true; value: ServerInput; values: ServerFormValues }
   | { ok: false; values: ServerFormValues; errors: ServerFormErrors };
 
+/** Where a stored password may be sent: the server it was typed for. */
+export interface StoredPasswordTarget {
+  host: string;
+  port: number;
+  security: Security;
+  username: string;
+  verifyCertificate: boolean;
+}
+
 export interface ValidationContext {
   departmentCodes: readonly string[];
-  /** Editing a server that already has a password: a blank field keeps it. */
-  hasStoredPassword: boolean;
+  /** Editing a server that already has a password: a blank field keeps it, for the same server only. */
+  storedPassword: StoredPasswordTarget | null;
+}
+
+/**
+ * A blank password field reuses the stored password only towards the server it was typed for: another host, port or
+ * user, no encryption any more, or the certificate no longer checked, and it must be typed again. Otherwise anyone
+ * who may edit a server could have Relais send the stored password to a machine of their choosing.
+ */
+export function storedPasswordStillApplies(stored: StoredPasswordTarget, typed: StoredPasswordTarget): boolean {
+  return (
+    stored.host.toLowerCase() === typed.host.toLowerCase() &&
+    stored.port === typed.port &&
+    stored.username === typed.username &&
+    (stored.security === 'none' || typed.security !== 'none') &&
+    (!stored.verifyCertificate || typed.verifyCertificate)
+  );
 }
 
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
@@ -142,6 +166,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   const errors: ServerFormErrors = {};
 
   if (!values.title) errors.title = { key: 'error.title.required' };
+  else if (CONTROL_CHARACTERS.test(values.title)) errors.title = { key: 'error.title.invalid' };
   else if (values.title.length > limits.title) errors.title = { key: 'error.title.tooLong', params: { max: limits.title } };
 
   if (!values.host) errors.host = { key: 'error.host.required' };
@@ -180,8 +205,12 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   } else if (values.clearPassword) {
     passwordChange = null;
   }
-  const willHavePassword = passwordChange === undefined ? context.hasStoredPassword : passwordChange !== null;
+  const willHavePassword = passwordChange === undefined ? context.storedPassword !== null : passwordChange !== null;
   if (needsCredentials && !willHavePassword && !errors.password) errors.password = { key: 'error.password.required' };
+  else if (needsCredentials && passwordChange === undefined && context.storedPassword && !errors.password) {
+    const typed = { host: values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
+    if (!storedPasswordStillApplies(context.storedPassword, typed)) errors.password = { key: 'error.password.retype' };
+  }
 
   if (!(usageModes as readonly string[]).includes(values.usage)) errors.usage = { key: 'error.usage.invalid' };
   const departmentCodes = [...new Set(values.departments)];

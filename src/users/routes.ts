@@ -43,7 +43,15 @@ export async function userRoutes(app: FastifyInstance) {
     const { user: account, ...rest } = options;
     return reply.page(
       'users/form-page',
-      { ...passwordFieldData, resetErrors: {}, ...rest, account, title, action: account ? `/users/${account.id}` : '/users' },
+      {
+        ...passwordFieldData,
+        resetErrors: {},
+        ...rest,
+        account,
+        title,
+        action: account ? `/users/${account.id}` : '/users',
+        path: account ? `/users/${account.id}/edit` : '/users/new',
+      },
       options.status,
     );
   }

@@ -16,7 +16,7 @@ export function csvSeparatorFrom(raw: unknown, locale: 'fr' | 'en'): CsvSeparato
     '\t': '\t',
     tab: '\t',
   };
-  const chosen = typeof value === 'string' ? byName[value.toLowerCase()] : undefined;
+  const chosen = typeof value === 'string' && Object.hasOwn(byName, value.toLowerCase()) ? byName[value.toLowerCase()] : undefined;
   // French Excel splits on ";" (the comma is the decimal separator there); English Excel on ",".
   return chosen ?? (locale === 'fr' ? ';' : ',');
 }
