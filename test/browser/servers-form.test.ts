@@ -76,10 +76,11 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(1), 'Secret-1234!');
 });
 
-scenario('edit with the password left blank keeps the stored password', async (s) => {
+scenario('edit with the password left blank keeps the stored password; a new host asks for it again', async (s) => {
   const { page } = s;
   const [server] = await createServers(s.app, [{ title: 'Achats Lyon', host: 'smtp.lyon.exemple.fr', email: 'achats@exemple.fr', senderName: 'Achats', password: 'Ancien-Secret-9!' }]);
-  const before = s.sqlite.prepare('SELECT password_ciphertext FROM smtp_servers WHERE id = ?').get(server!.id) as { password_ciphertext: string };
+  const ciphertext = () => (s.sqlite.prepare('SELECT password_ciphertext AS c FROM smtp_servers WHERE id = ?').get(server!.id) as { c: string }).c;
+  const before = ciphertext();
   await s.goto('/smtp-servers');
   await page.getByRole('link', { name: 'Modifier Achats Lyon' }).click();
   await s.until('the edit form is shown', () => page.locator('#server-form').isVisible());
@@ -88,16 +89,29 @@ scenario('edit with the password left blank keeps the stored password', async (s
   s.t.equal(await page.getByLabel('Remplacer le mot de passe').inputValue(), '', 'the stored password is not in the page');
   s.t.notMatch(await page.content(), 'Ancien-Secret-9!');
 
-  await page.getByLabel('Hôte').fill('smtp2.lyon.exemple.fr');
+  await page.getByLabel('Nom d’envoi').fill('Achats Lyon et Villeurbanne');
   await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Achats Lyon » a été enregistré.');
-  s.t.match(await page.locator(`#server-${server!.id}`).innerText(), 'smtp2.lyon.exemple.fr');
-
-  const after = s.sqlite.prepare('SELECT host, password_ciphertext FROM smtp_servers WHERE id = ?').get(server!.id) as { host: string; password_ciphertext: string };
-  s.t.equal(after.host, 'smtp2.lyon.exemple.fr');
-  s.t.equal(after.password_ciphertext, before.password_ciphertext, 'the stored password was not touched');
+  s.t.match(await page.locator(`#server-${server!.id}`).innerText(), 'Achats Lyon et Villeurbanne');
+  s.t.equal(ciphertext(), before, 'the stored password was not touched');
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Ancien-Secret-9!');
+
+  // The stored password only ever goes to the server it was typed for.
+  await page.getByRole('link', { name: 'Modifier Achats Lyon' }).click();
+  await s.until('the edit form is shown', () => page.locator('#server-form').isVisible());
+  await page.getByLabel('Hôte').fill('smtp2.lyon.exemple.fr');
+  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
+  const passwordError = page.locator('.field', { has: page.locator('#password') }).locator('.field-error');
+  await s.until('the password is asked for again', async () => (await passwordError.count()) === 1);
+  s.t.match(await passwordError.innerText(), 'Ressaisissez le mot de passe');
+  s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp2.lyon.exemple.fr', 'the new host is kept in the form');
+  await page.getByLabel('Remplacer le mot de passe').fill('Nouveau-Secret-7!');
+  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  const after = s.sqlite.prepare('SELECT host FROM smtp_servers WHERE id = ?').get(server!.id) as { host: string };
+  s.t.equal(after.host, 'smtp2.lyon.exemple.fr');
+  s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Nouveau-Secret-7!');
 });
 
 scenario('duplicate a server, then save the copy', async (s) => {

@@ -205,7 +205,7 @@ export async function createServers(app: FastifyInstance, seeds: ServerSeed[], a
       ...seed,
       verifyCertificate: seed.verifyCertificate === false ? '' : 'on',
     };
-    const result = validateServerForm(raw, { departmentCodes: codes, hasStoredPassword: false });
+    const result = validateServerForm(raw, { departmentCodes: codes, storedPassword: null });
     if (!result.ok) throw new Error(`invalid seed server ${seed.title}: ${JSON.stringify(result.errors)}`);
     created.push(await app.repositories.smtpServers.createServer(result.value, actor));
   }
