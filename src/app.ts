@@ -193,7 +193,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
 
   await app.register(view, {
-    engine: { eta: new Eta({ views: viewsDir, cache: config.production }) },
+    engine: { eta: new Eta({ views: viewsDir, cache: config.production, rmWhitespace: true }) },
     templates: viewsDir,
     production: config.production,
   });

@@ -385,12 +385,18 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       // A broad search is fastest as a walk down the sort column's index that stops after one page;
       // a narrow one sorts the few rows the trigram index finds.
       const strategy = total > broadSearchThreshold ? 'scan' : 'index';
-      const rows = selectViews()
+      // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
+      const ids = db
+        .select({ id: smtpServers.id })
+        .from(smtpServers)
         .where(whereFor(plan, strategy))
         .orderBy(...orderFor(query.sort, query.dir))
         .limit(perPage)
         .offset((page - 1) * perPage)
-        .all();
+        .all()
+        .map((row) => row.id);
+      const byId = new Map(selectViews().where(inArray(smtpServers.id, ids)).all().map((row) => [row.id, row]));
+      const rows = ids.map((id) => byId.get(id)).filter((row) => row !== undefined);
       return { rows: toViews(rows), total, page, pages, perPage };
     },
 
