@@ -116,7 +116,7 @@ SELECT s.id AS "ID", s.title AS "Titre", s.host AS "Hôte", s.port AS "Port",
     WHERE sd.server_id = s.id ORDER BY d.position) END AS "Usage",
   CASE s.confirmation_status WHEN 'confirmed' THEN 'Confirmé le ' || strftime('%d/%m/%Y %H:%M', s.confirmed_at / 1000, 'unixepoch')
     ELSE 'Non confirmé' END AS "Confirmation"
-FROM smtp_servers s ORDER BY s.title COLLATE NOCASE, s.id;`;
+FROM smtp_servers s ORDER BY s.title_sort, s.id;`;
 
 function hasGnuTime(): boolean {
   return fs.existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0;

@@ -26,9 +26,9 @@ export function seedBenchDatabase(file: string, count: number, secret = 'bench-s
   const box = new SecretBox(keyFromSecret(secret));
   const ciphertext = box.encrypt('Bench-Passw0rd!');
   const insert = handle.sqlite.prepare(`INSERT INTO smtp_servers
-    (title, title_key, host, port, security, authentication, email, sender_name, username, password_ciphertext, usage,
+    (title, title_key, title_sort, host, port, security, authentication, email, sender_name, username, password_ciphertext, usage,
      verify_certificate, signature, confirmation_status, search_text)
-    VALUES (@title, @titleKey, @host, @port, @security, 'password', @email, @senderName, @username, @password, @usage,
+    VALUES (@title, @titleKey, @titleSort, @host, @port, @security, 'password', @email, @senderName, @username, @password, @usage,
      1, '', @confirmation, @searchText)`);
   const link = handle.sqlite.prepare('INSERT INTO smtp_server_departments (server_id, department_id) VALUES (?, ?)');
   handle.sqlite.transaction(() => {
@@ -45,6 +45,7 @@ export function seedBenchDatabase(file: string, count: number, secret = 'bench-s
       const row = {
         title,
         titleKey: titleKeyOf(title),
+        titleSort: normalizeForSearch(title),
         host,
         port,
         security,

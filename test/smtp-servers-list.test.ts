@@ -57,9 +57,20 @@ t.test('sorting by a column header, both ways, announced with aria-sort', async 
   t.match(byPortDesc.body, /<th scope="col" class="col-port" aria-sort="descending">/);
   t.notMatch(byPortDesc.body, /class="col-title" aria-sort/);
 
+  await seedServers(app, 3, (i) => ({ title: ['Export', 'Équipe', 'Entrepôt'][i - 1]! }));
+  const accented = await client.get('/smtp-servers?q=e');
+  t.same(rowTitles(accented.body).filter((title) => title.startsWith('E') || title.startsWith('É')), ['Entrepôt', 'Équipe', 'Export'], 'accents sort as a French reader expects');
+  const { default: Database } = await import('better-sqlite3');
+  const other = new Database(app.database.file);
+  other.prepare("UPDATE smtp_servers SET title_sort = '' WHERE title = 'Équipe'").run();
+  other.close();
+  const { createSmtpServerRepository } = await import('../src/smtp-servers/repository.js');
+  createSmtpServerRepository(app.database.db, app.secrets);
+  t.same(app.database.sqlite.prepare("SELECT title_sort FROM smtp_servers WHERE title = 'Équipe'").get(), { title_sort: 'equipe' }, 'rows from before the sort key get it at start');
+
   const bogus = await client.get('/smtp-servers?sort=password_ciphertext&dir=sideways');
   t.equal(bogus.statusCode, 200, 'an unknown sort falls back to the default');
-  t.same(rowTitles(bogus.body), ['alpha', 'Bravo', 'Charlie']);
+  t.same(rowTitles(bogus.body).slice(0, 3), ['alpha', 'Bravo', 'Charlie']);
 });
 
 t.test('pagination: 25, 50 or 100 rows a page, with the total count', async (t) => {

@@ -22,7 +22,7 @@ t.test('search and sort agree with a brute-force reading of the table, broad or 
     host: string;
   }[];
   const keyOf: Partial<Record<SortableColumn, (row: (typeof all)[number]) => string | number>> = {
-    title: (row) => row.title.replace(/[A-Z]/g, (c) => c.toLowerCase()),
+    title: (row) => normalizeForSearch(row.title),
     port: (row) => row.port,
     host: (row) => row.host,
   };

@@ -20,6 +20,8 @@ export const smtpServers = sqliteTable(
     title: text('title').notNull(),
     // The title folded to lower case (any script), so "Vente" and "VENTE", "Été" and "ÉTÉ" cannot both exist.
     titleKey: text('title_key').notNull(),
+    // The title as it sorts for a French reader: lower case and without accents ("Équipe" between "Entrepôt" and "Export").
+    titleSort: text('title_sort').notNull().default(''),
     host: text('host').notNull(),
     port: integer('port').notNull(),
     security: text('security', { enum: ['none', 'starttls', 'tls'] }).notNull(),
@@ -49,7 +51,7 @@ export const smtpServers = sqliteTable(
   (table) => [
     uniqueIndex('smtp_servers_title_key_unique').on(table.titleKey),
     // Covers the default order and the search text, so a broad search reads its first page in title order without a sort.
-    index('smtp_servers_title_search_idx').on(sql`${table.title} COLLATE NOCASE`, table.id, table.searchText),
+    index('smtp_servers_title_sort_search_idx').on(table.titleSort, table.id, table.searchText),
     // One index per sortable column: a broad search walks the chosen order and stops after one page.
     index('smtp_servers_host_idx').on(table.host),
     index('smtp_servers_port_idx').on(table.port),

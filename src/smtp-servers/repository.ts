@@ -23,7 +23,7 @@ export interface ServerDepartment {
 }
 
 /** A server as pages and exports see it: everything but the password, which is only "stored or not". */
-export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey'> & {
+export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey' | 'titleSort'> & {
   hasPassword: boolean;
   departments: ServerDepartment[];
 };
@@ -75,7 +75,7 @@ const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
 
 const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
   id: smtpServers.id,
-  title: sql`${smtpServers.title} COLLATE NOCASE`,
+  title: smtpServers.titleSort,
   host: smtpServers.host,
   port: smtpServers.port,
   authentication: smtpServers.authentication,
@@ -87,7 +87,7 @@ const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
   confirmation: smtpServers.confirmationStatus,
 };
 
-const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, ...viewColumns } = getTableColumns(smtpServers);
+const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...viewColumns } = getTableColumns(smtpServers);
 
 const listItemFields = [
   'id',
@@ -123,7 +123,17 @@ function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/** Rows written before the title_sort column existed (migration 0004) get their sort key, once. */
+function fillMissingSortKeys(db: Db): void {
+  const missing = db.select({ id: smtpServers.id, title: smtpServers.title }).from(smtpServers).where(eq(smtpServers.titleSort, '')).all();
+  if (missing.length === 0) return;
+  db.transaction((tx) => {
+    for (const row of missing) tx.update(smtpServers).set({ titleSort: normalizeForSearch(row.title) }).where(eq(smtpServers.id, row.id)).run();
+  });
+}
+
 export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
+  fillMissingSortKeys(db);
   let departmentCache: Department[] | null = null;
   const allDepartments = (): Department[] =>
     (departmentCache ??= db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all());
@@ -142,6 +152,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return {
       title: input.title,
       titleKey: titleKeyOf(input.title),
+      titleSort: normalizeForSearch(input.title),
       host: input.host,
       port: input.port,
       security: input.security,
@@ -510,6 +521,7 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
           .values({
             title,
             titleKey: titleKeyOf(title),
+            titleSort: normalizeForSearch(title),
             host: source.host,
             port: source.port,
             security: source.security,
