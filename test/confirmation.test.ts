@@ -2,30 +2,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import t from 'tap';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { peerUser, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
+import { peerUser, serverRow, serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 type Row = Record<string, unknown>;
-
-/** A server in Relais that sends through the test peer (plain port, AUTH). */
-async function serverThrough(client: Client, peer: SmtpPeer, overrides: Record<string, string> = {}) {
-  const res = await client.post('/smtp-servers', {
-    ...validServer,
-    host: '127.0.0.1',
-    port: String(peer.port),
-    security: 'none',
-    username: peerUser.username,
-    password: peerUser.password,
-    ...overrides,
-  });
-  if (res.statusCode !== 303) throw new Error(`server not created: ${res.statusCode} ${text(res.body).slice(0, 500)}`);
-  const row = client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number };
-  return row.id;
-}
-
-function serverRow(client: Client, id: number): Row {
-  return client.app.database.sqlite.prepare('SELECT * FROM smtp_servers WHERE id = ?').get(id) as Row;
-}
 
 function tokensOf(client: Client, id: number): Row[] {
   return client.app.database.sqlite.prepare('SELECT * FROM confirmation_tokens WHERE server_id = ? ORDER BY id').all(id) as Row[];

@@ -1,29 +1,9 @@
 import t from 'tap';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { peerUser, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
+import { formFor, peerUser, serverRow, serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 type Row = Record<string, unknown>;
-
-function formFor(peer: SmtpPeer, overrides: Record<string, string> = {}) {
-  return {
-    ...validServer,
-    host: '127.0.0.1',
-    port: String(peer.port),
-    security: 'none',
-    username: peerUser.username,
-    password: peerUser.password,
-    ...overrides,
-  };
-}
-
-async function serverThrough(client: Client, peer: SmtpPeer, overrides: Record<string, string> = {}) {
-  const res = await client.post('/smtp-servers', formFor(peer, overrides));
-  if (res.statusCode !== 303) throw new Error(`server not created: ${res.statusCode}`);
-  return (client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number }).id;
-}
-
-const serverRow = (client: Client, id: number) => client.app.database.sqlite.prepare('SELECT * FROM smtp_servers WHERE id = ?').get(id) as Row;
 
 /** The steps table as "step | outcome" lines. */
 function stepLines(html: string): string[] {

@@ -1,6 +1,7 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import net from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { text, validServer, type Client } from './helper.js';
 
 type Test = { teardown: (fn: () => unknown) => void };
 
@@ -123,4 +124,28 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The form of a server in Relais that sends through this peer (plain port, AUTH), with any field changed. */
+export function formFor(peer: SmtpPeer, overrides: Record<string, string> = {}) {
+  return {
+    ...validServer,
+    host: '127.0.0.1',
+    port: String(peer.port),
+    security: 'none',
+    username: peerUser.username,
+    password: peerUser.password,
+    ...overrides,
+  };
+}
+
+/** Creates that server through the form, as an administrator would, and returns its id. */
+export async function serverThrough(client: Client, peer: SmtpPeer, overrides: Record<string, string> = {}): Promise<number> {
+  const res = await client.post('/smtp-servers', formFor(peer, overrides));
+  if (res.statusCode !== 303) throw new Error(`server not created: ${res.statusCode} ${text(res.body).slice(0, 500)}`);
+  return (client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number }).id;
+}
+
+export function serverRow(client: Client, id: number): Record<string, unknown> {
+  return client.app.database.sqlite.prepare('SELECT * FROM smtp_servers WHERE id = ?').get(id) as Record<string, unknown>;
 }

@@ -1,5 +1,6 @@
 import { and, count, desc, eq, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { likePattern } from '../db/like.js';
 import { auditLog, users } from '../db/schema.js';
 
 /** Who did something, from where. userId is null for anonymous actions (a failed login, a confirmation link). */
@@ -75,7 +76,7 @@ export function createAuditRepository(db: Db) {
       if (query.userId !== undefined) conditions.push(eq(auditLog.userId, query.userId));
       if (query.action) conditions.push(eq(auditLog.action, query.action));
       if (query.text) {
-        const pattern = `%${query.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const pattern = likePattern(query.text);
         conditions.push(
           or(
             sql`${auditLog.summary} LIKE ${pattern} ESCAPE '\\'`,

@@ -1,3 +1,4 @@
+import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
 
@@ -87,15 +88,8 @@ export interface Capabilities {
   starttls: boolean;
 }
 
-export interface ProbeTarget {
-  host: string;
-  port: number;
-  security: Security;
-  authentication: Authentication;
-  email: string;
-  username: string;
-  verifyCertificate: boolean;
-}
+/** The endpoint a test was run against, kept with its result. */
+export type ProbeTarget = SmtpEndpoint;
 
 /** The whole connection test, as stored in smtp_servers.last_test_summary (JSON) and shown on the result page. */
 export interface ProbeReport {

@@ -6,7 +6,8 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
 import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
-import { likePattern, normalizeForSearch, planSearch, type SearchPlan } from './search.js';
+import { likePattern } from '../db/like.js';
+import { normalizeForSearch, planSearch, type SearchPlan } from './search.js';
 import type { ServerInput } from './validation.js';
 
 export interface ServerListQuery {

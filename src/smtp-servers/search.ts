@@ -1,3 +1,5 @@
+import { likePattern } from '../db/like.js';
+
 /** Lower case without accents: "Équipe Vente" → "equipe vente". The same function builds the index and the query. */
 export function normalizeForSearch(value: string): string {
   return value.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
@@ -26,9 +28,4 @@ export function planSearch(q: string): SearchPlan | null {
     match: long.length ? long.map((term) => `"${term.replace(/"/g, '""')}"`).join(' AND ') : null,
     likes: short.map(likePattern),
   };
-}
-
-/** A LIKE pattern matching the term anywhere, its own % _ and \ taken literally (with ESCAPE '\'). */
-export function likePattern(term: string): string {
-  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
