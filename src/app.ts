@@ -18,7 +18,7 @@ import { createPasswordHasher } from './auth/password.js';
 import { authRoutes } from './auth/routes.js';
 import { createSessionRepository, type SessionRepository } from './auth/sessions.js';
 import { prepareFirstStart } from './auth/setup.js';
-import { createLoginThrottle, type LoginThrottle } from './auth/throttle.js';
+import { createLoginThrottle, throttlePolicyFrom, type LoginThrottle } from './auth/throttle.js';
 import { createUserRepository, type UserRepository } from './auth/users.js';
 import type { RelaisConfig } from './config.js';
 import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
@@ -125,12 +125,15 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(database.db, box),
     audit: createAuditRepository(database.db),
-    users: createUserRepository(database.db, createPasswordHasher(config.passwordHashCost)),
+    users: createUserRepository(
+      database.db,
+      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),
+    ),
     sessions: createSessionRepository(database.db, {
       idleMs: config.sessionIdleMinutes * 60_000,
       absoluteMs: config.sessionAbsoluteHours * 3_600_000,
     }),
-    loginThrottle: createLoginThrottle(database.db),
+    loginThrottle: createLoginThrottle(database.db, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(database.db),
     connectionTests: createConnectionTestRepository(database.db),
   });

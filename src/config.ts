@@ -18,6 +18,17 @@ export interface RelaisConfig {
   sessionAbsoluteHours: number;
   /** log2 of scrypt's N for new password hashes; 17 (OWASP's minimum) unless a test lowers it. */
   passwordHashCost: number;
+  /** Password hashes computed at once, and verifications allowed to wait for one (more get a 503). */
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
+  /** Sign-in throttling: see src/auth/throttle.ts for what each number limits. */
+  loginThrottle: {
+    windowMinutes: number;
+    pairMaxFailures: number;
+    accountFreeFailures: number;
+    accountMaxDelaySeconds: number;
+    addressMaxFailures: number;
+  };
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
@@ -25,6 +36,12 @@ export interface RelaisConfig {
   pageCacheEntries: number;
   /** PEM bundle of extra CAs trusted for SMTP TLS (RELAIS_SMTP_CA_FILE). */
   smtpCaFile: string | undefined;
+}
+
+function positiveIntFrom(value: string | undefined, fallback: number, name: string): number {
+  const n = intFrom(value, fallback, name);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got "${value}"`);
+  return n;
 }
 
 function intFrom(value: string | undefined, fallback: number, name: string): number {
@@ -66,6 +83,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     sessionIdleMinutes: intFrom(env.RELAIS_SESSION_IDLE_MINUTES, 30, 'RELAIS_SESSION_IDLE_MINUTES'),
     sessionAbsoluteHours: intFrom(env.RELAIS_SESSION_ABSOLUTE_HOURS, 8, 'RELAIS_SESSION_ABSOLUTE_HOURS'),
     passwordHashCost: passwordHashCostFrom(env),
+    passwordHashConcurrency: positiveIntFrom(env.RELAIS_PASSWORD_HASH_CONCURRENCY, 2, 'RELAIS_PASSWORD_HASH_CONCURRENCY'),
+    passwordHashQueue: intFrom(env.RELAIS_PASSWORD_HASH_QUEUE, 10, 'RELAIS_PASSWORD_HASH_QUEUE'),
+    loginThrottle: {
+      windowMinutes: positiveIntFrom(env.RELAIS_LOGIN_WINDOW_MINUTES, 15, 'RELAIS_LOGIN_WINDOW_MINUTES'),
+      pairMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_PAIR_MAX_FAILURES, 5, 'RELAIS_LOGIN_PAIR_MAX_FAILURES'),
+      accountFreeFailures: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_FREE_FAILURES, 5, 'RELAIS_LOGIN_ACCOUNT_FREE_FAILURES'),
+      accountMaxDelaySeconds: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS, 900, 'RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS'),
+      addressMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_ADDRESS_MAX_FAILURES, 100, 'RELAIS_LOGIN_ADDRESS_MAX_FAILURES'),
+    },
     confirmationTtlHours: intFrom(env.RELAIS_CONFIRMATION_TTL_HOURS, 48, 'RELAIS_CONFIRMATION_TTL_HOURS'),
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),
     smtpGreetingTimeoutMs: intFrom(env.RELAIS_SMTP_GREETING_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_GREETING_TIMEOUT_MS'),

@@ -142,5 +142,5 @@ t.test('guessing the current password from an open session is throttled', async 
   }
   const blocked = await admin.post('/account/password', { currentPassword: testPassword, password: fresh, passwordConfirm: fresh });
   t.equal(blocked.statusCode, 429);
-  t.match(text(blocked.body), 'Réessayez dans 15 min.');
+  t.match(text(blocked.body), 'Réessayez dans 15 minutes.');
 });

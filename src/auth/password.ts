@@ -25,28 +25,73 @@ function scryptOptions(params: ScryptParams): ScryptOptions {
   return { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + 1024 * 1024 };
 }
 
-// Each hash at N=2^17 holds 128 MiB for about 0.4 s: a burst of logins must not exhaust memory or the thread pool.
-const maxConcurrent = 2;
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function withSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= maxConcurrent) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
+/** The hashing queue is full: the caller should say « try again in a moment » at once rather than wait. */
+export class HashQueueFullError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many password verifications are waiting');
   }
 }
 
-function derive(password: string, salt: Buffer, params: ScryptParams, length = keyLength): Promise<Buffer> {
-  return withSlot(
+export interface HashQueueLimits {
+  /** Hashes computed at once (each holds 128·N·r bytes: 128 MiB at N=2^17). */
+  concurrency: number;
+  /** Verifications allowed to wait for a slot; one more is refused with HashQueueFullError. */
+  queue: number;
+}
+
+/**
+ * Runs hashes a few at a time. Verifications (sign-in, current password) are refused when the queue is full, so a
+ * flood of bogus sign-ins cannot push a real one back by seconds; new hashes (account creation) always wait their turn.
+ */
+export function createHashQueue(limits: HashQueueLimits) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  let averageMs = 0;
+
+  function release() {
+    const next = waiting.shift();
+    // The slot passes straight to the next in line, so a newcomer cannot slip in between.
+    if (next) next();
+    else running--;
+  }
+
+  return {
+    limits,
+    get waiting() {
+      return waiting.length;
+    },
+    async run<T>(work: () => Promise<T>, options: { refuseWhenFull: boolean }): Promise<T> {
+      if (running < limits.concurrency) running++;
+      else {
+        if (options.refuseWhenFull && waiting.length >= limits.queue) {
+          const seconds = Math.ceil(((waiting.length + running) * (averageMs || 500)) / limits.concurrency / 1000);
+          throw new HashQueueFullError(Math.max(1, seconds));
+        }
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        const took = performance.now() - started;
+        averageMs = averageMs ? averageMs * 0.8 + took * 0.2 : took;
+        release();
+      }
+    },
+  };
+}
+
+export type HashQueue = ReturnType<typeof createHashQueue>;
+
+const unboundedQueue = createHashQueue({ concurrency: 2, queue: Infinity });
+
+function derive(password: string, salt: Buffer, params: ScryptParams, length: number, queue: HashQueue, refuseWhenFull: boolean): Promise<Buffer> {
+  return queue.run(
     () =>
       new Promise<Buffer>((resolve, reject) => {
         scrypt(password.normalize('NFC'), salt, length, scryptOptions(params), (err, key) => (err ? reject(err) : resolve(key)));
       }),
+    { refuseWhenFull },
   );
 }
 
@@ -73,17 +118,17 @@ function parseHash(stored: string): ParsedHash | null {
   return { params: { ln, r, p }, salt, hash };
 }
 
-export async function hashPassword(password: string, params: ScryptParams): Promise<string> {
+export async function hashPassword(password: string, params: ScryptParams, queue: HashQueue = unboundedQueue): Promise<string> {
   const salt = randomBytes(saltLength);
-  const hash = await derive(password, salt, params);
+  const hash = await derive(password, salt, params, keyLength, queue, false);
   return `${prefix}$ln=${params.ln},r=${params.r},p=${params.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Constant-time comparison; a malformed stored hash never matches. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/** Constant-time comparison; a malformed stored hash never matches. Throws HashQueueFullError when the queue is full. */
+export async function verifyPassword(password: string, stored: string, queue: HashQueue = unboundedQueue): Promise<boolean> {
   const parsed = parseHash(stored);
   if (!parsed) return false;
-  const candidate = await derive(password, parsed.salt, parsed.params, parsed.hash.length);
+  const candidate = await derive(password, parsed.salt, parsed.params, parsed.hash.length, queue, true);
   return timingSafeEqual(candidate, parsed.hash);
 }
 
@@ -99,17 +144,19 @@ export function describeHash(stored: string): ScryptParams | null {
 }
 
 /** Hashes and verifies with the configured cost; an unknown email still costs one verification, so timing tells nothing. */
-export function createPasswordHasher(cost: number) {
+export function createPasswordHasher(cost: number, limits: HashQueueLimits) {
   const params = scryptParams(cost);
+  const queue = createHashQueue(limits);
   let dummy: Promise<string> | null = null;
   return {
     params,
-    hash: (password: string) => hashPassword(password, params),
-    verify: verifyPassword,
+    queue,
+    hash: (password: string) => hashPassword(password, params, queue),
+    verify: (password: string, stored: string) => verifyPassword(password, stored, queue),
     needsRehash: (stored: string) => needsRehash(stored, params),
     async verifyAgainstNothing(password: string): Promise<false> {
-      dummy ??= hashPassword(randomBytes(16).toString('hex'), params);
-      await verifyPassword(password, await dummy);
+      dummy ??= hashPassword(randomBytes(16).toString('hex'), params, queue);
+      await verifyPassword(password, await dummy, queue);
       return false;
     },
   };

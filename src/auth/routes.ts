@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/repository.js';
+import type { Translate } from '../i18n/index.js';
 import { safeNext } from '../i18n/routes.js';
 import { isValidEmail } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { csrfCookieName } from '../web/render.js';
 import { sessionCookie } from './enforce.js';
+import { HashQueueFullError } from './password.js';
 import { passwordLength } from './password-rules.js';
 import { setupTokenUsable } from './setup.js';
 import { normalizeEmail, SetupTokenError, type UserView } from './users.js';
@@ -21,9 +23,65 @@ export const passwordFieldData = { passwordLength };
 
 type TokenParams = { Params: { token: string } };
 
+/** « 40 secondes », « 1 minute », « 15 minutes »: waits are rounded up, never shown as zero. */
+export function waitInWords(t: Translate, ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return seconds === 1 ? t('auth.wait.second') : t('auth.wait.seconds', { n: seconds });
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? t('auth.wait.minute') : t('auth.wait.minutes', { n: minutes });
+}
+
+/** How a password check went: refused before checking (throttled, or the hashing queue full), or checked. */
+type PasswordAttempt<T> = { outcome: 'refused'; status: 429 | 503; error: FieldError } | { outcome: 'checked'; result: T | null };
+
 export async function authRoutes(app: FastifyInstance) {
   const { users, sessions, loginThrottle, audit } = app.repositories;
   const cookie = sessionCookie(app.config.publicUrl);
+
+  /** The account an attempt names, and the address to write in the audit trail (kept only when it looks like one). */
+  async function namedAccount(email: string) {
+    const known = await users.findUserByEmail(email);
+    // People sometimes type their password in the address field: that must not reach the audit trail.
+    return { known, typed: known ? known.email : isValidEmail(email) ? email : '' };
+  }
+
+  /**
+   * Reserves the attempt (counted as a failure until the password proves right), then checks the password.
+   * Throttled attempts are audited; those the hashing queue had no room for are cancelled, as they checked nothing.
+   */
+  async function attemptPassword<T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    email: string,
+    check: () => Promise<T | null>,
+  ): Promise<PasswordAttempt<T>> {
+    const reservation = await loginThrottle.reserve(email, request.ip);
+    if (!reservation.reserved) {
+      const seconds = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000));
+      request.log.warn({ ip: request.ip, reason: reservation.reason, retryAfter: seconds }, 'password attempt throttled');
+      const { known, typed } = await namedAccount(email);
+      await audit.record(request.user ? actorOf(request) : { userId: null, name: typed || 'anonyme', ip: request.ip }, {
+        action: 'auth.loginThrottled',
+        targetType: known ? 'user' : undefined,
+        targetId: known?.id,
+        summary: typed,
+      });
+      reply.header('Retry-After', String(seconds));
+      const key = reservation.reason === 'account' ? 'auth.login.slowed' : 'auth.login.throttled';
+      return { outcome: 'refused', status: 429, error: { key, params: { wait: waitInWords(request.t, seconds * 1000) } } };
+    }
+    try {
+      const result = await check();
+      if (result) await loginThrottle.succeeded(reservation.attemptId);
+      return { outcome: 'checked', result };
+    } catch (err) {
+      if (!(err instanceof HashQueueFullError)) throw err;
+      await loginThrottle.cancel(reservation.attemptId);
+      request.log.warn({ ip: request.ip, retryAfter: err.retryAfterSeconds }, 'password attempt refused: the hashing queue is full');
+      reply.header('Retry-After', String(err.retryAfterSeconds));
+      return { outcome: 'refused', status: 503, error: { key: 'auth.login.busy', params: { wait: waitInWords(request.t, err.retryAfterSeconds * 1000) } } };
+    }
+  }
 
   async function renderLogin(
     reply: FastifyReply,
@@ -64,20 +122,12 @@ export async function authRoutes(app: FastifyInstance) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
     }
     const email = normalizeEmail(values.email);
-    const verdict = await loginThrottle.check(email, request.ip);
-    if (verdict.blocked) {
-      const minutes = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
-      request.log.warn({ ip: request.ip }, 'sign-in refused: too many failures for this account or address');
-      reply.header('Retry-After', String(Math.ceil(verdict.retryAfterMs / 1000)));
-      return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.throttled', params: { minutes } }, status: 429 });
-    }
+    const attempt = await attemptPassword(request, reply, email, () => users.checkCredentials(email, password));
+    if (attempt.outcome === 'refused') return renderLogin(reply, { email: values.email, next, error: attempt.error, status: attempt.status });
 
-    const user = await users.checkCredentials(email, password);
+    const user = attempt.result;
     if (!user) {
-      await loginThrottle.record(email, request.ip, false);
-      const known = await users.findUserByEmail(email);
-      // The address typed is kept only when it looks like one: people sometimes type their password in this field.
-      const typed = known ? known.email : isValidEmail(email) ? email : '';
+      const { known, typed } = await namedAccount(email);
       await audit.record(
         { userId: null, name: typed || 'anonyme', ip: request.ip },
         { action: 'auth.loginFailed', targetType: known ? 'user' : undefined, targetId: known?.id, summary: typed },
@@ -85,7 +135,6 @@ export async function authRoutes(app: FastifyInstance) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.failed' }, status: 401 });
     }
 
-    await loginThrottle.record(email, request.ip, true);
     await signIn(request, reply, user);
     return reply.redirect(next || '/smtp-servers', 303);
   });
@@ -160,16 +209,9 @@ export async function authRoutes(app: FastifyInstance) {
     });
     if (!result.ok) return renderPassword(reply, result.errors, 422);
     // Guessing the current password from a session left open is throttled like signing in.
-    const verdict = await loginThrottle.check(user.email, request.ip);
-    if (verdict.blocked) {
-      const minutes = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
-      reply.header('Retry-After', String(Math.ceil(verdict.retryAfterMs / 1000)));
-      return renderPassword(reply, { currentPassword: { key: 'auth.login.throttled', params: { minutes } } }, 429);
-    }
-    if (!(await users.verifyPassword(user.id, result.value.current))) {
-      await loginThrottle.record(user.email, request.ip, false);
-      return renderPassword(reply, { currentPassword: { key: 'auth.password.currentWrong' } }, 422);
-    }
+    const attempt = await attemptPassword(request, reply, user.email, async () => (await users.verifyPassword(user.id, result.value.current)) || null);
+    if (attempt.outcome === 'refused') return renderPassword(reply, { currentPassword: attempt.error }, attempt.status);
+    if (!attempt.result) return renderPassword(reply, { currentPassword: { key: 'auth.password.currentWrong' } }, 422);
     await users.setPassword(user.id, result.value.password, actorOf(request), {
       action: 'user.passwordChange',
       keepSessionOf: request.sessionIdHash ?? undefined,
