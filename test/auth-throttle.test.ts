@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { accountDelayMs, defaultThrottlePolicy } from '../src/auth/throttle.js';
@@ -59,6 +62,21 @@ t.test('30 simultaneous guesses for one account from one address: at most 5 are 
   t.notMatch(JSON.stringify(throttled), /passphrase/, 'no password in the audit trail');
 });
 
+t.test('two app instances on one database share the count: simultaneous guesses through both are still held to 5', async (t) => {
+  // t.testdir() starts a folder afresh on each call: the shared file lives in a folder of the test's own.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'relais-instances-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const shared = { RELAIS_DB: path.join(dir, 'relais.sqlite') };
+  const first = await buildTestApp(t, shared);
+  const second = await buildTestApp(t, shared);
+  const user = await createAccount(first, 'admin');
+  const clients = [await clientAt(first, '203.0.113.10'), await clientAt(second, '203.0.113.10')];
+  const responses = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => clients[i % 2]!.post('/login', { email: user.email, password: `wrong passphrase guess ${i}` })),
+  );
+  t.same(statuses(responses), { 401: 5, 429: 15 });
+});
+
 t.test('15 simultaneous wrong current passwords on the password page: 5 checked, the rest 429', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
@@ -116,6 +134,17 @@ t.test('one address over one account: 5 failures, then the wait in words; other 
   t.equal((await client.post('/login', { email: other.email, password: testPassword })).statusCode, 303, 'another account from that address');
   const elsewhere = await clientAt(app, '10.9.9.9');
   t.equal((await elsewhere.post('/login', { email: user.email, password: testPassword })).statusCode, 303, 'that account from elsewhere');
+});
+
+t.test('in English, the wait is said in English words', async (t) => {
+  const app = await buildTestApp(t);
+  const user = await createAccount(app, 'admin');
+  const client = await clientAt(app, '10.4.4.4');
+  const english = { 'accept-language': 'en' };
+  for (let i = 1; i <= 5; i++) await client.post('/login', { email: user.email, password: `wrong passphrase number ${i}` }, english);
+  const blocked = await client.post('/login', { email: user.email, password: testPassword }, english);
+  t.equal(blocked.statusCode, 429);
+  t.match(text(blocked.body), 'Too many failed sign-in attempts. Try again in 15 minutes.');
 });
 
 t.test('many people behind one address: a generous ceiling, then 429 for that address', async (t) => {
