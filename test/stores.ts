@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { redactUrl } from '../src/db/postgres/client.js';
+
+type Test = {
+  testdir: () => string;
+  teardown: (fn: () => unknown) => void;
+  test: (name: string, options: { skip?: string | boolean }, fn: (t: any) => Promise<void> | void) => Promise<unknown>;
+  fail: (message: string) => unknown;
+};
+
+/** Where tests may create and drop databases: a server and a database to connect to while doing so. */
+export const testPostgresUrl = process.env.RELAIS_TEST_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
+const inCi = process.env.CI === 'true';
+
+export type TestStore = { kind: 'sqlite'; file: string; relaisDb: string } | { kind: 'postgres'; url: string; relaisDb: string };
+
+let reachable: Promise<string | null> | undefined;
+
+/** null when PostgreSQL answers, else why not (one line, no password). */
+export function postgresUnavailable(): Promise<string | null> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: testPostgresUrl, connectionTimeoutMillis: 3_000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return null;
+    } catch (err) {
+      return `PostgreSQL at ${redactUrl(testPostgresUrl)} is unreachable (${(err as Error).message || (err as NodeJS.ErrnoException).code}); set RELAIS_TEST_PG or start it`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return reachable;
+}
+
+function urlFor(database: string): string {
+  const url = new URL(testPostgresUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: testPostgresUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new, empty database of the test's own (not migrated), dropped when the test ends even if connections remain. */
+export async function createTestDatabase(t: Pick<Test, 'teardown'>): Promise<string> {
+  const name = `relais_t_${randomBytes(6).toString('hex')}`;
+  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+  t.teardown(() => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
+  return urlFor(name);
+}
+
+/**
+ * Runs `fn` twice, as subtests: on a SQLite file in the subtest's folder and on a PostgreSQL database of its own.
+ * Without PostgreSQL the second is skipped with the reason, except in CI (CI=true), where it fails.
+ */
+export async function forEachStore(t: Test, name: string, fn: (t: any, store: TestStore) => Promise<void> | void): Promise<void> {
+  await t.test(`${name} (sqlite)`, {}, async (st) => {
+    const file = path.join(st.testdir(), 'relais.sqlite');
+    await fn(st, { kind: 'sqlite', file, relaisDb: file });
+  });
+  const unavailable = await postgresUnavailable();
+  if (unavailable && inCi) {
+    t.fail(`${name} (postgres): ${unavailable} — CI=true, so this is a failure`);
+    return;
+  }
+  await t.test(`${name} (postgres)`, { skip: unavailable ? `skipped: ${unavailable}` : false }, async (st) => {
+    const url = await createTestDatabase(st);
+    await fn(st, { kind: 'postgres', url, relaisDb: url });
+  });
+}
+
+/** For tests that only make sense on PostgreSQL: skips (or fails in CI) as forEachStore does, else runs `fn`. */
+export async function onPostgres(t: Test, name: string, fn: (t: any, url: string) => Promise<void> | void): Promise<void> {
+  const unavailable = await postgresUnavailable();
+  if (unavailable && inCi) {
+    t.fail(`${name}: ${unavailable} — CI=true, so this is a failure`);
+    return;
+  }
+  await t.test(name, { skip: unavailable ? `skipped: ${unavailable}` : false }, async (st) => {
+    await fn(st, await createTestDatabase(st));
+  });
+}
