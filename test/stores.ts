@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { getTableConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { redactUrl } from '../src/db/postgres/client.js';
+import tap from 'tap';
+import { insertRows, resetIdentitySequences, tablesInCopyOrder } from '../src/db/copy.js';
+import { migratePostgres, redactUrl } from '../src/db/postgres/client.js';
 
 type Test = {
   testdir: () => string;
@@ -59,8 +62,57 @@ export async function createTestDatabase(t: Pick<Test, 'teardown'>): Promise<str
   return urlFor(name);
 }
 
+interface FileDatabase {
+  url: string;
+  /** What the migrations put in each table (the departments), put back by every reset. */
+  seeds: { table: string; columns: string[]; rows: unknown[][] }[];
+}
+
+let fileDatabase: Promise<FileDatabase> | undefined;
+
+/** This test file's database: created and migrated on first use, dropped when the file's tests are done. */
+function databaseOfThisFile(): Promise<FileDatabase> {
+  fileDatabase ??= (async () => {
+    const url = await createTestDatabase(tap);
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migratePostgres(pool);
+      const seeds = [];
+      for (const table of tablesInCopyOrder()) {
+        const { name, columns } = getTableConfig(table);
+        const names = columns.map((column) => column.name);
+        const { rows } = await pool.query<unknown[]>({ text: `SELECT ${names.map((n) => `"${n}"`).join(', ')} FROM "${name}"`, rowMode: 'array' });
+        if (rows.length) seeds.push({ table: name, columns: names, rows });
+      }
+      return { url, seeds };
+    } finally {
+      await pool.end();
+    }
+  })();
+  return fileDatabase;
+}
+
+/** Empties this file's database back to its just-migrated state; one database per file, its tests one after another. */
+export async function freshPostgres(): Promise<string> {
+  const { url, seeds } = await databaseOfThisFile();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = tablesInCopyOrder().map((table) => `"${getTableConfig(table).name}"`);
+    await client.query('BEGIN');
+    await client.query(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY CASCADE`);
+    for (const seed of seeds) await insertRows(client, seed.table, seed.columns, seed.rows);
+    await resetIdentitySequences(client);
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  return url;
+}
+
 /**
- * Runs `fn` twice, as subtests: on a SQLite file in the subtest's folder and on a PostgreSQL database of its own.
+ * Runs `fn` twice, as subtests: on a SQLite file in the subtest's folder and on this file's PostgreSQL database,
+ * emptied to its migrated state (a database per subtest would cost a second each: DROP DATABASE waits for a checkpoint).
  * Without PostgreSQL the second is skipped with the reason, except in CI (CI=true), where it fails.
  */
 export async function forEachStore(t: Test, name: string, fn: (t: any, store: TestStore) => Promise<void> | void): Promise<void> {
@@ -74,12 +126,12 @@ export async function forEachStore(t: Test, name: string, fn: (t: any, store: Te
     return;
   }
   await t.test(`${name} (postgres)`, { skip: unavailable ? `skipped: ${unavailable}` : false }, async (st) => {
-    const url = await createTestDatabase(st);
+    const url = await freshPostgres();
     await fn(st, { kind: 'postgres', url, relaisDb: url });
   });
 }
 
-/** For tests that only make sense on PostgreSQL: skips (or fails in CI) as forEachStore does, else runs `fn`. */
+/** For tests about PostgreSQL itself: `fn` gets an empty, unmigrated database of its own; skipped (or failed in CI) as in forEachStore. */
 export async function onPostgres(t: Test, name: string, fn: (t: any, url: string) => Promise<void> | void): Promise<void> {
   const unavailable = await postgresUnavailable();
   if (unavailable && inCi) {
