@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { is } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
-import { openDatabase } from './client.js';
+import { openDatabase, type DatabaseHandle } from './client.js';
 import { openPostgres, redactUrl } from './postgres/client.js';
 import * as pgSchema from './postgres/schema.js';
 
@@ -63,17 +63,26 @@ export async function insertRows(client: pg.ClientBase, table: string, columns: 
   return count;
 }
 
-/** Moves every identity sequence past the highest id its table holds, so the next insert gets a fresh id. */
-export async function resetIdentitySequences(client: pg.ClientBase): Promise<void> {
+/**
+ * Moves every identity sequence past the highest id its table holds, or past `given` (the highest id ever given,
+ * deleted rows included), so the next insert gets an id no row or audit entry ever named.
+ */
+export async function resetIdentitySequences(client: pg.ClientBase, given: ReadonlyMap<string, number> = new Map()): Promise<void> {
   const { rows } = await client.query<{ table_name: string; column_name: string }>(
     `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND is_identity = 'YES'`,
   );
   for (const { table_name: table, column_name: column } of rows) {
     await client.query(
-      `SELECT setval(pg_get_serial_sequence($1, $2), coalesce((SELECT max(${quote(column)}) FROM ${quote(table)}), 0) + 1, false)`,
-      [quote(table), column],
+      `SELECT setval(pg_get_serial_sequence($1, $2), greatest(coalesce((SELECT max(${quote(column)}) FROM ${quote(table)}), 0), $3) + 1, false)`,
+      [quote(table), column, given.get(table) ?? 0],
     );
   }
+}
+
+/** The highest id SQLite gave in each AUTOINCREMENT table, rows since deleted included. */
+function idsGivenBy(sqlite: DatabaseHandle['sqlite']): Map<string, number> {
+  const rows = sqlite.prepare(`SELECT name, seq FROM sqlite_sequence`).all() as { name: string; seq: number }[];
+  return new Map(rows.map((row) => [row.name, Number(row.seq)]));
 }
 
 /** The tables of the schema that hold rows, seeded ones left aside. */
@@ -124,7 +133,7 @@ export async function copySqliteToPostgres(options: { from: string; to: string }
           })();
           copied.push({ table: name, rows: await insertRows(client, name, names, rows) });
         }
-        await resetIdentitySequences(client);
+        await resetIdentitySequences(client, idsGivenBy(source.sqlite));
         await client.query('COMMIT');
         return copied;
       } catch (err) {
