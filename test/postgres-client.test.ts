@@ -1,6 +1,8 @@
 import t from 'tap';
 import pg from 'pg';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { createPool, DatabaseUnreachableError, isHealthy, migratePostgres, openPostgres, postgresMigrationsFolder, redactUrl } from '../src/db/postgres/client.js';
@@ -14,6 +16,15 @@ t.test('RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anythi
   t.same(loadConfig({ RELAIS_DB: 'data/x.sqlite' }).database, { kind: 'sqlite', file: path.resolve('data/x.sqlite') });
   t.equal(loadConfig({ RELAIS_DB: 'data/x.sqlite' }).dbFile, path.resolve('data/x.sqlite'));
   t.same(loadConfig({}).database, { kind: 'sqlite', file: path.resolve('./data/relais.sqlite') });
+});
+
+t.test('until the stores are converted, a PostgreSQL RELAIS_DB stops the start with one line, without the password', async (t) => {
+  const run = promisify(execFile);
+  const err = await run(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, RELAIS_DB: 'postgres://relais:hunter2@127.0.0.1:5432/relais', PORT: '0' },
+  }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+  t.equal((err as { code: number }).code, 1);
+  t.equal((err as { stderr: string }).stderr.trim(), 'RELAIS_DB selects PostgreSQL (postgres://relais:***@127.0.0.1:5432/relais), which this version cannot run on yet; use a SQLite file path.');
 });
 
 t.test('redactUrl masks the password and nothing else', async (t) => {
