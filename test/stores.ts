@@ -2,16 +2,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { getTableConfig } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import tap from 'tap';
+import tap, { type Test } from 'tap';
 import { insertRows, resetIdentitySequences, tablesInCopyOrder } from '../src/db/copy.js';
 import { migratePostgres, redactUrl } from '../src/db/postgres/client.js';
-
-type Test = {
-  testdir: () => string;
-  teardown: (fn: () => unknown) => void;
-  test: (name: string, options: { skip?: string | boolean }, fn: (t: any) => Promise<void> | void) => Promise<unknown>;
-  fail: (message: string) => unknown;
-};
 
 /** Where tests may create and drop databases: a server and a database to connect to while doing so. */
 export const testPostgresUrl = process.env.RELAIS_TEST_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -115,7 +108,7 @@ export async function freshPostgres(): Promise<string> {
  * emptied to its migrated state (a database per subtest would cost a second each: DROP DATABASE waits for a checkpoint).
  * Without PostgreSQL the second is skipped with the reason, except in CI (CI=true), where it fails.
  */
-export async function forEachStore(t: Test, name: string, fn: (t: any, store: TestStore) => Promise<void> | void): Promise<void> {
+export async function forEachStore(t: Test, name: string, fn: (t: Test, store: TestStore) => unknown): Promise<void> {
   await t.test(`${name} (sqlite)`, {}, async (st) => {
     const file = path.join(st.testdir(), 'relais.sqlite');
     await fn(st, { kind: 'sqlite', file, relaisDb: file });
@@ -132,7 +125,7 @@ export async function forEachStore(t: Test, name: string, fn: (t: any, store: Te
 }
 
 /** For tests about PostgreSQL itself: `fn` gets an empty, unmigrated database of its own; skipped (or failed in CI) as in forEachStore. */
-export async function onPostgres(t: Test, name: string, fn: (t: any, url: string) => Promise<void> | void): Promise<void> {
+export async function onPostgres(t: Test, name: string, fn: (t: Test, url: string) => unknown): Promise<void> {
   const unavailable = await postgresUnavailable();
   if (unavailable && inCi) {
     t.fail(`${name}: ${unavailable} — CI=true, so this is a failure`);
