@@ -114,7 +114,6 @@ CREATE INDEX "login_attempts_ip_idx" ON "login_attempts" USING btree ("ip","at")
 CREATE INDEX "sessions_user_idx" ON "sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "smtp_server_departments_department_idx" ON "smtp_server_departments" USING btree ("department_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "smtp_servers_title_key_unique" ON "smtp_servers" USING btree ("title_key");--> statement-breakpoint
-CREATE INDEX "smtp_servers_title_sort_idx" ON "smtp_servers" USING btree ("title_sort" collate "C","id");--> statement-breakpoint
 CREATE INDEX "smtp_servers_host_idx" ON "smtp_servers" USING btree ("host" collate "C");--> statement-breakpoint
 CREATE INDEX "smtp_servers_port_idx" ON "smtp_servers" USING btree ("port");--> statement-breakpoint
 CREATE INDEX "smtp_servers_authentication_idx" ON "smtp_servers" USING btree ("authentication");--> statement-breakpoint

@@ -12,6 +12,9 @@ CREATE OR REPLACE FUNCTION public.relais_unaccent(text) RETURNS text
 --> statement-breakpoint
 CREATE INDEX "smtp_servers_search_trgm_idx" ON "smtp_servers" USING gin ("search_text" gin_trgm_ops);
 --> statement-breakpoint
+-- The default order, covering the search text: a broad search walks it and stops after one page, without the table.
+CREATE INDEX "smtp_servers_title_sort_search_idx" ON "smtp_servers" USING btree ("title_sort" COLLATE "C", "id") INCLUDE ("search_text");
+--> statement-breakpoint
 -- The audit page searches summary, actor and changes by substring, whatever the case and accents.
 CREATE INDEX "audit_log_search_trgm_idx" ON "audit_log" USING gin (
   lower(public.relais_unaccent(coalesce("summary", '') || ' ' || coalesce("actor", '') || ' ' || coalesce("changes", ''))) gin_trgm_ops
