@@ -68,6 +68,14 @@ onPostgres(t, 'the migrations apply on an empty database, and again without effe
   const applied = await handle.pool.query(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
   t.equal(applied.rows[0].n, journal.entries.length, 'each migration recorded once');
   t.equal(await handle.healthy(), true, 'healthy: answers and accepts a write');
+  await handle.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+  await handle.pool.query(`SELECT pg_terminate_backend(pg_backend_pid())`).catch(() => {});
+  let recovered = false;
+  for (let i = 0; i < 20 && !recovered; i++) {
+    recovered = await handle.healthy();
+    if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.ok(recovered, 'connections lost while running are replaced by the pool: healthy again without a restart');
   const inserted = await handle.pool.query(`INSERT INTO departments (code, name) VALUES ('compta', 'Compta') RETURNING id`);
   t.equal(inserted.rows[0].id, 4, 'ids continue after the seeded departments');
 });

@@ -1,13 +1,13 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { migrationsFolder as sqliteMigrationsFolder } from '../client.js';
 import * as schema from './schema.js';
 
 export type PgDb = NodePgDatabase<typeof schema>;
 
-export const postgresMigrationsFolder = path.join(sqliteMigrationsFolder, 'postgres');
+export const postgresMigrationsFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'migrations', 'postgres');
 
 /** Any fixed number: every Relais instance takes the same lock, so only one of them migrates at a time. */
 const migrationLockKey = 0x52454c41;
@@ -46,10 +46,11 @@ export class DatabaseUnreachableError extends Error {
   }
 }
 
-export function createPool(url: string, options: pg.PoolConfig = {}): pg.Pool {
+/** `onIdleError` hears of idle connections lost (a restarted server): the pool replaces them, the caller may log it. */
+export function createPool(url: string, options: pg.PoolConfig = {}, onIdleError: (err: Error) => void = () => {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, ...options });
-  // An idle client losing its connection emits here; without a listener the process would crash. The pool replaces it.
-  pool.on('error', () => {});
+  // Without a listener, an idle connection's error would crash the process.
+  pool.on('error', onIdleError);
   return pool;
 }
 
@@ -70,6 +71,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
 
 export async function isHealthy(pool: pg.Pool): Promise<boolean> {
   let client: pg.PoolClient | undefined;
+  let healthy = false;
   try {
     client = await pool.connect();
     await client.query('SELECT 1');
@@ -80,17 +82,18 @@ export async function isHealthy(pool: pg.Pool): Promise<boolean> {
     } finally {
       await client.query('ROLLBACK');
     }
-    return true;
+    healthy = true;
   } catch {
-    return false;
+    // Not healthy; the connection is destroyed below rather than handed out again.
   } finally {
-    client?.release();
+    client?.release(!healthy);
   }
+  return healthy;
 }
 
 /** Opens the pool and migrates; a database that cannot be reached throws DatabaseUnreachableError. */
-export async function openPostgres(url: string, options: pg.PoolConfig = {}): Promise<PostgresHandle> {
-  const pool = createPool(url, options);
+export async function openPostgres(url: string, options: pg.PoolConfig = {}, onIdleError?: (err: Error) => void): Promise<PostgresHandle> {
+  const pool = createPool(url, options, onIdleError);
   try {
     await migratePostgres(pool);
   } catch (err) {
