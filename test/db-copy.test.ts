@@ -16,6 +16,8 @@ import { serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { createTestDatabase, onPostgres } from './stores.js';
 
 const run = promisify(execFile);
+/** `npm run db:copy -- --from … --to …`, as an administrator runs it. */
+const dbCopy = (from: string, to: string) => run(process.execPath, ['--import', 'tsx', 'scripts/db-copy.ts', '--from', from, '--to', to]);
 type Row = Record<string, unknown>;
 
 const sqliteTables = (Object.values(sqliteSchema) as unknown[]).filter((v): v is SQLiteTable => is(v, SQLiteTable));
@@ -80,7 +82,10 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.equal(server!.lastTestOk, true, 'booleans are booleans');
   t.equal(typeof server!.updatedAt.getTime(), 'number');
 
-  const next = await pool.query(`INSERT INTO smtp_servers (title, title_key, host, port, security, authentication, email, sender_name) VALUES ('n', 'n', 'h', 25, 'none', 'none', 'e@x.fr', 's') RETURNING id`);
+  const next = await pool.query(
+    `INSERT INTO smtp_servers (title, title_key, host, port, security, authentication, email, sender_name)
+     VALUES ('n', 'n', 'h', 25, 'none', 'none', 'e@x.fr', 's') RETURNING id`,
+  );
   t.equal(next.rows[0].id, gone + 1, 'identity sequences continue after every id SQLite gave, the deleted one included');
   await pool.query(`DELETE FROM smtp_servers WHERE id = $1`, [next.rows[0].id]);
 
@@ -90,7 +95,7 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.equal(await count(pool, 'smtp_servers'), 2, 'and left as it was');
   t.equal(await count(pool, 'audit_log'), source.audit_log!.length);
 
-  const cli = await run(process.execPath, ['--import', 'tsx', 'scripts/db-copy.ts', '--from', app.config.dbFile, '--to', url]).catch((err: { code: number; stderr: string }) => err);
+  const cli = await dbCopy(app.config.dbFile, url).catch((err: { code: number; stderr: string }) => err);
   t.equal((cli as { code: number }).code, 1, 'npm run db:copy exits 1 on a refusal');
   t.match((cli as { stderr: string }).stderr, /^db:copy: postgres:\/\/postgres@127\.0\.0\.1:5432\/relais_t_\w+ already holds data/);
 });
@@ -99,7 +104,7 @@ onPostgres(t, 'npm run db:copy prints what it copied; a missing source is refuse
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   t.equal((await admin.post('/smtp-servers', validServer)).statusCode, 303);
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/db-copy.ts', '--from', app.config.dbFile, '--to', url]);
+  const { stdout } = await dbCopy(app.config.dbFile, url);
   t.match(stdout, `Copied ${app.config.dbFile} to postgres://postgres@127.0.0.1:5432/`);
   t.match(stdout, /\n {2}smtp_servers: 1 row\n/);
   t.match(stdout, /\n {2}smtp_server_departments: 1 row\n/);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { is } from 'drizzle-orm';
+import { getTableName, is, SQL } from 'drizzle-orm';
 import { getTableConfig as pgConfig, PgTable, type PgColumn } from 'drizzle-orm/pg-core';
 import { getTableConfig as sqliteConfig, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import * as pgSchema from '../src/db/postgres/schema.js';
@@ -17,14 +17,23 @@ function describe(config: ReturnType<typeof sqliteConfig> | ReturnType<typeof pg
     columns: Object.fromEntries(
       config.columns.map((c) => [
         c.name,
-        { kind: kindOf(c), notNull: c.notNull, hasDefault: c.hasDefault, primary: c.primary, unique: c.isUnique, enumValues: c.enumValues ?? null },
+        {
+          kind: kindOf(c),
+          notNull: c.notNull,
+          // Each dialect says "now" its own way; a literal default must be the same.
+          default: is(c.default, SQL) ? 'an SQL expression' : c.hasDefault ? c.default : 'none',
+          primary: c.primary,
+          unique: c.isUnique,
+          enumValues: c.enumValues ?? null,
+        },
       ]),
     ),
     primaryKeys: config.primaryKeys.map((pk) => pk.columns.map((c) => c.name)),
     foreignKeys: config.foreignKeys
       .map((fk) => {
         const ref = fk.reference();
-        return `${ref.columns.map((c) => c.name).join(',')} -> ${(ref.foreignTable as unknown as { [k: symbol]: string })[Symbol.for('drizzle:Name')]}(${ref.foreignColumns.map((c) => c.name).join(',')}) on delete ${fk.onDelete ?? 'no action'}`;
+        const names = (columns: { name: string }[]) => columns.map((c) => c.name).join(',');
+        return `${names(ref.columns)} -> ${getTableName(ref.foreignTable)}(${names(ref.foreignColumns)}) on delete ${fk.onDelete ?? 'no action'}`;
       })
       .sort(),
     uniqueIndexes: config.indexes
