@@ -3,7 +3,10 @@ import path from 'node:path';
 export interface RelaisConfig {
   port: number;
   host: string;
+  /** The SQLite file; still read by the app, which runs on SQLite only until the stores are converted. */
   dbFile: string;
+  /** RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anything else is a SQLite file path. */
+  database: DatabaseConfig;
   publicUrl: string;
   /** Raw RELAIS_SECRET; when empty a key file next to the database is used. */
   secret: string | undefined;
@@ -44,6 +47,19 @@ function positiveIntFrom(value: string | undefined, fallback: number, name: stri
   return n;
 }
 
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+const defaultDbFile = './data/relais.sqlite';
+
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+export function databaseFrom(value: string | undefined): DatabaseConfig {
+  if (value && isPostgresUrl(value)) return { kind: 'postgres', url: value };
+  return { kind: 'sqlite', file: path.resolve(value || defaultDbFile) };
+}
+
 function intFrom(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
@@ -66,12 +82,14 @@ function passwordHashCostFrom(env: NodeJS.ProcessEnv): number {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
   const port = intFrom(env.PORT, 3000, 'PORT');
   const host = env.HOST || '127.0.0.1';
-  const dbFile = path.resolve(env.RELAIS_DB || './data/relais.sqlite');
+  const database = databaseFrom(env.RELAIS_DB);
+  const dbFile = database.kind === 'sqlite' ? database.file : path.resolve(defaultDbFile);
   const publicUrl = (env.RELAIS_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
   return {
     port,
     host,
     dbFile,
+    database,
     publicUrl,
     secret: env.RELAIS_SECRET || undefined,
     previousSecrets: (env.RELAIS_PREVIOUS_SECRETS || '').split(',').map((s) => s.trim()).filter(Boolean),

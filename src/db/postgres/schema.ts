@@ -1,0 +1,165 @@
+import { sql } from 'drizzle-orm';
+import { boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+// The same tables and columns as ../schema.ts (SQLite); test/postgres-schema.test.ts fails when they drift apart.
+
+/** Milliseconds since 1970 in a bigint, as SQLite stores them: a copy between the stores is lossless and a row version is an integer. */
+export const timestampMs = customType<{ data: Date; driverData: string | number }>({
+  dataType: () => 'bigint',
+  toDriver: (value) => value.getTime(),
+  fromDriver: (value) => new Date(Number(value)),
+});
+
+const nowMs = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
+
+const timestamps = {
+  createdAt: timestampMs('created_at').notNull().default(nowMs),
+  updatedAt: timestampMs('updated_at').notNull().default(nowMs),
+};
+
+export const departments = pgTable('departments', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  code: text('code').notNull().unique(),
+  name: text('name').notNull(),
+  position: integer('position').notNull().default(0),
+});
+
+export const smtpServers = pgTable(
+  'smtp_servers',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    title: text('title').notNull(),
+    titleKey: text('title_key').notNull(),
+    titleSort: text('title_sort').notNull().default(''),
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    security: text('security', { enum: ['none', 'starttls', 'tls'] }).notNull(),
+    authentication: text('authentication', { enum: ['none', 'password'] }).notNull(),
+    email: text('email').notNull(),
+    senderName: text('sender_name').notNull(),
+    username: text('username').notNull().default(''),
+    passwordCiphertext: text('password_ciphertext'),
+    usage: text('usage', { enum: ['default', 'custom'] }).notNull().default('default'),
+    verifyCertificate: boolean('verify_certificate').notNull().default(true),
+    signature: text('signature').notNull().default(''),
+    confirmationStatus: text('confirmation_status', { enum: ['unconfirmed', 'pending', 'confirmed', 'failed'] })
+      .notNull()
+      .default('unconfirmed'),
+    confirmationSentAt: timestampMs('confirmation_sent_at'),
+    confirmationExpiresAt: timestampMs('confirmation_expires_at'),
+    confirmedAt: timestampMs('confirmed_at'),
+    confirmationError: text('confirmation_error'),
+    lastTestAt: timestampMs('last_test_at'),
+    lastTestOk: boolean('last_test_ok'),
+    lastTestSummary: text('last_test_summary'),
+    // Lower-cased, accent-free copy of the searchable fields, written by the app; its trigram index is in the
+    // custom migration (it needs the pg_trgm extension first).
+    searchText: text('search_text').notNull().default(''),
+    ...timestamps,
+  },
+  (table) => [
+    uniqueIndex('smtp_servers_title_key_unique').on(table.titleKey),
+    // Sort keys compare byte by byte ("C"), as SQLite does, so both stores list in the same order. The default
+    // order's index covers the search text too (INCLUDE, so in the custom migration): a broad search reads its first
+    // page from the index alone.
+    index('smtp_servers_host_idx').on(sql`${table.host} collate "C"`),
+    index('smtp_servers_port_idx').on(table.port),
+    index('smtp_servers_authentication_idx').on(table.authentication),
+    index('smtp_servers_security_idx').on(table.security),
+    index('smtp_servers_email_idx').on(sql`lower(${table.email})`),
+    index('smtp_servers_sender_name_idx').on(sql`lower(${table.senderName})`),
+    index('smtp_servers_username_idx').on(sql`lower(${table.username})`),
+    index('smtp_servers_usage_idx').on(table.usage),
+    index('smtp_servers_confirmation_idx').on(table.confirmationStatus),
+  ],
+);
+
+export const smtpServerDepartments = pgTable(
+  'smtp_server_departments',
+  {
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    departmentId: integer('department_id')
+      .notNull()
+      .references(() => departments.id, { onDelete: 'restrict' }),
+  },
+  (table) => [primaryKey({ columns: [table.serverId, table.departmentId] }), index('smtp_server_departments_department_idx').on(table.departmentId)],
+);
+
+export const confirmationTokens = pgTable(
+  'confirmation_tokens',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: timestampMs('created_at').notNull(),
+    expiresAt: timestampMs('expires_at').notNull(),
+    usedAt: timestampMs('used_at'),
+    revokedAt: timestampMs('revoked_at'),
+  },
+  (table) => [index('confirmation_tokens_server_idx').on(table.serverId, table.createdAt)],
+);
+
+export const users = pgTable('users', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  email: text('email').notNull().unique(),
+  displayName: text('display_name').notNull(),
+  role: text('role', { enum: ['admin', 'viewer'] }).notNull().default('viewer'),
+  passwordHash: text('password_hash').notNull(),
+  disabled: boolean('disabled').notNull().default(false),
+  ...timestamps,
+});
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestampMs('created_at').notNull(),
+    lastSeenAt: timestampMs('last_seen_at').notNull(),
+    expiresAt: timestampMs('expires_at').notNull(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (table) => [index('sessions_user_idx').on(table.userId)],
+);
+
+export const setupTokens = pgTable('setup_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  createdAt: timestampMs('created_at').notNull(),
+  usedAt: timestampMs('used_at'),
+});
+
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    email: text('email').notNull(),
+    ip: text('ip').notNull(),
+    at: timestampMs('at').notNull(),
+    success: boolean('success').notNull(),
+  },
+  (table) => [index('login_attempts_email_idx').on(table.email, table.at), index('login_attempts_ip_idx').on(table.ip, table.at)],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    at: timestampMs('at').notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'set null' }),
+    actor: text('actor').notNull().default(''),
+    ip: text('ip'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    summary: text('summary').notNull().default(''),
+    changes: text('changes'),
+  },
+  (table) => [index('audit_log_at_idx').on(table.at), index('audit_log_action_idx').on(table.action, table.at)],
+);
