@@ -240,3 +240,28 @@ t.test('a test still running when the server is edited does not stamp its result
   const fresh = (await app.repositories.smtpServers.findServer(id))!;
   t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');
 });
+
+t.test('without the allow-list, 127.0.0.1 and a name resolving to it are refused by the test and the confirmation, in words', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t, { RELAIS_SMTP_ALLOWED_NETWORKS: '' });
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer);
+
+  t.equal((await admin.post(`/smtp-servers/${id}/test`)).statusCode, 303);
+  const page = text((await admin.get(`/smtp-servers/${id}/test`)).body);
+  t.match(page, 'Relais ne se connecte pas à 127.0.0.1, une adresse de bouclage (cette machine) : pour un relais local, ajoutez son réseau à RELAIS_SMTP_ALLOWED_NETWORKS (par exemple 127.0.0.0/8) ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true.');
+  t.same(stepLines((await admin.get(`/smtp-servers/${id}/test`)).body), ['Connexion TCP | Échec']);
+
+  const typed = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(peer, { host: 'localhost', authentication: 'none', username: '', password: '' }));
+  t.equal(typed.statusCode, 200);
+  t.match(text(typed.body), 'Relais ne se connecte pas à');
+  t.match(text(typed.body), 'RELAIS_SMTP_ALLOW_PRIVATE=true');
+
+  const sent = await admin.post(`/smtp-servers/${id}/confirmation`);
+  t.equal(sent.statusCode, 303);
+  const list = text((await admin.get('/smtp-servers')).body);
+  t.match(list, 'RELAIS_SMTP_ALLOWED_NETWORKS', 'the confirmation says which setting allows it');
+  t.equal(peer.authAttempts, 0, 'the stored password went nowhere');
+  t.equal(peer.messages.length, 0);
+  t.equal(peer.connections, 0, 'the peer was never dialled');
+});

@@ -30,6 +30,8 @@ export type DiagnosisKind =
   | 'senderRefused'
   | 'recipientRefused'
   | 'connectionClosed'
+  | 'notSmtp'
+  | 'addressRefused'
   | 'unknown';
 
 export interface Diagnosis extends Message {
@@ -59,7 +61,8 @@ export type StepOutcome = 'ok' | 'failed' | 'warning' | 'skipped';
 export interface ProbeStep {
   name: StepName;
   outcome: StepOutcome;
-  durationMs: number;
+  /** Absent when the step did not run (skipped): no duration to show. */
+  durationMs?: number;
   /** The command as sent; AUTH shows only its mechanism, never the credentials. */
   sent?: string;
   reply?: string;
