@@ -1,6 +1,6 @@
 import t from 'tap';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { formFor, peerUser, serverRow, serverThrough, startSmtpPeer } from './smtp-peer.js';
+import { acceptEverything, formFor, peerUser, serverRow, serverThrough, startRawService, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 type Row = Record<string, unknown>;
@@ -264,4 +264,28 @@ t.test('without the allow-list, 127.0.0.1 and a name resolving to it are refused
   t.equal(peer.authAttempts, 0, 'the stored password went nowhere');
   t.equal(peer.messages.length, 0);
   t.equal(peer.connections, 0, 'the peer was never dialled');
+});
+
+t.test('a second test of the same server while one runs starts nothing and says so (no JavaScript to disable the button)', async (t) => {
+  const slow = await startRawService(t, '220 slow.relais.test ESMTP\r\n', { delayMs: 600, answer: acceptEverything });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, { port: slow.port } as SmtpPeer, { authentication: 'none', username: '', password: '' });
+
+  const [first, second] = await Promise.all([admin.post(`/smtp-servers/${id}/test`), admin.post(`/smtp-servers/${id}/test`)]);
+  t.equal(first.statusCode, 303);
+  t.equal(second.statusCode, 409);
+  t.match(text(second.body), 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.');
+  t.equal(slow.connections(), 1, 'one conversation with the server, not two');
+
+  const form = formFor({ port: slow.port } as SmtpPeer, { authentication: 'none', username: '', password: '' });
+  const both = await Promise.all([admin.post(`/smtp-servers/${id}/edit/test`, form), admin.post(`/smtp-servers/${id}/edit/test`, form)]);
+  t.same(both.map((r) => r.statusCode).sort(), [200, 409]);
+  const again = both.find((r) => r.statusCode === 409)!;
+  t.match(text(again.body), 'Un test de ce serveur est déjà en cours', 'the form comes back with the message');
+  t.match(again.body, `value="${slow.port}"`, 'the values typed are kept');
+  t.equal(slow.connections(), 2);
+  const htmx = await admin.post(`/smtp-servers/${id}/edit/test`, form, { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.equal(htmx.statusCode, 200, 'once it is over, the next test runs');
+  t.equal(slow.connections(), 3);
 });
