@@ -274,15 +274,18 @@ t.test('a second test of the same server while one runs starts nothing and says 
 
   const [first, second] = await Promise.all([admin.post(`/smtp-servers/${id}/test`), admin.post(`/smtp-servers/${id}/test`)]);
   t.equal(first.statusCode, 303);
-  t.equal(second.statusCode, 409);
-  t.match(text(second.body), 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.');
-  t.equal(slow.connections(), 1, 'one conversation with the server, not two');
+  t.equal(second.statusCode, 303, 'the second click waits for the first test…');
+  t.equal(second.headers.location, `/smtp-servers/${id}/test`);
+  t.equal(slow.connections(), 1, '…and starts none: one conversation with the server, not two');
+  const result = text((await admin.get(`/smtp-servers/${id}/test`)).body);
+  t.match(result, 'Un test de ce serveur était déjà en cours : voici son résultat (aucun second test n’a été lancé).');
+  t.match(result, 'Connexion réussie');
 
   const form = formFor({ port: slow.port } as SmtpPeer, { authentication: 'none', username: '', password: '' });
   const both = await Promise.all([admin.post(`/smtp-servers/${id}/edit/test`, form), admin.post(`/smtp-servers/${id}/edit/test`, form)]);
   t.same(both.map((r) => r.statusCode).sort(), [200, 409]);
   const again = both.find((r) => r.statusCode === 409)!;
-  t.match(text(again.body), 'Un test de ce serveur est déjà en cours', 'the form comes back with the message');
+  t.match(text(again.body), 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.', 'the form comes back with the message');
   t.match(again.body, `value="${slow.port}"`, 'the values typed are kept');
   t.equal(slow.connections(), 2);
   const htmx = await admin.post(`/smtp-servers/${id}/edit/test`, form, { 'hx-request': 'true', 'hx-target': 'test-result' });

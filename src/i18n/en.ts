@@ -385,6 +385,7 @@ export const en: Record<MessageKey, string> = {
   'test.diagnosis': 'Diagnosis',
   'test.running': 'Testing…',
   'test.alreadyRunning': 'A test of this server is already running: wait for its result before starting another.',
+  'test.joinedRunning': 'A test of this server was already running: here is its result (no second test was started).',
   'test.passwordRetype': 'A typed password is never shown again: type it again before saving.',
   'test.fixFirst': 'Fix these fields first to run the test:',
   'probe.step.dns': 'DNS lookup',

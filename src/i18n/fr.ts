@@ -388,6 +388,7 @@ export const fr = {
   'test.diagnosis': 'Diagnostic',
   'test.running': 'Test en cours…',
   'test.alreadyRunning': 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.',
+  'test.joinedRunning': 'Un test de ce serveur était déjà en cours : voici son résultat (aucun second test n’a été lancé).',
   'test.passwordRetype': 'Le mot de passe tapé n’est jamais réaffiché : retapez-le avant d’enregistrer.',
   'test.fixFirst': 'Corrigez d’abord ces champs pour pouvoir tester :',
   'probe.step.dns': 'Résolution DNS',

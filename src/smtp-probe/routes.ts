@@ -25,10 +25,6 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
   }
 
-  function resultPage(request: FastifyRequest, server: ServerView) {
-    return { server, report: parseReport(server.lastTestSummary), title: request.t('test.title', { title: server.title }) };
-  }
-
   async function findServer(raw: string): Promise<ServerView | null> {
     const id = parseId(raw);
     return id === null ? null : servers.findServer(id);
@@ -38,20 +34,29 @@ export async function connectionTestRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id/test', { config: { access: 'admin' } }, async (request, reply) => {
     const server = await findServer(request.params.id);
     if (!server) return notFound(reply);
-    const tested = await running.exclusive(`server:${server.id}`, async () => {
+    const key = `server:${server.id}`;
+    const tested = await running.exclusive(key, async () => {
       const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
       const report = await probeServer(server, password, app.smtpSettings);
       await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt);
       return true;
     });
-    if (!tested) return reply.page('smtp-servers/test', { ...resultPage(request, server), busy: true }, 409);
+    // A second click while the first test runs starts nothing: it waits for that test and shows its result.
+    if (!tested) {
+      await running.settled(key);
+      reply.flash('info', 'test.joinedRunning');
+    }
     return redirectAfterPost(request, reply, `/smtp-servers/${server.id}/test`);
   });
 
   app.get<IdParams>('/smtp-servers/:id/test', { config: { access: 'viewer' } }, async (request, reply) => {
     const server = await findServer(request.params.id);
     if (!server) return notFound(reply);
-    return reply.page('smtp-servers/test', resultPage(request, server));
+    return reply.page('smtp-servers/test', {
+      server,
+      report: parseReport(server.lastTestSummary),
+      title: request.t('test.title', { title: server.title }),
+    });
   });
 
   /**
