@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config.js';
 import { diagnose, factsFromError } from '../src/smtp-probe/diagnosis.js';
 import { smtpSettingsFrom, transportOptionsFor, type SmtpEndpoint, type SmtpSettings } from '../src/smtp-probe/endpoint.js';
 import { probeServer } from '../src/smtp-probe/probe.js';
-import type { ProbeReport } from '../src/smtp-probe/report.js';
+import { parseReport, type ProbeReport } from '../src/smtp-probe/report.js';
 import { translator } from '../src/i18n/index.js';
 import { destinationPolicyOf, refusalOf } from '../src/smtp/destination.js';
 import { acceptEverything, closedPort, peerUser, startRawService, startSilentPeer, startSmtpPeer } from './smtp-peer.js';
@@ -368,4 +368,9 @@ t.test('loopback, link-local, metadata and unspecified addresses are refused unl
   t.same(['10.1.2.3', '172.16.0.1', '192.168.1.1', '8.8.8.8', '2001:db8::1'].map((a) => refusalOf(a, policy)), [null, null, null, null, null], 'private ranges stay allowed');
   t.throws(() => loadConfig({ RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/33' }), /RELAIS_SMTP_ALLOWED_NETWORKS: "127.0.0.0\/33" is not a network/);
   t.throws(() => loadConfig({ RELAIS_SMTP_ALLOW_PRIVATE: 'maybe' }), /RELAIS_SMTP_ALLOW_PRIVATE must be true or false/);
+});
+
+t.test('a report stored before greetings were parsed shows the first line of its banner only', async (t) => {
+  const stored = { version: 1, ok: true, steps: [], banner: 'mail.relais.test ESMTP\ndb_password=hunter2\nready' };
+  t.equal(parseReport(JSON.stringify(stored))?.banner, 'mail.relais.test ESMTP');
 });

@@ -61,7 +61,8 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   } catch (err) {
     const facts = factsFromError(err);
     // nodemailer does not say what the refused certificate was issued to; a look at it (no credentials sent) does.
-    const tls = isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true })).tls : null;
+    const tls =
+      address !== null && isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true, address })).tls : null;
     // No greeting on a plain connection: a port waiting for a TLS handshake is told apart from a silent one.
     const tlsDetected =
       address !== null && facts.timeoutPhase === 'greeting' && server.security !== 'tls' && (await speaksImplicitTls(address, server, deps.settings));

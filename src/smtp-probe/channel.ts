@@ -34,6 +34,8 @@ export class ProbeFailure extends Error {
 const maxReplyBytes = 64 * 1024;
 const maxReplyLines = 100;
 const maxLineChars = 512;
+/** How much of the greeting's first line the report keeps. */
+export const bannerChars = 120;
 /** How much of a non-SMTP service's words the report may show. */
 export const notSmtpSampleChars = 60;
 

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { assertAllowed, DestinationRefused } from '../smtp/destination.js';
-import { printable, ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
+import { bannerChars, printable, ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
 import { diagnose, factsFromError } from './diagnosis.js';
 import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
 import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
@@ -24,8 +24,6 @@ function withDeadline<T>(promise: Promise<T>, ms: number, facts: FailureFacts): 
   ]).finally(() => clearTimeout(timer));
 }
 
-/** How much of the greeting's first line the report keeps. */
-const bannerChars = 120;
 const replyLineChars = 200;
 
 /** The TCP connection under every SMTP conversation of the test: refused addresses are never dialled. */
@@ -180,7 +178,8 @@ export async function probeServer(
   endpoint: SmtpEndpoint,
   password: string | null,
   settings: SmtpSettings,
-  options: { certificateOnly?: boolean } = {},
+  /** `address`: one already resolved and checked (by the confirmation's send), used instead of a second lookup. */
+  options: { certificateOnly?: boolean; address?: string } = {},
 ): Promise<ProbeReport> {
   const startedAt = new Date();
   const start = performance.now();
@@ -274,8 +273,8 @@ export async function probeServer(
   const commandTimeout = settings.commandTimeoutMs;
   try {
     const host = connectHost(endpoint.host);
-    let address = host;
-    if (!net.isIP(host)) {
+    let address = options.address ?? host;
+    if (!options.address && !net.isIP(host)) {
       const found = await step(
         'dns',
         () =>

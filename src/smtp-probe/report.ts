@@ -1,3 +1,4 @@
+import { bannerChars, printable } from './channel.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
@@ -114,7 +115,10 @@ export function parseReport(stored: string | null | undefined): ProbeReport | nu
   if (!stored || !stored.startsWith('{')) return null;
   try {
     const value = JSON.parse(stored) as ProbeReport;
-    return value && value.version === 1 && Array.isArray(value.steps) ? value : null;
+    if (!value || value.version !== 1 || !Array.isArray(value.steps)) return null;
+    // Reports stored before banners were parsed kept every line of a greeting: show its first line only.
+    if (typeof value.banner === 'string') value.banner = printable(value.banner.split('\n')[0]!, bannerChars);
+    return value;
   } catch {
     return null;
   }
