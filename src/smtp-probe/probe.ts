@@ -25,6 +25,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number, facts: FailureFacts): 
 }
 
 const replyLineChars = 200;
+const maxExtensions = 50;
 
 /** The TCP connection under every SMTP conversation of the test: refused addresses are never dialled. */
 function connectTcp(address: string, port: number, settings: SmtpSettings): Promise<net.Socket> {
@@ -115,7 +116,8 @@ export function tlsDetailsOf(socket: tls.TLSSocket): TlsDetails {
 }
 
 export function parseEhlo(reply: SmtpReply): Capabilities {
-  const extensions = reply.lines.slice(1).map((line) => line.slice(4).trim()).filter(Boolean);
+  // Keywords and their parameters, not whatever a server writes after them.
+  const extensions = reply.lines.slice(1, 1 + maxExtensions).map((line) => line.slice(4).trim().slice(0, replyLineChars)).filter(Boolean);
   const auth = new Set<string>();
   let size: number | null = null;
   let starttls = false;
