@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseNetwork } from './smtp/destination.js';
 
 export interface RelaisConfig {
   port: number;
@@ -39,6 +40,10 @@ export interface RelaisConfig {
   pageCacheEntries: number;
   /** PEM bundle of extra CAs trusted for SMTP TLS (RELAIS_SMTP_CA_FILE). */
   smtpCaFile: string | undefined;
+  /** RELAIS_SMTP_ALLOW_PRIVATE=true: SMTP connections may go to loopback, link-local and metadata addresses. */
+  smtpAllowPrivate: boolean;
+  /** RELAIS_SMTP_ALLOWED_NETWORKS: networks (CIDR) allowed although refused by default, e.g. 127.0.0.0/8 for a local Postfix. */
+  smtpAllowedNetworks: string[];
 }
 
 function positiveIntFrom(value: string | undefined, fallback: number, name: string): number {
@@ -65,6 +70,19 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${value}"`);
   return n;
+}
+
+function booleanFrom(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || /^(false|0|no)$/i.test(value)) return false;
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  throw new Error(`${name} must be true or false, got "${value}"`);
+}
+
+function networksFrom(value: string | undefined, name: string): string[] {
+  const networks = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const wrong = networks.find((network) => parseNetwork(network) === null);
+  if (wrong !== undefined) throw new Error(`${name}: "${wrong}" is not a network such as 127.0.0.0/8 or ::1/128`);
+  return networks;
 }
 
 /** Below this, scrypt is weaker than OWASP's minimum; only the test suite may go lower, to sign in fast. */
@@ -114,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),
     smtpGreetingTimeoutMs: intFrom(env.RELAIS_SMTP_GREETING_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_GREETING_TIMEOUT_MS'),
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
+    smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
+    smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
     pageCacheEntries: intFrom(env.RELAIS_PAGE_CACHE_ENTRIES, 500, 'RELAIS_PAGE_CACHE_ENTRIES'),
   };
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { formFor, peerUser, serverRow, serverThrough, startSmtpPeer } from './smtp-peer.js';
+import { acceptEverything, formFor, peerUser, serverRow, serverThrough, startRawService, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 type Row = Record<string, unknown>;
@@ -239,4 +239,56 @@ t.test('a test still running when the server is edited does not stamp its result
   t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.test' ORDER BY id DESC").get(), { summary: /résultat non retenu/ });
   const fresh = (await app.repositories.smtpServers.findServer(id))!;
   t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');
+});
+
+t.test('without the allow-list, 127.0.0.1 and a name resolving to it are refused by the test and the confirmation, in words', async (t) => {
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t, { RELAIS_SMTP_ALLOWED_NETWORKS: '' });
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, peer);
+
+  t.equal((await admin.post(`/smtp-servers/${id}/test`)).statusCode, 303);
+  const page = text((await admin.get(`/smtp-servers/${id}/test`)).body);
+  t.match(page, 'Relais ne se connecte pas à 127.0.0.1, une adresse de bouclage (cette machine) : pour un relais local, ajoutez son réseau à RELAIS_SMTP_ALLOWED_NETWORKS (par exemple 127.0.0.0/8) ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true.');
+  t.same(stepLines((await admin.get(`/smtp-servers/${id}/test`)).body), ['Connexion TCP | Échec']);
+
+  const typed = await admin.post(`/smtp-servers/${id}/edit/test`, formFor(peer, { host: 'localhost', authentication: 'none', username: '', password: '' }));
+  t.equal(typed.statusCode, 200);
+  t.match(text(typed.body), 'Relais ne se connecte pas à');
+  t.match(text(typed.body), 'RELAIS_SMTP_ALLOW_PRIVATE=true');
+
+  const sent = await admin.post(`/smtp-servers/${id}/confirmation`);
+  t.equal(sent.statusCode, 303);
+  const list = text((await admin.get('/smtp-servers')).body);
+  t.match(list, 'RELAIS_SMTP_ALLOWED_NETWORKS', 'the confirmation says which setting allows it');
+  t.equal(peer.authAttempts, 0, 'the stored password went nowhere');
+  t.equal(peer.messages.length, 0);
+  t.equal(peer.connections, 0, 'the peer was never dialled');
+});
+
+t.test('a second test of the same server while one runs starts nothing and says so (no JavaScript to disable the button)', async (t) => {
+  const slow = await startRawService(t, '220 slow.relais.test ESMTP\r\n', { delayMs: 600, answer: acceptEverything });
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const id = await serverThrough(admin, { port: slow.port } as SmtpPeer, { authentication: 'none', username: '', password: '' });
+
+  const [first, second] = await Promise.all([admin.post(`/smtp-servers/${id}/test`), admin.post(`/smtp-servers/${id}/test`)]);
+  t.equal(first.statusCode, 303);
+  t.equal(second.statusCode, 303, 'the second click waits for the first test…');
+  t.equal(second.headers.location, `/smtp-servers/${id}/test`);
+  t.equal(slow.connections(), 1, '…and starts none: one conversation with the server, not two');
+  const result = text((await admin.get(`/smtp-servers/${id}/test`)).body);
+  t.match(result, 'Un test de ce serveur était déjà en cours : voici son résultat (aucun second test n’a été lancé).');
+  t.match(result, 'Connexion réussie');
+
+  const form = formFor({ port: slow.port } as SmtpPeer, { authentication: 'none', username: '', password: '' });
+  const both = await Promise.all([admin.post(`/smtp-servers/${id}/edit/test`, form), admin.post(`/smtp-servers/${id}/edit/test`, form)]);
+  t.same(both.map((r) => r.statusCode).sort(), [200, 409]);
+  const again = both.find((r) => r.statusCode === 409)!;
+  t.match(text(again.body), 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.', 'the form comes back with the message');
+  t.match(again.body, `value="${slow.port}"`, 'the values typed are kept');
+  t.equal(slow.connections(), 2);
+  const htmx = await admin.post(`/smtp-servers/${id}/edit/test`, form, { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.equal(htmx.statusCode, 200, 'once it is over, the next test runs');
+  t.equal(slow.connections(), 3);
 });

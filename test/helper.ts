@@ -7,6 +7,9 @@ type Test = { testdir: () => string; teardown: (fn: () => unknown) => void };
 
 export const testSecret = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0';
 
+/** The tests' SMTP peers listen on 127.0.0.1, which Relais refuses by default: the suite allows it explicitly. */
+export const testSmtpEnv = { RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/8' };
+
 /** The real app on a real SQLite file in the test's own folder. */
 export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
   const dir = t.testdir();
@@ -17,6 +20,7 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, op
     RELAIS_URL: 'http://relais.test',
     // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.
     RELAIS_PASSWORD_HASH_COST: '10',
+    ...testSmtpEnv,
     ...env,
   });
   const app = await buildApp(config, options);

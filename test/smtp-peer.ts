@@ -18,6 +18,8 @@ export interface SmtpPeer {
   errors: Error[];
   /** How many AUTH attempts it answered. */
   authAttempts: number;
+  /** How many TCP connections it accepted. */
+  connections: number;
   /** Resolves with the n-th message (1-based) once it has arrived. */
   message(n: number, timeoutMs?: number): Promise<ReceivedMessage>;
   close(): Promise<void>;
@@ -36,7 +38,7 @@ export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise
   const messages: ReceivedMessage[] = [];
   const errors: Error[] = [];
   let waiting: { n: number; resolve: (message: ReceivedMessage) => void }[] = [];
-  const peer = { authAttempts: 0 } as SmtpPeer;
+  const peer = { authAttempts: 0, connections: 0 } as SmtpPeer;
 
   const server = new SMTPServer({
     logger: false,
@@ -67,6 +69,7 @@ export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise
   server.on('error', (err) => errors.push(err));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.server.address() as net.AddressInfo;
+  server.server.on('connection', () => peer.connections++);
 
   let closed = false;
   const close = () =>
@@ -98,13 +101,35 @@ export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise
   });
 }
 
-/** A port that accepts connections and never says a word. */
-export async function startSilentPeer(t: Test): Promise<number> {
+/**
+ * A raw TCP service on 127.0.0.1 that is not smtp-server: it says `hello` (after `delayMs`), then answers each line
+ * it receives with `answer(line)` when given. For services that are not SMTP, or SMTP servers that greet late.
+ */
+export async function startRawService(
+  t: Test,
+  hello: string | Buffer,
+  options: { delayMs?: number; answer?: (line: string) => string | null } = {},
+): Promise<{ port: number; connections: () => number }> {
   const sockets = new Set<net.Socket>();
+  let connections = 0;
   const server = net.createServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
+    const timer = setTimeout(() => socket.write(hello), options.delayMs ?? 0);
+    socket.on('close', () => clearTimeout(timer));
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1');
+      let index: number;
+      while ((index = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, index).replace(/\r$/, '');
+        buffer = buffer.slice(index + 1);
+        const reply = options.answer?.(line);
+        if (reply) socket.write(reply);
+      }
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   t.teardown(
@@ -114,7 +139,18 @@ export async function startSilentPeer(t: Test): Promise<number> {
         server.close(() => resolve());
       }),
   );
-  return (server.address() as net.AddressInfo).port;
+  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
+}
+
+/** A minimal SMTP dialogue for startRawService: every command accepted, QUIT answered. */
+export function acceptEverything(line: string): string {
+  const verb = line.split(' ')[0]!.toUpperCase();
+  return verb === 'QUIT' ? '221 bye\r\n' : verb === 'EHLO' ? '250-raw.test\r\n250 8BITMIME\r\n' : '250 ok\r\n';
+}
+
+/** A port that accepts connections and never says a word. */
+export async function startSilentPeer(t: Test): Promise<number> {
+  return (await startRawService(t, Buffer.alloc(0))).port;
 }
 
 /** A port where nothing listens: opened, noted, closed. */

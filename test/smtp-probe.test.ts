@@ -4,9 +4,11 @@ import { loadConfig } from '../src/config.js';
 import { diagnose, factsFromError } from '../src/smtp-probe/diagnosis.js';
 import { smtpSettingsFrom, transportOptionsFor, type SmtpEndpoint, type SmtpSettings } from '../src/smtp-probe/endpoint.js';
 import { probeServer } from '../src/smtp-probe/probe.js';
-import type { ProbeReport } from '../src/smtp-probe/report.js';
+import { parseReport, type ProbeReport } from '../src/smtp-probe/report.js';
 import { translator } from '../src/i18n/index.js';
-import { closedPort, peerUser, startSilentPeer, startSmtpPeer } from './smtp-peer.js';
+import { destinationPolicyOf, refusalOf } from '../src/smtp/destination.js';
+import { acceptEverything, closedPort, peerUser, startRawService, startSilentPeer, startSmtpPeer } from './smtp-peer.js';
+import { testSmtpEnv } from './helper.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 const tls = tlsFixtures();
@@ -14,7 +16,7 @@ const fr = translator('fr');
 
 function settings(env: Record<string, string> = {}): SmtpSettings {
   return smtpSettingsFrom(
-    loadConfig({ RELAIS_SMTP_CONNECT_TIMEOUT_MS: '2000', RELAIS_SMTP_GREETING_TIMEOUT_MS: '2000', ...env }),
+    loadConfig({ RELAIS_SMTP_CONNECT_TIMEOUT_MS: '2000', RELAIS_SMTP_GREETING_TIMEOUT_MS: '2000', ...testSmtpEnv, ...env }),
   );
 }
 
@@ -275,4 +277,100 @@ t.test('the transport options follow the form', async (t) => {
   t.equal('auth' in none, false, 'no credentials without authentication');
   t.equal(none.tls.servername, undefined, 'no SNI for an address');
   t.throws(() => settings({ RELAIS_SMTP_CA_FILE: '/nonexistent/ca.pem' }), /RELAIS_SMTP_CA_FILE: cannot read \/nonexistent\/ca\.pem/);
+});
+
+t.test('a port/security mismatch is told in about a second, not after the greeting time-out', async (t) => {
+  const peer = await startSmtpPeer(t, { secure: true, key: tls.server.key, cert: tls.server.cert });
+  const s = settings({ RELAIS_SMTP_GREETING_TIMEOUT_MS: '10000', RELAIS_SMTP_CA_FILE: tls.caFile });
+  for (const security of ['starttls', 'none'] as const) {
+    const report = await probeServer(endpoint(peer.port, { security }), peerUser.password, s);
+    t.same(stepsOf(report), ['connect:ok', 'greeting:failed', 'tlsDetect:ok'], security);
+    t.equal(report.diagnosis?.kind, 'tlsExpected');
+    t.ok(report.totalMs < 2500, `${security}: diagnosed in ${report.totalMs} ms`);
+    const greeting = report.steps.find((step) => step.name === 'greeting')!;
+    t.ok(greeting.durationMs! >= 900 && greeting.durationMs! < 2000, `the greeting was given about a second (${greeting.durationMs} ms)`);
+  }
+});
+
+t.test('a server that greets late is not mistaken for TLS; a silent port keeps its time-out; a skipped step has no duration', async (t) => {
+  const late = await startRawService(t, '220 late.relais.test ESMTP\r\n', { delayMs: 1600, answer: acceptEverything });
+  const s = settings({ RELAIS_SMTP_GREETING_TIMEOUT_MS: '4000' });
+  const report = await probeServer(endpoint(late.port, { authentication: 'none', username: '' }), null, s);
+  t.equal(report.ok, true, 'a greeting after 1.6 s still counts');
+  t.same(stepsOf(report), ['connect:ok', 'greeting:ok', 'ehlo:ok', 'auth:skipped', 'mailFrom:ok', 'rcptTo:ok', 'rset:ok', 'quit:ok']);
+  t.equal(report.steps.find((step) => step.name === 'auth')!.durationMs, undefined, 'the skipped step shows no duration');
+
+  const silent = await startSilentPeer(t);
+  const quiet = await probeServer(endpoint(silent, { security: 'starttls' }), peerUser.password, settings({ RELAIS_SMTP_GREETING_TIMEOUT_MS: '1500' }));
+  t.same(stepsOf(quiet), ['connect:ok', 'greeting:failed', 'tlsDetect:skipped']);
+  t.equal(quiet.diagnosis?.kind, 'greetingTimeout');
+  t.ok(quiet.steps[1]!.durationMs! >= 1450, `the silent port had its whole time-out (${quiet.steps[1]!.durationMs} ms)`);
+  t.equal(quiet.steps[2]!.durationMs, undefined);
+});
+
+t.test('a service that is not SMTP: « ce service ne parle pas SMTP », with at most its first 60 printable characters', async (t) => {
+  const ssh = await startRawService(t, `SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3 ${'x'.repeat(80)}TAIL\r\n`);
+  const report = await probeServer(endpoint(ssh.port), peerUser.password, settings());
+  t.same(stepsOf(report), ['connect:ok', 'greeting:failed']);
+  t.equal(report.diagnosis?.kind, 'notSmtp');
+  const sample = report.diagnosis!.params!.sample as string;
+  t.ok(sample.startsWith('SSH-2.0-OpenSSH_9.2p1') && [...sample].length <= 60, sample);
+  t.match(fr(report.diagnosis!.key, report.diagnosis!.params), 'ce service ne parle pas SMTP (il commence par « SSH-2.0-OpenSSH_9.2p1');
+  t.notMatch(JSON.stringify(report), 'TAIL', 'nothing past the 60 characters is kept');
+  t.equal(report.banner, null);
+
+  const chatty = await startRawService(t, '+OK cache ready\r\ndb_password=hunter2\r\n');
+  const other = await probeServer(endpoint(chatty.port), peerUser.password, settings());
+  t.equal(other.diagnosis?.kind, 'notSmtp');
+  t.notMatch(JSON.stringify(other), 'hunter2');
+
+  const binary = await startRawService(t, Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x00, 0x41, 0x42]));
+  const bytes = await probeServer(endpoint(binary.port), peerUser.password, settings());
+  t.equal(bytes.diagnosis?.kind, 'notSmtp', 'bytes without a line end are told at once');
+  t.notMatch(bytes.diagnosis!.params!.sample as string, /[\u0000-\u001f]/, 'no control characters');
+});
+
+t.test('a multi-line SMTP greeting: the report keeps its first line only', async (t) => {
+  const raw = await startRawService(t, '220-mail.relais.test ESMTP\r\n220-db_password=hunter2\r\n220 ready\r\n', { answer: acceptEverything });
+  const report = await probeServer(endpoint(raw.port, { authentication: 'none', username: '' }), null, settings());
+  t.equal(report.ok, true);
+  t.equal(report.banner, 'mail.relais.test ESMTP');
+  t.equal(report.steps.find((step) => step.name === 'greeting')!.reply, '220-mail.relais.test ESMTP (+2)');
+  t.notMatch(JSON.stringify(report), 'hunter2', 'the later lines appear nowhere');
+});
+
+t.test('loopback, link-local, metadata and unspecified addresses are refused unless allowed, after DNS', async (t) => {
+  const service = await startRawService(t, '220 local.relais.test ESMTP\r\n', { answer: acceptEverything });
+  const closed = { RELAIS_SMTP_ALLOWED_NETWORKS: '' };
+  const direct = await probeServer(endpoint(service.port), peerUser.password, settings(closed));
+  t.same(stepsOf(direct), ['connect:failed']);
+  t.equal(direct.diagnosis?.kind, 'addressRefused');
+  const words = fr(direct.diagnosis!.key, direct.diagnosis!.params);
+  t.match(words, 'Relais ne se connecte pas à 127.0.0.1, une adresse de bouclage');
+  t.match(words, 'RELAIS_SMTP_ALLOWED_NETWORKS (par exemple 127.0.0.0/8) ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true');
+  t.match(translator('en')(direct.diagnosis!.key, direct.diagnosis!.params), 'add its network to RELAIS_SMTP_ALLOWED_NETWORKS');
+
+  const named = await probeServer(endpoint(service.port, { host: 'localhost' }), peerUser.password, settings(closed));
+  t.same(stepsOf(named), ['dns:ok', 'connect:failed'], 'a name resolving to loopback is refused too');
+  t.equal(named.diagnosis?.kind, 'addressRefused');
+  t.match(named.address, /^(127\.0\.0\.1|::1)$/);
+  t.equal(service.connections(), 0, 'nothing was dialled');
+
+  for (const [host, kind] of [['169.254.169.254', 'metadata'], ['169.254.10.1', 'linkLocal'], ['[fe80::1]', 'linkLocal'], ['0.0.0.0', 'unspecified'], ['[::ffff:127.0.0.1]', 'loopback']] as const) {
+    const refused = await probeServer(endpoint(25, { host }), peerUser.password, settings(closed));
+    t.equal(refused.diagnosis?.key, `diagnosis.addressRefused.${kind}`, host);
+  }
+
+  t.equal((await probeServer(endpoint(service.port, { authentication: 'none' }), null, settings({ RELAIS_SMTP_ALLOW_PRIVATE: 'true', RELAIS_SMTP_ALLOWED_NETWORKS: '' }))).ok, true, 'RELAIS_SMTP_ALLOW_PRIVATE=true allows it');
+  t.equal((await probeServer(endpoint(service.port, { authentication: 'none' }), null, settings({ RELAIS_SMTP_ALLOWED_NETWORKS: '10.0.0.0/8, 127.0.0.1' }))).ok, true, 'so does the allow-list');
+
+  const policy = destinationPolicyOf(false, []);
+  t.same(['10.1.2.3', '172.16.0.1', '192.168.1.1', '8.8.8.8', '2001:db8::1'].map((a) => refusalOf(a, policy)), [null, null, null, null, null], 'private ranges stay allowed');
+  t.throws(() => loadConfig({ RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/33' }), /RELAIS_SMTP_ALLOWED_NETWORKS: "127.0.0.0\/33" is not a network/);
+  t.throws(() => loadConfig({ RELAIS_SMTP_ALLOW_PRIVATE: 'maybe' }), /RELAIS_SMTP_ALLOW_PRIVATE must be true or false/);
+});
+
+t.test('a report stored before greetings were parsed shows the first line of its banner only', async (t) => {
+  const stored = { version: 1, ok: true, steps: [], banner: 'mail.relais.test ESMTP\ndb_password=hunter2\nready' };
+  t.equal(parseReport(JSON.stringify(stored))?.banner, 'mail.relais.test ESMTP');
 });

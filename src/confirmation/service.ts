@@ -1,10 +1,11 @@
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 import type { Actor } from '../audit/repository.js';
 import type { Locale } from '../i18n/index.js';
 import { diagnose, factsFromError, isCertificateFailure } from '../smtp-probe/diagnosis.js';
 import { transportOptionsFor, type SmtpSettings } from '../smtp-probe/endpoint.js';
 import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
+import { resolveDestination } from '../smtp/destination.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
 import { composeConfirmationMail } from './mail.js';
 import type { ConfirmationRepository } from './repository.js';
@@ -40,9 +41,13 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
 
   const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
-  const transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings));
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})`;
+  let address: string | null = null;
+  let transport: Transporter | null = null;
   try {
+    // Resolved and checked once; nodemailer connects to that very address and keeps the name for TLS.
+    address = (await resolveDestination(server.host, deps.settings.destinations)).address;
+    transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings, address));
     await transport.sendMail({
       from: { name: server.senderName, address: server.email },
       to: server.email,
@@ -56,9 +61,11 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   } catch (err) {
     const facts = factsFromError(err);
     // nodemailer does not say what the refused certificate was issued to; a look at it (no credentials sent) does.
-    const tls = isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true })).tls : null;
+    const tls =
+      address !== null && isCertificateFailure(facts) ? (await probeServer(server, null, deps.settings, { certificateOnly: true, address })).tls : null;
     // No greeting on a plain connection: a port waiting for a TLS handshake is told apart from a silent one.
-    const tlsDetected = facts.timeoutPhase === 'greeting' && server.security !== 'tls' && (await speaksImplicitTls(server, deps.settings));
+    const tlsDetected =
+      address !== null && facts.timeoutPhase === 'greeting' && server.security !== 'tls' && (await speaksImplicitTls(address, server, deps.settings));
     const diagnosis = diagnose(facts, {
       endpoint: server,
       connectTimeoutMs: deps.settings.connectTimeoutMs,
@@ -69,6 +76,6 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
     await deps.confirmations.recordFailed(serverId, issued.tokenId, { at: new Date(), diagnosis, summary: `${route} : ${diagnosis.kind}` }, actor);
     return { kind: 'failed', server, diagnosis };
   } finally {
-    transport.close();
+    transport?.close();
   }
 }

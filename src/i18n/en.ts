@@ -391,6 +391,8 @@ export const en: Record<MessageKey, string> = {
   'test.serverReply': 'Server reply: {reply}',
   'test.diagnosis': 'Diagnosis',
   'test.running': 'Testing…',
+  'test.alreadyRunning': 'A test of this server is already running: wait for its result before starting another.',
+  'test.joinedRunning': 'A test of this server was already running: here is its result (no second test was started).',
   'test.passwordRetype': 'A typed password is never shown again: type it again before saving.',
   'test.fixFirst': 'Fix these fields first to run the test:',
   'probe.step.dns': 'DNS lookup',
@@ -448,6 +450,15 @@ export const en: Record<MessageKey, string> = {
   'diagnosis.recipientRefused':
     'The server refuses the recipient “{email}” (RCPT TO): it may not relay to this address, or require authentication.',
   'diagnosis.connectionClosed': '{host} closed the connection unexpectedly.',
+  'diagnosis.notSmtp': 'On {host}:{port}, this service does not speak SMTP (it begins with “{sample}”): check the host and the port.',
+  'diagnosis.addressRefused.loopback':
+    'Relais does not connect to {address}, a loopback address (this machine): for a local relay, add its network to RELAIS_SMTP_ALLOWED_NETWORKS (for example 127.0.0.0/8) or set RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.linkLocal':
+    'Relais does not connect to {address}, a link-local address: to allow it, add its network to RELAIS_SMTP_ALLOWED_NETWORKS or set RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.metadata':
+    'Relais does not connect to {address}, a cloud provider’s metadata service: to allow it anyway, add it to RELAIS_SMTP_ALLOWED_NETWORKS or set RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.unspecified':
+    'Relais does not connect to {address}, an unspecified address: give the server’s real address (or allow it with RELAIS_SMTP_ALLOWED_NETWORKS or RELAIS_SMTP_ALLOW_PRIVATE=true).',
   'diagnosis.unknown': 'Unexpected failure: {detail}',
 
   // Exports (issue 6)

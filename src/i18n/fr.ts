@@ -394,6 +394,8 @@ export const fr = {
   'test.serverReply': 'Réponse du serveur : {reply}',
   'test.diagnosis': 'Diagnostic',
   'test.running': 'Test en cours…',
+  'test.alreadyRunning': 'Un test de ce serveur est déjà en cours : attendez son résultat avant d’en lancer un autre.',
+  'test.joinedRunning': 'Un test de ce serveur était déjà en cours : voici son résultat (aucun second test n’a été lancé).',
   'test.passwordRetype': 'Le mot de passe tapé n’est jamais réaffiché : retapez-le avant d’enregistrer.',
   'test.fixFirst': 'Corrigez d’abord ces champs pour pouvoir tester :',
   'probe.step.dns': 'Résolution DNS',
@@ -453,6 +455,15 @@ export const fr = {
   'diagnosis.recipientRefused':
     'Le serveur refuse le destinataire « {email} » (RCPT TO) : il ne relaie peut-être pas vers cette adresse, ou exige une authentification.',
   'diagnosis.connectionClosed': '{host} a fermé la connexion de façon inattendue.',
+  'diagnosis.notSmtp': 'Sur {host}:{port}, ce service ne parle pas SMTP (il commence par « {sample} ») : vérifiez l’hôte et le port.',
+  'diagnosis.addressRefused.loopback':
+    'Relais ne se connecte pas à {address}, une adresse de bouclage (cette machine) : pour un relais local, ajoutez son réseau à RELAIS_SMTP_ALLOWED_NETWORKS (par exemple 127.0.0.0/8) ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.linkLocal':
+    'Relais ne se connecte pas à {address}, une adresse lien-local : pour l’autoriser, ajoutez son réseau à RELAIS_SMTP_ALLOWED_NETWORKS ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.metadata':
+    'Relais ne se connecte pas à {address}, l’adresse du service de métadonnées d’un hébergeur : pour l’autoriser malgré tout, ajoutez-la à RELAIS_SMTP_ALLOWED_NETWORKS ou mettez RELAIS_SMTP_ALLOW_PRIVATE=true.',
+  'diagnosis.addressRefused.unspecified':
+    'Relais ne se connecte pas à {address}, une adresse non spécifiée : indiquez l’adresse réelle du serveur (ou autorisez-la par RELAIS_SMTP_ALLOWED_NETWORKS ou RELAIS_SMTP_ALLOW_PRIVATE=true).',
   'diagnosis.unknown': 'Échec inattendu : {detail}',
 
   // Exports (issue 6)

@@ -19,6 +19,10 @@ export interface FailureFacts {
   command?: string;
   message?: string;
   timeoutPhase?: TimeoutPhase;
+  /** A reply that is not SMTP: at most its first printable characters, never the rest of what it said. */
+  notSmtp?: string;
+  /** The address was refused by the destination policy (loopback, link-local, metadata, unspecified). */
+  refused?: { kind: string; address: string };
 }
 
 export class ProbeFailure extends Error {
@@ -28,6 +32,19 @@ export class ProbeFailure extends Error {
 }
 
 const maxReplyBytes = 64 * 1024;
+const maxReplyLines = 100;
+const maxLineChars = 512;
+/** How much of the greeting's first line the report keeps. */
+export const bannerChars = 120;
+/** How much of a non-SMTP service's words the report may show. */
+export const notSmtpSampleChars = 60;
+
+/** The text without control or invisible characters, cut to `max` characters. */
+export function printable(text: string, max: number): string {
+  return [...text.replace(/\p{C}+/gu, ' ').replace(/\s+/g, ' ').trim()].slice(0, max).join('');
+}
+
+const smtpLine = /^(\d{3})([ -]?)(.*)$/;
 
 /**
  * Reads SMTP replies off a socket (plain or TLS) and writes commands. The socket can be swapped for its TLS
@@ -42,22 +59,31 @@ export class SmtpChannel {
   private waiter: { resolve: (reply: SmtpReply) => void; reject: (err: ProbeFailure) => void; timer: NodeJS.Timeout } | null = null;
 
   private readonly onData = (chunk: Buffer) => {
+    if (this.failure) return;
     this.buffer += chunk.toString('utf8');
     if (this.buffer.length > maxReplyBytes) return this.fail({ code: 'EPROTOCOL', message: 'Server reply too long' });
     let index: number;
     while ((index = this.buffer.indexOf('\n')) >= 0) {
       const line = this.buffer.slice(0, index).replace(/\r$/, '');
       this.buffer = this.buffer.slice(index + 1);
-      const match = /^(\d{3})([ -]?)(.*)$/.exec(line);
-      if (!match) return this.fail({ code: 'EPROTOCOL', message: 'Unexpected reply', response: line.slice(0, 200) });
-      this.pendingLines.push(line);
+      const match = smtpLine.exec(line);
+      if (!match) return this.notSmtp(line);
+      if (this.pendingLines.length >= maxReplyLines) return this.fail({ code: 'EPROTOCOL', message: 'Server reply too long' });
+      this.pendingLines.push(`${match[1]}${match[2]}${printable(match[3]!, maxLineChars)}`);
       if (match[2] !== '-') {
         const reply = { code: Number(match[1]), lines: this.pendingLines, text: this.pendingLines.join('\n') };
         this.pendingLines = [];
         this.deliver(reply);
       }
     }
+    // Binary or chatty services may never end a line: four characters are enough to tell.
+    if (this.buffer.length >= 4 && !/^\d{3}[ \-\r]/.test(this.buffer)) this.notSmtp(this.buffer.split('\n')[0]!);
   };
+
+  /** Another service (SSH, HTTP, a database…) answered: its bytes are not echoed, only their first printable characters. */
+  private notSmtp(line: string) {
+    this.fail({ code: 'ENOTSMTP', message: 'The service does not speak SMTP', notSmtp: printable(line, notSmtpSampleChars) });
+  }
 
   private readonly onError = (err: NodeJS.ErrnoException) => {
     this.fail({ code: err.code ?? 'ESOCKET', message: err.message });
@@ -148,5 +174,7 @@ export class SmtpChannel {
     this.detach();
     socket.on('error', () => {});
     socket.destroy();
+    // A read still waiting (a greeting given up on) ends now rather than at its time-out.
+    this.fail({ code: 'ECONNRESET', message: 'Connection closed' });
   }
 }

@@ -1,4 +1,5 @@
 import type { MessageKey, Params } from '../i18n/index.js';
+import { DestinationRefused } from '../smtp/destination.js';
 import type { FailureFacts } from './channel.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { Diagnosis, DiagnosisKind, TlsDetails } from './report.js';
@@ -70,6 +71,12 @@ export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagno
   const code = facts.responseCode;
   const certName = context.tls?.subjectName || '?';
   const issuer = context.tls?.issuer || '?';
+
+  if (facts.refused) {
+    const key = `diagnosis.addressRefused.${facts.refused.kind}` as MessageKey;
+    return make('addressRefused', { ...base, address: facts.refused.address }, facts, key);
+  }
+  if (facts.notSmtp !== undefined) return make('notSmtp', { ...base, sample: facts.notSmtp }, facts);
 
   const cert = certificateCode(facts);
   if (cert) {
@@ -145,6 +152,7 @@ export function factsFromError(err: unknown): FailureFacts {
   if (typeof e.responseCode === 'number') facts.responseCode = e.responseCode;
   if (typeof e.response === 'string') facts.response = e.response;
   if (typeof e.command === 'string') facts.command = e.command;
+  if (err instanceof DestinationRefused) facts.refused = { kind: err.kind, address: err.address };
   if (/Greeting never received/i.test(message)) facts.timeoutPhase = 'greeting';
   else if (/Connection timeout/i.test(message)) facts.timeoutPhase = 'connect';
   return facts;

@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import type { RelaisConfig } from '../config.js';
+import { connectHost, destinationPolicyOf, type DestinationPolicy } from '../smtp/destination.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
 
 /** What it takes to reach a server and speak for its address: a server row, or the values typed in its form. */
@@ -25,6 +26,10 @@ export interface SmtpSettings {
   /** PEM text of RELAIS_SMTP_CA_FILE, trusted on top of the system's CAs. */
   extraCa: string | null;
   clientName: string;
+  /** Which addresses SMTP connections may go to (loopback, link-local and metadata are refused by default). */
+  destinations: DestinationPolicy;
+  /** With STARTTLS or none, no greeting this soon means it is time to try whether the port speaks implicit TLS. */
+  implicitTlsHintMs: number;
 }
 
 /** The EHLO name: the machine's name when it looks like one (has a dot), else an address literal, as nodemailer does. */
@@ -52,13 +57,13 @@ export function smtpSettingsFrom(config: RelaisConfig): SmtpSettings {
     commandTimeoutMs: Math.max(config.smtpGreetingTimeoutMs, 15_000),
     extraCa,
     clientName: defaultClientName(),
+    destinations: destinationPolicyOf(config.smtpAllowPrivate, config.smtpAllowedNetworks),
+    // A plain SMTP server greets at once and an implicit-TLS one answers a ClientHello at once: a second is plenty.
+    implicitTlsHintMs: Math.min(1000, config.smtpGreetingTimeoutMs),
   };
 }
 
-/** "[::1]" in the form is ::1 on the wire. */
-export function connectHost(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
+export { connectHost };
 
 /**
  * TLS options shared by the test and the real send. A custom `ca` replaces Node's trusted list, so the system's
@@ -74,10 +79,13 @@ export function tlsOptionsFor(endpoint: SmtpEndpoint, settings: SmtpSettings): t
   };
 }
 
-/** nodemailer's SMTP transport for this server, its security mode mapped to what nodemailer expects. */
-export function transportOptionsFor(endpoint: SmtpEndpoint, password: string | null, settings: SmtpSettings) {
+/**
+ * nodemailer's SMTP transport for this server, its security mode mapped to what nodemailer expects. `address` is the
+ * one resolveDestination checked: nodemailer connects there and keeps the host name for SNI and the certificate.
+ */
+export function transportOptionsFor(endpoint: SmtpEndpoint, password: string | null, settings: SmtpSettings, address?: string) {
   return {
-    host: connectHost(endpoint.host),
+    host: address ?? connectHost(endpoint.host),
     port: endpoint.port,
     secure: endpoint.security === 'tls',
     requireTLS: endpoint.security === 'starttls',

@@ -2,8 +2,10 @@ import { createHmac } from 'node:crypto';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
-import { ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
+import { assertAllowed, DestinationRefused } from '../smtp/destination.js';
+import { bannerChars, printable, ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
 import { diagnose, factsFromError } from './diagnosis.js';
 import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
 import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
@@ -22,7 +24,18 @@ function withDeadline<T>(promise: Promise<T>, ms: number, facts: FailureFacts): 
   ]).finally(() => clearTimeout(timer));
 }
 
-function connectTcp(address: string, port: number, timeoutMs: number): Promise<net.Socket> {
+const replyLineChars = 200;
+const maxExtensions = 50;
+
+/** The TCP connection under every SMTP conversation of the test: refused addresses are never dialled. */
+function connectTcp(address: string, port: number, settings: SmtpSettings): Promise<net.Socket> {
+  const timeoutMs = settings.connectTimeoutMs;
+  try {
+    assertAllowed(address, settings.destinations);
+  } catch (err) {
+    const refused = err as DestinationRefused;
+    return Promise.reject(new ProbeFailure({ code: refused.code, command: 'CONN', message: refused.message, refused: { kind: refused.kind, address } }));
+  }
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port });
     const timer = setTimeout(() => {
@@ -103,7 +116,8 @@ export function tlsDetailsOf(socket: tls.TLSSocket): TlsDetails {
 }
 
 export function parseEhlo(reply: SmtpReply): Capabilities {
-  const extensions = reply.lines.slice(1).map((line) => line.slice(4).trim()).filter(Boolean);
+  // Keywords and their parameters, not whatever a server writes after them.
+  const extensions = reply.lines.slice(1, 1 + maxExtensions).map((line) => line.slice(4).trim().slice(0, replyLineChars)).filter(Boolean);
   const auth = new Set<string>();
   let size: number | null = null;
   let starttls = false;
@@ -117,8 +131,10 @@ export function parseEhlo(reply: SmtpReply): Capabilities {
   return { extensions, auth: [...auth], size, starttls };
 }
 
+/** The reply kept for the report: a refused greeting by its first line, any other reply by its first three. */
 function smtpFailure(reply: SmtpReply, command: string, code = 'EPROTOCOL'): ProbeFailure {
-  return new ProbeFailure({ code, responseCode: reply.code, response: reply.text, command, message: reply.text });
+  const response = reply.lines.slice(0, command === 'GREETING' ? 1 : 3).join('\n');
+  return new ProbeFailure({ code, responseCode: reply.code, response, command, message: response });
 }
 
 const b64 = (value: string) => Buffer.from(value, 'utf8').toString('base64');
@@ -151,7 +167,8 @@ async function authenticate(channel: SmtpChannel, mechanisms: string[], username
 
 /** One line of a reply for the step list: the first line, without the server's long tail. */
 function shortReply(reply: SmtpReply): string {
-  return reply.lines.length > 1 ? `${reply.lines[0]} (+${reply.lines.length - 1})` : reply.text;
+  const first = reply.lines[0]!.slice(0, replyLineChars);
+  return reply.lines.length > 1 ? `${first} (+${reply.lines.length - 1})` : first;
 }
 
 /**
@@ -163,7 +180,8 @@ export async function probeServer(
   endpoint: SmtpEndpoint,
   password: string | null,
   settings: SmtpSettings,
-  options: { certificateOnly?: boolean } = {},
+  /** `address`: one already resolved and checked (by the confirmation's send), used instead of a second lookup. */
+  options: { certificateOnly?: boolean; address?: string } = {},
 ): Promise<ProbeReport> {
   const startedAt = new Date();
   const start = performance.now();
@@ -193,6 +211,7 @@ export async function probeServer(
   let socket: net.Socket | tls.TLSSocket | null = null;
   let channel: SmtpChannel | null = null;
   let tlsDetected = false;
+  let detection: Promise<TlsDetection> | null = null;
 
   async function step<T>(
     name: StepName,
@@ -210,6 +229,29 @@ export async function probeServer(
       steps.push({ name, outcome: 'failed', durationMs: elapsed(begin), ...(sent ? { sent } : {}), ...(facts.response ? { reply: facts.response } : {}) });
       throw err;
     }
+  }
+
+  /**
+   * With STARTTLS or none, a port that has not greeted within a second may be waiting for a TLS ClientHello: a
+   * second connection tries one while the first keeps waiting, so a mismatch is told in about a second and a
+   * merely slow server still gets its full greeting time.
+   */
+  async function greetingOrImplicitTls(address: string): Promise<SmtpReply> {
+    const reply = channel!.read(settings.greetingTimeoutMs, 'greeting', 'GREETING');
+    if (endpoint.security === 'tls') return reply;
+    const settled = reply.then(
+      () => 'greeting' as const,
+      () => 'greeting' as const,
+    );
+    const hint = sleep(settings.implicitTlsHintMs, 'late' as const, { ref: false });
+    if ((await Promise.race([settled, hint])) === 'late') {
+      detection = tryImplicitTls(address, endpoint, settings);
+      const first = await Promise.race([settled, detection.then((d) => (d.detected ? ('tls' as const) : settled))]);
+      if (first === 'tls') {
+        throw new ProbeFailure({ code: 'ETIMEDOUT', timeoutPhase: 'greeting', command: 'GREETING', message: 'No greeting: the port answers TLS' });
+      }
+    }
+    return reply;
   }
 
   function judgeCertificate(secure: tls.TLSSocket) {
@@ -233,8 +275,8 @@ export async function probeServer(
   const commandTimeout = settings.commandTimeoutMs;
   try {
     const host = connectHost(endpoint.host);
-    let address = host;
-    if (!net.isIP(host)) {
+    let address = options.address ?? host;
+    if (!options.address && !net.isIP(host)) {
       const found = await step(
         'dns',
         () =>
@@ -251,7 +293,7 @@ export async function probeServer(
     }
     report.address = address;
 
-    const plain = await step('connect', () => connectTcp(address, endpoint.port, settings.connectTimeoutMs), () => ({
+    const plain = await step('connect', () => connectTcp(address, endpoint.port, settings), () => ({
       reply: `${address.includes(':') ? `[${address}]` : address}:${endpoint.port}`,
     }));
     socket = plain;
@@ -266,11 +308,12 @@ export async function probeServer(
     }
 
     channel = new SmtpChannel(socket);
-    const greeting = await step('greeting', () => channel!.read(settings.greetingTimeoutMs, 'greeting', 'GREETING'), (r) => ({
+    const greeting = await step('greeting', () => greetingOrImplicitTls(address), (r) => ({
       reply: shortReply(r),
       outcome: r.code === 220 ? 'ok' : 'failed',
     }));
-    report.banner = greeting.lines.map((line) => line.slice(4)).join('\n');
+    // What the server says of itself, parsed: the first line only (a multi-line greeting may say more than it should).
+    report.banner = printable(greeting.lines[0]!.slice(4), bannerChars);
     if (greeting.code !== 220) throw smtpFailure(greeting, 'GREETING');
 
     const ehloLine = `EHLO ${settings.clientName}`;
@@ -314,7 +357,7 @@ export async function probeServer(
     if (endpoint.authentication === 'password') {
       if (capabilities.auth.length === 0) {
         // nodemailer skips AUTH when none is offered; the envelope steps then tell whether the server minds.
-        steps.push({ name: 'auth', outcome: 'warning', durationMs: 0, note: { key: 'probe.note.noAuthOffered' } });
+        steps.push({ name: 'auth', outcome: 'warning', note: { key: 'probe.note.noAuthOffered' } });
       } else {
         const mechanisms = capabilities.auth;
         const begin = performance.now();
@@ -328,7 +371,7 @@ export async function probeServer(
         }
       }
     } else {
-      steps.push({ name: 'auth', outcome: 'skipped', durationMs: 0, note: { key: 'probe.note.noAuthConfigured' } });
+      steps.push({ name: 'auth', outcome: 'skipped', note: { key: 'probe.note.noAuthConfigured' } });
     }
 
     const mailLine = `MAIL FROM:<${endpoint.email}>`;
@@ -374,7 +417,9 @@ export async function probeServer(
   } catch (err) {
     const facts = err instanceof ProbeFailure ? err.facts : factsFromError(err);
     if (facts.timeoutPhase === 'greeting' && endpoint.security !== 'tls' && report.address) {
-      tlsDetected = await detectImplicitTls(report.address, endpoint, settings, steps);
+      const found = await (detection ?? tryImplicitTls(report.address, endpoint, settings));
+      steps.push(detectionStep(found));
+      tlsDetected = found.detected;
     }
     report.diagnosis = diagnose(facts, {
       endpoint,
@@ -392,38 +437,37 @@ export async function probeServer(
   return report;
 }
 
-/** True when the port completes a TLS handshake right away (an implicit-TLS port, usually 465). */
-export async function speaksImplicitTls(endpoint: SmtpEndpoint, settings: SmtpSettings): Promise<boolean> {
-  const steps: ProbeStep[] = [];
-  try {
-    const host = connectHost(endpoint.host);
-    const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
-    return await detectImplicitTls(address, endpoint, settings, steps);
-  } catch {
-    return false;
-  }
+interface TlsDetection {
+  detected: boolean;
+  durationMs: number;
+  /** Protocol and cipher of the handshake, when there was one. */
+  reply: string;
 }
 
-/** A server that never greets a plain connection may be waiting for a TLS handshake (port 465): try one. */
-async function detectImplicitTls(address: string, endpoint: SmtpEndpoint, settings: SmtpSettings, steps: ProbeStep[]): Promise<boolean> {
+/** A server that does not greet a plain connection may be waiting for a TLS handshake (port 465): try one. */
+async function tryImplicitTls(address: string, endpoint: SmtpEndpoint, settings: SmtpSettings): Promise<TlsDetection> {
   const begin = performance.now();
   let socket: net.Socket | null = null;
   try {
-    socket = await connectTcp(address, endpoint.port, settings.connectTimeoutMs);
+    socket = await connectTcp(address, endpoint.port, settings);
     const secure = await startTls(socket, endpoint, settings, 'CONN');
-    steps.push({
-      name: 'tlsDetect',
-      outcome: 'ok',
-      durationMs: elapsed(begin),
-      reply: [secure.getProtocol(), secure.getCipher()?.name].filter(Boolean).join(' · '),
-      note: { key: 'probe.note.tlsDetected' },
-    });
+    const reply = [secure.getProtocol(), secure.getCipher()?.name].filter(Boolean).join(' · ');
     secure.destroy();
-    return true;
+    return { detected: true, durationMs: elapsed(begin), reply };
   } catch {
-    steps.push({ name: 'tlsDetect', outcome: 'skipped', durationMs: elapsed(begin), note: { key: 'probe.note.tlsNotDetected' } });
-    return false;
+    return { detected: false, durationMs: elapsed(begin), reply: '' };
   } finally {
     socket?.destroy();
   }
+}
+
+function detectionStep(found: TlsDetection): ProbeStep {
+  return found.detected
+    ? { name: 'tlsDetect', outcome: 'ok', durationMs: found.durationMs, reply: found.reply, note: { key: 'probe.note.tlsDetected' } }
+    : { name: 'tlsDetect', outcome: 'skipped', note: { key: 'probe.note.tlsNotDetected' } };
+}
+
+/** True when the port, at this already checked address, completes a TLS handshake right away (usually 465). */
+export async function speaksImplicitTls(address: string, endpoint: SmtpEndpoint, settings: SmtpSettings): Promise<boolean> {
+  return (await tryImplicitTls(address, endpoint, settings)).detected;
 }

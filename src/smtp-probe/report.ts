@@ -1,3 +1,4 @@
+import { bannerChars, printable } from './channel.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
@@ -30,6 +31,8 @@ export type DiagnosisKind =
   | 'senderRefused'
   | 'recipientRefused'
   | 'connectionClosed'
+  | 'notSmtp'
+  | 'addressRefused'
   | 'unknown';
 
 export interface Diagnosis extends Message {
@@ -59,7 +62,8 @@ export type StepOutcome = 'ok' | 'failed' | 'warning' | 'skipped';
 export interface ProbeStep {
   name: StepName;
   outcome: StepOutcome;
-  durationMs: number;
+  /** Absent when the step did not run (skipped): no duration to show. */
+  durationMs?: number;
   /** The command as sent; AUTH shows only its mechanism, never the credentials. */
   sent?: string;
   reply?: string;
@@ -111,7 +115,10 @@ export function parseReport(stored: string | null | undefined): ProbeReport | nu
   if (!stored || !stored.startsWith('{')) return null;
   try {
     const value = JSON.parse(stored) as ProbeReport;
-    return value && value.version === 1 && Array.isArray(value.steps) ? value : null;
+    if (!value || value.version !== 1 || !Array.isArray(value.steps)) return null;
+    // Reports stored before banners were parsed kept every line of a greeting: show its first line only.
+    if (typeof value.banner === 'string') value.banner = printable(value.banner.split('\n')[0]!, bannerChars);
+    return value;
   } catch {
     return null;
   }

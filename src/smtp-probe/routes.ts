@@ -5,6 +5,7 @@ import { validateServerForm, type ServerFormErrors, type ServerFormField } from 
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import type { SmtpEndpoint } from './endpoint.js';
+import { InFlight } from './in-flight.js';
 import { probeServer } from './probe.js';
 import { parseReport } from './report.js';
 
@@ -18,6 +19,7 @@ type IdParams = { Params: { id: string } };
 export async function connectionTestRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;
   const tests = app.repositories.connectionTests;
+  const running = new InFlight();
 
   async function notFound(reply: FastifyReply) {
     return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
@@ -32,9 +34,18 @@ export async function connectionTestRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id/test', { config: { access: 'admin' } }, async (request, reply) => {
     const server = await findServer(request.params.id);
     if (!server) return notFound(reply);
-    const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
-    const report = await probeServer(server, password, app.smtpSettings);
-    await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt);
+    const key = `server:${server.id}`;
+    const tested = await running.exclusive(key, async () => {
+      const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
+      const report = await probeServer(server, password, app.smtpSettings);
+      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt);
+      return true;
+    });
+    // A second click while the first test runs starts nothing: it waits for that test and shows its result.
+    if (!tested) {
+      await running.settled(key);
+      reply.flash('info', 'test.joinedRunning');
+    }
     return redirectAfterPost(request, reply, `/smtp-servers/${server.id}/test`);
   });
 
@@ -82,7 +93,13 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     if (endpoint.authentication === 'password') {
       password = typedPassword !== '' ? typedPassword : server && !values.clearPassword ? await servers.revealPassword(server.id) : null;
     }
-    const report = await probeServer(endpoint, password, app.smtpSettings);
+    const report = await running.exclusive(server ? `server:${server.id}` : `new:${actorOf(request).userId}`, () =>
+      probeServer(endpoint, password, app.smtpSettings),
+    );
+    if (report === null) {
+      if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { busy: true } }, 409);
+      return renderServerForm(app, request, reply, { server, values, errors: {}, status: 409, test: { busy: true, passwordTyped } });
+    }
     await tests.recordDraftTest(server?.id ?? null, report, actorOf(request));
     if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { report } });
     return renderServerForm(app, request, reply, { server, values, errors: {}, status: 200, test: { report, passwordTyped } });

@@ -1,6 +1,6 @@
 // Proving a server works, in a real browser with JavaScript on and off: the confirmation by email link and the
 // connection test, against a real SMTP server (smtp-server) on 127.0.0.1.
-import { peerUser, startSmtpPeer, type SmtpPeer } from '../smtp-peer.js';
+import { acceptEverything, peerUser, startRawService, startSmtpPeer, type SmtpPeer } from '../smtp-peer.js';
 import { scenario, type Scenario } from './harness.js';
 import { contextOptions, createServers } from './support.js';
 
@@ -104,3 +104,46 @@ scenario('test before saving: the result comes into the form, nothing is saved',
   s.t.equal((s.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n, 0, 'nothing was saved');
   await s.checkAccessibility('the form with a test result');
 });
+
+scenario('the test button is disabled while its test runs, and enabled again with the result', async (s) => {
+  const { page } = s;
+  // Greets after 0.8 s: long enough to see the button disabled, short of the 1 s after which TLS is tried too.
+  const slow = await startRawService(s.t, '220 slow.relais.test ESMTP\r\n', { delayMs: 800, answer: acceptEverything });
+  const [server] = await createServers(s.app, [
+    { title: 'Relais lent', host: '127.0.0.1', port: String(slow.port), security: 'none', authentication: 'none', email: 'lent@exemple.fr', senderName: 'Lent' },
+  ]);
+  await s.goto(`/smtp-servers/${server!.id}/edit`);
+  const button = page.getByRole('button', { name: 'Tester avant d’enregistrer' });
+  s.t.equal(await button.isDisabled(), false);
+  await button.click();
+  await s.until('the button is disabled while the test runs', () => button.isDisabled());
+  s.t.equal(await page.locator('#test-running').isVisible(), true, '« Test en cours… » is shown');
+  await s.until('the result is shown', async () => (await page.locator('#test-result #test-report-heading').count()) === 1);
+  s.t.match(await page.locator('#test-report-heading').innerText(), 'Connexion réussie');
+  s.t.equal(await button.isDisabled(), false, 'enabled again');
+  s.t.equal(slow.connections(), 1, 'one test, one conversation');
+}, { modes: ['js'] });
+
+scenario('at 360 px the report shows the server’s replies (Détail) across the width, without scrolling sideways', async (s) => {
+  const { page } = s;
+  const refusing = await startSmtpPeer(s.t, {
+    disabledCommands: ['STARTTLS'],
+    onMailFrom(_address, _session, callback) {
+      callback(Object.assign(new Error('5.7.1 <ventes@exemple.fr>: Sender address rejected: not owned by user ventes@exemple.fr, see https://aide.exemple.fr/smtp/expediteurs-autorises'), { responseCode: 553 }));
+    },
+  });
+  const server = await serverThrough(s, refusing);
+  await s.goto(`/smtp-servers/${server.id}/test`);
+  await page.getByRole('button', { name: 'Tester à nouveau' }).click();
+  await s.until('the report', async () => (await page.locator('#test-report-heading').count()) === 1);
+  const detail = page.locator('.test-steps tr.step-failed .step-detail');
+  s.t.match(await detail.innerText(), 'Sender address rejected');
+  const box = (await detail.boundingBox())!;
+  s.t.ok(box.width >= 280, `the Détail takes the report's width (${Math.round(box.width)} px)`);
+  s.t.ok(box.x >= 0 && box.x + box.width <= 360, 'inside the window');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  s.t.equal(overflow, 0, 'no sideways scrolling');
+  const scroller = await page.locator('.test-report .table-scroll').evaluate((el) => el.scrollWidth - el.clientWidth);
+  s.t.equal(scroller, 0, 'the steps table needs no sideways scrolling either');
+  await s.checkAccessibility('the test report at 360 px');
+}, { context: { viewport: { width: 360, height: 740 } } });

@@ -11,7 +11,7 @@ import { chromium, type Browser, type BrowserContextOptions, type Page } from 'p
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { validateServerForm } from '../../src/smtp-servers/validation.js';
-import { testSecret } from '../helper.js';
+import { testSecret, testSmtpEnv } from '../helper.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const failureDir = path.join(projectRoot, 'test-output', 'browser');
@@ -84,6 +84,7 @@ export async function startRelais(dir: string, env: Record<string, string> = {})
     RELAIS_SECRET: testSecret,
     RELAIS_ADMIN_EMAIL: admin.email,
     RELAIS_ADMIN_PASSWORD: admin.password,
+    ...testSmtpEnv,
     ...env,
   });
   const app = await buildApp(config, { logger: false });
