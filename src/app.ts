@@ -37,6 +37,7 @@ import { createConnectionTestRepository, type ConnectionTestRepository } from '.
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
+import { formBodyPlugin } from './web/form-body.js';
 import { csrfCookieName, renderPlugin } from './web/render.js';
 
 export interface Repositories {
@@ -172,6 +173,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { parser: (body) => qs.parse(body) });
+  await app.register(formBodyPlugin);
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: csrfCookieName,

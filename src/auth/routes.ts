@@ -58,7 +58,7 @@ export async function authRoutes(app: FastifyInstance) {
   });
 
   app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const { values, password } = loginValuesFrom((request.body ?? {}) as Record<string, unknown>);
+    const { values, password } = loginValuesFrom(request.form);
     const next = safeNext(values.next, '');
     if (!values.email || !password) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
@@ -127,7 +127,7 @@ export async function authRoutes(app: FastifyInstance) {
   app.post<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
     const token = request.params.token;
     if (!(await setupTokenUsable(app.database.db, token))) return setupInvalid(reply);
-    const body = { ...((request.body ?? {}) as Record<string, unknown>), role: 'admin', disabled: '' };
+    const body = { ...request.form, role: 'admin', disabled: '' };
     const result = validateUserForm(body, { withPassword: true });
     if (!result.ok) return renderSetup(reply, { token, values: result.values, errors: result.errors, status: 422 });
     let user: UserView;
@@ -153,7 +153,7 @@ export async function authRoutes(app: FastifyInstance) {
 
   app.post('/account/password', { config: { access: 'viewer' } }, async (request, reply) => {
     const user = request.user!;
-    const result = validatePasswordForm((request.body ?? {}) as Record<string, unknown>, {
+    const result = validatePasswordForm(request.form, {
       email: user.email,
       displayName: user.displayName,
       askCurrent: true,

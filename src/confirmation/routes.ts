@@ -29,7 +29,7 @@ export async function confirmationRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id/confirmation', { config: { access: 'admin' } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const outcome = id === null ? ({ kind: 'notFound' } as const) : await sendConfirmation(deps, id, request.locale, actorOf(request));
-    const back = listPath((request.body as Record<string, unknown> | undefined)?.back);
+    const back = listPath(request.form.back);
     switch (outcome.kind) {
       case 'notFound':
         return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);

@@ -6,6 +6,7 @@ import { transportOptionsFor, type SmtpSettings } from '../smtp-probe/endpoint.j
 import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
+import { passwordFor, savedServerPassword, storedPasswordNote } from '../smtp-servers/validation.js';
 import { composeConfirmationMail } from './mail.js';
 import type { ConfirmationRepository } from './repository.js';
 
@@ -38,10 +39,11 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   if (issued.kind === 'notFound') return issued;
   if (issued.kind === 'throttled') return { kind: 'throttled', server, retryAt: issued.retryAt, limit: issued.limit };
 
-  const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
+  const choice = savedServerPassword(server);
+  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
   const transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings));
-  const route = `${server.title} → ${server.email} (${server.host}:${server.port})`;
+  const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   try {
     await transport.sendMail({
       from: { name: server.senderName, address: server.email },
