@@ -92,7 +92,7 @@ t.test('the envelope sends a confirmation through the server itself; its link co
 
   const audit = app.database.sqlite.prepare("SELECT action, actor, summary FROM audit_log WHERE action LIKE 'server.confirm%' ORDER BY id").all();
   t.match(audit, [
-    { action: 'server.confirmation_send', summary: /^Vente principale → ventes@exemple\.fr \(127\.0\.0\.1:\d+\)$/ },
+    { action: 'server.confirmation_send', summary: /^Vente principale → ventes@exemple\.fr \(127\.0\.0\.1:(\d+)\) ; mot de passe enregistré utilisé vers 127\.0\.0\.1:\1$/ },
     { action: 'server.confirm', actor: 'anonyme', summary: 'Vente principale (ventes@exemple.fr)' },
   ]);
 });
