@@ -38,7 +38,9 @@ import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
 import { formBodyPlugin } from './web/form-body.js';
-import { csrfCookieName, renderPlugin } from './web/render.js';
+import { requestLogFields } from './web/request-log.js';
+import { csrfCookie } from './web/cookies.js';
+import { csrfUserInfo, renderPlugin } from './web/render.js';
 
 export interface Repositories {
   smtpServers: SmtpServerRepository;
@@ -95,7 +97,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   const logger: FastifyServerOptions['logger'] =
     options.logger === false
       ? false
-      : { level: config.logLevel, redact: { paths: logRedactPaths, censor: '[redacted]' }, ...(options.logStream ? { stream: options.logStream } : {}) };
+      : {
+          level: config.logLevel,
+          redact: { paths: logRedactPaths, censor: '[redacted]' },
+          serializers: { req: requestLogFields },
+          ...(options.logStream ? { stream: options.logStream } : {}),
+        };
   const app = Fastify({
     logger,
     bodyLimit,
@@ -176,8 +183,10 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(formBodyPlugin);
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieKey: csrfCookieName,
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
+    cookieKey: csrfCookie(config.publicUrl).name,
+    cookieOpts: { ...csrfCookie(config.publicUrl).options, signed: true },
+    getUserInfo: csrfUserInfo,
+    csrfOpts: { hmacKey: cookieSecret },
   });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', cacheControl: false, index: false });
   await app.register(fastifyStatic, {

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/repository.js';
-import { safeNext } from '../i18n/routes.js';
+import { safeReturnPath } from '../web/return-path.js';
 import { isValidEmail } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
-import { csrfCookieName } from '../web/render.js';
+import { csrfCookie } from '../web/cookies.js';
 import { sessionCookie } from './enforce.js';
 import { passwordLength } from './password-rules.js';
 import { setupTokenUsable } from './setup.js';
@@ -24,6 +24,7 @@ type TokenParams = { Params: { token: string } };
 export async function authRoutes(app: FastifyInstance) {
   const { users, sessions, loginThrottle, audit } = app.repositories;
   const cookie = sessionCookie(app.config.publicUrl);
+  const csrf = csrfCookie(app.config.publicUrl);
 
   async function renderLogin(
     reply: FastifyReply,
@@ -44,7 +45,7 @@ export async function authRoutes(app: FastifyInstance) {
     const session = await sessions.createSession(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
     reply.setCookie(cookie.name, session.id, cookie.options);
     // A new CSRF secret too, so a token never spans two sessions (and no cached page of the last one is served).
-    reply.clearCookie(csrfCookieName, { path: '/' });
+    reply.clearCookie(csrf.name, csrf.options);
     const actor: Actor = { userId: user.id, name: user.email, ip: request.ip };
     await audit.record(actor, { action: 'auth.login', targetType: 'user', targetId: user.id, summary: user.email });
     await sessions.purgeExpired();
@@ -52,14 +53,14 @@ export async function authRoutes(app: FastifyInstance) {
   }
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const next = safeNext((request.query as Record<string, unknown>).next, '');
+    const next = safeReturnPath((request.query as Record<string, unknown>).next, '');
     if (request.user) return reply.redirect(next || '/smtp-servers', 303);
     return renderLogin(reply, { email: '', next, error: null, status: 200 });
   });
 
   app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
     const { values, password } = loginValuesFrom(request.form);
-    const next = safeNext(values.next, '');
+    const next = safeReturnPath(values.next, '');
     if (!values.email || !password) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
     }
@@ -96,7 +97,7 @@ export async function authRoutes(app: FastifyInstance) {
     const user = request.user!;
     await audit.record(actorOf(request), { action: 'auth.logout', targetType: 'user', targetId: user.id, summary: user.email });
     reply.clearCookie(cookie.name, cookie.options);
-    reply.clearCookie(csrfCookieName, { path: '/' });
+    reply.clearCookie(csrf.name, csrf.options);
     reply.flash('success', 'auth.flash.signedOut');
     return redirectAfterPost(request, reply, '/login');
   });

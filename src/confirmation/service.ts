@@ -8,7 +8,7 @@ import type { Diagnosis } from '../smtp-probe/report.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
 import { passwordFor, savedServerPassword, storedPasswordNote } from '../smtp-servers/validation.js';
 import { composeConfirmationMail } from './mail.js';
-import type { ConfirmationRepository } from './repository.js';
+import type { ConfirmationRepository, ThrottleScope } from './repository.js';
 
 export interface ConfirmationDeps {
   servers: SmtpServerRepository;
@@ -21,7 +21,7 @@ export interface ConfirmationDeps {
 export type SendOutcome =
   | { kind: 'sent'; server: ServerView; expiresAt: Date }
   | { kind: 'failed'; server: ServerView; diagnosis: Diagnosis }
-  | { kind: 'throttled'; server: ServerView; retryAt: Date; limit: number }
+  | { kind: 'throttled'; scope: ThrottleScope; server: ServerView; retryAt: Date; limit: number }
   | { kind: 'notFound' };
 
 export function confirmationLink(publicUrl: string, token: string): string {
@@ -37,7 +37,7 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   if (!server) return { kind: 'notFound' };
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
-  if (issued.kind === 'throttled') return { kind: 'throttled', server, retryAt: issued.retryAt, limit: issued.limit };
+  if (issued.kind === 'throttled') return { ...issued, server };
 
   const choice = savedServerPassword(server);
   const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
