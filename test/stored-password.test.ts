@@ -5,28 +5,6 @@ import { tlsFixtures } from './tls-fixtures.js';
 
 const tls = tlsFixtures();
 
-/** A JSON body, sent like a script would; the session's CSRF token in its header. */
-async function postJson(client: Client, url: string, body: unknown, headers: Record<string, string> = {}) {
-  const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  return client.app.inject({
-    method: 'POST',
-    url,
-    payload: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': client.csrfToken, ...headers },
-  });
-}
-
-/** A raw urlencoded body, so a field may be written twice exactly as an attacker would. */
-async function postRaw(client: Client, url: string, body: string, headers: Record<string, string> = {}) {
-  const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  return client.app.inject({
-    method: 'POST',
-    url,
-    payload: `_csrf=${encodeURIComponent(client.csrfToken)}&${body}`,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
-  });
-}
-
 function encoded(fields: Record<string, string | string[]>): string {
   const form = new URLSearchParams();
   for (const [key, value] of Object.entries(fields)) for (const v of [value].flat()) form.append(key, v);
@@ -41,12 +19,12 @@ async function attack(t: Test, admin: Client, id: number, towards: Record<string
   const url = `/smtp-servers/${id}/edit/test`;
   const rest = encoded(fields);
   const statuses = {
-    duplicated: (await postRaw(admin, url, `${rest}&password=&password=x`)).statusCode,
-    duplicatedHtmx: (await postRaw(admin, url, `${rest}&password=&password=x`, htmx)).statusCode,
-    bracketed: (await postRaw(admin, url, `${rest}&password[]=x`)).statusCode,
-    jsonArray: (await postJson(admin, url, { ...fields, password: ['x'] })).statusCode,
-    jsonArrayHtmx: (await postJson(admin, url, { ...fields, password: ['x'] }, htmx)).statusCode,
-    jsonObject: (await postJson(admin, url, { ...fields, password: { '0': 'x' } })).statusCode,
+    duplicated: (await admin.postRaw(url, `${rest}&password=&password=x`)).statusCode,
+    duplicatedHtmx: (await admin.postRaw(url, `${rest}&password=&password=x`, htmx)).statusCode,
+    bracketed: (await admin.postRaw(url, `${rest}&password[]=x`)).statusCode,
+    jsonArray: (await admin.postJson(url, { ...fields, password: ['x'] })).statusCode,
+    jsonArrayHtmx: (await admin.postJson(url, { ...fields, password: ['x'] }, htmx)).statusCode,
+    jsonObject: (await admin.postJson(url, { ...fields, password: { '0': 'x' } })).statusCode,
     blank: (await admin.post(url, { ...fields, password: '' })).statusCode,
     blankHtmx: (await admin.post(url, { ...fields, password: '' }, htmx)).statusCode,
   };
