@@ -9,6 +9,19 @@ function formOf(fields: Record<string, string | string[]>): string {
   return form.toString();
 }
 
+/** Creates a server with one browser's session cookie and another's CSRF cookie and token. */
+function postMixed(session: Client, csrfFrom: Client) {
+  return session.app.inject({
+    method: 'POST',
+    url: '/smtp-servers',
+    payload: formOf({ ...validServer, _csrf: csrfFrom.csrfToken }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      cookie: cookieHeader(new Map([['relais_session', session.cookies.get('relais_session')!], ['relais_csrf', csrfFrom.cookies.get('relais_csrf')!]])),
+    },
+  });
+}
+
 t.test('a CSRF cookie and token fetched anonymously from /login are refused with an administrator’s session', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
@@ -16,15 +29,7 @@ t.test('a CSRF cookie and token fetched anonymously from /login are refused with
   await anonymous.get('/login');
   t.ok(anonymous.csrfToken && anonymous.cookies.get('relais_csrf'), 'the anonymous browser has its pair');
 
-  const res = await app.inject({
-    method: 'POST',
-    url: '/smtp-servers',
-    payload: formOf({ ...validServer, _csrf: anonymous.csrfToken }),
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: cookieHeader(new Map([['relais_session', admin.cookies.get('relais_session')!], ['relais_csrf', anonymous.cookies.get('relais_csrf')!]])),
-    },
-  });
+  const res = await postMixed(admin, anonymous);
   t.equal(res.statusCode, 403);
   t.same((await app.repositories.smtpServers.listServers()).rows, [], 'no server was created');
 
@@ -44,15 +49,7 @@ t.test('a token stays with its session: not reused after signing in, nor by anot
 
   const other = new Client(app);
   await signIn(other, user.email);
-  const swapped = await app.inject({
-    method: 'POST',
-    url: '/smtp-servers',
-    payload: formOf({ ...validServer, _csrf: client.csrfToken }),
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: cookieHeader(new Map([['relais_session', other.cookies.get('relais_session')!], ['relais_csrf', client.cookies.get('relais_csrf')!]])),
-    },
-  });
+  const swapped = await postMixed(other, client);
   t.equal(swapped.statusCode, 403, 'another session of the same account may not use it');
   t.same((await app.repositories.smtpServers.listServers()).rows, []);
   t.equal((await client.post('/smtp-servers', validServer)).statusCode, 303);
