@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MalformedBodyError, readFormFields } from '../src/web/form-body.js';
-import { adminClient, buildTestApp, seedServers, type Client } from './helper.js';
+import { adminClient, buildTestApp, seedServers, text, type Client } from './helper.js';
 
 function sample(url: string): string {
   return url.replace(/:token\b/g, 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA').replace(/:\w+/g, '1');
@@ -61,6 +61,7 @@ t.test('the 400 page says the request was malformed, in the user’s language', 
   const res = await admin.post('/smtp-servers', { title: ['a', 'b'] });
   t.equal(res.statusCode, 400);
   t.match(res.headers['content-type'], 'text/html');
+  t.match(text(res.body), 'La requête n’a pas pu être comprise. Rien n’a été modifié.');
   t.notMatch(res.body, /MalformedBody|at .*\.ts/, 'no error name, no stack');
 });
 
