@@ -37,7 +37,10 @@ import { createConnectionTestRepository, type ConnectionTestRepository } from '.
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
-import { csrfCookieName, renderPlugin } from './web/render.js';
+import { formBodyPlugin } from './web/form-body.js';
+import { requestLogFields } from './web/request-log.js';
+import { csrfCookie } from './web/cookies.js';
+import { csrfUserInfo, renderPlugin } from './web/render.js';
 
 export interface Repositories {
   smtpServers: SmtpServerRepository;
@@ -94,7 +97,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   const logger: FastifyServerOptions['logger'] =
     options.logger === false
       ? false
-      : { level: config.logLevel, redact: { paths: logRedactPaths, censor: '[redacted]' }, ...(options.logStream ? { stream: options.logStream } : {}) };
+      : {
+          level: config.logLevel,
+          redact: { paths: logRedactPaths, censor: '[redacted]' },
+          serializers: { req: requestLogFields },
+          ...(options.logStream ? { stream: options.logStream } : {}),
+        };
   const app = Fastify({
     logger,
     bodyLimit,
@@ -175,10 +183,13 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { parser: (body) => qs.parse(body) });
+  await app.register(formBodyPlugin);
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieKey: csrfCookieName,
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
+    cookieKey: csrfCookie(config.publicUrl).name,
+    cookieOpts: { ...csrfCookie(config.publicUrl).options, signed: true },
+    getUserInfo: csrfUserInfo,
+    csrfOpts: { hmacKey: cookieSecret },
   });
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', cacheControl: false, index: false });
   await app.register(fastifyStatic, {

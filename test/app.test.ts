@@ -5,7 +5,7 @@ import t from 'tap';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
-import { safeNext } from '../src/i18n/routes.js';
+import { safeReturnPath as safeNext } from '../src/web/return-path.js';
 import { pickLocale } from '../src/i18n/index.js';
 import { adminClient, buildTestApp, text } from './helper.js';
 

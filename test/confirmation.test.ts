@@ -92,7 +92,7 @@ t.test('the envelope sends a confirmation through the server itself; its link co
 
   const audit = app.database.sqlite.prepare("SELECT action, actor, summary FROM audit_log WHERE action LIKE 'server.confirm%' ORDER BY id").all();
   t.match(audit, [
-    { action: 'server.confirmation_send', summary: /^Vente principale → ventes@exemple\.fr \(127\.0\.0\.1:\d+\)$/ },
+    { action: 'server.confirmation_send', summary: /^Vente principale → ventes@exemple\.fr \(127\.0\.0\.1:(\d+)\) ; mot de passe enregistré utilisé vers 127\.0\.0\.1:\1$/ },
     { action: 'server.confirm', actor: 'anonyme', summary: 'Vente principale (ventes@exemple.fr)' },
   ]);
 });
@@ -210,7 +210,7 @@ t.test('at most 5 confirmation messages an hour for one server', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   const id = await serverThrough(admin, peer);
-  const other = await serverThrough(admin, peer, { title: 'Achats' });
+  const other = await serverThrough(admin, peer, { title: 'Achats', email: 'achats@exemple.fr' });
   for (let i = 1; i <= 5; i++) t.equal((await admin.post(`/smtp-servers/${id}/confirmation`)).statusCode, 303, `send ${i}`);
   t.equal(peer.messages.length, 5);
 
@@ -223,7 +223,7 @@ t.test('at most 5 confirmation messages an hour for one server', async (t) => {
   t.equal(tokensOf(admin, id).length, 5);
   t.equal(tokensOf(admin, id).filter((r) => r.revoked_at === null).length, 1, 'only the latest link is alive');
 
-  t.equal((await admin.post(`/smtp-servers/${other}/confirmation`)).statusCode, 303, 'another server has its own allowance');
+  t.equal((await admin.post(`/smtp-servers/${other}/confirmation`)).statusCode, 303, 'another server, to another address, has its own allowance');
 
   app.database.sqlite.prepare('UPDATE confirmation_tokens SET created_at = created_at - 3600000 WHERE server_id = ?').run(id);
   t.equal((await admin.post(`/smtp-servers/${id}/confirmation`)).statusCode, 303, 'an hour later it may send again');

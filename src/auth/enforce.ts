@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { safeNext } from '../i18n/routes.js';
+import { safeReturnPath } from '../web/return-path.js';
 import { routeAccess, type Access } from '../web/access.js';
+import { siteCookie, type SiteCookie } from '../web/cookies.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,15 +18,10 @@ export function isStaticUrl(url: string): boolean {
   return staticPrefixes.some((prefix) => url.startsWith(prefix));
 }
 
-export interface SessionCookie {
-  name: string;
-  options: { path: string; httpOnly: true; sameSite: 'lax'; secure: boolean };
-}
+export type SessionCookie = SiteCookie;
 
-/** `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and for the whole site. */
 export function sessionCookie(publicUrl: string): SessionCookie {
-  const secure = publicUrl.startsWith('https://');
-  return { name: secure ? '__Host-relais_session' : 'relais_session', options: { path: '/', httpOnly: true, sameSite: 'lax', secure } };
+  return siteCookie(publicUrl, 'relais_session');
 }
 
 /** Where to come back after signing in: the page the browser was on (htmx tells us), or this GET's own URL. */
@@ -44,7 +40,7 @@ function returnPath(request: FastifyRequest): string | undefined {
 }
 
 export function loginUrl(next: string | undefined): string {
-  const safe = next === undefined ? undefined : safeNext(next, '');
+  const safe = next === undefined ? undefined : safeReturnPath(next, '');
   return safe ? `/login?next=${encodeURIComponent(safe)}` : '/login';
 }
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/repository.js';
 import type { Translate } from '../i18n/index.js';
-import { safeNext } from '../i18n/routes.js';
+import { safeReturnPath } from '../web/return-path.js';
 import { isValidEmail } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
-import { csrfCookieName } from '../web/render.js';
+import { csrfCookie } from '../web/cookies.js';
 import { sessionCookie } from './enforce.js';
 import { HashQueueFullError } from './password.js';
 import { passwordLength } from './password-rules.js';
@@ -37,6 +37,7 @@ type PasswordAttempt<T> = { outcome: 'refused'; status: 429 | 503; error: FieldE
 export async function authRoutes(app: FastifyInstance) {
   const { users, sessions, loginThrottle, audit } = app.repositories;
   const cookie = sessionCookie(app.config.publicUrl);
+  const csrf = csrfCookie(app.config.publicUrl);
 
   /** The account an attempt names, and the address to write in the audit trail (kept only when it looks like one). */
   async function namedAccount(email: string) {
@@ -102,7 +103,7 @@ export async function authRoutes(app: FastifyInstance) {
     const session = await sessions.createSession(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
     reply.setCookie(cookie.name, session.id, cookie.options);
     // A new CSRF secret too, so a token never spans two sessions (and no cached page of the last one is served).
-    reply.clearCookie(csrfCookieName, { path: '/' });
+    reply.clearCookie(csrf.name, csrf.options);
     const actor: Actor = { userId: user.id, name: user.email, ip: request.ip };
     await audit.record(actor, { action: 'auth.login', targetType: 'user', targetId: user.id, summary: user.email });
     await sessions.purgeExpired();
@@ -110,14 +111,14 @@ export async function authRoutes(app: FastifyInstance) {
   }
 
   app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const next = safeNext((request.query as Record<string, unknown>).next, '');
+    const next = safeReturnPath((request.query as Record<string, unknown>).next, '');
     if (request.user) return reply.redirect(next || '/smtp-servers', 303);
     return renderLogin(reply, { email: '', next, error: null, status: 200 });
   });
 
   app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const { values, password } = loginValuesFrom((request.body ?? {}) as Record<string, unknown>);
-    const next = safeNext(values.next, '');
+    const { values, password } = loginValuesFrom(request.form);
+    const next = safeReturnPath(values.next, '');
     if (!values.email || !password) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
     }
@@ -145,7 +146,7 @@ export async function authRoutes(app: FastifyInstance) {
     const user = request.user!;
     await audit.record(actorOf(request), { action: 'auth.logout', targetType: 'user', targetId: user.id, summary: user.email });
     reply.clearCookie(cookie.name, cookie.options);
-    reply.clearCookie(csrfCookieName, { path: '/' });
+    reply.clearCookie(csrf.name, csrf.options);
     reply.flash('success', 'auth.flash.signedOut');
     return redirectAfterPost(request, reply, '/login');
   });
@@ -176,7 +177,7 @@ export async function authRoutes(app: FastifyInstance) {
   app.post<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
     const token = request.params.token;
     if (!(await setupTokenUsable(app.database.db, token))) return setupInvalid(reply);
-    const body = { ...((request.body ?? {}) as Record<string, unknown>), role: 'admin', disabled: '' };
+    const body = { ...request.form, role: 'admin', disabled: '' };
     const result = validateUserForm(body, { withPassword: true });
     if (!result.ok) return renderSetup(reply, { token, values: result.values, errors: result.errors, status: 422 });
     let user: UserView;
@@ -202,7 +203,7 @@ export async function authRoutes(app: FastifyInstance) {
 
   app.post('/account/password', { config: { access: 'viewer' } }, async (request, reply) => {
     const user = request.user!;
-    const result = validatePasswordForm((request.body ?? {}) as Record<string, unknown>, {
+    const result = validatePasswordForm(request.form, {
       email: user.email,
       displayName: user.displayName,
       askCurrent: true,

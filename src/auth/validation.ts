@@ -14,7 +14,6 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 export const displayNameMax = 100;
 
 function text(raw: unknown): string {
-  if (Array.isArray(raw)) raw = raw[raw.length - 1];
   return typeof raw === 'string' ? raw : '';
 }
 

@@ -1,11 +1,11 @@
-import { and, asc, count, eq, gt, isNull } from 'drizzle-orm';
+import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { insertAuditEntry, type Actor } from '../audit/repository.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, smtpServers } from '../db/schema.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
 import { hashConfirmationToken, isWellFormedToken, newConfirmationToken } from './token.js';
 
-/** At most this many confirmation mails for one server within the window, whatever became of them. */
+/** At most this many confirmation mails for one server, and to one address, within the window, whatever became of them. */
 export const confirmationThrottle = { limit: 5, windowMs: 60 * 60 * 1000 } as const;
 
 export interface ConfirmedServer {
@@ -18,8 +18,10 @@ export interface ConfirmedServer {
 
 export type IssueResult =
   | { kind: 'issued'; token: string; tokenId: number; expiresAt: Date }
-  | { kind: 'throttled'; retryAt: Date; limit: number }
+  | { kind: 'throttled'; scope: ThrottleScope; retryAt: Date; limit: number }
   | { kind: 'notFound' };
+
+export type ThrottleScope = 'server' | 'recipient';
 
 export type TokenState =
   | { kind: 'valid'; server: ConfirmedServer; expiresAt: Date }
@@ -69,22 +71,26 @@ export function createConfirmationRepository(db: Db) {
     async issue(serverId: number, options: { ttlHours: number; now?: Date }): Promise<IssueResult> {
       const now = options.now ?? new Date();
       return db.transaction((tx) => {
-        const server = tx.select({ id: smtpServers.id }).from(smtpServers).where(eq(smtpServers.id, serverId)).get();
+        const server = tx.select({ id: smtpServers.id, email: smtpServers.email }).from(smtpServers).where(eq(smtpServers.id, serverId)).get();
         if (!server) return { kind: 'notFound' } as const;
-        const since = new Date(now.getTime() - confirmationThrottle.windowMs);
-        const recent = and(eq(confirmationTokens.serverId, serverId), gt(confirmationTokens.createdAt, since));
-        const sent = tx.select({ n: count() }).from(confirmationTokens).where(recent).get()?.n ?? 0;
-        if (sent >= confirmationThrottle.limit) {
-          const oldest = tx
+        const since = gt(confirmationTokens.createdAt, new Date(now.getTime() - confirmationThrottle.windowMs));
+        // Per recipient too: copies of one server must not multiply the mails one address receives.
+        const windows = [
+          { scope: 'server', recent: and(eq(confirmationTokens.serverId, serverId), since) },
+          { scope: 'recipient', recent: and(sql`lower(${smtpServers.email}) = lower(${server.email})`, since) },
+        ] as const;
+        for (const { scope, recent } of windows) {
+          const sent = tx
             .select({ createdAt: confirmationTokens.createdAt })
             .from(confirmationTokens)
+            .innerJoin(smtpServers, eq(smtpServers.id, confirmationTokens.serverId))
             .where(recent)
             .orderBy(asc(confirmationTokens.createdAt))
-            .limit(1)
-            .offset(sent - confirmationThrottle.limit)
-            .get();
-          const retryAt = new Date((oldest?.createdAt ?? now).getTime() + confirmationThrottle.windowMs);
-          return { kind: 'throttled', retryAt, limit: confirmationThrottle.limit } as const;
+            .all();
+          if (sent.length >= confirmationThrottle.limit) {
+            const oldest = sent[sent.length - confirmationThrottle.limit]!.createdAt;
+            return { kind: 'throttled', scope, retryAt: new Date(oldest.getTime() + confirmationThrottle.windowMs), limit: confirmationThrottle.limit } as const;
+          }
         }
         tx.update(confirmationTokens)
           .set({ revokedAt: now })

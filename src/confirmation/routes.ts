@@ -2,16 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDateTime, type MessageKey, type Params } from '../i18n/index.js';
 import { parseId, redirectAfterPost } from '../smtp-servers/routes.js';
 import { actorOf } from '../web/actor.js';
+import { listReturnPath } from '../web/return-path.js';
 import type { TokenState } from './repository.js';
 import { sendConfirmation } from './service.js';
 
 type IdParams = { Params: { id: string } };
 type TokenParams = { Params: { token: string } };
-
-/** Only the list itself (with its search, sort and page) is a place to come back to. */
-function listPath(raw: unknown): string {
-  return typeof raw === 'string' && /^\/smtp-servers(\?[^#]*)?$/.test(raw) ? raw : '/smtp-servers';
-}
 
 export async function confirmationRoutes(app: FastifyInstance) {
   const deps = {
@@ -27,9 +23,10 @@ export async function confirmationRoutes(app: FastifyInstance) {
   }
 
   app.post<IdParams>('/smtp-servers/:id/confirmation', { config: { access: 'admin' } }, async (request, reply) => {
+    // Read before anything is sent: a bad value falls back to the list, it never fails after the mail has gone.
+    const back = listReturnPath(request.form.back);
     const id = parseId(request.params.id);
     const outcome = id === null ? ({ kind: 'notFound' } as const) : await sendConfirmation(deps, id, request.locale, actorOf(request));
-    const back = listPath((request.body as Record<string, unknown> | undefined)?.back);
     switch (outcome.kind) {
       case 'notFound':
         return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
@@ -38,8 +35,8 @@ export async function confirmationRoutes(app: FastifyInstance) {
           reply.header('Retry-After', String(Math.max(1, Math.ceil((outcome.retryAt.getTime() - Date.now()) / 1000)))),
           429,
           'confirmation.throttled.title',
-          'confirmation.throttled.body',
-          { limit: outcome.limit, title: outcome.server.title, time: formatDateTime(request.locale, outcome.retryAt) },
+          outcome.scope === 'recipient' ? 'confirmation.throttledRecipient.body' : 'confirmation.throttled.body',
+          { limit: outcome.limit, title: outcome.server.title, email: outcome.server.email, time: formatDateTime(request.locale, outcome.retryAt) },
           'error',
         );
       case 'sent':

@@ -7,8 +7,9 @@ import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
 import { resolveDestination } from '../smtp/destination.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
+import { passwordFor, savedServerPassword, storedPasswordNote } from '../smtp-servers/validation.js';
 import { composeConfirmationMail } from './mail.js';
-import type { ConfirmationRepository } from './repository.js';
+import type { ConfirmationRepository, ThrottleScope } from './repository.js';
 
 export interface ConfirmationDeps {
   servers: SmtpServerRepository;
@@ -21,7 +22,7 @@ export interface ConfirmationDeps {
 export type SendOutcome =
   | { kind: 'sent'; server: ServerView; expiresAt: Date }
   | { kind: 'failed'; server: ServerView; diagnosis: Diagnosis }
-  | { kind: 'throttled'; server: ServerView; retryAt: Date; limit: number }
+  | { kind: 'throttled'; scope: ThrottleScope; server: ServerView; retryAt: Date; limit: number }
   | { kind: 'notFound' };
 
 export function confirmationLink(publicUrl: string, token: string): string {
@@ -37,11 +38,12 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   if (!server) return { kind: 'notFound' };
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
-  if (issued.kind === 'throttled') return { kind: 'throttled', server, retryAt: issued.retryAt, limit: issued.limit };
+  if (issued.kind === 'throttled') return { ...issued, server };
 
-  const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
+  const choice = savedServerPassword(server);
+  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
-  const route = `${server.title} → ${server.email} (${server.host}:${server.port})`;
+  const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   let address: string | null = null;
   let transport: Transporter | null = null;
   try {

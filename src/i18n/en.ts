@@ -330,6 +330,8 @@ export const en: Record<MessageKey, string> = {
   'confirmation.throttled.title': 'Too many confirmation messages',
   'confirmation.throttled.body':
     'At most {limit} confirmation messages an hour for one server. “{title}” can send another one from {time}. Nothing was sent.',
+  'confirmation.throttledRecipient.body':
+    'At most {limit} confirmation messages an hour to one address, whichever server sends them. {email} can receive another one from {time}. Nothing was sent.',
   'confirm.title': 'Confirm the address {email}',
   'confirm.intro':
     'This link confirms that the SMTP server “{title}” ({host}:{port}) can send from {email} and that this address receives mail.',

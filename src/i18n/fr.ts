@@ -333,6 +333,8 @@ export const fr = {
   'confirmation.throttled.title': 'Trop d’envois de confirmation',
   'confirmation.throttled.body':
     'Au plus {limit} messages de confirmation par heure pour un même serveur. « {title} » pourra en renvoyer un à partir du {time}. Rien n’a été envoyé.',
+  'confirmation.throttledRecipient.body':
+    'Au plus {limit} messages de confirmation par heure vers une même adresse, quel que soit le serveur. {email} pourra en recevoir un autre à partir du {time}. Rien n’a été envoyé.',
   'confirm.title': 'Confirmer l’adresse {email}',
   'confirm.intro':
     'Ce lien confirme que le serveur SMTP « {title} » ({host}:{port}) sait envoyer depuis {email} et que cette adresse reçoit bien le courrier.',

@@ -2,11 +2,12 @@ import { and, eq, sql } from 'drizzle-orm';
 import { insertAuditEntry, type Actor } from '../audit/repository.js';
 import type { Db } from '../db/client.js';
 import { smtpServers } from '../db/schema.js';
+import { storedPasswordNote, type PasswordChoice } from '../smtp-servers/validation.js';
 import type { ProbeReport } from './report.js';
 
-function auditSummary(label: string, report: ProbeReport): string {
+function auditSummary(label: string, report: ProbeReport, password: PasswordChoice): string {
   const target = `${report.target.host}:${report.target.port}`;
-  return `${label} (${target}) : ${report.ok ? 'ok' : `échec — ${report.diagnosis?.kind ?? 'unknown'}`}`;
+  return `${label} (${target}) : ${report.ok ? 'ok' : `échec — ${report.diagnosis?.kind ?? 'unknown'}`}${storedPasswordNote(password, report.target)}`;
 }
 
 export function createConnectionTestRepository(db: Db) {
@@ -17,26 +18,26 @@ export function createConnectionTestRepository(db: Db) {
      * result speaks of settings the server no longer has, and only the audit trail keeps it. (The column's SQL
      * default is a REAL of whole milliseconds, hence a comparison within 1 ms.)
      */
-    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: Date): Promise<boolean> {
+    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: Date, password: PasswordChoice = { kind: 'none' }): Promise<boolean> {
       return db.transaction((tx) => {
         const { changes } = tx
           .update(smtpServers)
           .set({ lastTestAt: new Date(report.startedAt), lastTestOk: report.ok, lastTestSummary: JSON.stringify(report) })
           .where(and(eq(smtpServers.id, serverId), sql`abs(${smtpServers.updatedAt} - ${testedVersion.getTime()}) < 1`))
           .run();
-        const summary = auditSummary(title, report) + (changes === 0 ? ' (serveur modifié pendant le test : résultat non retenu)' : '');
+        const summary = auditSummary(title, report, password) + (changes === 0 ? ' (serveur modifié pendant le test : résultat non retenu)' : '');
         insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary });
         return changes > 0;
       });
     },
 
     /** A test of values typed in the form and not saved: only the audit trail keeps it. */
-    async recordDraftTest(serverId: number | null, report: ProbeReport, actor: Actor): Promise<void> {
+    async recordDraftTest(serverId: number | null, report: ProbeReport, actor: Actor, password: PasswordChoice): Promise<void> {
       insertAuditEntry(db, actor, {
         action: 'server.test',
         targetType: 'smtp_server',
         ...(serverId === null ? {} : { targetId: serverId }),
-        summary: auditSummary('formulaire non enregistré', report),
+        summary: auditSummary('formulaire non enregistré', report, password),
       });
     },
   };

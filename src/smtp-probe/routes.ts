@@ -1,7 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerView } from '../smtp-servers/repository.js';
-import { parseId, redirectAfterPost, renderServerForm, storedPasswordOf } from '../smtp-servers/routes.js';
-import { validateServerForm, type ServerFormErrors, type ServerFormField } from '../smtp-servers/validation.js';
+import { parseId, redirectAfterPost, renderServerForm } from '../smtp-servers/routes.js';
+import {
+  passwordFor,
+  savedServerPassword,
+  serverFormLists,
+  storedPasswordOf,
+  validateServerForm,
+  type ServerFormErrors,
+  type ServerFormField,
+} from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import type { SmtpEndpoint } from './endpoint.js';
@@ -36,9 +44,9 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     if (!server) return notFound(reply);
     const key = `server:${server.id}`;
     const tested = await running.exclusive(key, async () => {
-      const password = server.authentication === 'password' ? await servers.revealPassword(server.id) : null;
-      const report = await probeServer(server, password, app.smtpSettings);
-      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt);
+      const choice = savedServerPassword(server);
+      const report = await probeServer(server, await passwordFor(choice, () => servers.revealPassword(server.id)), app.smtpSettings);
+      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt, choice);
       return true;
     });
     // A second click while the first test runs starts nothing: it waits for that test and shows its result.
@@ -65,16 +73,15 @@ export async function connectionTestRoutes(app: FastifyInstance) {
    * JavaScript the form comes back whole with the result in it, every value kept but the password.
    */
   async function testTypedValues(request: FastifyRequest, reply: FastifyReply, server: ServerView | null) {
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.form;
     const departments = await servers.listDepartments();
     const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
     const values = result.values;
-    const typedPassword = typeof body.password === 'string' ? body.password : '';
     const errors: ServerFormErrors = {};
     if (!result.ok) for (const field of connectionFields) if (result.errors[field]) errors[field] = result.errors[field];
 
     // The typed password survives an htmx swap (its field is not replaced), never a full page: say so there.
-    const passwordTyped = typedPassword !== '';
+    const passwordTyped = result.password.kind === 'typed';
     if (Object.keys(errors).length > 0) {
       if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { errors } }, 422);
       return renderServerForm(app, request, reply, { server, values, errors, status: 422, test: { errors, passwordTyped } });
@@ -89,10 +96,9 @@ export async function connectionTestRoutes(app: FastifyInstance) {
       username: values.authentication === 'password' ? values.username : '',
       verifyCertificate: values.verifyCertificate,
     };
-    let password: string | null = null;
-    if (endpoint.authentication === 'password') {
-      password = typedPassword !== '' ? typedPassword : server && !values.clearPassword ? await servers.revealPassword(server.id) : null;
-    }
+    // The same choice the save would make: the stored password only towards the server it was typed for.
+    const choice = result.password;
+    const password = await passwordFor(choice, async () => (server ? servers.revealPassword(server.id) : null));
     const report = await running.exclusive(server ? `server:${server.id}` : `new:${actorOf(request).userId}`, () =>
       probeServer(endpoint, password, app.smtpSettings),
     );
@@ -100,14 +106,14 @@ export async function connectionTestRoutes(app: FastifyInstance) {
       if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { busy: true } }, 409);
       return renderServerForm(app, request, reply, { server, values, errors: {}, status: 409, test: { busy: true, passwordTyped } });
     }
-    await tests.recordDraftTest(server?.id ?? null, report, actorOf(request));
+    await tests.recordDraftTest(server?.id ?? null, report, actorOf(request), choice);
     if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { report } });
     return renderServerForm(app, request, reply, { server, values, errors: {}, status: 200, test: { report, passwordTyped } });
   }
 
-  app.post('/smtp-servers/new/test', { config: { access: 'admin' } }, async (request, reply) => testTypedValues(request, reply, null));
+  app.post('/smtp-servers/new/test', { config: { access: 'admin', formLists: serverFormLists } }, async (request, reply) => testTypedValues(request, reply, null));
 
-  app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin' } }, async (request, reply) => {
+  app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin', formLists: serverFormLists } }, async (request, reply) => {
     const server = await findServer(request.params.id);
     if (!server) return notFound(reply);
     return testTypedValues(request, reply, server);

@@ -4,7 +4,7 @@ import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
-import { limits, validateServerForm, suggestedPorts, type ServerFormErrors, type ServerFormValues, type StoredPasswordTarget } from './validation.js';
+import { limits, serverFormLists, storedPasswordOf, suggestedPorts, validateServerForm, type ServerFormErrors, type ServerFormValues } from './validation.js';
 
 const tableTarget = 'servers-table';
 const formTarget = 'server-form';
@@ -25,11 +25,6 @@ export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, 
 export function copyTitle(title: string, suffix: string): string {
   const tail = ` (${suffix})`;
   return `${[...title].slice(0, limits.title - tail.length).join('').trimEnd()}${tail}`;
-}
-
-export function storedPasswordOf(server: ServerView | null): StoredPasswordTarget | null {
-  if (!server?.hasPassword) return null;
-  return { host: server.host, port: server.port, security: server.security, username: server.username, verifyCertificate: server.verifyCertificate };
 }
 
 function emptyFormValues(): ServerFormValues {
@@ -139,8 +134,8 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     });
   });
 
-  app.post('/smtp-servers/columns', { config: { access: 'viewer' } }, async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
+  app.post('/smtp-servers/columns', { config: { access: 'viewer', formLists: ['columns'] } }, async (request, reply) => {
+    const body = request.form;
     const restore = body.restore !== undefined;
     const columns: ServerColumn[] = restore ? [...serverColumns] : visibleColumnsFrom(body.columns);
     if (restore) reply.clearCookie(columnsCookieName, { path: '/' });
@@ -157,9 +152,9 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server: null, values: emptyFormValues(), errors: {}, status: 200 });
   });
 
-  app.post('/smtp-servers', async (request, reply) => {
+  app.post('/smtp-servers', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const departments = await servers.listDepartments();
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.form;
     const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: null });
     if (!result.ok) return renderForm(request, reply, { server: null, values: result.values, errors: result.errors, status: 422 });
     try {
@@ -180,12 +175,12 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server, values: formValuesOf(server), errors: {}, status: 200 });
   });
 
-  app.post<IdParams>('/smtp-servers/:id', async (request, reply) => {
+  app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
     if (!server) return notFound(reply);
     const departments = await servers.listDepartments();
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.form;
     const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {

@@ -28,6 +28,8 @@ export const serverFormFields = [
   'signature',
 ] as const;
 export type ServerFormField = (typeof serverFormFields)[number];
+/** The form's fields that may repeat: any other sent twice is refused before the route runs. */
+export const serverFormLists = ['departments'] as const;
 
 export interface ServerInput {
   title: string;
@@ -70,8 +72,8 @@ export interface FieldError {
 export type ServerFormErrors = Partial<Record<ServerFormField, FieldError>>;
 
 export type ValidationResult =
-  | { ok: true; value: ServerInput; values: ServerFormValues }
-  | { ok: false; values: ServerFormValues; errors: ServerFormErrors };
+  | { ok: true; value: ServerInput; values: ServerFormValues; password: PasswordChoice }
+  | { ok: false; values: ServerFormValues; errors: ServerFormErrors; password: PasswordChoice };
 
 /** Where a stored password may be sent: the server it was typed for. */
 export interface StoredPasswordTarget {
@@ -103,11 +105,61 @@ export function storedPasswordStillApplies(stored: StoredPasswordTarget, typed: 
   );
 }
 
+/** How a server is reached with a password: what a stored one is bound to. */
+export function passwordTargetOf(server: StoredPasswordTarget): StoredPasswordTarget {
+  return { host: server.host, port: server.port, security: server.security, username: server.username, verifyCertificate: server.verifyCertificate };
+}
+
+export function storedPasswordOf(server: (StoredPasswordTarget & { hasPassword: boolean }) | null): StoredPasswordTarget | null {
+  return server?.hasPassword ? passwordTargetOf(server) : null;
+}
+
+export type PasswordChoice =
+  | { kind: 'none' }
+  | { kind: 'typed'; password: string }
+  | { kind: 'stored' }
+  | { kind: 'cleared' }
+  | { kind: 'missing' }
+  | { kind: 'retype' }
+  | { kind: 'tooLong' };
+
+/**
+ * Typed or stored, decided once from the one password value of the request: saving, the test of typed values,
+ * the confirmation and sending all ask here. The stored password is chosen only towards the server it was typed for.
+ */
+export function choosePassword(
+  use: { authentication: string; typed: string; clear: boolean; towards: StoredPasswordTarget },
+  stored: StoredPasswordTarget | null,
+): PasswordChoice {
+  if (use.typed.length > limits.password) return { kind: 'tooLong' };
+  if (use.authentication !== 'password') return { kind: 'none' };
+  if (use.typed !== '') return { kind: 'typed', password: use.typed };
+  if (use.clear) return { kind: 'cleared' };
+  if (!stored) return { kind: 'missing' };
+  return storedPasswordStillApplies(stored, use.towards) ? { kind: 'stored' } : { kind: 'retype' };
+}
+
+/** A saved server, as it is: its stored password, towards itself. */
+export function savedServerPassword(server: StoredPasswordTarget & { hasPassword: boolean; authentication: string }): PasswordChoice {
+  return choosePassword({ authentication: server.authentication, typed: '', clear: false, towards: passwordTargetOf(server) }, storedPasswordOf(server));
+}
+
+/** The secret a choice stands for; the stored one is decrypted only when chosen. */
+export async function passwordFor(choice: PasswordChoice, revealStored: () => Promise<string | null>): Promise<string | null> {
+  if (choice.kind === 'typed') return choice.password;
+  if (choice.kind === 'stored') return revealStored();
+  return null;
+}
+
+/** For the audit trail (kept in French): says that a stored secret left, and towards which host and port. */
+export function storedPasswordNote(choice: PasswordChoice, target: { host: string; port: number }): string {
+  return choice.kind === 'stored' ? ` ; mot de passe enregistré utilisé vers ${target.host}:${target.port}` : '';
+}
+
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
 function text(raw: unknown): string {
-  if (Array.isArray(raw)) raw = raw[raw.length - 1];
   return typeof raw === 'string' ? raw : '';
 }
 
@@ -197,20 +249,13 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.username = { key: 'error.username.tooLong', params: { max: limits.username } };
   } else if (needsCredentials && !values.username) errors.username = { key: 'error.username.required' };
 
-  let passwordChange: string | null | undefined;
-  if (password.length > limits.password) {
-    errors.password = { key: 'error.password.tooLong', params: { max: limits.password } };
-  } else if (password !== '') {
-    passwordChange = password;
-  } else if (values.clearPassword) {
-    passwordChange = null;
-  }
-  const willHavePassword = passwordChange === undefined ? context.storedPassword !== null : passwordChange !== null;
-  if (needsCredentials && !willHavePassword && !errors.password) errors.password = { key: 'error.password.required' };
-  else if (needsCredentials && passwordChange === undefined && context.storedPassword && !errors.password) {
-    const typed = { host: values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
-    if (!storedPasswordStillApplies(context.storedPassword, typed)) errors.password = { key: 'error.password.retype' };
-  }
+  const towards = { host: values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
+  const choice = choosePassword({ authentication: values.authentication, typed: password, clear: values.clearPassword, towards }, context.storedPassword);
+  if (choice.kind === 'tooLong') errors.password = { key: 'error.password.tooLong', params: { max: limits.password } };
+  else if (choice.kind === 'cleared' || choice.kind === 'missing') errors.password = { key: 'error.password.required' };
+  else if (choice.kind === 'retype') errors.password = { key: 'error.password.retype' };
+  // undefined keeps the stored password, null clears it.
+  const passwordChange = choice.kind === 'typed' ? choice.password : choice.kind === 'stored' ? undefined : null;
 
   if (!(usageModes as readonly string[]).includes(values.usage)) errors.usage = { key: 'error.usage.invalid' };
   const departmentCodes = [...new Set(values.departments)];
@@ -224,10 +269,11 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
   }
 
-  if (Object.keys(errors).length > 0) return { ok: false, values, errors };
+  if (Object.keys(errors).length > 0) return { ok: false, values, errors, password: choice };
   return {
     ok: true,
     values,
+    password: choice,
     value: {
       title: values.title,
       host: values.host.toLowerCase(),
@@ -237,7 +283,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
       email: values.email,
       senderName: values.senderName,
       username: needsCredentials ? values.username : '',
-      password: needsCredentials ? passwordChange : null,
+      password: passwordChange,
       usage: values.usage as Usage,
       departmentCodes: values.usage === 'custom' ? departmentCodes : [],
       verifyCertificate: values.verifyCertificate,

@@ -65,7 +65,7 @@ export async function userRoutes(app: FastifyInstance) {
   });
 
   app.post('/users', async (request, reply) => {
-    const result = validateUserForm({ ...((request.body ?? {}) as Record<string, unknown>), disabled: '' }, { withPassword: true });
+    const result = validateUserForm({ ...request.form, disabled: '' }, { withPassword: true });
     if (!result.ok) return renderForm(request, reply, { user: null, values: result.values, errors: result.errors, status: 422 });
     try {
       const user = await users.createUser(result.value, actorOf(request));
@@ -87,7 +87,7 @@ export async function userRoutes(app: FastifyInstance) {
   app.post<IdParams>('/users/:id', async (request, reply) => {
     const user = await findFromParams(request);
     if (!user) return notFound(reply);
-    const result = validateUserForm((request.body ?? {}) as Record<string, unknown>, { withPassword: false });
+    const result = validateUserForm(request.form, { withPassword: false });
     if (!result.ok) return renderForm(request, reply, { user, values: result.values, errors: result.errors, status: 422 });
     try {
       const updated = await users.updateUser(user.id, result.value, actorOf(request));
@@ -116,7 +116,7 @@ export async function userRoutes(app: FastifyInstance) {
   app.post<IdParams>('/users/:id/password', async (request, reply) => {
     const user = await findFromParams(request);
     if (!user) return notFound(reply);
-    const result = validatePasswordForm((request.body ?? {}) as Record<string, unknown>, {
+    const result = validatePasswordForm(request.form, {
       email: user.email,
       displayName: user.displayName,
       askCurrent: false,

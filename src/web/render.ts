@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, type Params, type Translate } from '../i18n/index.js';
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
+import { csrfCookie } from './cookies.js';
 import { encodeHtml, negotiateEncoding, PageCache, type EncodedHtml } from './page-cache.js';
 
 export function escapeHtml(value: unknown): string {
@@ -10,7 +11,6 @@ export function escapeHtml(value: unknown): string {
 }
 
 export const localeCookieName = 'relais_lang';
-export const csrfCookieName = 'relais_csrf';
 const flashCookieName = 'relais_flash';
 
 export interface Flash {
@@ -46,6 +46,11 @@ export function wantsFragment(request: FastifyRequest, targetId: string): boolea
 }
 
 /** The request's own path and query, for links that come back here. Only same-site paths. */
+/** What a CSRF token is bound to: the session (its id's hash), or the anonymous browser (the library wants a non-empty value). */
+export function csrfUserInfo(request: FastifyRequest): string {
+  return request.sessionIdHash ?? 'anonymous';
+}
+
 export function currentPath(request: FastifyRequest): string {
   const url = request.url;
   return url.startsWith('/') && !url.startsWith('//') ? url : '/';
@@ -70,7 +75,8 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       otherLocale: locale === 'fr' ? 'en' : 'fr',
       asset,
       escape: escapeHtml,
-      csrfToken: reply.generateCsrf(),
+      // Bound to the session: a token handed out before signing in, or to another session, is refused.
+      csrfToken: reply.generateCsrf({ userInfo: csrfUserInfo(request) }),
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
       user: request.user,
@@ -113,6 +119,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
     return sendHtml(this, encodeHtml(html, encodingFor(this.request)), status);
   });
 
+  const csrfCookieName = csrfCookie(app.config.publicUrl).name;
   const cache = new PageCache(app.config.pageCacheEntries);
   app.decorateReply('cachedHtml', async function cachedHtml(this: FastifyReply, key: string, render: () => Promise<string>) {
     const request = this.request;
@@ -122,7 +129,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
     if (app.config.pageCacheEntries === 0 || !browser || request.cookies[flashCookieName]) {
       return sendHtml(this, encodeHtml(await render(), encoding), 200);
     }
-    const fullKey = [key, encoding, request.locale, request.user?.id ?? '', browser].join('\u0000');
+    const fullKey = [key, encoding, request.locale, request.user?.id ?? '', csrfUserInfo(request), browser].join('\u0000');
     const version = `${app.database.dataVersion()}:${Math.floor(Date.now() / 60_000)}`;
     let page = cache.get(fullKey, version);
     if (!page) {

@@ -36,8 +36,12 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
     const query = request.query as Record<string, unknown>;
     const state = listStateFrom(query);
     const context: ExportContext = { locale: request.locale, t: request.t, timeZone: displayTimeZone() };
-    const columns = exportColumns(visibleColumnsFrom(request.cookies[columnsCookieName]), context);
     const exportedAt = new Date();
+    const fileName = exportFileName(format, request.t, exportedAt, context.timeZone);
+    reply.type(contentTypes[format]).header('Content-Disposition', `attachment; filename="${fileName}"`).header('Cache-Control', 'no-store');
+    // HEAD asks for the headers alone: nothing is read, nothing was exported, so nothing is audited.
+    if (request.method === 'HEAD') return reply.send();
+    const columns = exportColumns(visibleColumnsFrom(request.cookies[columnsCookieName]), context);
     // Room for a few batches, so the file is made while the network takes the previous ones.
     const out = new PassThrough({ highWaterMark: outputBuffer });
     const controller = new AbortController();
@@ -89,12 +93,7 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
       .catch((err: unknown) => request.log.error({ err }, 'recording the export failed'))
       .finally(() => snapshot.close());
 
-    const fileName = exportFileName(format, request.t, exportedAt, context.timeZone);
-    return reply
-      .type(contentTypes[format])
-      .header('Content-Disposition', `attachment; filename="${fileName}"`)
-      .header('Cache-Control', 'no-store')
-      .send(out);
+    return reply.send(out);
   }
 
   for (const format of exportFormats) {
