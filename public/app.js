@@ -12,10 +12,15 @@ document.addEventListener('change', (event) => {
   if (chosen && (port.value.trim() === '' || suggested.includes(port.value.trim()))) port.value = chosen;
 });
 
-// After htmx swaps a form with errors, take the keyboard to the summary like a page load would.
-document.addEventListener('htmx:afterSwap', (event) => {
-  const summary = event.detail.target?.querySelector?.('#error-summary') ?? document.getElementById('error-summary');
-  if (summary && event.detail.xhr?.status === 422) summary.focus();
+// After htmx swaps a form with errors, take the keyboard to the summary like a page load would. The summary is looked
+// up in the document, not in the swap's target: an outerHTML swap hands over the old, detached form, whose summary
+// (from an earlier failed submit) can no longer take focus.
+document.addEventListener('htmx:afterSettle', (event) => {
+  if (event.detail.xhr?.status !== 422) return;
+  const summary = document.getElementById('error-summary');
+  if (!summary) return;
+  summary.scrollIntoView({ block: 'start' });
+  summary.focus({ preventScroll: true });
 });
 
 // A refused htmx request (403, 413, 500…) must not fail silently: show the server's page instead.
