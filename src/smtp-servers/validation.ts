@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { domainToASCII } from 'node:url';
 import type { MessageKey, Params } from '../i18n/index.js';
 
 export const securityModes = ['none', 'starttls', 'tls'] as const;
@@ -26,6 +27,7 @@ export const serverFormFields = [
   'departments',
   'verifyCertificate',
   'signature',
+  'confirmCombination',
 ] as const;
 export type ServerFormField = (typeof serverFormFields)[number];
 
@@ -44,6 +46,8 @@ export interface ServerInput {
   departmentCodes: string[];
   verifyCertificate: boolean;
   signature: string;
+  /** The port/security mismatches the administrator confirmed with this save (empty when the combination is usual). */
+  confirmedMismatches: CombinationMismatch[];
 }
 
 /** What the form shows again after a failed submission: never the password. */
@@ -61,6 +65,7 @@ export interface ServerFormValues {
   verifyCertificate: boolean;
   signature: string;
   clearPassword: boolean;
+  confirmCombination: boolean;
 }
 
 export interface FieldError {
@@ -86,6 +91,35 @@ export interface ValidationContext {
   departmentCodes: readonly string[];
   /** Editing a server that already has a password: a blank field keeps it, for the same server only. */
   storedPassword: StoredPasswordTarget | null;
+  /** Editing a server: a combination it already had was confirmed then, and is not asked about again. */
+  storedCombination?: Combination | null;
+}
+
+export type Combination = Pick<ServerInput, 'port' | 'security' | 'authentication'>;
+
+export const combinationMismatches = ['tlsOnPlainPort', 'plainOnTlsPort', 'passwordInClear'] as const;
+export type CombinationMismatch = (typeof combinationMismatches)[number];
+
+/**
+ * Port, security and authentication that do not go together: implicit TLS on a port that speaks plain SMTP first,
+ * plain SMTP or STARTTLS on the implicit-TLS port, or a password sent over a connection that is never encrypted.
+ */
+export function mismatchesOf(combination: Combination): CombinationMismatch[] {
+  const found: CombinationMismatch[] = [];
+  if (combination.security === 'tls' && (combination.port === 587 || combination.port === 25)) found.push('tlsOnPlainPort');
+  if (combination.security !== 'tls' && combination.port === 465) found.push('plainOnTlsPort');
+  if (combination.security === 'none' && combination.authentication === 'password') found.push('passwordInClear');
+  return found;
+}
+
+/** The same mismatches read from what the form holds, for warnings shown by the fields. */
+export function mismatchesOfValues(values: Pick<ServerFormValues, 'port' | 'security' | 'authentication'>): CombinationMismatch[] {
+  if (!(securityModes as readonly string[]).includes(values.security)) return [];
+  return mismatchesOf({
+    port: Number(values.port),
+    security: values.security as Security,
+    authentication: values.authentication === 'password' ? 'password' : 'none',
+  });
 }
 
 /**
@@ -114,6 +148,23 @@ function text(raw: unknown): string {
 function list(raw: unknown): string[] {
   if (Array.isArray(raw)) return raw.filter((v): v is string => typeof v === 'string');
   return typeof raw === 'string' && raw !== '' ? [raw] : [];
+}
+
+/**
+ * A host typed as a URL or with its port names the problem; a non-ASCII name is an internationalised domain name,
+ * kept in its ASCII (punycode) form.
+ */
+export function checkHost(host: string): { ok: true; ascii: string } | { ok: false; error: FieldError } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) return { ok: false, error: { key: 'error.host.scheme', params: { scheme: host.slice(0, host.indexOf('://') + 3) } } };
+  const withPort = /^([^:\[\]]+):(\d*)$/.exec(host) ?? /^(\[[^\]]+\]):(\d*)$/.exec(host);
+  if (withPort) return { ok: false, error: { key: 'error.host.withPort', params: { host: withPort[1]!, port: withPort[2]! } } };
+  if (/[^\x00-\x7f]/.test(host)) {
+    const ascii = /[\s/]/.test(host) ? '' : domainToASCII(host);
+    if (!ascii || !isValidHost(ascii)) return { ok: false, error: { key: 'error.host.idnInvalid' } };
+    return { ok: true, ascii };
+  }
+  if (!isValidHost(host)) return { ok: false, error: { key: 'error.host.invalid' } };
+  return { ok: true, ascii: host.toLowerCase() };
 }
 
 function checked(raw: unknown): boolean {
@@ -156,6 +207,7 @@ export function formValuesFrom(raw: Record<string, unknown>): ServerFormValues {
     verifyCertificate: checked(raw.verifyCertificate),
     signature: text(raw.signature).replace(/\r\n/g, '\n'),
     clearPassword: checked(raw.clearPassword),
+    confirmCombination: checked(raw.confirmCombination),
   };
 }
 
@@ -169,9 +221,14 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   else if (CONTROL_CHARACTERS.test(values.title)) errors.title = { key: 'error.title.invalid' };
   else if (values.title.length > limits.title) errors.title = { key: 'error.title.tooLong', params: { max: limits.title } };
 
+  let host = '';
   if (!values.host) errors.host = { key: 'error.host.required' };
   else if (values.host.length > 253) errors.host = { key: 'error.host.tooLong' };
-  else if (!isValidHost(values.host)) errors.host = { key: 'error.host.invalid' };
+  else {
+    const checkedHost = checkHost(values.host);
+    if (checkedHost.ok) host = checkedHost.ascii;
+    else errors.host = checkedHost.error;
+  }
 
   const port = Number(values.port);
   if (!values.port) errors.port = { key: 'error.port.required' };
@@ -208,7 +265,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   const willHavePassword = passwordChange === undefined ? context.storedPassword !== null : passwordChange !== null;
   if (needsCredentials && !willHavePassword && !errors.password) errors.password = { key: 'error.password.required' };
   else if (needsCredentials && passwordChange === undefined && context.storedPassword && !errors.password) {
-    const typed = { host: values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
+    const typed = { host: host || values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
     if (!storedPasswordStillApplies(context.storedPassword, typed)) errors.password = { key: 'error.password.retype' };
   }
 
@@ -224,13 +281,20 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
   }
 
+  const mismatches = errors.port || errors.security || errors.authentication ? [] : mismatchesOfValues(values);
+  const stored = context.storedCombination;
+  const alreadyConfirmed =
+    stored && stored.port === port && stored.security === values.security && stored.authentication === values.authentication;
+  const confirmedMismatches = alreadyConfirmed ? [] : mismatches;
+  if (confirmedMismatches.length > 0 && !values.confirmCombination) errors.confirmCombination = { key: 'error.confirmCombination.required' };
+
   if (Object.keys(errors).length > 0) return { ok: false, values, errors };
   return {
     ok: true,
     values,
     value: {
       title: values.title,
-      host: values.host.toLowerCase(),
+      host,
       port,
       security: values.security as Security,
       authentication: values.authentication as Authentication,
@@ -242,6 +306,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
       departmentCodes: values.usage === 'custom' ? departmentCodes : [],
       verifyCertificate: values.verifyCertificate,
       signature: values.signature,
+      confirmedMismatches,
     },
   };
 }

@@ -31,7 +31,7 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
 
   const expected: Record<string, string> = {
     title: 'Donnez un titre au serveur.',
-    host: 'Indiquez un nom d’hôte ou une adresse IP, sans « smtp:// », sans chemin ni espace.',
+    host: 'Indiquez l’hôte sans « smtp:// » : seulement le nom, par exemple smtp.exemple.fr.',
     port: 'Le port est un nombre entier entre 1 et 65535.',
     email: 'Cette adresse mail n’est pas valide (exemple : achats@exemple.fr).',
     username: 'Indiquez l’utilisateur du compte mail.',
@@ -114,20 +114,31 @@ scenario('edit with the password left blank keeps the stored password; a new hos
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Nouveau-Secret-7!');
 });
 
-scenario('duplicate a server, then save the copy', async (s) => {
+scenario('duplicate a server: the filled form saves nothing until « Créer le serveur », Cancel leaves no row', async (s) => {
   const { page } = s;
   await createServers(s.app, [{ title: 'Production Nord', host: 'smtp.nord.exemple.fr', email: 'prod@exemple.fr', senderName: 'Production', departments: ['production'] }]);
+  const count = async () => (await s.app.repositories.smtpServers.listServers()).total;
   await s.goto('/smtp-servers');
   await page.getByRole('button', { name: 'Dupliquer Production Nord' }).click();
-  await s.until('the copy opens in the form', () => /^\/smtp-servers\/2\/edit$/.test(s.path()));
-  s.t.equal(await s.flash(), 'Le serveur « Production Nord (copie) » a été dupliqué : vérifiez la copie puis enregistrez-la.');
+  await s.until('the copy opens in the new-server form', () => s.path() === '/smtp-servers/new?from=1');
+  s.t.equal(await page.locator('h1').innerText(), 'Nouveau serveur SMTP');
   s.t.equal(await page.getByLabel('Titre').inputValue(), 'Production Nord (copie)');
+  s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp.nord.exemple.fr');
   s.t.ok(await page.getByLabel('Production', { exact: true }).isChecked(), 'the departments were copied');
+  s.t.equal(await count(), 1, 'opening the copy saved nothing');
+
+  await page.getByRole('link', { name: 'Annuler' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await count(), 1, 'Cancel leaves no row behind');
+  s.t.same(await s.rowTitles(), ['Production Nord']);
+
+  await page.getByRole('button', { name: 'Dupliquer Production Nord' }).click();
+  await s.until('the copy opens again', () => s.path() === '/smtp-servers/new?from=1');
   await page.getByLabel('Titre').fill('Production Sud');
-  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.same(await s.rowTitles(), ['Production Nord', 'Production Sud']);
-  s.t.equal(serverCount(s), 2);
+  s.t.equal(await s.app.repositories.smtpServers.revealPassword(2), 'Mot-de-passe-1!', 'same server, same password: reused');
 });
 
 scenario('delete a server through its confirmation page', async (s) => {
@@ -154,4 +165,38 @@ scenario('delete a server through its confirmation page', async (s) => {
   s.t.equal(await s.flash(), 'Le serveur « Relais interne » a été supprimé.');
   s.t.same(await s.rowTitles(), ['Vente']);
   s.t.equal(serverCount(s), 1);
+});
+
+scenario('every failed submit, the first and the next, brings the error summary into view and takes focus to it', async (s) => {
+  const { page } = s;
+  await s.goto('/smtp-servers/new');
+  const summaryState = () =>
+    page.evaluate(() => {
+      const summary = document.getElementById('error-summary');
+      const box = summary?.getBoundingClientRect();
+      return {
+        focused: document.activeElement?.id ?? '',
+        // Scrolled flush with the top, the box may start half a pixel above it.
+        inView: !!box && box.top > -1 && box.top < window.innerHeight,
+        text: summary?.innerText ?? '',
+      };
+    });
+  const submitFromTheBottom = async () => {
+    await page.getByRole('button', { name: 'Créer le serveur' }).scrollIntoViewIfNeeded();
+    await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  };
+
+  await submitFromTheBottom();
+  await s.until('the first errors are shown', async () => (await summaryState()).text.includes('Donnez un titre'));
+  await s.until('the summary has focus after the first submit', async () => (await summaryState()).focused === 'error-summary');
+  s.t.ok((await summaryState()).inView, 'the summary is on screen after the first submit');
+
+  await page.getByLabel('Titre').fill('Vente');
+  await page.getByLabel('Hôte').fill('smtp.exemple.fr:587');
+  await submitFromTheBottom();
+  await s.until('the second errors are shown', async () => (await summaryState()).text.includes('indiquez le port dans le champ Port'));
+  await s.until('the summary has focus after the second submit', async () => (await summaryState()).focused === 'error-summary');
+  const second = await summaryState();
+  s.t.ok(second.inView, 'the summary is on screen after the second submit');
+  s.t.notMatch(second.text, 'Donnez un titre', 'the summary lists the new mistakes only');
 });
