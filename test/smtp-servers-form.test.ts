@@ -140,3 +140,17 @@ t.test('duplicate opens a filled new-server form and saves nothing before « Cr�
   const second = await client.get(`/smtp-servers/new?from=${source!.id}`);
   t.match(second.body, 'value="Vente principale (copie 2)"', 'a free title');
 });
+
+t.test('after « Tester avant d’enregistrer » without JavaScript, the password field asks for the password again', async (t) => {
+  const { formFor, startSmtpPeer } = await import('./smtp-peer.js');
+  const peer = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'] });
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const tested = await client.post('/smtp-servers/new/test', formFor(peer));
+  t.equal(tested.statusCode, 200);
+  t.match(text(tested.body), 'Connexion réussie');
+  t.match(tested.body, /<p class="field-notice" id="password-retype">Ressaisissez le mot de passe/, 'the field says so');
+  t.notMatch(tested.body, formFor(peer).password, 'the password stays write-only');
+  const htmx = await client.post('/smtp-servers/new/test', formFor(peer), { 'hx-request': 'true', 'hx-target': 'test-result' });
+  t.notMatch(htmx.body, 'password-retype', 'with htmx the typed password stays in its field: no notice');
+});
