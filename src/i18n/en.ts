@@ -97,7 +97,7 @@ export const en: Record<MessageKey, string> = {
   'form.security.tls': 'SSL/TLS (port 465)',
   'form.combination.warning': 'This combination is unusual:',
   'form.combination.tlsOnPlainPort':
-    'SSL/TLS on port {port}: this port starts in plain text (STARTTLS or no security); SSL/TLS usually uses port 465.',
+    'SSL/TLS on port 587 or 25: these ports start in plain text (STARTTLS or no security); SSL/TLS usually uses port 465.',
   'form.combination.plainOnTlsPort':
     'Port 465 expects an SSL/TLS connection from the start: with STARTTLS or no security the connection will most likely fail.',
   'form.combination.passwordInClear':

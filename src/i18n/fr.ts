@@ -96,7 +96,7 @@ export const fr = {
   'form.security.tls': 'SSL/TLS (port 465)',
   'form.combination.warning': 'Cette combinaison est inhabituelle :',
   'form.combination.tlsOnPlainPort':
-    'SSL/TLS sur le port {port} : ce port parle d’abord en clair (STARTTLS ou aucune sécurité) ; SSL/TLS se sert d’habitude du port 465.',
+    'SSL/TLS sur le port 587 ou 25 : ces ports parlent d’abord en clair (STARTTLS ou aucune sécurité) ; SSL/TLS se sert d’habitude du port 465.',
   'form.combination.plainOnTlsPort':
     'Le port 465 attend une connexion SSL/TLS dès le début : avec STARTTLS ou sans sécurité, la connexion échouera le plus souvent.',
   'form.combination.passwordInClear':

@@ -5,6 +5,7 @@ import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, se
 import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
 import {
+  combinationMismatches,
   limits,
   mismatchesOfValues,
   suggestedPorts,
@@ -102,6 +103,7 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     server: options.server,
     copyOf: options.copyOf ?? null,
     mismatches: mismatchesOfValues(options.values),
+    allMismatches: combinationMismatches,
     // The page never gets a typed password back: when one was typed, the field says it must be typed again.
     passwordDropped: typeof body.password === 'string' && body.password !== '',
     values: options.values,

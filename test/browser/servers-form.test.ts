@@ -200,3 +200,38 @@ scenario('every failed submit, the first and the next, brings the error summary 
   s.t.ok(second.inView, 'the summary is on screen after the second submit');
   s.t.notMatch(second.text, 'Donnez un titre', 'the summary lists the new mistakes only');
 });
+
+scenario('an unusual port and security: warned in words, saved once confirmed, marked in the list', async (s) => {
+  const { page } = s;
+  await s.goto('/smtp-servers/new');
+  const warning = page.locator('#combination-warning');
+  await page.getByLabel('Titre').fill('Ancien relais');
+  await page.getByLabel('Hôte').fill('smtp.ancien.exemple.fr');
+  await page.getByLabel('Sécurité').selectOption('tls');
+  await page.getByLabel('Port').fill('587');
+  await page.getByLabel('Mail').fill('relais@exemple.fr');
+  await page.getByLabel('Nom d’envoi').fill('Relais');
+  await page.getByLabel(/^Utilisateur(?! et)/).fill('relais@exemple.fr');
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  if (s.js) {
+    await s.until('the warning shows as the port is typed', () => warning.isVisible());
+    s.t.match(await warning.innerText(), 'SSL/TLS sur le port 587 ou 25');
+    s.t.notMatch(await warning.innerText(), 'en clair :', 'only the mismatch that applies');
+  } else {
+    s.t.notOk(await warning.isVisible(), 'without JavaScript the warning waits for the submit');
+  }
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  const boxError = page.locator('#combination .field-error');
+  await s.until('the confirmation is asked for', async () => (await boxError.count()) === 1);
+  s.t.match(await boxError.innerText(), 'cochez « Je confirme cette combinaison »');
+  s.t.ok(await warning.isVisible(), 'the warning is next to the fields');
+  s.t.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary');
+  s.t.equal((await s.app.repositories.smtpServers.listServers()).total, 0, 'nothing saved yet');
+
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  await page.getByLabel('Je confirme cette combinaison').check();
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await page.locator('#server-1 .badge-unusual').innerText(), 'combinaison inhabituelle');
+  s.t.equal((await s.app.repositories.audit.list({ action: 'server.unusualCombination' })).total, 1, 'audited');
+});
