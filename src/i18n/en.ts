@@ -171,7 +171,6 @@ export const en: Record<MessageKey, string> = {
   'flash.created': 'Server “{title}” created.',
   'flash.updated': 'Server “{title}” saved.',
   'flash.deleted': 'Server “{title}” deleted.',
-  'flash.duplicated': 'Server “{title}” duplicated: check the copy, then save it.',
   'flash.columnsSaved': 'Columns saved.',
   'flash.columnsRestored': 'Default columns restored.',
   'duplicate.suffix': 'copy',

@@ -172,7 +172,6 @@ export const fr = {
   'flash.created': 'Le serveur « {title} » a été créé.',
   'flash.updated': 'Le serveur « {title} » a été enregistré.',
   'flash.deleted': 'Le serveur « {title} » a été supprimé.',
-  'flash.duplicated': 'Le serveur « {title} » a été dupliqué : vérifiez la copie puis enregistrez-la.',
   'flash.columnsSaved': 'Colonnes enregistrées.',
   'flash.columnsRestored': 'Colonnes par défaut restaurées.',
   'duplicate.suffix': 'copie',
