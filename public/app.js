@@ -12,10 +12,39 @@ document.addEventListener('change', (event) => {
   if (chosen && (port.value.trim() === '' || suggested.includes(port.value.trim()))) port.value = chosen;
 });
 
-// After htmx swaps a form with errors, take the keyboard to the summary like a page load would.
-document.addEventListener('htmx:afterSwap', (event) => {
-  const summary = event.detail.target?.querySelector?.('#error-summary') ?? document.getElementById('error-summary');
-  if (summary && event.detail.xhr?.status === 422) summary.focus();
+// Port, security and authentication that don't go together are explained as they are chosen (the server applies the
+// same rules, mismatchesOf in src/smtp-servers/validation.ts, and asks for the confirmation when saving).
+function showCombination(form) {
+  const block = form.querySelector('[data-combination]');
+  const security = form.querySelector('#security');
+  const port = form.querySelector('#port');
+  if (!block || !security || !port) return;
+  const p = Number(port.value.trim());
+  const password = form.querySelector('#authentication-password')?.checked ?? false;
+  const found = {
+    tlsOnPlainPort: security.value === 'tls' && (p === 587 || p === 25),
+    plainOnTlsPort: security.value !== 'tls' && p === 465,
+    passwordInClear: security.value === 'none' && password,
+  };
+  for (const item of block.querySelectorAll('[data-mismatch]')) item.hidden = !found[item.dataset.mismatch];
+  block.hidden = !Object.values(found).some(Boolean);
+}
+for (const type of ['change', 'input']) {
+  document.addEventListener(type, (event) => {
+    const form = event.target instanceof Element ? event.target.closest('form') : null;
+    if (form?.querySelector('[data-combination]')) showCombination(form);
+  });
+}
+
+// After htmx swaps a form with errors, take the keyboard to the summary like a page load would. The summary is looked
+// up in the document, not in the swap's target: an outerHTML swap hands over the old, detached form, whose summary
+// (from an earlier failed submit) can no longer take focus.
+document.addEventListener('htmx:afterSettle', (event) => {
+  if (event.detail.xhr?.status !== 422) return;
+  const summary = document.getElementById('error-summary');
+  if (!summary) return;
+  summary.scrollIntoView({ block: 'start' });
+  summary.focus({ preventScroll: true });
 });
 
 // A refused htmx request (403, 413, 500…) must not fail silently: show the server's page instead.

@@ -171,7 +171,7 @@ t.test('changing host, port, security, email, username or password puts the serv
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   const id = await serverThrough(admin, peer);
-  const form = { ...validServer, host: '127.0.0.1', port: String(peer.port), security: 'none', username: peerUser.username, password: '' };
+  const form = { ...validServer, host: '127.0.0.1', port: String(peer.port), security: 'none', username: peerUser.username, password: '', confirmCombination: 'on' };
 
   await admin.post(`/smtp-servers/${id}/confirmation`);
   const token = linkIn(peer.messages[0]!.mail.text!);

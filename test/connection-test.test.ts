@@ -59,9 +59,9 @@ t.test('"Tester" runs the real path for a saved server; the result page and the 
   t.match(JSON.parse(row.last_test_summary as string), { version: 1, ok: true, target: { host: '127.0.0.1', port: peer.port } });
   t.notMatch(row.last_test_summary, peerUser.password);
   t.match(text((await admin.get('/smtp-servers')).body), /Test réussi le \d\d\/\d\d\/\d{4} \d\d:\d\d/);
-  t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.test'").get(), {
-    summary: `Vente principale (127.0.0.1:${peer.port}) : ok`,
-  });
+  const [entry] = (await app.repositories.audit.list({ action: 'server.test' })).rows;
+  t.equal(entry!.summary, 'Vente principale');
+  t.same(entry!.changes, { target: [null, `127.0.0.1:${peer.port}`], result: [null, 'ok'] }, 'codes in the data, words on the audit page');
 });
 
 t.test('a failing server stands out in the list, and its page says why', async (t) => {
@@ -236,7 +236,7 @@ t.test('a test still running when the server is edited does not stamp its result
   const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.updatedAt);
   t.equal(kept, false);
   t.equal(serverRow(admin, id).last_test_at, null, 'no result on the edited server');
-  t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.test' ORDER BY id DESC").get(), { summary: /résultat non retenu/ });
+  t.match((await app.repositories.audit.list({ action: 'server.test' })).rows[0]!.changes, { retained: [null, false] });
   const fresh = (await app.repositories.smtpServers.findServer(id))!;
   t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');
 });

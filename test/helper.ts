@@ -169,7 +169,8 @@ export async function seedServers(app: FastifyInstance, count: number, make: (i:
   const { validateServerForm } = await import('../src/smtp-servers/validation.js');
   const created = [];
   for (let i = 1; i <= count; i++) {
-    const raw = { ...validServer, title: `Serveur ${String(i).padStart(3, '0')}`, ...make(i) };
+    // Seeds may use any port: an unusual combination is confirmed, as the form would ask.
+    const raw = { ...validServer, title: `Serveur ${String(i).padStart(3, '0')}`, confirmCombination: 'on', ...make(i) };
     const result = validateServerForm(raw, { departmentCodes: ['achat', 'vente', 'production'], storedPassword: null });
     if (!result.ok) throw new Error(`invalid seed server: ${JSON.stringify(result.errors)}`);
     created.push(await app.repositories.smtpServers.createServer(result.value, { userId: null, name: 'test', ip: null }));

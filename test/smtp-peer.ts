@@ -171,6 +171,8 @@ export function formFor(peer: SmtpPeer, overrides: Record<string, string> = {}) 
     security: 'none',
     username: peerUser.username,
     password: peerUser.password,
+    // A password over a plain connection: unusual, so confirmed as the form asks.
+    confirmCombination: 'on',
     ...overrides,
   };
 }

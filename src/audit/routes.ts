@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { MessageKey } from '../i18n/index.js';
+import { formatDateTime, isIsoMoment, type MessageKey, type Params } from '../i18n/index.js';
 
 export interface AuditFilters {
   user: string;
@@ -38,11 +38,39 @@ export function auditUrl(filters: AuditFilters, change: Partial<AuditFilters> = 
   return query ? `/audit?${query}` : '/audit';
 }
 
-function displayWith(request: FastifyRequest) {
-  return (value: unknown): string => {
+/** Codes a field's value may hold, and where their words are. */
+const valueLabels: Record<string, (code: string) => string> = {
+  role: (code) => `account.role.${code}`,
+  security: (code) => `security.${code}`,
+  authentication: (code) => `authentication.${code}`,
+  usage: (code) => `usage.${code}`,
+  result: (code) => `audit.value.result.${code}`,
+  combination: (code) => `audit.value.combination.${code}`,
+};
+
+/** Markers older entries hold in place of a secret, written in French in the data. */
+const secretMarkers: Record<string, MessageKey> = { modifié: 'audit.value.changed', effacé: 'audit.value.cleared' };
+
+/** A stored value in the reader's words: codes translated, lists of codes one by one, moments as dates. */
+function displayWith(request: FastifyRequest, departmentNames: Map<string, string>) {
+  const word = (key: string, fallback: string) => {
+    const label = request.t(key as MessageKey);
+    return label === key ? fallback : label;
+  };
+  return (field: string, value: unknown): string => {
     if (value === null || value === undefined || value === '') return '';
     if (typeof value === 'boolean') return request.t(value ? 'audit.yes' : 'audit.no');
-    return typeof value === 'string' ? value : JSON.stringify(value);
+    if (typeof value === 'object' && typeof (value as { key?: unknown }).key === 'string') {
+      const message = value as { key: string; params?: Params };
+      return request.t(message.key as MessageKey, message.params);
+    }
+    if (typeof value !== 'string') return JSON.stringify(value);
+    if (secretMarkers[value]) return request.t(secretMarkers[value]);
+    if (isIsoMoment(value)) return formatDateTime(request.locale, new Date(value));
+    if (field === 'departments') return value.split(',').map((code) => departmentNames.get(code) ?? code).join(', ');
+    const label = valueLabels[field];
+    if (label) return value.split(',').map((code) => word(label(code), code)).join(', ');
+    return value;
   };
 }
 
@@ -59,7 +87,7 @@ function fieldLabelWith(request: FastifyRequest) {
 
 /** Who did what, newest first; admins only (the default access). */
 export async function auditRoutes(app: FastifyInstance) {
-  const { audit, users } = app.repositories;
+  const { audit, users, smtpServers } = app.repositories;
 
   function actionLabel(request: FastifyRequest, action: string): string {
     const key = `audit.action.${action}` as MessageKey;
@@ -89,7 +117,7 @@ export async function auditRoutes(app: FastifyInstance) {
         const label = request.t(key);
         return label === key ? type : label;
       },
-      display: displayWith(request),
+      display: displayWith(request, new Map((await smtpServers.listDepartments()).map((d) => [d.code, d.name]))),
       fieldLabel: fieldLabelWith(request),
       auditUrl,
     });

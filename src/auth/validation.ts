@@ -45,7 +45,8 @@ function validateNewPassword(
   const confirm = text(raw.passwordConfirm);
   const problem = checkPassword(password, context);
   if (problem) errors.password = { key: problem };
-  else if (password !== confirm) errors.passwordConfirm = { key: 'error.account.passwordConfirm.mismatch' };
+  // Reported with the password's own problem, not after it: a person fixes both in one go.
+  if (password !== confirm) errors.passwordConfirm = { key: 'error.account.passwordConfirm.mismatch' };
   return password;
 }
 

@@ -14,12 +14,17 @@ export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (locales as readonly string[]).includes(value);
 }
 
+/** A moment stored in a message's parameters (a diagnosis, an audit entry), shown in the reader's date format. */
+const isoMoment = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
+export const isIsoMoment = (value: unknown): boolean => typeof value === 'string' && isoMoment.test(value);
+
 export function translator(locale: Locale): Translate {
   const catalogue = catalogues[locale];
+  const show = (value: string | number) => (isIsoMoment(value) ? formatDateTime(locale, new Date(value as string)) : String(value));
   return (key, params) => {
     const template = catalogue[key] ?? fr[key] ?? key;
     if (!params) return template;
-    return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+    return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? show(params[name]!) : whole));
   };
 }
 
@@ -42,16 +47,22 @@ export function pickLocale(cookieValue: string | undefined, acceptLanguage: stri
 }
 
 const dateTimeFormats = new Map<Locale, Intl.DateTimeFormat>();
+/** One format everywhere, day first: `09/02/2025 12:32` (English writes it the same way, without a comma). */
 export function formatDateTime(locale: Locale, date: Date | null | undefined): string {
-  if (!date) return '';
+  if (!date || Number.isNaN(date.getTime())) return '';
   let format = dateTimeFormats.get(locale);
   if (!format) {
     format = new Intl.DateTimeFormat(locale === 'fr' ? 'fr-FR' : 'en-GB', {
-      dateStyle: 'short',
-      timeStyle: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
       timeZone: process.env.TZ || 'Europe/Paris',
     });
     dateTimeFormats.set(locale, format);
   }
-  return format.format(date);
+  const part = Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]));
+  return `${part.day}/${part.month}/${part.year} ${part.hour}:${part.minute}`;
 }

@@ -81,8 +81,8 @@ export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagno
   const cert = certificateCode(facts);
   if (cert) {
     if (selfSignedCodes.has(cert)) return make('certSelfSigned', { ...base, name: certName }, facts);
-    if (cert === 'CERT_HAS_EXPIRED') return make('certExpired', { ...base, name: certName, date: context.tls?.validTo?.slice(0, 10) ?? '?' }, facts);
-    if (cert === 'CERT_NOT_YET_VALID') return make('certNotYetValid', { ...base, name: certName, date: context.tls?.validFrom?.slice(0, 10) ?? '?' }, facts);
+    if (cert === 'CERT_HAS_EXPIRED') return make('certExpired', { ...base, name: certName, date: context.tls?.validTo ?? '?' }, facts);
+    if (cert === 'CERT_NOT_YET_VALID') return make('certNotYetValid', { ...base, name: certName, date: context.tls?.validFrom ?? '?' }, facts);
     if (cert === 'ERR_TLS_CERT_ALTNAME_INVALID') {
       const names = context.tls?.altNames.length ? context.tls.altNames.join(', ') : certName;
       return make('certNameMismatch', { ...base, name: names }, facts);

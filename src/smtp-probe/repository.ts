@@ -1,13 +1,20 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { insertAuditEntry, type Actor } from '../audit/repository.js';
+import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
 import type { Db } from '../db/client.js';
 import { smtpServers } from '../db/schema.js';
 import { storedPasswordNote, type PasswordChoice } from '../smtp-servers/validation.js';
 import type { ProbeReport } from './report.js';
 
-function auditSummary(label: string, report: ProbeReport, password: PasswordChoice): string {
-  const target = `${report.target.host}:${report.target.port}`;
-  return `${label} (${target}) : ${report.ok ? 'ok' : `échec — ${report.diagnosis?.kind ?? 'unknown'}`}${storedPasswordNote(password, report.target)}`;
+/** What the audit trail keeps of a test: codes and parameters, put into words by the audit page. */
+function auditChanges(report: ProbeReport, password: PasswordChoice, extra: FieldChanges = {}): FieldChanges {
+  return {
+    target: [null, `${report.target.host}:${report.target.port}`],
+    result: [null, report.ok ? 'ok' : 'failed'],
+    ...(report.diagnosis ? { diagnosis: [null, { key: report.diagnosis.key, params: report.diagnosis.params }] } : {}),
+    // When the stored secret left Relais, and towards which server.
+    ...(password.kind === 'stored' ? { storedPassword: [null, `${report.target.host}:${report.target.port}`] } : {}),
+    ...extra,
+  };
 }
 
 export function createConnectionTestRepository(db: Db) {
@@ -25,8 +32,9 @@ export function createConnectionTestRepository(db: Db) {
           .set({ lastTestAt: new Date(report.startedAt), lastTestOk: report.ok, lastTestSummary: JSON.stringify(report) })
           .where(and(eq(smtpServers.id, serverId), sql`abs(${smtpServers.updatedAt} - ${testedVersion.getTime()}) < 1`))
           .run();
-        const summary = auditSummary(title, report, password) + (changes === 0 ? ' (serveur modifié pendant le test : résultat non retenu)' : '');
-        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary });
+        // Edited while the test ran: the result speaks of settings the server no longer has.
+        const audited = auditChanges(report, password, changes === 0 ? { retained: [null, false] } : {});
+        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary: title, changes: audited });
         return changes > 0;
       });
     },
@@ -37,7 +45,7 @@ export function createConnectionTestRepository(db: Db) {
         action: 'server.test',
         targetType: 'smtp_server',
         ...(serverId === null ? {} : { targetId: serverId }),
-        summary: auditSummary('formulaire non enregistré', report, password),
+        changes: auditChanges(report, password, { unsaved: [null, true] }),
       });
     },
   };

@@ -8,7 +8,7 @@ import { confirmationTokens, departments, smtpServerDepartments, smtpServers, ty
 import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
 import { likePattern } from '../db/like.js';
 import { normalizeForSearch, planSearch, type SearchPlan } from './search.js';
-import type { ServerInput } from './validation.js';
+import { mismatchesOf, type ServerInput } from './validation.js';
 
 export interface ServerListQuery {
   q?: string;
@@ -27,6 +27,8 @@ export interface ServerDepartment {
 export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey' | 'titleSort'> & {
   hasPassword: boolean;
   departments: ServerDepartment[];
+  /** Port, security and authentication that do not go together (saved after an explicit confirmation). */
+  unusualCombination: boolean;
 };
 
 /** What the list and the exports show of a server: no signature, no bookkeeping dates, nothing about the password. */
@@ -66,8 +68,6 @@ export interface ServerPage {
   pages: number;
   perPage: number;
 }
-
-export type DuplicateTitle = (title: string, attempt: number) => string;
 
 const broadSearchThreshold = 2000;
 
@@ -211,9 +211,14 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return byServer;
   }
 
-  function toViews(rows: (Omit<ServerView, 'departments' | 'hasPassword'> & { hasPassword: number | boolean })[]): ServerView[] {
+  function toViews(rows: (Omit<ServerView, 'departments' | 'hasPassword' | 'unusualCombination'> & { hasPassword: number | boolean })[]): ServerView[] {
     const byServer = departmentsByServer(rows.filter((r) => r.usage === 'custom').map((r) => r.id));
-    return rows.map((row) => ({ ...row, hasPassword: Boolean(row.hasPassword), departments: byServer.get(row.id) ?? [] }));
+    return rows.map((row) => ({
+      ...row,
+      hasPassword: Boolean(row.hasPassword),
+      departments: byServer.get(row.id) ?? [],
+      unusualCombination: mismatchesOf(row).length > 0,
+    }));
   }
 
   /** The SQL of the list in display order, columns as in listItemFields then the custom departments' ids. */
@@ -356,6 +361,18 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return Boolean(found);
   }
 
+  /** The administrator ticked « Je confirme cette combinaison »: which mismatches, as codes, for the audit trail. */
+  function recordConfirmedCombination(tx: Db, actor: Actor, serverId: number, input: ServerInput) {
+    if (input.confirmedMismatches.length === 0) return;
+    insertAuditEntry(tx, actor, {
+      action: 'server.unusualCombination',
+      targetType: 'smtp_server',
+      targetId: serverId,
+      summary: input.title,
+      changes: { combination: [null, input.confirmedMismatches.join(',')], port: [null, input.port], security: [null, input.security] },
+    });
+  }
+
   function withUniqueTitle<T>(title: string, write: () => T): T {
     try {
       return write();
@@ -438,17 +455,32 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       return row?.ciphertext ? secrets.decrypt(row.ciphertext) : null;
     },
 
-    async createServer(input: ServerInput, actor: Actor): Promise<ServerView> {
+    /**
+     * `copyOf`: the server this one duplicates. A password left blank (`input.password` undefined) then takes the
+     * source's stored password: the caller has checked it goes to the same server (storedPasswordStillApplies).
+     */
+    async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number } = {}): Promise<ServerView> {
       const id = withUniqueTitle(input.title, () =>
         db.transaction((tx) => {
           if (titleExists(tx, input.title)) throw new DuplicateTitleError(input.title);
+          const source =
+            options.copyOf === undefined
+              ? undefined
+              : tx.select({ title: smtpServers.title, ciphertext: smtpServers.passwordCiphertext }).from(smtpServers).where(eq(smtpServers.id, options.copyOf)).get();
+          const copiedPassword = input.password === undefined && source?.ciphertext ? secrets.decrypt(source.ciphertext) : null;
+          const password = input.password ?? copiedPassword;
           const row = tx
             .insert(smtpServers)
-            .values({ ...columnsOf(input, input.departmentCodes), passwordCiphertext: input.password ? secrets.encrypt(input.password) : null })
+            .values({ ...columnsOf(input, input.departmentCodes), passwordCiphertext: password ? secrets.encrypt(password) : null })
             .returning({ id: smtpServers.id })
             .get();
           setDepartments(tx, row.id, input.departmentCodes);
-          insertAuditEntry(tx, actor, { action: 'server.create', targetType: 'smtp_server', targetId: row.id, summary: input.title });
+          if (source) {
+            insertAuditEntry(tx, actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: row.id, summary: `${source.title} → ${input.title}` });
+          } else {
+            insertAuditEntry(tx, actor, { action: 'server.create', targetType: 'smtp_server', targetId: row.id, summary: input.title });
+          }
+          recordConfirmedCombination(tx, actor, row.id, input);
           return row.id;
         }),
       );
@@ -502,52 +534,12 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
           if (Object.keys(changes).length) {
             insertAuditEntry(tx, actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }
+          recordConfirmedCombination(tx, actor, id, input);
           return changes;
         }),
       );
       if (result === null) return null;
       return { server: readServer(id)!, changes: result };
-    },
-
-    /** Copies everything but the proof: the copy starts unconfirmed and untested. */
-    async duplicateServer(id: number, titleFor: DuplicateTitle, actor: Actor): Promise<ServerView | null> {
-      const newId = db.transaction((tx) => {
-        const source = tx.select().from(smtpServers).where(eq(smtpServers.id, id)).get();
-        if (!source) return null;
-        let title = titleFor(source.title, 1);
-        for (let attempt = 2; titleExists(tx, title); attempt++) title = titleFor(source.title, attempt);
-        const codes = departmentsByServer([id]).get(id)?.map((d) => d.code) ?? [];
-        const row = tx
-          .insert(smtpServers)
-          .values({
-            title,
-            titleKey: titleKeyOf(title),
-            titleSort: normalizeForSearch(title),
-            host: source.host,
-            port: source.port,
-            security: source.security,
-            authentication: source.authentication,
-            email: source.email,
-            senderName: source.senderName,
-            username: source.username,
-            passwordCiphertext: source.passwordCiphertext ? secrets.encrypt(secrets.decrypt(source.passwordCiphertext)) : null,
-            usage: source.usage,
-            verifyCertificate: source.verifyCertificate,
-            signature: source.signature,
-            searchText: searchTextFor({ ...source, title }, codes),
-          })
-          .returning({ id: smtpServers.id })
-          .get();
-        setDepartments(tx, row.id, codes);
-        insertAuditEntry(tx, actor, {
-          action: 'server.duplicate',
-          targetType: 'smtp_server',
-          targetId: row.id,
-          summary: `${source.title} → ${title}`,
-        });
-        return row.id;
-      });
-      return newId === null ? null : readServer(newId);
     },
 
     async deleteServer(id: number, actor: Actor): Promise<ServerView | null> {

@@ -4,7 +4,18 @@ import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
-import { limits, serverFormLists, storedPasswordOf, suggestedPorts, validateServerForm, type ServerFormErrors, type ServerFormValues } from './validation.js';
+import {
+  combinationMismatches,
+  limits,
+  mismatchesOfValues,
+  serverFormLists,
+  storedPasswordOf,
+  suggestedPorts,
+  validateServerForm,
+  type Combination,
+  type ServerFormErrors,
+  type ServerFormValues,
+} from './validation.js';
 
 const tableTarget = 'servers-table';
 const formTarget = 'server-form';
@@ -42,6 +53,7 @@ function emptyFormValues(): ServerFormValues {
     verifyCertificate: true,
     signature: '',
     clearPassword: false,
+    confirmCombination: false,
   };
 }
 
@@ -60,11 +72,18 @@ function formValuesOf(server: ServerView): ServerFormValues {
     verifyCertificate: server.verifyCertificate,
     signature: server.signature,
     clearPassword: false,
+    confirmCombination: false,
   };
+}
+
+function combinationOf(server: ServerView): Combination {
+  return { port: server.port, security: server.security, authentication: server.authentication };
 }
 
 export interface ServerFormView {
   server: ServerView | null;
+  /** A new server's form filled from this one (Dupliquer): nothing is saved until « Créer le serveur ». */
+  copyOf?: ServerView | null;
   values: ServerFormValues;
   errors: ServerFormErrors;
   status: number;
@@ -75,8 +94,14 @@ export interface ServerFormView {
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
 export async function renderServerForm(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
   const departments = await app.repositories.smtpServers.listDepartments();
+  const body = (request.method === 'POST' ? request.body ?? {} : {}) as Record<string, unknown>;
   const data = {
     server: options.server,
+    copyOf: options.copyOf ?? null,
+    mismatches: mismatchesOfValues(options.values),
+    allMismatches: combinationMismatches,
+    // The page never gets a typed password back: when one was typed, the field says it must be typed again.
+    passwordDropped: typeof body.password === 'string' && body.password !== '',
     values: options.values,
     errors: options.errors,
     departments,
@@ -114,7 +139,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   async function renderForm(
     request: FastifyRequest,
     reply: FastifyReply,
-    options: { server: ServerView | null; values: ServerFormValues; errors: ServerFormErrors; status: number },
+    options: ServerFormView,
   ) {
     return renderServerForm(app, request, reply, options);
   }
@@ -148,23 +173,42 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return reply.redirect(listUrl(state), 303);
   });
 
+  /** The server a new-server form copies (`?from=` on the page, `duplicateOf` in the form), if it still exists. */
+  async function copySource(raw: unknown): Promise<ServerView | null> {
+    const id = typeof raw === 'string' ? parseId(raw) : null;
+    return id === null ? null : servers.findServer(id);
+  }
+
+  async function copyValues(request: FastifyRequest, source: ServerView): Promise<ServerFormValues> {
+    const suffix = request.t('duplicate.suffix');
+    let title = copyTitle(source.title, suffix);
+    for (let attempt = 2; await servers.titleTaken(title); attempt++) title = copyTitle(source.title, `${suffix} ${attempt}`);
+    return { ...formValuesOf(source), title };
+  }
+
   app.get('/smtp-servers/new', async (request, reply) => {
-    return renderForm(request, reply, { server: null, values: emptyFormValues(), errors: {}, status: 200 });
+    const from = (request.query as Record<string, unknown>).from;
+    const copyOf = from === undefined ? null : await copySource(from);
+    if (from !== undefined && !copyOf) return notFound(reply);
+    const values = copyOf ? await copyValues(request, copyOf) : emptyFormValues();
+    return renderForm(request, reply, { server: null, copyOf, values, errors: {}, status: 200 });
   });
 
   app.post('/smtp-servers', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const departments = await servers.listDepartments();
     const body = request.form;
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: null });
-    if (!result.ok) return renderForm(request, reply, { server: null, values: result.values, errors: result.errors, status: 422 });
+    const copyOf = await copySource(body.duplicateOf);
+    // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
+    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(copyOf) });
+    if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
     try {
-      const server = await servers.createServer(result.value, actorOf(request));
+      const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
       reply.flash('success', 'flash.created', { title: server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
-      return renderForm(request, reply, { server: null, values: result.values, errors, status: 422 });
+      return renderForm(request, reply, { server: null, copyOf, values: result.values, errors, status: 422 });
     }
   });
 
@@ -181,7 +225,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     if (!server) return notFound(reply);
     const departments = await servers.listDepartments();
     const body = request.form;
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
+    const result = validateServerForm(body, {
+      departmentCodes: departments.map((d) => d.code),
+      storedPassword: storedPasswordOf(server),
+      storedCombination: combinationOf(server),
+    });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
       const updated = await servers.updateServer(server.id, result.value, actorOf(request));
@@ -195,16 +243,12 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     }
   });
 
+  // The list's « Dupliquer » button: the copy opens in the new-server form and nothing is saved before « Créer le serveur ».
   app.post<IdParams>('/smtp-servers/:id/duplicate', async (request, reply) => {
     const id = parseId(request.params.id);
-    const suffix = request.t('duplicate.suffix');
-    const copy =
-      id === null
-        ? null
-        : await servers.duplicateServer(id, (title, attempt) => copyTitle(title, `${suffix}${attempt > 1 ? ` ${attempt}` : ''}`), actorOf(request));
-    if (!copy) return notFound(reply);
-    reply.flash('success', 'flash.duplicated', { title: copy.title });
-    return redirectAfterPost(request, reply, `/smtp-servers/${copy.id}/edit`);
+    const source = id === null ? null : await servers.findServer(id);
+    if (!source) return notFound(reply);
+    return redirectAfterPost(request, reply, `/smtp-servers/new?from=${source.id}`);
   });
 
   app.get<IdParams>('/smtp-servers/:id/delete', async (request, reply) => {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { domainToASCII } from 'node:url';
 import type { MessageKey, Params } from '../i18n/index.js';
 
 export const securityModes = ['none', 'starttls', 'tls'] as const;
@@ -26,6 +27,7 @@ export const serverFormFields = [
   'departments',
   'verifyCertificate',
   'signature',
+  'confirmCombination',
 ] as const;
 export type ServerFormField = (typeof serverFormFields)[number];
 /** The form's fields that may repeat: any other sent twice is refused before the route runs. */
@@ -46,6 +48,8 @@ export interface ServerInput {
   departmentCodes: string[];
   verifyCertificate: boolean;
   signature: string;
+  /** The port/security mismatches the administrator confirmed with this save (empty when the combination is usual). */
+  confirmedMismatches: CombinationMismatch[];
 }
 
 /** What the form shows again after a failed submission: never the password. */
@@ -63,6 +67,7 @@ export interface ServerFormValues {
   verifyCertificate: boolean;
   signature: string;
   clearPassword: boolean;
+  confirmCombination: boolean;
 }
 
 export interface FieldError {
@@ -88,6 +93,35 @@ export interface ValidationContext {
   departmentCodes: readonly string[];
   /** Editing a server that already has a password: a blank field keeps it, for the same server only. */
   storedPassword: StoredPasswordTarget | null;
+  /** Editing a server: a combination it already had was confirmed then, and is not asked about again. */
+  storedCombination?: Combination | null;
+}
+
+export type Combination = Pick<ServerInput, 'port' | 'security' | 'authentication'>;
+
+export const combinationMismatches = ['tlsOnPlainPort', 'plainOnTlsPort', 'passwordInClear'] as const;
+export type CombinationMismatch = (typeof combinationMismatches)[number];
+
+/**
+ * Port, security and authentication that do not go together: implicit TLS on a port that speaks plain SMTP first,
+ * plain SMTP or STARTTLS on the implicit-TLS port, or a password sent over a connection that is never encrypted.
+ */
+export function mismatchesOf(combination: Combination): CombinationMismatch[] {
+  const found: CombinationMismatch[] = [];
+  if (combination.security === 'tls' && (combination.port === 587 || combination.port === 25)) found.push('tlsOnPlainPort');
+  if (combination.security !== 'tls' && combination.port === 465) found.push('plainOnTlsPort');
+  if (combination.security === 'none' && combination.authentication === 'password') found.push('passwordInClear');
+  return found;
+}
+
+/** The same mismatches read from what the form holds, for warnings shown by the fields. */
+export function mismatchesOfValues(values: Pick<ServerFormValues, 'port' | 'security' | 'authentication'>): CombinationMismatch[] {
+  if (!(securityModes as readonly string[]).includes(values.security)) return [];
+  return mismatchesOf({
+    port: Number(values.port),
+    security: values.security as Security,
+    authentication: values.authentication === 'password' ? 'password' : 'none',
+  });
 }
 
 /**
@@ -168,6 +202,23 @@ function list(raw: unknown): string[] {
   return typeof raw === 'string' && raw !== '' ? [raw] : [];
 }
 
+/**
+ * A host typed as a URL or with its port names the problem; a non-ASCII name is an internationalised domain name,
+ * kept in its ASCII (punycode) form.
+ */
+export function checkHost(host: string): { ok: true; ascii: string } | { ok: false; error: FieldError } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) return { ok: false, error: { key: 'error.host.scheme', params: { scheme: host.slice(0, host.indexOf('://') + 3) } } };
+  const withPort = /^([^:\[\]]+):(\d*)$/.exec(host) ?? /^(\[[^\]]+\]):(\d*)$/.exec(host);
+  if (withPort) return { ok: false, error: { key: 'error.host.withPort', params: { host: withPort[1]!, port: withPort[2]! } } };
+  if (/[^\x00-\x7f]/.test(host)) {
+    const ascii = /[\s/]/.test(host) ? '' : domainToASCII(host);
+    if (!ascii || !isValidHost(ascii)) return { ok: false, error: { key: 'error.host.idnInvalid' } };
+    return { ok: true, ascii };
+  }
+  if (!isValidHost(host)) return { ok: false, error: { key: 'error.host.invalid' } };
+  return { ok: true, ascii: host.toLowerCase() };
+}
+
 function checked(raw: unknown): boolean {
   const value = text(raw);
   return value === 'on' || value === 'true' || value === '1' || value === 'yes';
@@ -208,6 +259,7 @@ export function formValuesFrom(raw: Record<string, unknown>): ServerFormValues {
     verifyCertificate: checked(raw.verifyCertificate),
     signature: text(raw.signature).replace(/\r\n/g, '\n'),
     clearPassword: checked(raw.clearPassword),
+    confirmCombination: checked(raw.confirmCombination),
   };
 }
 
@@ -221,9 +273,14 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   else if (CONTROL_CHARACTERS.test(values.title)) errors.title = { key: 'error.title.invalid' };
   else if (values.title.length > limits.title) errors.title = { key: 'error.title.tooLong', params: { max: limits.title } };
 
+  let host = '';
   if (!values.host) errors.host = { key: 'error.host.required' };
   else if (values.host.length > 253) errors.host = { key: 'error.host.tooLong' };
-  else if (!isValidHost(values.host)) errors.host = { key: 'error.host.invalid' };
+  else {
+    const checkedHost = checkHost(values.host);
+    if (checkedHost.ok) host = checkedHost.ascii;
+    else errors.host = checkedHost.error;
+  }
 
   const port = Number(values.port);
   if (!values.port) errors.port = { key: 'error.port.required' };
@@ -249,7 +306,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.username = { key: 'error.username.tooLong', params: { max: limits.username } };
   } else if (needsCredentials && !values.username) errors.username = { key: 'error.username.required' };
 
-  const towards = { host: values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
+  const towards = { host: host || values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
   const choice = choosePassword({ authentication: values.authentication, typed: password, clear: values.clearPassword, towards }, context.storedPassword);
   if (choice.kind === 'tooLong') errors.password = { key: 'error.password.tooLong', params: { max: limits.password } };
   else if (choice.kind === 'cleared' || choice.kind === 'missing') errors.password = { key: 'error.password.required' };
@@ -269,6 +326,13 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
   }
 
+  const mismatches = errors.port || errors.security || errors.authentication ? [] : mismatchesOfValues(values);
+  const stored = context.storedCombination;
+  const alreadyConfirmed =
+    stored && stored.port === port && stored.security === values.security && stored.authentication === values.authentication;
+  const confirmedMismatches = alreadyConfirmed ? [] : mismatches;
+  if (confirmedMismatches.length > 0 && !values.confirmCombination) errors.confirmCombination = { key: 'error.confirmCombination.required' };
+
   if (Object.keys(errors).length > 0) return { ok: false, values, errors, password: choice };
   return {
     ok: true,
@@ -276,7 +340,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     password: choice,
     value: {
       title: values.title,
-      host: values.host.toLowerCase(),
+      host,
       port,
       security: values.security as Security,
       authentication: values.authentication as Authentication,
@@ -288,6 +352,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
       departmentCodes: values.usage === 'custom' ? departmentCodes : [],
       verifyCertificate: values.verifyCertificate,
       signature: values.signature,
+      confirmedMismatches,
     },
   };
 }

@@ -152,8 +152,12 @@ scenario('the keyboard alone: sort headers, column menu, row actions', async (s)
 
   await keys.tabTo('the duplicate button of a row', (f) => f.tag === 'button' && f.text === 'Dupliquer Achats — relais interne');
   await keys.press('Space');
-  await s.until('the copy opens', () => /^\/smtp-servers\/4\/edit$/.test(s.path()));
-  s.t.match(await s.flash(), 'Achats — relais interne (copie)');
+  await s.until('the copy opens in the new-server form', () => /^\/smtp-servers\/new\?from=\d+$/.test(s.path()));
+  s.t.equal(await page.getByLabel('Titre').inputValue(), 'Achats — relais interne (copie)');
+  await keys.tabTo('the create button', (f) => f.tag === 'button' && f.text === 'Créer le serveur');
+  await keys.press('Enter');
+  await s.until('the copy is saved', () => s.path() === '/smtp-servers');
+  s.t.equal(await s.flash(), 'Le serveur « Achats — relais interne (copie) » a été créé.');
 
   await s.goto('/smtp-servers');
   await keys.tabTo('the delete link of the copy', (f) => f.tag === 'a' && f.text === 'Supprimer Achats — relais interne (copie)');

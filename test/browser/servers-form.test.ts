@@ -31,7 +31,7 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
 
   const expected: Record<string, string> = {
     title: 'Donnez un titre au serveur.',
-    host: 'Indiquez un nom d’hôte ou une adresse IP, sans « smtp:// », sans chemin ni espace.',
+    host: 'Indiquez l’hôte sans « smtp:// » : seulement le nom, par exemple smtp.exemple.fr.',
     port: 'Le port est un nombre entier entre 1 et 65535.',
     email: 'Cette adresse mail n’est pas valide (exemple : achats@exemple.fr).',
     username: 'Indiquez l’utilisateur du compte mail.',
@@ -114,20 +114,31 @@ scenario('edit with the password left blank keeps the stored password; a new hos
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Nouveau-Secret-7!');
 });
 
-scenario('duplicate a server, then save the copy', async (s) => {
+scenario('duplicate a server: the filled form saves nothing until « Créer le serveur », Cancel leaves no row', async (s) => {
   const { page } = s;
   await createServers(s.app, [{ title: 'Production Nord', host: 'smtp.nord.exemple.fr', email: 'prod@exemple.fr', senderName: 'Production', departments: ['production'] }]);
+  const count = async () => (await s.app.repositories.smtpServers.listServers()).total;
   await s.goto('/smtp-servers');
   await page.getByRole('button', { name: 'Dupliquer Production Nord' }).click();
-  await s.until('the copy opens in the form', () => /^\/smtp-servers\/2\/edit$/.test(s.path()));
-  s.t.equal(await s.flash(), 'Le serveur « Production Nord (copie) » a été dupliqué : vérifiez la copie puis enregistrez-la.');
+  await s.until('the copy opens in the new-server form', () => s.path() === '/smtp-servers/new?from=1');
+  s.t.equal(await page.locator('h1').innerText(), 'Nouveau serveur SMTP');
   s.t.equal(await page.getByLabel('Titre').inputValue(), 'Production Nord (copie)');
+  s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp.nord.exemple.fr');
   s.t.ok(await page.getByLabel('Production', { exact: true }).isChecked(), 'the departments were copied');
+  s.t.equal(await count(), 1, 'opening the copy saved nothing');
+
+  await page.getByRole('link', { name: 'Annuler' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await count(), 1, 'Cancel leaves no row behind');
+  s.t.same(await s.rowTitles(), ['Production Nord']);
+
+  await page.getByRole('button', { name: 'Dupliquer Production Nord' }).click();
+  await s.until('the copy opens again', () => s.path() === '/smtp-servers/new?from=1');
   await page.getByLabel('Titre').fill('Production Sud');
-  await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.same(await s.rowTitles(), ['Production Nord', 'Production Sud']);
-  s.t.equal(serverCount(s), 2);
+  s.t.equal(await s.app.repositories.smtpServers.revealPassword(2), 'Mot-de-passe-1!', 'same server, same password: reused');
 });
 
 scenario('delete a server through its confirmation page', async (s) => {
@@ -154,4 +165,73 @@ scenario('delete a server through its confirmation page', async (s) => {
   s.t.equal(await s.flash(), 'Le serveur « Relais interne » a été supprimé.');
   s.t.same(await s.rowTitles(), ['Vente']);
   s.t.equal(serverCount(s), 1);
+});
+
+scenario('every failed submit, the first and the next, brings the error summary into view and takes focus to it', async (s) => {
+  const { page } = s;
+  await s.goto('/smtp-servers/new');
+  const summaryState = () =>
+    page.evaluate(() => {
+      const summary = document.getElementById('error-summary');
+      const box = summary?.getBoundingClientRect();
+      return {
+        focused: document.activeElement?.id ?? '',
+        // Scrolled flush with the top, the box may start half a pixel above it.
+        inView: !!box && box.top > -1 && box.top < window.innerHeight,
+        text: summary?.innerText ?? '',
+      };
+    });
+  const submitFromTheBottom = async () => {
+    await page.getByRole('button', { name: 'Créer le serveur' }).scrollIntoViewIfNeeded();
+    await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  };
+
+  await submitFromTheBottom();
+  await s.until('the first errors are shown', async () => (await summaryState()).text.includes('Donnez un titre'));
+  await s.until('the summary has focus after the first submit', async () => (await summaryState()).focused === 'error-summary');
+  s.t.ok((await summaryState()).inView, 'the summary is on screen after the first submit');
+
+  await page.getByLabel('Titre').fill('Vente');
+  await page.getByLabel('Hôte').fill('smtp.exemple.fr:587');
+  await submitFromTheBottom();
+  await s.until('the second errors are shown', async () => (await summaryState()).text.includes('indiquez le port dans le champ Port'));
+  await s.until('the summary has focus after the second submit', async () => (await summaryState()).focused === 'error-summary');
+  const second = await summaryState();
+  s.t.ok(second.inView, 'the summary is on screen after the second submit');
+  s.t.notMatch(second.text, 'Donnez un titre', 'the summary lists the new mistakes only');
+});
+
+scenario('an unusual port and security: warned in words, saved once confirmed, marked in the list', async (s) => {
+  const { page } = s;
+  await s.goto('/smtp-servers/new');
+  const warning = page.locator('#combination-warning');
+  await page.getByLabel('Titre').fill('Ancien relais');
+  await page.getByLabel('Hôte').fill('smtp.ancien.exemple.fr');
+  await page.getByLabel('Sécurité').selectOption('tls');
+  await page.getByLabel('Port').fill('587');
+  await page.getByLabel('Mail').fill('relais@exemple.fr');
+  await page.getByLabel('Nom d’envoi').fill('Relais');
+  await page.getByLabel(/^Utilisateur(?! et)/).fill('relais@exemple.fr');
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  if (s.js) {
+    await s.until('the warning shows as the port is typed', () => warning.isVisible());
+    s.t.match(await warning.innerText(), 'SSL/TLS sur le port 587 ou 25');
+    s.t.notMatch(await warning.innerText(), 'en clair :', 'only the mismatch that applies');
+  } else {
+    s.t.notOk(await warning.isVisible(), 'without JavaScript the warning waits for the submit');
+  }
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  const boxError = page.locator('#combination .field-error');
+  await s.until('the confirmation is asked for', async () => (await boxError.count()) === 1);
+  s.t.match(await boxError.innerText(), 'cochez « Je confirme cette combinaison »');
+  s.t.ok(await warning.isVisible(), 'the warning is next to the fields');
+  s.t.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary');
+  s.t.equal((await s.app.repositories.smtpServers.listServers()).total, 0, 'nothing saved yet');
+
+  await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
+  await page.getByLabel('Je confirme cette combinaison').check();
+  await page.getByRole('button', { name: 'Créer le serveur' }).click();
+  await s.until('the list is back', () => s.path() === '/smtp-servers');
+  s.t.equal(await page.locator('#server-1 .badge-unusual').innerText(), 'combinaison inhabituelle');
+  s.t.equal((await s.app.repositories.audit.list({ action: 'server.unusualCombination' })).total, 1, 'audited');
 });

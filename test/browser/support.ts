@@ -203,6 +203,8 @@ export async function createServers(app: FastifyInstance, seeds: ServerSeed[], a
       usage: seed.departments?.length ? 'custom' : 'default',
       departments: [],
       signature: '',
+      // Seeds on a test peer's plain port with a password are unusual combinations, confirmed as the form asks.
+      confirmCombination: 'on',
       ...seed,
       verifyCertificate: seed.verifyCertificate === false ? '' : 'on',
     };
