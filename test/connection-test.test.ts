@@ -61,7 +61,7 @@ t.test('"Tester" runs the real path for a saved server; the result page and the 
   t.match(text((await admin.get('/smtp-servers')).body), /Test réussi le \d\d\/\d\d\/\d{4} \d\d:\d\d/);
   const [entry] = (await app.repositories.audit.list({ action: 'server.test' })).rows;
   t.equal(entry!.summary, 'Vente principale');
-  t.same(entry!.changes, { target: [null, `127.0.0.1:${peer.port}`], result: [null, 'ok'] }, 'codes in the data, words on the audit page');
+  t.same(entry!.changes, { target: [null, `127.0.0.1:${peer.port}`], result: [null, 'ok'], storedPassword: [null, `127.0.0.1:${peer.port}`] }, 'codes in the data, words on the audit page');
 });
 
 t.test('a failing server stands out in the list, and its page says why', async (t) => {

@@ -31,10 +31,6 @@ async function attack(t: Test, admin: Client, id: number, towards: Record<string
   t.same(statuses, { duplicated: 400, duplicatedHtmx: 400, bracketed: 400, jsonArray: 400, jsonArrayHtmx: 400, jsonObject: 400, blank: 422, blankHtmx: 422 });
 }
 
-async function auditSummaries(client: Client): Promise<string[]> {
-  return (await client.app.repositories.audit.list({})).rows.map((row) => row.summary);
-}
-
 async function setup(t: Test) {
   const genuine = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'], allowInsecureAuth: true });
   const app = await buildTestApp(t);
@@ -83,8 +79,9 @@ t.test('from a duplicated server', async (t) => {
   const elsewhere = await startSmtpPeer(t, { disabledCommands: ['STARTTLS'], allowInsecureAuth: true });
   const id = await serverThrough(admin, genuine);
   const copy = await admin.post(`/smtp-servers/${id}/duplicate`);
-  t.equal(copy.statusCode, 303);
-  const copyId = Number(/\/smtp-servers\/(\d+)\/edit/.exec(String(copy.headers.location))![1]);
+  t.equal(copy.headers.location, `/smtp-servers/new?from=${id}`, 'the copy opens in the new-server form');
+  // « Créer le serveur » on the copy, password left blank: the source's password comes along (same server).
+  const copyId = await serverThrough(admin, genuine, { title: 'Copie', duplicateOf: String(id), password: '' });
   t.equal(await app.repositories.smtpServers.revealPassword(copyId), peerUser.password, 'the copy holds the stored password');
   const towards = formFor(elsewhere);
   await attack(t, admin, copyId, towards);
@@ -100,9 +97,11 @@ t.test('the stored password still tests its own server, and the audit trail says
   await admin.post(`/smtp-servers/${id}/test`);
   t.equal(genuine.authAttempts, 2);
   await admin.post(`/smtp-servers/${id}/edit/test`, formFor(genuine, { password: 'typed' }));
-  const summaries = await auditSummaries(admin);
-  const note = `mot de passe enregistré utilisé vers 127.0.0.1:${genuine.port}`;
-  t.equal(summaries.filter((s) => s.includes(note)).length, 2, 'the two tests with the stored password say so, with host and port');
-  t.ok(summaries.some((s) => s.startsWith('formulaire non enregistré') && !s.includes('mot de passe enregistré')), 'a typed password is not called stored');
-  t.notOk(summaries.some((s) => s.includes(peerUser.password)), 'the secret itself is never in the trail');
+  const tests = (await admin.app.repositories.audit.list({ action: 'server.test' })).rows;
+  const destination = `127.0.0.1:${genuine.port}`;
+  t.equal(tests.filter((row) => row.changes?.storedPassword?.[1] === destination).length, 2, 'the two tests with the stored password say so, with host and port');
+  t.ok(tests.some((row) => row.changes?.unsaved && !row.changes.storedPassword), 'a typed password is not called stored');
+  t.notOk(JSON.stringify(await admin.app.repositories.audit.list({})).includes(peerUser.password), 'the secret itself is never in the trail');
+  const page = await admin.get('/audit?action=server.test');
+  t.match(page.body, `Mot de passe enregistré utilisé vers`, 'the audit page says it in words');
 });
