@@ -1,9 +1,23 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { DatabaseOpenError } from './db/client.js';
 
-const config = loadConfig();
-const app = await buildApp(config);
+// Before the app exists there is no logger: one line in its format, then a non-zero exit.
+function cannotStart(err: unknown): never {
+  const database = err instanceof DatabaseOpenError ? { database: err.file, reason: err.reason } : {};
+  const msg = `Relais cannot start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, ...database, msg })}\n`);
+  process.exit(1);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  cannotStart(err);
+}
+const app = await buildApp(config).catch(cannotStart);
 
 closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing Relais after an error');

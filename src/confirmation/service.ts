@@ -34,11 +34,12 @@ export function confirmationLink(publicUrl: string, token: string): string {
 export async function sendConfirmation(deps: ConfirmationDeps, serverId: number, locale: Locale, actor: Actor): Promise<SendOutcome> {
   const server = await deps.servers.findServer(serverId);
   if (!server) return { kind: 'notFound' };
+  // Before a token is issued: a password no key opens refuses the request with nothing changed.
+  const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
   if (issued.kind === 'throttled') return { kind: 'throttled', server, retryAt: issued.retryAt, limit: issued.limit };
 
-  const password = server.authentication === 'password' ? await deps.servers.revealPassword(serverId) : null;
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
   const transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings));
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})`;

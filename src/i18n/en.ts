@@ -107,6 +107,9 @@ export const en: Record<MessageKey, string> = {
   'form.password.hint': 'Your mailbox password. Make it strong: lower and upper case letters, digits and symbols.',
   'form.password.stored': 'Password stored',
   'form.password.none': 'No password stored',
+  'form.password.unreadable': 'Password unreadable',
+  'form.password.unreadableHint':
+    'The stored password was encrypted with a key Relais no longer has (it is neither RELAIS_SECRET nor in RELAIS_PREVIOUS_SECRETS). Type it again, or restart Relais with the old key in RELAIS_PREVIOUS_SECRETS.',
   'form.password.replace': 'Replace the password',
   'form.password.replaceHint': 'Leave blank to keep the stored password.',
   'form.password.clear': 'Clear the stored password',
@@ -169,6 +172,13 @@ export const en: Record<MessageKey, string> = {
   'page.badRequest.body': 'The request could not be understood. Nothing was changed.',
   'page.error.title': 'Something went wrong',
   'page.error.body': 'Relais could not handle the request. It was logged (reference {id}). Try again in a moment.',
+  'page.secretUnreadable.title': 'Stored password unreadable',
+  'page.secretUnreadable.body':
+    'This server’s stored password was encrypted with a key Relais no longer has (id {keyId}): nothing was sent. Type it again in the server’s form, or restart Relais with the old key in RELAIS_PREVIOUS_SECRETS.',
+  'page.secretUnreadable.edit': 'Type the password again',
+  'page.storeWrite.title': 'Could not save',
+  'error.store.diskFull': 'Saving failed: not enough disk space. Nothing was changed; try again once space has been freed.',
+  'error.store.failed': 'Saving failed: the database refused the write. Nothing was changed; try again in a moment.',
   'page.home': 'Back to servers',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { adminClient, buildTestApp, testSecret, text, validServer } from './helper.js';
+
+// Real failures of the SQLite file, set on the app's own connection after start: its page limit reached, every free
+// page used (what a full disk gives: SQLITE_FULL), or the connection made read-only (SQLITE_READONLY).
+const fillDatabase = (app: Awaited<ReturnType<typeof buildTestApp>>) => {
+  const sqlite = app.database.sqlite;
+  sqlite.pragma(`max_page_count = ${(sqlite.pragma('page_count', { simple: true }) as number) + 16}`);
+  sqlite.exec('CREATE TABLE IF NOT EXISTS test_filler (b BLOB)');
+  const fill = sqlite.prepare('INSERT INTO test_filler VALUES (zeroblob(?))');
+  for (const size of [4000, 500, 50]) {
+    try {
+      for (;;) fill.run(size);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_FULL') throw err;
+    }
+  }
+};
+// A signature long enough to need pages of its own: a full database cannot take it in the pages it has.
+const longSignature = `<p>${'Cordialement, l’équipe Vente. '.repeat(600)}</p>`;
+
+t.test('healthz answers 503 when the database no longer accepts writes, 200 again once it does', async (t) => {
+  const app = await buildTestApp(t);
+  t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok', database: 'ok' });
+
+  fillDatabase(app);
+  const full = await app.inject({ url: '/healthz' });
+  t.equal(full.statusCode, 503);
+  t.same(full.json(), { status: 'error', database: 'disk-full' });
+  t.equal(full.headers['cache-control'], 'no-store');
+  app.database.sqlite.pragma('max_page_count = 1073741823');
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+
+  app.database.sqlite.pragma('query_only = ON');
+  const readOnly = await app.inject({ url: '/healthz' });
+  t.equal(readOnly.statusCode, 503);
+  t.same(readOnly.json(), { status: 'error', database: 'write-failed' });
+  app.database.sqlite.pragma('query_only = OFF');
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the probe left nothing behind');
+});
+
+t.test('a form whose write fails comes back with the values typed and a message saying why; nothing is saved', async (t) => {
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const servers = app.repositories.smtpServers;
+
+  fillDatabase(app);
+  const full = await admin.post('/smtp-servers', { ...validServer, title: 'Serveur du disque plein', signature: longSignature });
+  t.equal(full.statusCode, 503, 'not a bare 500');
+  t.match(text(full.body), 'L’enregistrement a échoué : espace disque insuffisant.');
+  t.match(full.body, /id="title"[^>]*value="Serveur du disque plein"/, 'the title typed is kept');
+  t.match(full.body, /id="host"[^>]*value="smtp.exemple.fr"/);
+  t.notMatch(full.body, validServer.password, 'never the password');
+  t.equal((await servers.listServers()).total, 0, 'nothing was saved');
+
+  // htmx asked for the form: the whole page comes back (htmx swaps no 5xx; the page script shows it).
+  const htmx = await admin.post('/smtp-servers', { ...validServer, title: 'Par htmx', signature: longSignature }, { 'hx-request': 'true', 'hx-target': 'server-form' });
+  t.equal(htmx.statusCode, 503);
+  t.match(htmx.body, /<html/);
+  t.match(htmx.body, /value="Par htmx"/);
+
+  app.database.sqlite.pragma('max_page_count = 1073741823');
+  const created = await admin.post('/smtp-servers', { ...validServer, title: 'Serveur du disque plein' });
+  t.equal(created.statusCode, 303, 'once there is room the same form saves');
+  const [server] = (await servers.listServers()).rows;
+
+  app.database.sqlite.pragma('query_only = ON');
+  const edit = await admin.post(`/smtp-servers/${server!.id}`, { ...validServer, title: 'Nouveau titre', password: '' });
+  t.equal(edit.statusCode, 503);
+  t.match(text(edit.body), 'L’enregistrement a échoué : la base de données a refusé l’écriture.');
+  t.match(edit.body, /id="title"[^>]*value="Nouveau titre"/);
+
+  const english = await admin.post(`/smtp-servers/${server!.id}`, { ...validServer, title: 'Nouveau titre', password: '' }, { 'accept-language': 'en' });
+  t.equal(english.statusCode, 503);
+  t.match(text(english.body), 'Saving failed: the database refused the write.');
+
+  // A write outside a form (a copy) gets a page that says so, not a 500.
+  const copy = await admin.post(`/smtp-servers/${server!.id}/duplicate`);
+  t.equal(copy.statusCode, 503);
+  t.match(text(copy.body), 'Enregistrement impossible');
+  app.database.sqlite.pragma('query_only = OFF');
+  t.match(await servers.findServer(server!.id), { title: 'Serveur du disque plein' }, 'the refused edit changed nothing');
+  t.equal((await servers.listServers()).total, 1);
+});
+
+/** Starts the real entry point (`npm start`) on this database path; resolves with its exit code and output. */
+function start(dbFile: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, PORT: '0', RELAIS_DB: dbFile, RELAIS_SECRET: testSecret, NODE_ENV: 'production', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+t.test('a database that cannot be opened stops the start with one line saying which file and why', async (t) => {
+  const dir = t.testdir({ 'not-a-folder': 'a file where a folder should be', 'garbage.sqlite': 'this is not a SQLite database, only text'.repeat(200) });
+  const cases = [
+    { dbFile: path.join(dir, 'not-a-folder', 'relais.sqlite'), reason: /is not a folder|not a directory/i },
+    { dbFile: path.join(dir, 'garbage.sqlite'), reason: /not a SQLite database/ },
+    { dbFile: dir, reason: /it is a folder, not a file/ },
+  ];
+  for (const { dbFile, reason } of cases) {
+    const run = await start(dbFile);
+    t.equal(run.code, 1, `a non-zero exit for ${path.basename(dbFile)}`);
+    const lines = run.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `one line, no stack trace: ${run.stderr}`);
+    const line = JSON.parse(lines[0]!);
+    t.match(line, { level: 60, database: dbFile, reason, msg: `Relais cannot start: cannot open the database ${dbFile}: ` });
+    t.notMatch(run.stdout, 'Relais is ready');
+  }
+  t.equal(fs.readFileSync(path.join(dir, 'not-a-folder'), 'utf8'), 'a file where a folder should be', 'nothing was written over');
+});
