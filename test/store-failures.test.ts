@@ -3,35 +3,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { adminClient, buildTestApp, testSecret, text, validServer } from './helper.js';
+import { fillDatabase, longSignature, makeRoom } from './store-faults.js';
 
-// Real failures of the SQLite file, set on the app's own connection after start: its page limit reached, every free
-// page used (what a full disk gives: SQLITE_FULL), or the connection made read-only (SQLITE_READONLY).
-const fillDatabase = (app: Awaited<ReturnType<typeof buildTestApp>>) => {
-  const sqlite = app.database.sqlite;
-  sqlite.pragma(`max_page_count = ${(sqlite.pragma('page_count', { simple: true }) as number) + 16}`);
-  sqlite.exec('CREATE TABLE IF NOT EXISTS test_filler (b BLOB)');
-  const fill = sqlite.prepare('INSERT INTO test_filler VALUES (zeroblob(?))');
-  for (const size of [4000, 500, 50]) {
-    try {
-      for (;;) fill.run(size);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_FULL') throw err;
-    }
-  }
-};
-// A signature long enough to need pages of its own: a full database cannot take it in the pages it has.
-const longSignature = `<p>${'Cordialement, l’équipe Vente. '.repeat(600)}</p>`;
+// The connection made read-only (SQLITE_READONLY) is the other real failure used here: `PRAGMA query_only`.
 
 t.test('healthz answers 503 when the database no longer accepts writes, 200 again once it does', async (t) => {
   const app = await buildTestApp(t);
   t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok', database: 'ok' });
 
-  fillDatabase(app);
+  fillDatabase(app.database.sqlite);
   const full = await app.inject({ url: '/healthz' });
   t.equal(full.statusCode, 503);
   t.same(full.json(), { status: 'error', database: 'disk-full' });
   t.equal(full.headers['cache-control'], 'no-store');
-  app.database.sqlite.pragma('max_page_count = 1073741823');
+  makeRoom(app.database.sqlite);
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
 
   app.database.sqlite.pragma('query_only = ON');
@@ -47,7 +32,7 @@ t.test('a form whose write fails comes back with the values typed and a message 
   const admin = await adminClient(app);
   const servers = app.repositories.smtpServers;
 
-  fillDatabase(app);
+  fillDatabase(app.database.sqlite);
   const full = await admin.post('/smtp-servers', { ...validServer, title: 'Serveur du disque plein', signature: longSignature });
   t.equal(full.statusCode, 503, 'not a bare 500');
   t.match(text(full.body), 'L’enregistrement a échoué : espace disque insuffisant.');
@@ -62,7 +47,7 @@ t.test('a form whose write fails comes back with the values typed and a message 
   t.match(htmx.body, /<html/);
   t.match(htmx.body, /value="Par htmx"/);
 
-  app.database.sqlite.pragma('max_page_count = 1073741823');
+  makeRoom(app.database.sqlite);
   const created = await admin.post('/smtp-servers', { ...validServer, title: 'Serveur du disque plein' });
   t.equal(created.statusCode, 303, 'once there is room the same form saves');
   const [server] = (await servers.listServers()).rows;
