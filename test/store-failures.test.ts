@@ -71,6 +71,21 @@ t.test('a form whose write fails comes back with the values typed and a message 
   t.equal((await servers.listServers()).total, 1);
 });
 
+t.test('the account form too: a refused write keeps the values typed and says why', async (t) => {
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const before = (await app.repositories.users.listUsers()).length;
+  app.database.sqlite.pragma('query_only = ON');
+  const res = await admin.post('/users', { email: 'nouvelle@exemple.fr', displayName: 'Nouvelle Personne', role: 'viewer', password: 'un mot de passe assez long', passwordConfirm: 'un mot de passe assez long' });
+  app.database.sqlite.pragma('query_only = OFF');
+  t.equal(res.statusCode, 503);
+  t.match(text(res.body), 'L’enregistrement a échoué : la base de données a refusé l’écriture.');
+  t.match(res.body, /value="nouvelle@exemple.fr"/);
+  t.match(res.body, /value="Nouvelle Personne"/);
+  t.notMatch(res.body, 'un mot de passe assez long');
+  t.equal((await app.repositories.users.listUsers()).length, before, 'no account was created');
+});
+
 /** Starts the real entry point (`npm start`) on this database path; resolves with its exit code and output. */
 function start(dbFile: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
