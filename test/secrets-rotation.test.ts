@@ -109,6 +109,9 @@ t.test('a password no configured key opens: the list marks it, the form, the tes
   t.match(text(form.body), 'Saisissez-le à nouveau, ou redémarrez Relais avec l’ancienne clé dans RELAIS_PREVIOUS_SECRETS.');
   t.match(form.body, /id="password-hint"[^>]*>Le mot de passe enregistré a été chiffré avec une clé que Relais n’a plus/);
 
+  const testPage = await client.get(`/smtp-servers/${id}/test`);
+  t.match(text(testPage.body), 'Mot de passe illisible Le mot de passe enregistré a été chiffré avec une clé que Relais n’a plus', 'the server’s test page says it too');
+
   const before = await servers.findServer(id);
   const test = await client.post(`/smtp-servers/${id}/test`);
   t.equal(test.statusCode, 409, 'the connection test is refused, not a 500');
