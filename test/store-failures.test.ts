@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { openDatabase } from '../src/db/client.js';
 import { adminClient, buildTestApp, testSecret, text, validServer } from './helper.js';
 import { fillDatabase, longSignature, makeRoom } from './store-faults.js';
 
@@ -87,11 +88,16 @@ t.test('the account form too: a refused write keeps the values typed and says wh
 });
 
 /** Starts the real entry point (`npm start`) on this database path; resolves with its exit code and output. */
-function start(dbFile: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function start(dbFile: string, options: { unprivileged?: boolean } = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  // Permissions mean nothing to root: a test running as root starts Relais as nobody to meet them.
+  const asNobody = options.unprivileged && process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : null;
+  // tap's process tracking (added to NODE_OPTIONS of every child) writes into .tap/ at exit, which nobody may not.
+  const command = asNobody ? ['env', '-u', 'NODE_OPTIONS', process.execPath] : [process.execPath];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(command[0]!, [...command.slice(1), '--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: '0', RELAIS_DB: dbFile, RELAIS_SECRET: testSecret, NODE_ENV: 'production', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...asNobody,
     });
     let stdout = '';
     let stderr = '';
@@ -122,4 +128,26 @@ t.test('a database that cannot be opened stops the start with one line saying wh
     t.notMatch(run.stdout, 'Relais is ready');
   }
   t.equal(fs.readFileSync(path.join(dir, 'not-a-folder'), 'utf8'), 'a file where a folder should be', 'nothing was written over');
+});
+
+t.test('a folder Relais may not write in, or a read-only database file, stops the start the same way', async (t) => {
+  const dir = t.testdir({ locked: {}, open: {} });
+  const readOnlyFile = path.join(dir, 'open', 'relais.sqlite');
+  openDatabase(readOnlyFile).close();
+  fs.chmodSync(readOnlyFile, 0o444);
+  fs.chmodSync(path.join(dir, 'open'), 0o777);
+  fs.chmodSync(path.join(dir, 'locked'), 0o555);
+  const cases = [
+    { dbFile: path.join(dir, 'locked', 'relais.sqlite'), reason: `SQLite cannot open it (unable to open database file); check that ${path.join(dir, 'locked')} exists and is writable` },
+    { dbFile: path.join(dir, 'locked', 'sub', 'relais.sqlite'), reason: `permission denied on ${path.join(dir, 'locked', 'sub')}` },
+    { dbFile: readOnlyFile, reason: 'the file or its folder is read-only (attempt to write a readonly database)' },
+  ];
+  for (const { dbFile, reason } of cases) {
+    const run = await start(dbFile, { unprivileged: true });
+    t.equal(run.code, 1, `a non-zero exit for ${path.relative(dir, dbFile)}`);
+    const lines = run.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `one line: ${run.stderr}`);
+    t.match(JSON.parse(lines[0]!), { level: 60, database: dbFile, reason, msg: `Relais cannot start: cannot open the database ${dbFile}: ${reason}` });
+  }
+  t.notOk(fs.existsSync(path.join(dir, 'locked', 'relais.sqlite')), 'nothing was created');
 });

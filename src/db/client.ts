@@ -96,14 +96,19 @@ function sqliteCause(err: unknown): unknown {
 /** Below this much room (on the disk, or under SQLite's page limit) the next writes are about to fail. */
 const minimumFreeBytes = 1024 * 1024;
 
+/** Takes the write lock and makes a tiny write, rolled back: throws what a real write would. */
+function probeWrite(sqlite: Database.Database): void {
+  sqlite.exec('BEGIN IMMEDIATE');
+  try {
+    sqlite.prepare('UPDATE cache_versions SET version = version WHERE id = 1').run();
+  } finally {
+    sqlite.exec('ROLLBACK');
+  }
+}
+
 function checkWrites(sqlite: Database.Database, file: string): StoreWriteFailure | null {
   try {
-    sqlite.exec('BEGIN IMMEDIATE');
-    try {
-      sqlite.prepare('UPDATE cache_versions SET version = version WHERE id = 1').run();
-    } finally {
-      sqlite.exec('ROLLBACK');
-    }
+    probeWrite(sqlite);
   } catch (err) {
     return storeWriteErrorOf(err)?.reason ?? 'other';
   }
@@ -133,6 +138,8 @@ export function openDatabase(file: string): DatabaseHandle {
     sqlite.pragma('synchronous = NORMAL');
     db = drizzle(sqlite, { schema });
     migrate(db, { migrationsFolder });
+    // A read-only file opens, and migrates when it is up to date: only a write tells.
+    probeWrite(sqlite);
   } catch (err) {
     if (sqlite?.open) sqlite.close();
     throw new DatabaseOpenError(file, openFailureReason(sqliteCause(err), file));
