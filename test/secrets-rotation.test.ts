@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
@@ -166,4 +167,12 @@ t.test('restoring the old key opens an unreadable password again; a copy made me
     t.match(await restored.app.repositories.smtpServers.findServer(serverId), { passwordUnreadable: false });
     t.equal(await restored.app.repositories.smtpServers.revealPassword(serverId), peerUser.password);
   }
+});
+
+t.test('secrets:rotate without a key to rotate to changes nothing and says why in one line', async (t) => {
+  const dbFile = path.join(t.testdir(), 'relais.sqlite');
+  const run = await rotate(dbFile, {});
+  t.equal(run.code, 1);
+  t.equal(run.out.trim(), `secrets:rotate: nothing was changed: No key: RELAIS_SECRET is not set and ${path.join(path.dirname(dbFile), 'relais.key')} does not exist`);
+  t.notOk(fs.existsSync(path.join(path.dirname(dbFile), 'relais.key')), 'no key file was made up');
 });
