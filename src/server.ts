@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
-import { DatabaseOpenError } from './db/client.js';
+import { DatabaseOpenError } from './db/failures.js';
 
 // Before the app exists there is no logger: one line in its format, then a non-zero exit.
 function cannotStart(err: unknown): never {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { UndecryptableSecretError } from '../crypto/secret-box.js';
-import { storeWriteErrorOf, type StoreWriteFailure } from '../db/client.js';
+import { storeWriteErrorOf, type StoreWriteFailure } from '../db/failures.js';
 import type { MessageKey } from '../i18n/index.js';
 
 interface ErrorPage {
