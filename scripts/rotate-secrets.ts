@@ -11,7 +11,7 @@ function rotate(): { result: RotationResult; keyId: string } {
   const { box } = loadSecretBox({ secret: config.secret, previousSecrets: config.previousSecrets, dbFile: config.dbFile, mayCreate: false });
   const database = openDatabase(config.dbFile);
   try {
-    return { result: rotateSecrets(database.db, box), keyId: box.current.id };
+    return { result: rotateSecrets(database.db, box, { userId: null, name: 'npm run secrets:rotate', ip: null }), keyId: box.current.id };
   } finally {
     database.close();
   }

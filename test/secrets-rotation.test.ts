@@ -83,6 +83,13 @@ t.test('rotation: started with a new key and the old one, the log counts what is
   const after = await startOn(t, dbFile, { RELAIS_SECRET: newSecret });
   t.match(census(after.lines), { level: 30, underOldKey: 0, msg: 'every stored secret is under the current key' });
   const client = await admin(after.app);
+  const audit = await after.app.repositories.audit.list({ action: 'secrets.rotate' });
+  t.equal(audit.total, 1, 'one audit entry: the second run rewrote nothing');
+  t.match(audit.rows[0], { actor: 'npm run secrets:rotate', userId: null, summary: /^[0-9a-f]{12}$/, changes: { underOldKey: [1, 0] } });
+  t.notMatch(JSON.stringify(audit.rows[0]), peerUser.password);
+  const auditPage = text((await client.get('/audit')).body);
+  t.match(auditPage, 'Rechiffrement des secrets avec la clé actuelle');
+  t.match(auditPage, 'Secrets sous une ancienne clé : 1 → 0');
   const server = await after.app.repositories.smtpServers.findServer(id);
   t.match(server, { hasPassword: true, passwordUnreadable: false });
   t.equal((await client.post(`/smtp-servers/${id}/test`)).statusCode, 303);

@@ -1,5 +1,6 @@
 import { and, count, eq, isNotNull, notLike, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { insertAuditEntry, type Actor } from '../audit/repository.js';
 import type { Db } from '../db/client.js';
 import { smtpServers } from '../db/schema.js';
 import { envelopePrefix, type SecretBox } from './secret-box.js';
@@ -40,8 +41,8 @@ export interface RotationResult {
   needOldKey: number;
 }
 
-/** Re-encrypts every stored secret with the current key, in one transaction: all are rewritten or none. */
-export function rotateSecrets(db: Db, box: SecretBox): RotationResult {
+/** Re-encrypts every stored secret with the current key, in one transaction (with its audit entry): all or none. */
+export function rotateSecrets(db: Db, box: SecretBox, actor: Actor): RotationResult {
   return db.transaction((tx) => {
     const result: RotationResult = { rewritten: 0, alreadyCurrent: 0, needOldKey: 0 };
     for (const { table, id, column, set } of secretColumns) {
@@ -57,6 +58,13 @@ export function rotateSecrets(db: Db, box: SecretBox): RotationResult {
           result.rewritten++;
         }
       }
+    }
+    if (result.rewritten > 0) {
+      insertAuditEntry(tx, actor, {
+        action: 'secrets.rotate',
+        summary: box.current.id,
+        changes: { underOldKey: [result.rewritten + result.needOldKey, result.needOldKey] },
+      });
     }
     return result;
   });
