@@ -28,6 +28,15 @@ t.test('healthz answers 503 when the database no longer accepts writes, 200 agai
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the probe left nothing behind');
 });
 
+t.test('healthz answers 503 when the database folder was deleted under a running Relais (writes would go nowhere)', async (t) => {
+  const app = await buildTestApp(t);
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+  fs.rmSync(path.dirname(app.database.file), { recursive: true, force: true });
+  const gone = await app.inject({ url: '/healthz' });
+  t.equal(gone.statusCode, 503);
+  t.same(gone.json(), { status: 'error', database: 'write-failed' });
+});
+
 t.test('a form whose write fails comes back with the values typed and a message saying why; nothing is saved', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);

@@ -36,18 +36,19 @@ function probeWrite(sqlite: Database.Database): void {
 function checkWrites(sqlite: Database.Database, file: string): StoreWriteFailure | null {
   try {
     probeWrite(sqlite);
+    // A rolled-back write never needs new pages: whether there is room for them is asked separately.
+    const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+    const pages = sqlite.pragma('page_count', { simple: true }) as number;
+    const maxPages = sqlite.pragma('max_page_count', { simple: true }) as number;
+    const freePages = sqlite.pragma('freelist_count', { simple: true }) as number;
+    if ((maxPages - pages + freePages) * pageSize < minimumFreeBytes) return 'diskFull';
+    const disk = fs.statfsSync(path.dirname(file));
+    if (disk.bavail * disk.bsize < minimumFreeBytes) return 'diskFull';
+    return null;
   } catch (err) {
+    // The folder gone, the connection closed: whatever it is, a write would not land.
     return storeWriteErrorOf(err)?.reason ?? 'other';
   }
-  // A rolled-back write never needs new pages: whether there is room for them is asked separately.
-  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
-  const pages = sqlite.pragma('page_count', { simple: true }) as number;
-  const maxPages = sqlite.pragma('max_page_count', { simple: true }) as number;
-  const freePages = sqlite.pragma('freelist_count', { simple: true }) as number;
-  if ((maxPages - pages + freePages) * pageSize < minimumFreeBytes) return 'diskFull';
-  const disk = fs.statfsSync(path.dirname(file));
-  if (disk.bavail * disk.bsize < minimumFreeBytes) return 'diskFull';
-  return null;
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
