@@ -24,6 +24,7 @@ import type { RelaisConfig } from './config.js';
 import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
 import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
+import { countSecretsByKey } from './crypto/stored-secrets.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
@@ -130,6 +131,14 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   if (created) app.log.warn({ keyFile: source }, 'generated a new encryption key for SMTP passwords; keep this file safe and out of backups of the database');
   else app.log.info({ keySource: source === 'RELAIS_SECRET' ? source : 'file', keyFile: source === 'RELAIS_SECRET' ? undefined : source }, 'SMTP password key loaded');
   app.decorate('secrets', box);
+  const census = countSecretsByKey(database.db, box);
+  if (census.underOldKey === 0) app.log.info({ keyId: box.current.id, underOldKey: 0 }, 'every stored secret is under the current key');
+  else {
+    app.log.warn(
+      { keyId: box.current.id, ...census },
+      `${census.underOldKey} stored secret(s) under a key that is not the current one, ${census.undecryptable} of them decryptable by no configured key; run npm run secrets:rotate`,
+    );
+  }
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(database.db, box),
     audit: createAuditRepository(database.db),

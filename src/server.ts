@@ -2,13 +2,26 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { redactUrl } from './db/postgres/client.js';
+import { DatabaseOpenError } from './db/failures.js';
 
-const config = loadConfig();
-if (config.database.kind === 'postgres') {
-  console.error(`RELAIS_DB selects PostgreSQL (${redactUrl(config.database.url)}), which this version cannot run on yet; use a SQLite file path.`);
+// Before the app exists there is no logger: one line in its format, then a non-zero exit.
+function cannotStart(err: unknown): never {
+  const database = err instanceof DatabaseOpenError ? { database: err.file, reason: err.reason } : {};
+  const msg = `Relais cannot start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, ...database, msg })}\n`);
   process.exit(1);
 }
-const app = await buildApp(config);
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  cannotStart(err);
+}
+if (config.database.kind === 'postgres') {
+  cannotStart(new Error(`RELAIS_DB selects PostgreSQL (${redactUrl(config.database.url)}), which this version cannot run on yet; use a SQLite file path.`));
+}
+const app = await buildApp(config).catch(cannotStart);
 
 closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing Relais after an error');

@@ -36,12 +36,13 @@ export function confirmationLink(publicUrl: string, token: string): string {
 export async function sendConfirmation(deps: ConfirmationDeps, serverId: number, locale: Locale, actor: Actor): Promise<SendOutcome> {
   const server = await deps.servers.findServer(serverId);
   if (!server) return { kind: 'notFound' };
+  // Before a token is issued: a password no key opens refuses the request with nothing changed.
+  const choice = savedServerPassword(server);
+  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
   if (issued.kind === 'throttled') return { ...issued, server };
 
-  const choice = savedServerPassword(server);
-  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   let address: string | null = null;

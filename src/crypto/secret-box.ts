@@ -9,6 +9,29 @@ export interface SecretKey {
   key: Buffer;
 }
 
+/** A stored secret that no configured key opens: the value must be typed again, or the old key restored. */
+export class UndecryptableSecretError extends Error {
+  readonly code = 'RELAIS_SECRET_UNDECRYPTABLE';
+  readonly statusCode = 409;
+  constructor(
+    readonly keyId: string,
+    /** The SMTP server whose password it is, when known: its page is where to type it again. */
+    readonly serverId?: number,
+  ) {
+    super(`No configured key (RELAIS_SECRET, RELAIS_PREVIOUS_SECRETS) decrypts this secret; it was sealed with key ${keyId}`);
+  }
+}
+
+/** The id of the key an envelope was sealed with, as stored in clear at its start ("v1:<id>:…"). */
+export function keyIdOf(envelope: string): string {
+  return envelope.split(':')[1] ?? '';
+}
+
+/** What every envelope sealed with this key starts with: lets a store count them with a prefix match, decrypting nothing. */
+export function envelopePrefix(keyId: string): string {
+  return `${VERSION}:${keyId}:`;
+}
+
 /** Encrypts with the current key; decrypts with any key of the ring, found by the id stored in the envelope. */
 export class SecretBox {
   readonly current: SecretKey;
@@ -27,21 +50,35 @@ export class SecretBox {
     return [VERSION, this.current.id, iv.toString('base64'), tag.toString('base64'), ciphertext.toString('base64')].join(':');
   }
 
+  /** Ids of every key that can decrypt: the current one first. */
+  get keyIds(): string[] {
+    return [...this.ring.keys()];
+  }
+
   decrypt(envelope: string): string {
     const [version, keyId, iv, tag, ciphertext] = envelope.split(':');
     if (version !== VERSION || !keyId || iv === undefined || tag === undefined || ciphertext === undefined) {
-      throw new Error('Unrecognised secret envelope');
+      throw new UndecryptableSecretError(keyId ?? '');
     }
     const key = this.ring.get(keyId);
-    if (!key) throw new Error(`No key with id ${keyId} to decrypt this secret`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    if (!key) throw new UndecryptableSecretError(keyId);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64'));
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    } catch {
+      throw new UndecryptableSecretError(keyId);
+    }
+  }
+
+  /** True when a key of the ring has the envelope's id (decrypting nothing). */
+  canDecrypt(envelope: string): boolean {
+    return envelope.startsWith(`${VERSION}:`) && this.ring.has(keyIdOf(envelope));
   }
 
   /** True when the envelope was sealed with an older key and should be re-encrypted. */
   needsRotation(envelope: string): boolean {
-    return envelope.split(':')[1] !== this.current.id;
+    return keyIdOf(envelope) !== this.current.id;
   }
 }
 
@@ -61,7 +98,7 @@ export function keyFromSecret(secret: string): SecretKey {
  * The key lives outside the database: RELAIS_SECRET, or a file created once beside the database (mode 0600).
  * Returns where it came from so the start-up log can say it.
  */
-export function loadSecretBox(options: { secret?: string; previousSecrets?: string[]; dbFile: string }): {
+export function loadSecretBox(options: { secret?: string; previousSecrets?: string[]; dbFile: string; mayCreate?: boolean }): {
   box: SecretBox;
   source: string;
   created: boolean;
@@ -71,6 +108,7 @@ export function loadSecretBox(options: { secret?: string; previousSecrets?: stri
   const keyFile = path.join(path.dirname(options.dbFile), 'relais.key');
   let created = false;
   if (!fs.existsSync(keyFile)) {
+    if (options.mayCreate === false) throw new Error(`No key: RELAIS_SECRET is not set and ${keyFile} does not exist`);
     fs.mkdirSync(path.dirname(keyFile), { recursive: true });
     try {
       fs.writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });

@@ -119,6 +119,9 @@ export const en: Record<MessageKey, string> = {
   'form.password.hint': 'Your mailbox password. Make it strong: lower and upper case letters, digits and symbols.',
   'form.password.stored': 'Password stored',
   'form.password.none': 'No password stored',
+  'form.password.unreadable': 'Password unreadable',
+  'form.password.unreadableHint':
+    'The stored password was encrypted with a key Relais no longer has (it is neither RELAIS_SECRET nor in RELAIS_PREVIOUS_SECRETS). Type it again, or restart Relais with the old key in RELAIS_PREVIOUS_SECRETS.',
   'form.password.replace': 'Replace the password',
   'form.password.replaceHint': 'Leave blank to keep the stored password.',
   'form.password.copyHint':
@@ -189,6 +192,13 @@ export const en: Record<MessageKey, string> = {
   'page.badRequest.body': 'The request could not be understood. Nothing was changed.',
   'page.error.title': 'Something went wrong',
   'page.error.body': 'Relais could not handle the request. It was logged (reference {id}). Try again in a moment.',
+  'page.secretUnreadable.title': 'Stored password unreadable',
+  'page.secretUnreadable.body':
+    'This server’s stored password was encrypted with a key Relais no longer has (id {keyId}): nothing was sent. Type it again in the server’s form, or restart Relais with the old key in RELAIS_PREVIOUS_SECRETS.',
+  'page.secretUnreadable.edit': 'Type the password again',
+  'page.storeWrite.title': 'Could not save',
+  'error.store.diskFull': 'Saving failed: not enough disk space. Nothing was changed; try again once space has been freed.',
+  'error.store.failed': 'Saving failed: the database refused the write. Nothing was changed; try again in a moment.',
   'page.home': 'Back to servers',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page
@@ -330,12 +340,14 @@ export const en: Record<MessageKey, string> = {
   'audit.action.server.confirmation_send': 'Confirmation sent',
   'audit.action.server.confirm': 'Server confirmed',
   'audit.action.server.test': 'Connection test',
+  'audit.action.secrets.rotate': 'Secrets re-encrypted with the current key',
   'audit.yes': 'yes',
   'audit.no': 'no',
   'audit.field.displayName': 'Name',
   'audit.field.role': 'Role',
   'audit.field.disabled': 'Disabled',
   'audit.field.password': 'Password',
+  'audit.field.underOldKey': 'Secrets under an old key',
   // Confirmation and connection test (issue 5)
   'audit.field.combination': 'Combination',
   'audit.field.target': 'Server tested',

@@ -119,6 +119,9 @@ export const fr = {
     'Celui de votre boîte mail. Pensez à un mot de passe sûr : minuscules, majuscules, chiffres et caractères spéciaux.',
   'form.password.stored': 'Mot de passe enregistré',
   'form.password.none': 'Aucun mot de passe enregistré',
+  'form.password.unreadable': 'Mot de passe illisible',
+  'form.password.unreadableHint':
+    'Le mot de passe enregistré a été chiffré avec une clé que Relais n’a plus (elle ne figure ni dans RELAIS_SECRET ni dans RELAIS_PREVIOUS_SECRETS). Saisissez-le à nouveau, ou redémarrez Relais avec l’ancienne clé dans RELAIS_PREVIOUS_SECRETS.',
   'form.password.replace': 'Remplacer le mot de passe',
   'form.password.replaceHint': 'Laissez vide pour garder le mot de passe enregistré.',
   'form.password.copyHint':
@@ -191,6 +194,13 @@ export const fr = {
   'page.badRequest.body': 'La requête n’a pas pu être comprise. Rien n’a été modifié.',
   'page.error.title': 'Une erreur est survenue',
   'page.error.body': 'Relais n’a pas pu traiter la demande. Elle a été consignée (référence {id}). Réessayez dans un instant.',
+  'page.secretUnreadable.title': 'Mot de passe enregistré illisible',
+  'page.secretUnreadable.body':
+    'Le mot de passe enregistré de ce serveur a été chiffré avec une clé que Relais n’a plus (identifiant {keyId}) : rien n’a été envoyé. Saisissez-le à nouveau dans le formulaire du serveur, ou redémarrez Relais avec l’ancienne clé dans RELAIS_PREVIOUS_SECRETS.',
+  'page.secretUnreadable.edit': 'Saisir à nouveau le mot de passe',
+  'page.storeWrite.title': 'Enregistrement impossible',
+  'error.store.diskFull': 'L’enregistrement a échoué : espace disque insuffisant. Rien n’a été modifié ; réessayez quand de la place aura été libérée.',
+  'error.store.failed': 'L’enregistrement a échoué : la base de données a refusé l’écriture. Rien n’a été modifié ; réessayez dans un instant.',
   'page.home': 'Retour aux serveurs',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page
@@ -333,12 +343,14 @@ export const fr = {
   'audit.action.server.confirmation_send': 'Envoi de la confirmation',
   'audit.action.server.confirm': 'Confirmation du serveur',
   'audit.action.server.test': 'Test de connexion',
+  'audit.action.secrets.rotate': 'Rechiffrement des secrets avec la clé actuelle',
   'audit.yes': 'oui',
   'audit.no': 'non',
   'audit.field.displayName': 'Nom',
   'audit.field.role': 'Rôle',
   'audit.field.disabled': 'Désactivé',
   'audit.field.password': 'Mot de passe',
+  'audit.field.underOldKey': 'Secrets sous une ancienne clé',
   // Confirmation and connection test (issue 5)
   'audit.field.combination': 'Combinaison',
   'audit.field.target': 'Serveur testé',

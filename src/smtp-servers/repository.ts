@@ -2,7 +2,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, getTableColumns, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
-import type { SecretBox } from '../crypto/secret-box.js';
+import { keyIdOf, UndecryptableSecretError, type SecretBox } from '../crypto/secret-box.js';
+import { sealedByNoneOf } from '../crypto/stored-secrets.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
 import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
@@ -26,6 +27,8 @@ export interface ServerDepartment {
 /** A server as pages and exports see it: everything but the password, which is only "stored or not". */
 export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey' | 'titleSort'> & {
   hasPassword: boolean;
+  /** A password is stored but no configured key can decrypt it: it must be typed again, or the old key restored. */
+  passwordUnreadable: boolean;
   departments: ServerDepartment[];
   /** Port, security and authentication that do not go together (saved after an explicit confirmation). */
   unusualCombination: boolean;
@@ -211,11 +214,13 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return byServer;
   }
 
-  function toViews(rows: (Omit<ServerView, 'departments' | 'hasPassword' | 'unusualCombination'> & { hasPassword: number | boolean })[]): ServerView[] {
+  type ViewRow = Omit<ServerView, 'departments' | 'hasPassword' | 'passwordUnreadable' | 'unusualCombination'> & { hasPassword: number | boolean; passwordUnreadable: number | boolean };
+  function toViews(rows: ViewRow[]): ServerView[] {
     const byServer = departmentsByServer(rows.filter((r) => r.usage === 'custom').map((r) => r.id));
     return rows.map((row) => ({
       ...row,
       hasPassword: Boolean(row.hasPassword),
+      passwordUnreadable: Boolean(row.passwordUnreadable),
       departments: byServer.get(row.id) ?? [],
       unusualCombination: mismatchesOf(row).length > 0,
     }));
@@ -335,7 +340,11 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
 
   const selectViews = () =>
     db
-      .select({ ...viewColumns, hasPassword: sql<number>`${smtpServers.passwordCiphertext} IS NOT NULL` })
+      .select({
+        ...viewColumns,
+        hasPassword: sql<number>`${smtpServers.passwordCiphertext} IS NOT NULL`,
+        passwordUnreadable: sql<number>`${sealedByNoneOf(smtpServers.passwordCiphertext, secrets.keyIds)}`,
+      })
       .from(smtpServers);
 
   function readServer(id: number): ServerView | null {
@@ -449,10 +458,12 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       return titleExists(db, title, exceptId);
     },
 
-    /** The plaintext password, for connecting to the server. Never for a page, a log or an export. */
+    /** The plaintext password, for connecting to the server. Never for a page, a log or an export. Throws UndecryptableSecretError. */
     async revealPassword(id: number): Promise<string | null> {
       const row = db.select({ ciphertext: smtpServers.passwordCiphertext }).from(smtpServers).where(eq(smtpServers.id, id)).get();
-      return row?.ciphertext ? secrets.decrypt(row.ciphertext) : null;
+      if (!row?.ciphertext) return null;
+      if (!secrets.canDecrypt(row.ciphertext)) throw new UndecryptableSecretError(keyIdOf(row.ciphertext), id);
+      return secrets.decrypt(row.ciphertext);
     },
 
     /**

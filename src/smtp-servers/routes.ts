@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
+import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
@@ -89,6 +91,8 @@ export interface ServerFormView {
   status: number;
   /** A connection test of the values typed (the "Tester avant d'enregistrer" button). */
   test?: Record<string, unknown>;
+  /** The store refused the write: said above the form, the values typed kept. */
+  failure?: { key: MessageKey } | null;
 }
 
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
@@ -109,11 +113,13 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
     testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
     test: options.test ?? null,
+    failure: options.failure ?? null,
     title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
     // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
     path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',
   };
-  if (wantsFragment(request, formTarget)) return reply.fragment('smtp-servers/_form', data, options.status);
+  // htmx swaps no 5xx: a failed write comes back as a whole page, which the page's script shows in place.
+  if (wantsFragment(request, formTarget) && !options.failure) return reply.fragment('smtp-servers/_form', data, options.status);
   return reply.page('smtp-servers/form-page', data, options.status);
 }
 
@@ -206,6 +212,8 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       reply.flash('success', 'flash.created', { title: server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
+      const failure = storeWriteMessage(err);
+      if (failure) return renderForm(request, reply, { server: null, values: result.values, errors: {}, failure, status: 503, copyOf });
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
       return renderForm(request, reply, { server: null, copyOf, values: result.values, errors, status: 422 });
@@ -237,6 +245,8 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
+      const failure = storeWriteMessage(err);
+      if (failure) return renderForm(request, reply, { server, values: result.values, errors: {}, failure, status: 503 });
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
       return renderForm(request, reply, { server, values: result.values, errors, status: 422 });

@@ -144,8 +144,9 @@ export function passwordTargetOf(server: StoredPasswordTarget): StoredPasswordTa
   return { host: server.host, port: server.port, security: server.security, username: server.username, verifyCertificate: server.verifyCertificate };
 }
 
-export function storedPasswordOf(server: (StoredPasswordTarget & { hasPassword: boolean }) | null): StoredPasswordTarget | null {
-  return server?.hasPassword ? passwordTargetOf(server) : null;
+export function storedPasswordOf(server: (StoredPasswordTarget & { hasPassword: boolean; passwordUnreadable?: boolean }) | null): StoredPasswordTarget | null {
+  // A password no configured key opens cannot be reused: the form asks for it again.
+  return server?.hasPassword && !server.passwordUnreadable ? passwordTargetOf(server) : null;
 }
 
 export type PasswordChoice =

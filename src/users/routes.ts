@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { passwordFieldData, redirectAfterPost } from '../auth/routes.js';
 import { DuplicateEmailError, LastAdminError, type UserView } from '../auth/users.js';
 import { validatePasswordForm, validateUserForm, type FormErrors, type PasswordField, type UserField, type UserFormValues } from '../auth/validation.js';
+import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
+import { storeWriteMessage } from '../web/errors.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -35,6 +37,8 @@ export async function userRoutes(app: FastifyInstance) {
       values: UserFormValues;
       errors: FormErrors<UserField>;
       resetErrors?: FormErrors<PasswordField>;
+      /** The store refused the write: said above the form, the values typed kept. */
+      failure?: { key: MessageKey } | null;
       status: number;
     },
   ) {
@@ -72,6 +76,8 @@ export async function userRoutes(app: FastifyInstance) {
       reply.flash('success', 'flash.user.created', { name: user.displayName });
       return redirectAfterPost(request, reply, '/users');
     } catch (err) {
+      const failure = storeWriteMessage(err);
+      if (failure) return renderForm(request, reply, { user: null, values: result.values, errors: {}, failure, status: 503 });
       if (!(err instanceof DuplicateEmailError)) throw err;
       const errors: FormErrors<UserField> = { email: { key: 'error.account.email.taken', params: { email: result.value.email } } };
       return renderForm(request, reply, { user: null, values: result.values, errors, status: 422 });
@@ -101,6 +107,8 @@ export async function userRoutes(app: FastifyInstance) {
       const stillAdmin = updated.user.role === 'admin' && !updated.user.disabled;
       return redirectAfterPost(request, reply, self && !stillAdmin ? '/smtp-servers' : '/users');
     } catch (err) {
+      const failure = storeWriteMessage(err);
+      if (failure) return renderForm(request, reply, { user, values: result.values, errors: {}, failure, status: 503 });
       if (err instanceof LastAdminError) {
         const field = result.value.disabled && !user.disabled ? 'disabled' : 'role';
         return renderForm(request, reply, { user, values: result.values, errors: { [field]: { key: 'error.account.lastAdmin' } }, status: 422 });
