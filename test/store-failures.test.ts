@@ -72,10 +72,10 @@ t.test('a form whose write fails comes back with the values typed and a message 
   t.equal(english.statusCode, 503);
   t.match(text(english.body), 'Saving failed: the database refused the write.');
 
-  // A write outside a form (a copy) gets a page that says so, not a 500.
-  const copy = await admin.post(`/smtp-servers/${server!.id}/duplicate`);
-  t.equal(copy.statusCode, 503);
-  t.match(text(copy.body), 'Enregistrement impossible');
+  // A write outside a form (a delete) gets a page that says so, not a 500.
+  const removal = await admin.post(`/smtp-servers/${server!.id}/delete`);
+  t.equal(removal.statusCode, 503);
+  t.match(text(removal.body), 'Enregistrement impossible');
   app.database.sqlite.pragma('query_only = OFF');
   t.match(await servers.findServer(server!.id), { title: 'Serveur du disque plein' }, 'the refused edit changed nothing');
   t.equal((await servers.listServers()).total, 1);

@@ -176,7 +176,9 @@ export function choosePassword(
 
 /** A saved server, as it is: its stored password, towards itself. */
 export function savedServerPassword(server: StoredPasswordTarget & { hasPassword: boolean; authentication: string }): PasswordChoice {
-  return choosePassword({ authentication: server.authentication, typed: '', clear: false, towards: passwordTargetOf(server) }, storedPasswordOf(server));
+  // An unreadable stored password is still "the stored one" here: revealing it refuses the request in words.
+  const stored = server.hasPassword ? passwordTargetOf(server) : null;
+  return choosePassword({ authentication: server.authentication, typed: '', clear: false, towards: passwordTargetOf(server) }, stored);
 }
 
 /** The secret a choice stands for; the stored one is decrypted only when chosen. */
