@@ -25,7 +25,9 @@ import { createConfirmationRepository, type ConfirmationRepository } from './con
 import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
 import { countSecretsByKey } from './crypto/stored-secrets.js';
-import { openDatabase, type DatabaseHandle } from './db/client.js';
+import type { DatabaseHandle } from './db/client.js';
+import { openStores } from './db/open.js';
+import type { Stores } from './db/stores.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
@@ -64,6 +66,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     config: RelaisConfig;
     database: DatabaseHandle;
+    /** Everything Relais keeps, on SQLite or PostgreSQL (src/db/stores.ts). */
+    stores: Stores;
     secrets: SecretBox;
     repositories: Repositories;
     /** Every route with its access, recorded as it is registered (the access test walks this list). */
@@ -123,9 +127,16 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url, access });
   });
 
-  const database = openDatabase(config.dbFile);
+  const opened = await openStores(config.database);
+  if (!opened.sqlite) {
+    await opened.stores.close();
+    throw new Error('this version of Relais runs on SQLite only: the PostgreSQL stores are not complete yet');
+  }
+  const { stores } = opened;
+  const database = opened.sqlite;
   app.decorate('database', database);
-  app.addHook('onClose', async () => database.close());
+  app.decorate('stores', stores);
+  app.addHook('onClose', async () => stores.close());
 
   const { box, source, created } = loadSecretBox({ secret: config.secret, previousSecrets: config.previousSecrets, dbFile: config.dbFile });
   if (created) app.log.warn({ keyFile: source }, 'generated a new encryption key for SMTP passwords; keep this file safe and out of backups of the database');
@@ -141,7 +152,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   }
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(database.db, box),
-    audit: createAuditRepository(database.db),
+    audit: createAuditRepository(stores),
     users: createUserRepository(
       database.db,
       createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),

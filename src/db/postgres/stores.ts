@@ -1,0 +1,24 @@
+import type { Stores } from '../stores.js';
+import { createPostgresAuditStore } from './audit.js';
+import type { PgDb, PostgresHandle } from './client.js';
+
+/** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */
+export type PgExecutor = PgDb | Parameters<Parameters<PgDb['transaction']>[0]>[0];
+
+function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean): Stores {
+  const stores: Stores = {
+    kind: 'postgres',
+    audit: createPostgresAuditStore(db),
+    transaction(fn) {
+      if (inTransaction) return fn(stores);
+      return handle.db.transaction((tx) => fn(storesOn(tx, handle, true)));
+    },
+    healthy: () => handle.healthy(),
+    close: () => handle.close(),
+  };
+  return stores;
+}
+
+export function createPostgresStores(handle: PostgresHandle): Stores {
+  return storesOn(handle.db, handle, false);
+}

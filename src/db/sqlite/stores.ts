@@ -1,0 +1,41 @@
+import type { Stores } from '../stores.js';
+import type { DatabaseHandle } from '../client.js';
+import { createSqliteAuditStore } from './audit.js';
+import { createWriteLock } from './write-lock.js';
+
+/** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
+export function createSqliteStores(handle: DatabaseHandle): Stores {
+  const lock = createWriteLock();
+  const { sqlite, db } = handle;
+  const stores: Stores = {
+    kind: 'sqlite',
+    audit: createSqliteAuditStore(db, lock),
+    transaction(fn) {
+      if (lock.held) return fn(stores);
+      return lock.run(async () => {
+        // IMMEDIATE takes the write lock now, so another process can't make this transaction fail half-way.
+        sqlite.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(stores);
+          sqlite.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+          throw err;
+        }
+      });
+    },
+    async healthy() {
+      try {
+        sqlite.prepare('SELECT 1').get();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      handle.close();
+    },
+  };
+  return stores;
+}

@@ -1,0 +1,20 @@
+import type { AuditStore } from '../audit/store.js';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+/**
+ * Everything Relais keeps, behind one asynchronous interface per aggregate, with one implementation per database
+ * (src/db/sqlite/, src/db/postgres/). Services hold the rules and call these; no SQL outside the stores.
+ */
+export interface Stores {
+  readonly kind: StoreKind;
+  readonly audit: AuditStore;
+  /**
+   * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
+   * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.
+   */
+  transaction<T>(fn: (tx: Stores) => Promise<T>): Promise<T>;
+  /** Answers and accepts a write (rolled back). */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
