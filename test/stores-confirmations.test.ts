@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type { Actor } from '../src/audit/store.js';
 import { databaseFrom } from '../src/config.js';
@@ -81,7 +82,8 @@ await forEachStore(t, 'expired and revoked links confirm nothing', async (t, sto
 
 await forEachStore(t, 'a send outrun by an edit leaves the server as the edit left it; a failed send says why', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  const rows = await serverRows(t, store);
+  const id = await rows.insert('Vente', 'ventes@exemple.fr', version);
   const now = new Date();
   const link = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
   await stores.confirmations.revokeOpen(id, now);
@@ -103,6 +105,27 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
   await stores.confirmations.setServerConfirmation(id, { status: 'unconfirmed', sentAt: null, expiresAt: null, confirmedAt: null, error: null });
   await confirmations.recordFailed(id, late.tokenId, { at: now, diagnosis, summary: 'Vente : authFailed' }, admin);
   t.equal((await stores.confirmations.confirmationOf(id))!.status, 'unconfirmed', 'a failure after an edit does not mark the edited server');
+
+  if (store.kind === 'postgres') {
+    // An edit in progress elsewhere while the message leaves, or while the link is followed: each waits for the edit and then sees the link void.
+    const sending = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
+    let edit = await rows.editInProgress(id, 'smtp2.exemple.fr', new Date(version.getTime() + 1));
+    const sent = confirmations.recordSent(id, sending.tokenId, { sentAt: now, expiresAt: sending.expiresAt, summary: 'envoyé' }, admin);
+    await sleep(100);
+    await edit.commit();
+    await sent;
+    t.equal((await stores.confirmations.confirmationOf(id))!.status, 'unconfirmed', 'the send did not mark the edited server pending');
+
+    const following = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
+    await confirmations.recordSent(id, following.tokenId, { sentAt: now, expiresAt: following.expiresAt, summary: 'envoyé' }, admin);
+    edit = await rows.editInProgress(id, 'smtp3.exemple.fr', new Date(version.getTime() + 2));
+    const confirming = confirmations.confirm(following.token, visitor);
+    await sleep(100);
+    await edit.commit();
+    t.match(await confirming, { kind: 'revoked' });
+    t.equal((await stores.confirmations.confirmationOf(id))!.status, 'unconfirmed', 'nor confirmed it');
+    t.equal((await stores.audit.list({ action: 'server.confirm' })).total, 0);
+  }
 });
 
 await forEachStore(t, 'the throttle: exactly 5 links an hour per server and per address, however many ask at once', async (t, store) => {

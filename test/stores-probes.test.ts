@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { databaseFrom } from '../src/config.js';
 import { openStores } from '../src/db/open.js';
@@ -58,6 +59,16 @@ await forEachStore(t, 'a saved server’s test: kept on the row unless an edit o
   t.equal((await stores.probes.lastOf(id))!.ok, true);
   t.equal(await tests.recordServerTest(id + 100, 'Disparu', reportOf(true, startedAt), admin, version), false, 'a deleted server keeps nothing');
   t.equal((await stores.audit.list({ action: 'server.test' })).total, 4, 'every test is in the audit trail');
+
+  if (store.kind === 'postgres') {
+    // The edit still in progress elsewhere when the test ends: the result waits for it and is not stamped.
+    const edit = await rows.editInProgress(id, 'smtp3.exemple.fr', new Date(version.getTime() + 2));
+    const recording = tests.recordServerTest(id, 'Vente', reportOf(false, startedAt), admin, new Date(version.getTime() + 1));
+    await sleep(100);
+    await edit.commit();
+    t.equal(await recording, false);
+    t.equal((await stores.probes.lastOf(id))!.ok, true, 'the result of the settings before the edit is not replaced');
+  }
 });
 
 await forEachStore(t, 'a test of unsaved values: only the audit trail keeps it', async (t, store) => {
