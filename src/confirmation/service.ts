@@ -34,10 +34,11 @@ export function confirmationLink(publicUrl: string, token: string): string {
  * credentials — from "senderName <email>" to email. Receiving it proves both the sending path and the mailbox.
  */
 export async function sendConfirmation(deps: ConfirmationDeps, serverId: number, locale: Locale, actor: Actor): Promise<SendOutcome> {
-  const server = await deps.servers.findServer(serverId);
-  if (!server) return { kind: 'notFound' };
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
+  // Read once the link exists: an edit from now on voids it, so the mail cannot prove settings it was not sent with.
+  const server = await deps.servers.findServer(serverId);
+  if (!server) return { kind: 'notFound' };
   if (issued.kind === 'throttled') return { ...issued, server };
 
   const choice = savedServerPassword(server);
