@@ -31,7 +31,7 @@ export function createSqliteConfirmationStore(db: Db, lock: WriteLock): Confirma
               .select({ createdAt: confirmationTokens.createdAt })
               .from(confirmationTokens)
               .innerJoin(smtpServers, eq(smtpServers.id, confirmationTokens.serverId))
-              .where(and(sql`lower(${smtpServers.email}) = lower(${scope.email})`, recent))
+              .where(and(sql`${smtpServers.email} = ${scope.email} COLLATE NOCASE`, recent))
               .orderBy(asc(confirmationTokens.createdAt))
               .all();
       return rows.map((r) => r.createdAt);
