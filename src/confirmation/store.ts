@@ -48,7 +48,7 @@ export interface ConfirmationStore {
   holdRecipient(email: string): Promise<void>;
   /** When the links of the scope issued after `since` were created, oldest first. */
   issuedSince(scope: IssuedScope, since: Date): Promise<Date[]>;
-  /** Voids the server's links still open (neither used nor revoked); how many. */
+  /** Voids the server's links still open (neither used nor revoked); how many. An edit of the path calls it after writing the server's row. */
   revokeOpen(serverId: number, at: Date): Promise<number>;
   insert(token: { serverId: number; tokenHash: string; createdAt: Date; expiresAt: Date }): Promise<number>;
   find(tokenId: number): Promise<ConfirmationToken | null>;
