@@ -162,8 +162,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       absoluteMs: config.sessionAbsoluteHours * 3_600_000,
     }),
     loginThrottle: createLoginThrottle(database.db, throttlePolicyFrom(config.loginThrottle)),
-    confirmations: createConfirmationRepository(database.db),
-    connectionTests: createConnectionTestRepository(database.db),
+    confirmations: createConfirmationRepository(stores),
+    connectionTests: createConnectionTestRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
 

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import t from 'tap';
+import { systemActor } from '../src/audit/store.js';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { peerUser, serverRow, serverThrough, startSmtpPeer } from './smtp-peer.js';
+import { peerUser, savedServer, serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
-type Row = Record<string, unknown>;
+const tokensOf = (client: Client, id: number) => client.app.stores.confirmations.tokensOf(id);
 
-function tokensOf(client: Client, id: number): Row[] {
-  return client.app.database.sqlite.prepare('SELECT * FROM confirmation_tokens WHERE server_id = ? ORDER BY id').all(id) as Row[];
+async function auditOf(client: Client, action: string) {
+  return (await client.app.repositories.audit.list({ action })).rows.reverse();
 }
 
 function linkIn(body: string): string {
@@ -45,16 +46,18 @@ t.test('the envelope sends a confirmation through the server itself; its link co
   const token = linkIn(mail.text!);
   t.equal(linkIn(mail.html as string), token, 'the same link in the HTML and the text');
 
-  const row = serverRow(admin, id);
-  t.equal(row.confirmation_status, 'pending');
-  t.ok((row.confirmation_sent_at as number) >= before);
-  const ttl = (row.confirmation_expires_at as number) - (row.confirmation_sent_at as number);
+  const row = await savedServer(admin, id);
+  t.equal(row.confirmationStatus, 'pending');
+  t.ok(row.confirmationSentAt!.getTime() >= before);
+  const ttl = row.confirmationExpiresAt!.getTime() - row.confirmationSentAt!.getTime();
   t.ok(Math.abs(ttl - 48 * 3600 * 1000) < 5000, 'valid 48 hours');
-  const tokens = tokensOf(admin, id);
+  const tokens = await tokensOf(admin, id);
   t.equal(tokens.length, 1);
-  t.equal(tokens[0]!.token_hash, createHash('sha256').update(token).digest('hex'), 'only the hash is stored');
-  app.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  t.notOk(fs.readFileSync(app.database.file).includes(token), 'the token itself is nowhere in the database file');
+  t.equal(tokens[0]!.tokenHash, createHash('sha256').update(token).digest('hex'), 'only the hash is stored');
+  if (app.stores.kind === 'sqlite') {
+    app.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    t.notOk(fs.readFileSync(app.database.file).includes(token), 'the token itself is nowhere in the database file');
+  }
 
   const after = await admin.get('/smtp-servers');
   t.match(text(after.body), 'Message de confirmation envoyé à ventes@exemple.fr par « Vente principale »');
@@ -69,28 +72,28 @@ t.test('the envelope sends a confirmation through the server itself; its link co
   t.match(page.body, `<form method="post" action="/confirm/${token}"`);
   t.match(page.body, /name="_csrf" value="[^"]+"/);
   t.equal(page.headers['cache-control'], 'no-store');
-  t.equal(serverRow(admin, id).confirmation_status, 'pending', 'opening the link confirms nothing');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'pending', 'opening the link confirms nothing');
 
   const confirmed = await visitor.post(`/confirm/${token}`);
   t.equal(confirmed.statusCode, 200);
   t.match(text(confirmed.body), 'Adresse confirmée');
   t.match(text(confirmed.body), 'Le serveur « Vente principale » est confirmé depuis le');
-  const done = serverRow(admin, id);
-  t.equal(done.confirmation_status, 'confirmed');
-  t.ok((done.confirmed_at as number) >= before);
-  t.ok(tokensOf(admin, id)[0]!.used_at, 'the token is spent');
+  const done = await savedServer(admin, id);
+  t.equal(done.confirmationStatus, 'confirmed');
+  t.ok(done.confirmedAt!.getTime() >= before);
+  t.ok((await tokensOf(admin, id))[0]!.usedAt, 'the token is spent');
 
   const again = await visitor.post(`/confirm/${token}`);
   t.equal(again.statusCode, 410);
   t.match(text(again.body), 'Lien déjà utilisé');
   t.match(text(again.body), 'rien n’a été modifié');
   t.equal((await visitor.get(`/confirm/${token}`)).statusCode, 410);
-  t.equal(serverRow(admin, id).confirmed_at, done.confirmed_at, 'a reuse changes nothing');
+  t.same((await savedServer(admin, id)).confirmedAt, done.confirmedAt, 'a reuse changes nothing');
 
   const confirmedList = await admin.get('/smtp-servers');
   t.match(text(confirmedList.body), /Confirmé le \d\d\/\d\d\/\d{4}/);
 
-  const audit = app.database.sqlite.prepare("SELECT action, actor, summary FROM audit_log WHERE action LIKE 'server.confirm%' ORDER BY id").all();
+  const audit = [...(await auditOf(admin, 'server.confirmation_send')), ...(await auditOf(admin, 'server.confirm'))];
   t.match(audit, [
     { action: 'server.confirmation_send', summary: /^Vente principale → ventes@exemple\.fr \(127\.0\.0\.1:(\d+)\) ; mot de passe enregistré utilisé vers 127\.0\.0\.1:\1$/ },
     { action: 'server.confirm', actor: 'anonyme', summary: 'Vente principale (ventes@exemple.fr)' },
@@ -121,8 +124,8 @@ t.test('confirming needs the page’s CSRF token', async (t) => {
   const token = linkIn(peer.messages[0]!.mail.text!);
   const forged = await app.inject({ method: 'POST', url: `/confirm/${token}`, payload: '', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   t.equal(forged.statusCode, 403);
-  t.equal(serverRow(admin, id).confirmation_status, 'pending');
-  t.equal(tokensOf(admin, id)[0]!.used_at, null);
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'pending');
+  t.equal((await tokensOf(admin, id))[0]!.usedAt, null);
 });
 
 t.test('replaced, expired and unknown links get a clear page and change nothing', async (t) => {
@@ -143,18 +146,22 @@ t.test('replaced, expired and unknown links get a clear page and change nothing'
   t.match(text(replaced.body), 'Lien remplacé');
   t.match(text(replaced.body), 'une confirmation plus récente a été envoyée');
   t.equal((await visitor.post(`/confirm/${first}`)).statusCode, 410, 'sending again voids the earlier link');
-  t.equal(serverRow(admin, id).confirmation_status, 'pending');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'pending');
 
-  app.database.sqlite.prepare('UPDATE confirmation_tokens SET expires_at = ? WHERE server_id = ?').run(Date.now() - 60_000, id);
-  app.database.sqlite.prepare('UPDATE smtp_servers SET confirmation_expires_at = ? WHERE id = ?').run(Date.now() - 60_000, id);
-  const expiredPage = await visitor.get(`/confirm/${second}`);
+  // A link sent two hours ago for one hour takes the place of the second.
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+  const sentEarlier = await app.repositories.confirmations.issue(id, { ttlHours: 1, now: twoHoursAgo });
+  if (sentEarlier.kind !== 'issued') throw new Error('no link issued');
+  await app.repositories.confirmations.recordSent(id, sentEarlier.tokenId, { sentAt: twoHoursAgo, expiresAt: sentEarlier.expiresAt, summary: 'envoi antérieur' }, systemActor);
+  const expired = sentEarlier.token;
+  const expiredPage = await visitor.get(`/confirm/${expired}`);
   t.equal(expiredPage.statusCode, 410);
   t.match(text(expiredPage.body), 'Lien expiré');
   t.match(text(expiredPage.body), 'demandez à un administrateur de renvoyer la confirmation');
-  const expiredPost = await visitor.post(`/confirm/${second}`);
+  const expiredPost = await visitor.post(`/confirm/${expired}`);
   t.equal(expiredPost.statusCode, 410);
-  t.equal(serverRow(admin, id).confirmation_status, 'pending', 'an expired link confirms nothing');
-  t.equal(serverRow(admin, id).confirmed_at, null);
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'pending', 'an expired link confirms nothing');
+  t.equal((await savedServer(admin, id)).confirmedAt, null);
   t.match(text((await admin.get('/smtp-servers')).body), /Lien expiré le \d\d\/\d\d\/\d{4} \d\d:\d\d : renvoyez la confirmation/);
 
   for (const unknown of ['A'.repeat(43), 'not-a-token', `${second}x`]) {
@@ -163,7 +170,7 @@ t.test('replaced, expired and unknown links get a clear page and change nothing'
     t.match(text(page.body), 'Lien inconnu');
     t.equal((await visitor.post(`/confirm/${unknown}`)).statusCode, 404);
   }
-  t.equal((app.database.sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'server.confirm'").get() as { n: number }).n, 0);
+  t.same(await auditOf(admin, 'server.confirm'), []);
 });
 
 t.test('changing host, port, security, email, username or password puts the server back to "Non confirmé"', async (t) => {
@@ -178,19 +185,19 @@ t.test('changing host, port, security, email, username or password puts the serv
   const confirmer = new Client(app);
   await confirmer.get(`/confirm/${token}`);
   await confirmer.post(`/confirm/${token}`);
-  t.equal(serverRow(admin, id).confirmation_status, 'confirmed');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'confirmed');
 
   await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)' });
-  t.equal(serverRow(admin, id).confirmation_status, 'confirmed', 'a new title proves nothing new and undoes nothing');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'confirmed', 'a new title proves nothing new and undoes nothing');
 
   // Another host: the stored password is not sent there unless typed again.
   const refused = await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', host: 'localhost' });
   t.equal(refused.statusCode, 422);
-  t.equal(serverRow(admin, id).confirmation_status, 'confirmed', 'a refused edit changes nothing');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'confirmed', 'a refused edit changes nothing');
   await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', host: 'localhost', password: peerUser.password });
-  const row = serverRow(admin, id);
-  t.equal(row.confirmation_status, 'unconfirmed');
-  t.equal(row.confirmed_at, null);
+  const row = await savedServer(admin, id);
+  t.equal(row.confirmationStatus, 'unconfirmed');
+  t.equal(row.confirmedAt, null);
   t.match(text((await admin.get('/smtp-servers')).body), 'Non confirmé');
 
   // A link on its way when the server changes is void.
@@ -198,11 +205,11 @@ t.test('changing host, port, security, email, username or password puts the serv
   await admin.post(`/smtp-servers/${id}/confirmation`);
   const pending = linkIn(peer.messages[1]!.mail.text!);
   await admin.post(`/smtp-servers/${id}`, { ...form, title: 'Vente (renommé)', email: 'achats@exemple.fr' });
-  t.equal(serverRow(admin, id).confirmation_status, 'unconfirmed');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'unconfirmed');
   const visitor = new Client(app);
   t.equal((await visitor.get(`/confirm/${pending}`)).statusCode, 410);
   t.equal((await visitor.post(`/confirm/${pending}`)).statusCode, 410);
-  t.equal(serverRow(admin, id).confirmation_status, 'unconfirmed');
+  t.equal((await savedServer(admin, id)).confirmationStatus, 'unconfirmed');
 });
 
 t.test('at most 5 confirmation messages an hour for one server', async (t) => {
@@ -220,13 +227,13 @@ t.test('at most 5 confirmation messages an hour for one server', async (t) => {
   t.match(text(sixth.body), /Au plus 5 messages de confirmation par heure pour un même serveur\. « Vente principale » pourra en renvoyer un à partir du \d\d\/\d\d\/\d{4} \d\d:\d\d\. Rien n’a été envoyé\./);
   t.ok(Number(sixth.headers['retry-after']) > 3500);
   t.equal(peer.messages.length, 5, 'the sixth never left');
-  t.equal(tokensOf(admin, id).length, 5);
-  t.equal(tokensOf(admin, id).filter((r) => r.revoked_at === null).length, 1, 'only the latest link is alive');
+  t.equal((await tokensOf(admin, id)).length, 5);
+  t.equal((await tokensOf(admin, id)).filter((r) => r.revokedAt === null).length, 1, 'only the latest link is alive');
 
   t.equal((await admin.post(`/smtp-servers/${other}/confirmation`)).statusCode, 303, 'another server, to another address, has its own allowance');
 
-  app.database.sqlite.prepare('UPDATE confirmation_tokens SET created_at = created_at - 3600000 WHERE server_id = ?').run(id);
-  t.equal((await admin.post(`/smtp-servers/${id}/confirmation`)).statusCode, 303, 'an hour later it may send again');
+  const anHourLater = new Date(Date.now() + 3600 * 1000 + 1000);
+  t.equal((await app.repositories.confirmations.issue(id, { ttlHours: 48, now: anHourLater })).kind, 'issued', 'an hour later it may send again');
 });
 
 t.test('a send that fails says why, in words, in the flash and in the Confirmation column', async (t) => {
@@ -241,15 +248,15 @@ t.test('a send that fails says why, in words, in the flash and in the Confirmati
   const list = text((await admin.get('/smtp-servers')).body);
   t.match(list, 'La confirmation n’a pas pu partir par « Vente principale » : Identifiants refusés : le serveur n’accepte pas l’utilisateur « ventes@exemple.fr »');
   t.match(list, 'Échec de l’envoi (Identifiants refusés');
-  const row = serverRow(admin, id);
-  t.equal(row.confirmation_status, 'failed');
-  t.match(JSON.parse(row.confirmation_error as string), { key: 'diagnosis.authFailed', reply: /^535/ });
-  t.not(tokensOf(admin, id)[0]!.revoked_at, null, 'the link of a message that never left is void');
+  const row = await savedServer(admin, id);
+  t.equal(row.confirmationStatus, 'failed');
+  t.match(JSON.parse(row.confirmationError!), { key: 'diagnosis.authFailed', reply: /^535/ });
+  t.not((await tokensOf(admin, id))[0]!.revokedAt, null, 'the link of a message that never left is void');
   t.notMatch(list, 'not the password');
 
   await admin.get('/language?lang=en&next=/smtp-servers');
   t.match(text((await admin.get('/smtp-servers')).body), 'Credentials refused: the server does not accept the user', 'read in the viewer’s language');
-  t.match(app.database.sqlite.prepare("SELECT summary FROM audit_log WHERE action = 'server.confirmation_send'").get(), { summary: /: authFailed$/ });
+  t.match(await auditOf(admin, 'server.confirmation_send'), [{ summary: /: authFailed$/ }]);
 });
 
 t.test('a refused certificate is named in the failure', async (t) => {
@@ -268,7 +275,7 @@ t.test('a refused certificate is named in the failure', async (t) => {
   const id2 = await serverThrough(admin2, peer, { security: 'tls' });
   await admin2.post(`/smtp-servers/${id2}/confirmation`);
   t.equal(peer.messages.length, 1);
-  t.equal(serverRow(admin2, id2).confirmation_status, 'pending');
+  t.equal((await savedServer(admin2, id2)).confirmationStatus, 'pending');
 });
 
 t.test('sending to a server that does not exist', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
-import { acceptEverything, formFor, peerUser, serverRow, serverThrough, startRawService, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
+import { acceptEverything, formFor, peerUser, savedServer, serverThrough, startRawService, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
 
 type Row = Record<string, unknown>;
@@ -53,11 +53,11 @@ t.test('"Tester" runs the real path for a saved server; the result page and the 
   t.match(body, 'Taille maximale (SIZE) 10 Mo (10485760)');
   t.notMatch(page.body, peerUser.password);
 
-  const row = serverRow(admin, id);
-  t.equal(row.last_test_ok, 1);
-  t.ok(row.last_test_at);
-  t.match(JSON.parse(row.last_test_summary as string), { version: 1, ok: true, target: { host: '127.0.0.1', port: peer.port } });
-  t.notMatch(row.last_test_summary, peerUser.password);
+  const last = (await app.stores.probes.lastOf(id))!;
+  t.equal(last.ok, true);
+  t.ok(last.at);
+  t.match(JSON.parse(last.report), { version: 1, ok: true, target: { host: '127.0.0.1', port: peer.port } });
+  t.notMatch(last.report, peerUser.password);
   t.match(text((await admin.get('/smtp-servers')).body), /Test réussi le \d\d\/\d\d\/\d{4} \d\d:\d\d/);
   const [entry] = (await app.repositories.audit.list({ action: 'server.test' })).rows;
   t.equal(entry!.summary, 'Vente principale');
@@ -88,7 +88,7 @@ t.test('a failing server stands out in the list, and its page says why', async (
 
   // New settings make the old result meaningless.
   await admin.post(`/smtp-servers/${id}`, formFor(peer, { password: peerUser.password, host: 'localhost' }));
-  t.equal(serverRow(admin, id).last_test_at, null);
+  t.equal(await app.stores.probes.lastOf(id), null);
   t.notMatch(text((await admin.get('/smtp-servers')).body), 'Test échoué');
 });
 
@@ -133,7 +133,7 @@ t.test('"Tester avant d’enregistrer" tests the values typed, keeps them, and s
   t.match(res.body, 'id="password" name="password" type="password" value=""');
   t.notMatch(res.body, peerUser.password);
   t.match(text(res.body), 'Le mot de passe tapé n’est jamais réaffiché : retapez-le avant d’enregistrer.');
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n, 0, 'nothing saved');
+  t.equal((await app.repositories.smtpServers.listServers()).total, 0, 'nothing saved');
   t.equal(peer.authAttempts, 1);
 
   // With htmx: only the result region, so the typed password stays in its field.
@@ -163,7 +163,8 @@ t.test('on the edit form, a blank password field tests with the stored password'
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   const id = await serverThrough(admin, peer);
-  const before = serverRow(admin, id);
+  const before = await savedServer(admin, id);
+  const storedBefore = await app.repositories.smtpServers.revealPassword(id);
 
   const edit = await admin.get(`/smtp-servers/${id}/edit`);
   t.match(edit.body, `formaction="/smtp-servers/${id}/edit/test"`);
@@ -181,13 +182,13 @@ t.test('on the edit form, a blank password field tests with the stored password'
   t.equal(cleared.statusCode, 422, 'clearing the password leaves nothing to test with');
   t.match(cleared.body, 'id="password-error"');
 
-  const after = serverRow(admin, id);
+  const after = await savedServer(admin, id);
   t.same(
-    { password: after.password_ciphertext, updated: after.updated_at, test: after.last_test_at },
-    { password: before.password_ciphertext, updated: before.updated_at, test: null },
+    { password: await app.repositories.smtpServers.revealPassword(id), updated: after.updatedAt, test: after.lastTestAt },
+    { password: storedBefore, updated: before.updatedAt, test: null },
     'testing the form changes nothing on the saved server',
   );
-  t.equal((app.database.sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'server.test'").get() as { n: number }).n, 2);
+  t.equal((await app.repositories.audit.list({ action: 'server.test' })).total, 2);
   t.equal((await admin.post('/smtp-servers/999/edit/test', formFor(peer))).statusCode, 404);
   t.equal((await admin.post('/smtp-servers/999/test')).statusCode, 404);
   t.equal((await admin.get('/smtp-servers/999/test')).statusCode, 404);
@@ -235,7 +236,7 @@ t.test('a test still running when the server is edited does not stamp its result
   await admin.post(`/smtp-servers/${id}`, formFor(slow, { host: 'localhost' }));
   const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.updatedAt);
   t.equal(kept, false);
-  t.equal(serverRow(admin, id).last_test_at, null, 'no result on the edited server');
+  t.equal(await app.stores.probes.lastOf(id), null, 'no result on the edited server');
   t.match((await app.repositories.audit.list({ action: 'server.test' })).rows[0]!.changes, { retained: [null, false] });
   const fresh = (await app.repositories.smtpServers.findServer(id))!;
   t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');

@@ -1,6 +1,7 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import net from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { ServerView } from '../src/smtp-servers/repository.js';
 import { text, validServer, type Client } from './helper.js';
 
 type Test = { teardown: (fn: () => unknown) => void };
@@ -184,6 +185,9 @@ export async function serverThrough(client: Client, peer: SmtpPeer, overrides: R
   return (client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number }).id;
 }
 
-export function serverRow(client: Client, id: number): Record<string, unknown> {
-  return client.app.database.sqlite.prepare('SELECT * FROM smtp_servers WHERE id = ?').get(id) as Record<string, unknown>;
+/** The saved server as the app reads it, its confirmation and last test included. */
+export async function savedServer(client: Client, id: number): Promise<ServerView> {
+  const server = await client.app.repositories.smtpServers.findServer(id);
+  if (!server) throw new Error(`no server ${id}`);
+  return server;
 }

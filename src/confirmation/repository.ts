@@ -1,20 +1,13 @@
-import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
-import { insertAuditEntry, type Actor } from '../audit/repository.js';
-import type { Db } from '../db/client.js';
-import { confirmationTokens, smtpServers } from '../db/schema.js';
+import type { Actor } from '../audit/store.js';
+import type { Stores } from '../db/stores.js';
 import type { Diagnosis } from '../smtp-probe/report.js';
+import type { ConfirmationToken, ConfirmedServer } from './store.js';
 import { hashConfirmationToken, isWellFormedToken, newConfirmationToken } from './token.js';
+
+export type { ConfirmedServer } from './store.js';
 
 /** At most this many confirmation mails for one server, and to one address, within the window, whatever became of them. */
 export const confirmationThrottle = { limit: 5, windowMs: 60 * 60 * 1000 } as const;
-
-export interface ConfirmedServer {
-  id: number;
-  title: string;
-  email: string;
-  host: string;
-  port: number;
-}
 
 export type IssueResult =
   | { kind: 'issued'; token: string; tokenId: number; expiresAt: Date }
@@ -36,159 +29,115 @@ export function storedDiagnosis(diagnosis: Diagnosis): string {
   return JSON.stringify({ key: diagnosis.key, params: diagnosis.params ?? {}, ...(diagnosis.reply ? { reply: diagnosis.reply } : {}) });
 }
 
-export function createConfirmationRepository(db: Db) {
-  const serverColumns = {
-    id: smtpServers.id,
-    title: smtpServers.title,
-    email: smtpServers.email,
-    host: smtpServers.host,
-    port: smtpServers.port,
-  };
+function stateOf(found: { token: ConfirmationToken; server: ConfirmedServer } | null, now: Date): TokenState {
+  if (!found) return { kind: 'unknown' };
+  const { token, server } = found;
+  if (token.usedAt) return { kind: 'used', server, usedAt: token.usedAt };
+  if (token.revokedAt) return { kind: 'revoked', server };
+  if (token.expiresAt.getTime() <= now.getTime()) return { kind: 'expired', server, expiresAt: token.expiresAt };
+  return { kind: 'valid', server, expiresAt: token.expiresAt };
+}
 
-  function stateOf(tx: Db, token: string, now: Date) {
-    if (!isWellFormedToken(token)) return { state: { kind: 'unknown' } as TokenState, row: null };
-    const row = tx
-      .select({ token: confirmationTokens, server: serverColumns })
-      .from(confirmationTokens)
-      .innerJoin(smtpServers, eq(smtpServers.id, confirmationTokens.serverId))
-      .where(eq(confirmationTokens.tokenHash, hashConfirmationToken(token)))
-      .get();
-    if (!row) return { state: { kind: 'unknown' } as TokenState, row: null };
-    const { token: t, server } = row;
-    let state: TokenState;
-    if (t.usedAt) state = { kind: 'used', server, usedAt: t.usedAt };
-    else if (t.revokedAt) state = { kind: 'revoked', server };
-    else if (t.expiresAt.getTime() <= now.getTime()) state = { kind: 'expired', server, expiresAt: t.expiresAt };
-    else state = { kind: 'valid', server, expiresAt: t.expiresAt };
-    return { state, row };
-  }
+/**
+ * The rules of confirmation links over `stores.confirmations`. Each change takes the server first (holdServer), so an
+ * edit of the server, which voids its links, is either wholly before or wholly after it.
+ */
+export function createConfirmationRepository(stores: Stores) {
+  const recentSince = (now: Date) => new Date(now.getTime() - confirmationThrottle.windowMs);
 
   return {
     /**
      * A new link for the server, unless it had its share this hour. Earlier links stop working: only the latest
-     * message proves anything. Check and insert share one transaction, so two quick clicks cannot both slip through.
+     * message proves anything. Counting and inserting are one transaction that holds the server and the address, so
+     * quick clicks, on one instance or several, cannot slip past the limit together.
      */
     async issue(serverId: number, options: { ttlHours: number; now?: Date }): Promise<IssueResult> {
       const now = options.now ?? new Date();
-      return db.transaction((tx) => {
-        const server = tx.select({ id: smtpServers.id, email: smtpServers.email }).from(smtpServers).where(eq(smtpServers.id, serverId)).get();
-        if (!server) return { kind: 'notFound' } as const;
-        const since = gt(confirmationTokens.createdAt, new Date(now.getTime() - confirmationThrottle.windowMs));
+      const { token, hash } = newConfirmationToken();
+      return stores.transaction(async (tx): Promise<IssueResult> => {
+        const server = await tx.confirmations.holdServer(serverId);
+        if (!server) return { kind: 'notFound' };
+        await tx.confirmations.holdRecipient(server.email);
         // Per recipient too: copies of one server must not multiply the mails one address receives.
         const windows = [
-          { scope: 'server', recent: and(eq(confirmationTokens.serverId, serverId), since) },
-          { scope: 'recipient', recent: and(sql`lower(${smtpServers.email}) = lower(${server.email})`, since) },
+          ['server', { serverId }],
+          ['recipient', { email: server.email }],
         ] as const;
-        for (const { scope, recent } of windows) {
-          const sent = tx
-            .select({ createdAt: confirmationTokens.createdAt })
-            .from(confirmationTokens)
-            .innerJoin(smtpServers, eq(smtpServers.id, confirmationTokens.serverId))
-            .where(recent)
-            .orderBy(asc(confirmationTokens.createdAt))
-            .all();
+        for (const [scope, whose] of windows) {
+          const sent = await tx.confirmations.issuedSince(whose, recentSince(now));
           if (sent.length >= confirmationThrottle.limit) {
-            const oldest = sent[sent.length - confirmationThrottle.limit]!.createdAt;
-            return { kind: 'throttled', scope, retryAt: new Date(oldest.getTime() + confirmationThrottle.windowMs), limit: confirmationThrottle.limit } as const;
+            const oldest = sent[sent.length - confirmationThrottle.limit]!;
+            return { kind: 'throttled', scope, retryAt: new Date(oldest.getTime() + confirmationThrottle.windowMs), limit: confirmationThrottle.limit };
           }
         }
-        tx.update(confirmationTokens)
-          .set({ revokedAt: now })
-          .where(and(eq(confirmationTokens.serverId, serverId), isNull(confirmationTokens.usedAt), isNull(confirmationTokens.revokedAt)))
-          .run();
-        const { token, hash } = newConfirmationToken();
+        await tx.confirmations.revokeOpen(serverId, now);
         const expiresAt = new Date(now.getTime() + options.ttlHours * 3600 * 1000);
-        const row = tx
-          .insert(confirmationTokens)
-          .values({ serverId, tokenHash: hash, createdAt: now, expiresAt })
-          .returning({ id: confirmationTokens.id })
-          .get();
-        return { kind: 'issued', token, tokenId: row.id, expiresAt } as const;
+        const tokenId = await tx.confirmations.insert({ serverId, tokenHash: hash, createdAt: now, expiresAt });
+        return { kind: 'issued', token, tokenId, expiresAt };
       });
     },
 
     /** The message left through the server: the server waits for its link to be followed. */
     async recordSent(serverId: number, tokenId: number, details: { sentAt: Date; expiresAt: Date; summary: string }, actor: Actor) {
-      db.transaction((tx) => {
-        const token = tx.select({ revokedAt: confirmationTokens.revokedAt }).from(confirmationTokens).where(eq(confirmationTokens.id, tokenId)).get();
+      await stores.transaction(async (tx) => {
+        await tx.confirmations.holdServer(serverId);
+        const token = await tx.confirmations.find(tokenId);
         // An edit while the message was on its way revoked the link: the server stays as the edit left it.
         if (token && !token.revokedAt) {
-          tx.update(smtpServers)
-            .set({
-              confirmationStatus: 'pending',
-              confirmationSentAt: details.sentAt,
-              confirmationExpiresAt: details.expiresAt,
-              confirmedAt: null,
-              confirmationError: null,
-            })
-            .where(eq(smtpServers.id, serverId))
-            .run();
+          await tx.confirmations.setServerConfirmation(serverId, { status: 'pending', sentAt: details.sentAt, expiresAt: details.expiresAt, confirmedAt: null, error: null });
         }
-        insertAuditEntry(tx, actor, { action: 'server.confirmation_send', targetType: 'smtp_server', targetId: serverId, summary: details.summary });
+        await tx.audit.append(actor, { action: 'server.confirmation_send', targetType: 'smtp_server', targetId: serverId, summary: details.summary });
       });
     },
 
     /** The message could not leave: the link is void and the server shows why. */
     async recordFailed(serverId: number, tokenId: number, details: { at: Date; diagnosis: Diagnosis; summary: string }, actor: Actor) {
-      db.transaction((tx) => {
-        const token = tx.select({ revokedAt: confirmationTokens.revokedAt }).from(confirmationTokens).where(eq(confirmationTokens.id, tokenId)).get();
-        tx.update(confirmationTokens).set({ revokedAt: details.at }).where(and(eq(confirmationTokens.id, tokenId), isNull(confirmationTokens.revokedAt))).run();
-        if (token && !token.revokedAt) {
-          tx.update(smtpServers)
-            .set({
-              confirmationStatus: 'failed',
-              confirmationSentAt: details.at,
-              confirmationExpiresAt: null,
-              confirmedAt: null,
-              confirmationError: storedDiagnosis(details.diagnosis),
-            })
-            .where(eq(smtpServers.id, serverId))
-            .run();
+      await stores.transaction(async (tx) => {
+        await tx.confirmations.holdServer(serverId);
+        // Already void: an edit came first, and the server stays as the edit left it.
+        if (await tx.confirmations.revoke(tokenId, details.at)) {
+          await tx.confirmations.setServerConfirmation(serverId, {
+            status: 'failed',
+            sentAt: details.at,
+            expiresAt: null,
+            confirmedAt: null,
+            error: storedDiagnosis(details.diagnosis),
+          });
         }
-        insertAuditEntry(tx, actor, { action: 'server.confirmation_send', targetType: 'smtp_server', targetId: serverId, summary: details.summary });
+        await tx.audit.append(actor, { action: 'server.confirmation_send', targetType: 'smtp_server', targetId: serverId, summary: details.summary });
       });
     },
 
     /** What a link leads to, without changing anything (the page a mail scanner may open). */
     async inspect(token: string, now = new Date()): Promise<TokenState> {
-      return stateOf(db, token, now).state;
+      if (!isWellFormedToken(token)) return { kind: 'unknown' };
+      return stateOf(await stores.confirmations.findByHash(hashConfirmationToken(token)), now);
     },
 
     /** Uses the link once: the server is confirmed now. Any other state changes nothing. */
     async confirm(token: string, actor: Actor, now = new Date()): Promise<TokenState> {
-      return db.transaction((tx) => {
-        const { state, row } = stateOf(tx, token, now);
-        if (state.kind !== 'valid' || !row) return state;
-        const used = tx
-          .update(confirmationTokens)
-          .set({ usedAt: now })
-          .where(and(eq(confirmationTokens.id, row.token.id), isNull(confirmationTokens.usedAt), isNull(confirmationTokens.revokedAt)))
-          .run();
-        if (used.changes !== 1) return { kind: 'used', server: state.server, usedAt: now } as TokenState;
-        tx.update(smtpServers)
-          .set({ confirmationStatus: 'confirmed', confirmedAt: now, confirmationExpiresAt: null, confirmationError: null })
-          .where(eq(smtpServers.id, state.server.id))
-          .run();
-        insertAuditEntry(
-          tx,
+      if (!isWellFormedToken(token)) return { kind: 'unknown' };
+      const hash = hashConfirmationToken(token);
+      return stores.transaction(async (tx): Promise<TokenState> => {
+        const found = await tx.confirmations.findByHash(hash);
+        const state = stateOf(found, now);
+        if (state.kind !== 'valid' || !found) return state;
+        await tx.confirmations.holdServer(found.token.serverId);
+        // Someone else used it, or an edit voided it, since it was read: say what it is now.
+        if (!(await tx.confirmations.use(found.token.id, now))) return stateOf(await tx.confirmations.findByHash(hash), now);
+        await tx.confirmations.setServerConfirmation(found.token.serverId, { status: 'confirmed', expiresAt: null, confirmedAt: now, error: null });
+        await tx.audit.append(
           actor,
-          { action: 'server.confirm', targetType: 'smtp_server', targetId: state.server.id, summary: `${state.server.title} (${state.server.email})` },
+          { action: 'server.confirm', targetType: 'smtp_server', targetId: found.server.id, summary: `${found.server.title} (${found.server.email})` },
           now,
         );
-        return { kind: 'confirmed', server: state.server, confirmedAt: now } as TokenState;
+        return { kind: 'confirmed', server: found.server, confirmedAt: now };
       });
     },
 
     /** How many links were issued for the server within the throttle window (for tests and the admin's message). */
     async recentSends(serverId: number, now = new Date()): Promise<number> {
-      const since = new Date(now.getTime() - confirmationThrottle.windowMs);
-      return (
-        db
-          .select({ n: count() })
-          .from(confirmationTokens)
-          .where(and(eq(confirmationTokens.serverId, serverId), gt(confirmationTokens.createdAt, since)))
-          .get()?.n ?? 0
-      );
+      return (await stores.confirmations.issuedSince({ serverId }, recentSince(now))).length;
     },
   };
 }

@@ -34,15 +34,19 @@ export function confirmationLink(publicUrl: string, token: string): string {
  * credentials — from "senderName <email>" to email. Receiving it proves both the sending path and the mailbox.
  */
 export async function sendConfirmation(deps: ConfirmationDeps, serverId: number, locale: Locale, actor: Actor): Promise<SendOutcome> {
-  const server = await deps.servers.findServer(serverId);
-  if (!server) return { kind: 'notFound' };
-  // Before a token is issued: a password no key opens refuses the request with nothing changed.
-  const choice = savedServerPassword(server);
-  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
+  // Before a link is issued: a password no key opens refuses the request with nothing changed.
+  const before = await deps.servers.findServer(serverId);
+  if (!before) return { kind: 'notFound' };
+  await passwordFor(savedServerPassword(before), () => deps.servers.revealPassword(serverId));
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
+  // Read once the link exists: an edit from now on voids it, so the mail cannot prove settings it was not sent with.
+  const server = await deps.servers.findServer(serverId);
+  if (!server) return { kind: 'notFound' };
   if (issued.kind === 'throttled') return { ...issued, server };
 
+  const choice = savedServerPassword(server);
+  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   let address: string | null = null;

@@ -1,4 +1,6 @@
 import type { AuditStore } from '../audit/store.js';
+import type { ConfirmationStore } from '../confirmation/store.js';
+import type { ProbeResultStore } from '../smtp-probe/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -9,6 +11,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 export interface Stores {
   readonly kind: StoreKind;
   readonly audit: AuditStore;
+  readonly confirmations: ConfirmationStore;
+  readonly probes: ProbeResultStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

@@ -1,7 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
-import type { Db } from '../db/client.js';
-import { smtpServers } from '../db/schema.js';
+import type { Actor, FieldChanges } from '../audit/store.js';
+import type { Stores } from '../db/stores.js';
 import { storedPasswordNote, type PasswordChoice } from '../smtp-servers/validation.js';
 import type { ProbeReport } from './report.js';
 
@@ -17,31 +15,26 @@ function auditChanges(report: ProbeReport, password: PasswordChoice, extra: Fiel
   };
 }
 
-export function createConnectionTestRepository(db: Db) {
+export function createConnectionTestRepository(stores: Stores) {
   return {
     /**
      * The test of a saved server: its result stays on the row (when, ok or not, the whole report) for the list —
      * unless the server was edited while the test ran (`testedVersion` is its updatedAt before the test): then the
-     * result speaks of settings the server no longer has, and only the audit trail keeps it. (The column's SQL
-     * default is a REAL of whole milliseconds, hence a comparison within 1 ms.)
+     * result speaks of settings the server no longer has, and only the audit trail keeps it.
      */
     async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: Date, password: PasswordChoice = { kind: 'none' }): Promise<boolean> {
-      return db.transaction((tx) => {
-        const { changes } = tx
-          .update(smtpServers)
-          .set({ lastTestAt: new Date(report.startedAt), lastTestOk: report.ok, lastTestSummary: JSON.stringify(report) })
-          .where(and(eq(smtpServers.id, serverId), sql`abs(${smtpServers.updatedAt} - ${testedVersion.getTime()}) < 1`))
-          .run();
+      return stores.transaction(async (tx) => {
+        const stamped = await tx.probes.recordOnServer(serverId, { at: new Date(report.startedAt), ok: report.ok, report: JSON.stringify(report) }, testedVersion);
         // Edited while the test ran: the result speaks of settings the server no longer has.
-        const audited = auditChanges(report, password, changes === 0 ? { retained: [null, false] } : {});
-        insertAuditEntry(tx, actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary: title, changes: audited });
-        return changes > 0;
+        const audited = auditChanges(report, password, stamped ? {} : { retained: [null, false] });
+        await tx.audit.append(actor, { action: 'server.test', targetType: 'smtp_server', targetId: serverId, summary: title, changes: audited });
+        return stamped;
       });
     },
 
     /** A test of values typed in the form and not saved: only the audit trail keeps it. */
     async recordDraftTest(serverId: number | null, report: ProbeReport, actor: Actor, password: PasswordChoice): Promise<void> {
-      insertAuditEntry(db, actor, {
+      await stores.audit.append(actor, {
         action: 'server.test',
         targetType: 'smtp_server',
         ...(serverId === null ? {} : { targetId: serverId }),

@@ -1,5 +1,7 @@
 import type { Stores } from '../stores.js';
 import { createPostgresAuditStore } from './audit.js';
+import { createPostgresConfirmationStore } from './confirmations.js';
+import { createPostgresProbeResultStore } from './probes.js';
 import type { PgDb, PostgresHandle } from './client.js';
 
 /** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */
@@ -9,6 +11,8 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
   const stores: Stores = {
     kind: 'postgres',
     audit: createPostgresAuditStore(db),
+    confirmations: createPostgresConfirmationStore(db),
+    probes: createPostgresProbeResultStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.db.transaction((tx) => fn(storesOn(tx, handle, true)));

@@ -1,6 +1,8 @@
 import type { Stores } from '../stores.js';
 import type { DatabaseHandle } from '../client.js';
 import { createSqliteAuditStore } from './audit.js';
+import { createSqliteConfirmationStore } from './confirmations.js';
+import { createSqliteProbeResultStore } from './probes.js';
 import { createWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
@@ -10,6 +12,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const stores: Stores = {
     kind: 'sqlite',
     audit: createSqliteAuditStore(db, lock),
+    confirmations: createSqliteConfirmationStore(db, lock),
+    probes: createSqliteProbeResultStore(db, lock),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {

@@ -1,0 +1,86 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import t, { type Test } from 'tap';
+import { databaseFrom } from '../src/config.js';
+import { openStores } from '../src/db/open.js';
+import type { ProbeReport } from '../src/smtp-probe/report.js';
+import { createConnectionTestRepository } from '../src/smtp-probe/repository.js';
+import { serverRows } from './server-rows.js';
+import { forEachStore, type TestStore } from './stores.js';
+
+async function storesFor(t: Test, store: TestStore) {
+  const { stores } = await openStores(databaseFrom(store.relaisDb));
+  t.teardown(() => stores.close());
+  return { stores, tests: createConnectionTestRepository(stores) };
+}
+
+const admin = { userId: null, name: 'Alice Martin', ip: '192.0.2.7' };
+const version = new Date(Date.UTC(2026, 0, 1, 8));
+
+function reportOf(ok: boolean, startedAt: Date): ProbeReport {
+  return {
+    version: 1,
+    ok,
+    startedAt: startedAt.toISOString(),
+    totalMs: 42,
+    target: { host: 'smtp.exemple.fr', port: 587, security: 'starttls', authentication: 'password', email: 'ventes@exemple.fr', username: 'ventes', verifyCertificate: true },
+    address: '192.0.2.25',
+    banner: '220 smtp.exemple.fr ESMTP',
+    capabilities: null,
+    tls: null,
+    steps: [],
+    diagnosis: ok ? null : { kind: 'authFailed', key: 'diagnosis.authFailed', params: { user: 'ventes' } },
+  };
+}
+
+await forEachStore(t, 'a saved server’s test: kept on the row unless an edit outran it', async (t, store) => {
+  const { stores, tests } = await storesFor(t, store);
+  const rows = await serverRows(t, store);
+  const id = await rows.insert('Vente', 'ventes@exemple.fr', version);
+  t.equal(await stores.probes.lastOf(id), null, 'never tested');
+
+  const startedAt = new Date(Date.UTC(2026, 0, 2, 9, 30, 15, 123));
+  const failed = reportOf(false, startedAt);
+  t.equal(await tests.recordServerTest(id, 'Vente', failed, admin, version, { kind: 'stored' }), true);
+  const last = (await stores.probes.lastOf(id))!;
+  t.equal(last.at.getTime(), startedAt.getTime(), 'when, to the millisecond');
+  t.equal(last.ok, false);
+  t.same(JSON.parse(last.report), failed, 'the whole report');
+  t.same((await stores.audit.list({ action: 'server.test' })).rows.map((r) => [r.actor, r.targetId, r.summary]), [
+    ['Alice Martin', String(id), 'Vente (smtp.exemple.fr:587) : échec — authFailed ; mot de passe enregistré utilisé vers smtp.exemple.fr:587'],
+  ]);
+
+  // Edited while a second test ran: the result of the old settings is not stamped on the new ones.
+  await rows.edit(id, 'smtp2.exemple.fr', new Date(version.getTime() + 1));
+  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, new Date(startedAt.getTime() + 1000)), admin, version), false);
+  t.equal((await stores.probes.lastOf(id))!.ok, false, 'the earlier result stays as it was');
+  t.match((await stores.audit.list({ action: 'server.test' })).rows[0]!.summary, /^Vente \(smtp\.exemple\.fr:587\) : ok \(serveur modifié pendant le test : résultat non retenu\)$/);
+
+  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, startedAt), admin, new Date(version.getTime() + 1)), true, 'tested as it now is');
+  t.equal((await stores.probes.lastOf(id))!.ok, true);
+  t.equal(await tests.recordServerTest(id + 100, 'Disparu', reportOf(true, startedAt), admin, version), false, 'a deleted server keeps nothing');
+  t.equal((await stores.audit.list({ action: 'server.test' })).total, 4, 'every test is in the audit trail');
+
+  if (store.kind === 'postgres') {
+    // The edit still in progress elsewhere when the test ends: the result waits for it and is not stamped.
+    const edit = await rows.editInProgress(id, 'smtp3.exemple.fr', new Date(version.getTime() + 2));
+    const recording = tests.recordServerTest(id, 'Vente', reportOf(false, startedAt), admin, new Date(version.getTime() + 1));
+    await sleep(100);
+    await edit.commit();
+    t.equal(await recording, false);
+    t.equal((await stores.probes.lastOf(id))!.ok, true, 'the result of the settings before the edit is not replaced');
+  }
+});
+
+await forEachStore(t, 'a test of unsaved values: only the audit trail keeps it', async (t, store) => {
+  const { stores, tests } = await storesFor(t, store);
+  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  await tests.recordDraftTest(id, reportOf(true, new Date()), admin, { kind: 'typed', password: 'secret-typed' });
+  await tests.recordDraftTest(null, reportOf(false, new Date()), admin, { kind: 'none' });
+  t.equal(await stores.probes.lastOf(id), null, 'nothing on the row');
+  const entries = (await stores.audit.list({ action: 'server.test' })).rows;
+  t.same(entries.map((r) => [r.targetId, r.summary]), [
+    [null, 'formulaire non enregistré (smtp.exemple.fr:587) : échec — authFailed'],
+    [String(id), 'formulaire non enregistré (smtp.exemple.fr:587) : ok'],
+  ]);
+  t.notMatch(JSON.stringify(entries), 'secret-typed', 'no password in the audit trail');
+});
