@@ -24,7 +24,9 @@ t.test('until the stores are converted, a PostgreSQL RELAIS_DB stops the start w
     env: { ...process.env, RELAIS_DB: 'postgres://relais:hunter2@127.0.0.1:5432/relais', PORT: '0' },
   }).catch((e: { code: number; stdout: string; stderr: string }) => e);
   t.equal((err as { code: number }).code, 1);
-  t.equal((err as { stderr: string }).stderr.trim(), 'RELAIS_DB selects PostgreSQL (postgres://relais:***@127.0.0.1:5432/relais), which this version cannot run on yet; use a SQLite file path.');
+  const line = JSON.parse((err as { stderr: string }).stderr.trim()) as { msg: string };
+  t.equal(line.msg, 'Relais cannot start: RELAIS_DB selects PostgreSQL (postgres://relais:***@127.0.0.1:5432/relais), which this version cannot run on yet; use a SQLite file path.');
+  t.notMatch((err as { stderr: string }).stderr, 'hunter2');
 });
 
 t.test('redactUrl masks the password and nothing else', async (t) => {

@@ -45,15 +45,25 @@ await forEachStore(t, 'a saved server’s test: kept on the row unless an edit o
   t.equal(last.at.getTime(), startedAt.getTime(), 'when, to the millisecond');
   t.equal(last.ok, false);
   t.same(JSON.parse(last.report), failed, 'the whole report');
-  t.same((await stores.audit.list({ action: 'server.test' })).rows.map((r) => [r.actor, r.targetId, r.summary]), [
-    ['Alice Martin', String(id), 'Vente (smtp.exemple.fr:587) : échec — authFailed ; mot de passe enregistré utilisé vers smtp.exemple.fr:587'],
+  t.same((await stores.audit.list({ action: 'server.test' })).rows.map((r) => [r.actor, r.targetId, r.summary, r.changes]), [
+    [
+      'Alice Martin',
+      String(id),
+      'Vente',
+      {
+        target: [null, 'smtp.exemple.fr:587'],
+        result: [null, 'failed'],
+        diagnosis: [null, { key: 'diagnosis.authFailed', params: { user: 'ventes' } }],
+        storedPassword: [null, 'smtp.exemple.fr:587'],
+      },
+    ],
   ]);
 
   // Edited while a second test ran: the result of the old settings is not stamped on the new ones.
   await rows.edit(id, 'smtp2.exemple.fr', new Date(version.getTime() + 1));
   t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, new Date(startedAt.getTime() + 1000)), admin, version), false);
   t.equal((await stores.probes.lastOf(id))!.ok, false, 'the earlier result stays as it was');
-  t.match((await stores.audit.list({ action: 'server.test' })).rows[0]!.summary, /^Vente \(smtp\.exemple\.fr:587\) : ok \(serveur modifié pendant le test : résultat non retenu\)$/);
+  t.same((await stores.audit.list({ action: 'server.test' })).rows[0]!.changes, { target: [null, 'smtp.exemple.fr:587'], result: [null, 'ok'], retained: [null, false] });
 
   t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, startedAt), admin, new Date(version.getTime() + 1)), true, 'tested as it now is');
   t.equal((await stores.probes.lastOf(id))!.ok, true);
@@ -78,9 +88,9 @@ await forEachStore(t, 'a test of unsaved values: only the audit trail keeps it',
   await tests.recordDraftTest(null, reportOf(false, new Date()), admin, { kind: 'none' });
   t.equal(await stores.probes.lastOf(id), null, 'nothing on the row');
   const entries = (await stores.audit.list({ action: 'server.test' })).rows;
-  t.same(entries.map((r) => [r.targetId, r.summary]), [
-    [null, 'formulaire non enregistré (smtp.exemple.fr:587) : échec — authFailed'],
-    [String(id), 'formulaire non enregistré (smtp.exemple.fr:587) : ok'],
+  t.same(entries.map((r) => [r.targetId, r.changes?.result, r.changes?.unsaved, r.changes?.storedPassword]), [
+    [null, [null, 'failed'], [null, true], undefined],
+    [String(id), [null, 'ok'], [null, true], undefined],
   ]);
   t.notMatch(JSON.stringify(entries), 'secret-typed', 'no password in the audit trail');
 });
