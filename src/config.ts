@@ -21,8 +21,6 @@ export interface RelaisConfig {
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
-  /** How many rendered list pages to keep (RELAIS_PAGE_CACHE_ENTRIES); 0 turns the cache off. */
-  pageCacheEntries: number;
   /** PEM bundle of extra CAs trusted for SMTP TLS (RELAIS_SMTP_CA_FILE). */
   smtpCaFile: string | undefined;
 }
@@ -70,6 +68,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),
     smtpGreetingTimeoutMs: intFrom(env.RELAIS_SMTP_GREETING_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_GREETING_TIMEOUT_MS'),
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
-    pageCacheEntries: intFrom(env.RELAIS_PAGE_CACHE_ENTRIES, 500, 'RELAIS_PAGE_CACHE_ENTRIES'),
   };
 }

@@ -12,8 +12,6 @@ export interface DatabaseHandle {
   sqlite: Database.Database;
   db: Db;
   file: string;
-  /** Moves with every write to the servers, their departments or the users (see migration 0003), from any process. */
-  dataVersion(): number;
   close(): void;
 }
 
@@ -29,12 +27,10 @@ export function openDatabase(file: string): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder });
-  const readVersion = sqlite.prepare('SELECT version FROM cache_versions WHERE id = 1').pluck();
   return {
     sqlite,
     db,
     file,
-    dataVersion: () => readVersion.get() as number,
     close() {
       if (sqlite.open) sqlite.close();
     },

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../web/actor.js';
 import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
-import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
+import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
 import { limits, validateServerForm, suggestedPorts, type ServerFormErrors, type ServerFormValues, type StoredPasswordTarget } from './validation.js';
 
@@ -112,6 +112,8 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       perPageChoices,
       listUrl,
       sortLink,
+      filterNames,
+      filterChoices,
       ariaSort,
     };
   }
@@ -130,13 +132,9 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
-    const fragment = wantsFragment(request, tableTarget);
-    const key = `servers-list|${fragment}|${request.url}|${request.cookies[columnsCookieName] ?? ''}`;
-    return reply.cachedHtml(key, async () => {
-      const data = await tableData(request, state);
-      if (fragment) return reply.renderHtml('smtp-servers/_table', data);
-      return reply.renderHtml('smtp-servers/index', { ...data, title: request.t('servers.title') }, 'page');
-    });
+    const data = await tableData(request, state);
+    if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
+    return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
   });
 
   app.post('/smtp-servers/columns', { config: { access: 'viewer' } }, async (request, reply) => {
