@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../web/actor.js';
 import { currentPath, wantsFragment } from '../web/render.js';
-import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
+import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
 import { limits, validateServerForm, suggestedPorts, type ServerFormErrors, type ServerFormValues, type StoredPasswordTarget } from './validation.js';
@@ -107,6 +107,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       state: { ...state, page: result.page },
       result,
       columns,
+      cells: tableCells(columns),
       allColumns: serverColumns,
       columnLabelKey,
       perPageChoices,
