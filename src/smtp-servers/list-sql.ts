@@ -1,6 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { getTableColumns } from 'drizzle-orm';
-import { likePattern } from '../db/like.js';
 import { smtpServers, type Department } from '../db/schema.js';
 import { defaultSort, type SortableColumn, type SortDirection } from './columns.js';
 import {
@@ -84,14 +83,15 @@ function meaningSql(meaning: TermMeaning, now: number): Condition {
 }
 
 const ftsSql = 'id IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ?)';
-const likeSql = "search_text LIKE ? ESCAPE '\\'";
+// instr, not LIKE: the search text is already lower case, and no wildcard needs escaping.
+const containsSql = 'instr(search_text, ?) > 0';
 
 /** `index` finds text through the trigram index; `scan` tests each term on the search text of every row it reads. */
 type Strategy = 'index' | 'scan';
 
 function termSql(term: SearchTerm, strategy: Strategy, now: number): Condition {
   const text: Condition =
-    strategy === 'index' && indexable(term) ? { sql: ftsSql, params: [ftsPhrase(term.text)] } : { sql: likeSql, params: [likePattern(term.text)] };
+    strategy === 'index' && indexable(term) ? { sql: ftsSql, params: [ftsPhrase(term.text)] } : { sql: containsSql, params: [term.text] };
   if (!term.meaning) return text;
   const meaning = meaningSql(term.meaning, now);
   return { sql: `(${meaning.sql} OR ${text.sql})`, params: [...meaning.params, ...text.params] };
