@@ -56,3 +56,10 @@ function syncListForm(keepFocused) {
 document.addEventListener('htmx:historyRestore', () => syncListForm(false));
 window.addEventListener('popstate', () => setTimeout(() => syncListForm(false)));
 document.addEventListener('htmx:pushedIntoHistory', () => syncListForm(true));
+
+// A filter left at « Indifférent » stays out of the URL, as the links the server writes leave it out.
+document.addEventListener('htmx:configRequest', (event) => {
+  const { verb, formData } = event.detail;
+  if (verb !== 'get' || !formData) return;
+  for (const name of [...new Set(formData.keys())]) if (formData.getAll(name).every((value) => value === '') && name !== 'q') formData.delete(name);
+});
