@@ -162,6 +162,13 @@ export function createServerListing<K extends string, F extends string = never>(
     return statement;
   }
   const countAll = sqlite.prepare('SELECT count(*) FROM smtp_servers').pluck();
+  const portInUse = sqlite.prepare('SELECT 1 FROM smtp_servers WHERE port = ? LIMIT 1').pluck();
+
+  /** The search's terms; a number names a port only when some server uses it (else "serveur 123" would read every row). */
+  function termsOf(q: string | undefined): SearchTerm[] {
+    if (!q) return [];
+    return planSearch(q).map((term) => (term.meaning && 'port' in term.meaning && !portInUse.get(term.meaning.port) ? { ...term, meaning: null } : term));
+  }
 
   // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row.
   const servedBy = new Map<string, ServerDepartment[]>();
@@ -201,7 +208,7 @@ export function createServerListing<K extends string, F extends string = never>(
     /** One page in display order, with the exact count of the matches. */
     page(filter: ServerListFilter, page: number, perPage: number) {
       const now = Date.now();
-      const terms = filter.q ? planSearch(filter.q) : [];
+      const terms = termsOf(filter.q);
       const total = count(filter, terms, now);
       const pages = Math.max(1, Math.ceil(total / perPage));
       const current = Math.min(Math.max(1, page), pages);
@@ -218,7 +225,7 @@ export function createServerListing<K extends string, F extends string = never>(
 
     /** Every match in display order, for a cursor on another connection; read its rows with `rowOf`. */
     everySql(filter: ServerListFilter): BoundSql {
-      const where = whereOf(filter, filter.q ? planSearch(filter.q) : [], 'index', Date.now());
+      const where = whereOf(filter, termsOf(filter.q), 'index', Date.now());
       return { sql: `SELECT ${select.sql}, ${departmentIdsSql} FROM smtp_servers${where.sql}${orderOf(filter)}`, params: where.params };
     },
 
