@@ -69,3 +69,26 @@ document.addEventListener('input', (event) => {
   else if (length < min) meter.textContent = (meter.dataset.short || '').replace('{n}', String(min - length));
   else meter.textContent = length >= min + 6 ? meter.dataset.good || '' : meter.dataset.ok || '';
 });
+
+// Back or Forward after a live search: htmx restores the rows, the search form must say the query of that URL too.
+// After a sort or a page, its hidden fields follow the new URL (not the field being typed in).
+function syncListForm(keepFocused) {
+  const form = document.querySelector('form.search');
+  if (!form) return;
+  const params = new URLSearchParams(location.search);
+  for (const field of form.elements) {
+    if (!field.name || !(field instanceof HTMLInputElement || field instanceof HTMLSelectElement)) continue;
+    if (keepFocused && field === document.activeElement) continue;
+    field.value = params.get(field.name) ?? field.dataset.default ?? '';
+  }
+}
+document.addEventListener('htmx:historyRestore', () => syncListForm(false));
+window.addEventListener('popstate', () => setTimeout(() => syncListForm(false)));
+document.addEventListener('htmx:pushedIntoHistory', () => syncListForm(true));
+
+// A filter left at « Indifférent » stays out of the URL, as the links the server writes leave it out.
+document.addEventListener('htmx:configRequest', (event) => {
+  const { verb, formData } = event.detail;
+  if (verb !== 'get' || !formData) return;
+  for (const name of [...new Set(formData.keys())]) if (formData.getAll(name).every((value) => value === '') && name !== 'q') formData.delete(name);
+});

@@ -36,8 +36,6 @@ export interface RelaisConfig {
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
-  /** How many rendered list pages to keep (RELAIS_PAGE_CACHE_ENTRIES); 0 turns the cache off. */
-  pageCacheEntries: number;
   /** PEM bundle of extra CAs trusted for SMTP TLS (RELAIS_SMTP_CA_FILE). */
   smtpCaFile: string | undefined;
   /** RELAIS_SMTP_ALLOW_PRIVATE=true: SMTP connections may go to loopback, link-local and metadata addresses. */
@@ -134,6 +132,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
     smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
-    pageCacheEntries: intFrom(env.RELAIS_PAGE_CACHE_ENTRIES, 500, 'RELAIS_PAGE_CACHE_ENTRIES'),
   };
 }

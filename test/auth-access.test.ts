@@ -94,8 +94,8 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
     `/smtp-servers/${server!.id}/edit`,
     `/smtp-servers/${server!.id}/delete`,
     `/smtp-servers/${server!.id}/duplicate`,
-    `action="/smtp-servers/${server!.id}/confirmation"`,
-    `action="/smtp-servers/${server!.id}/test"`,
+    `/smtp-servers/${server!.id}/confirmation`,
+    `/smtp-servers/${server!.id}/test`,
     'href="/users"',
     'href="/audit"',
   ]) {
@@ -118,8 +118,8 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
     `/smtp-servers/${server!.id}/edit`,
     `/smtp-servers/${server!.id}/delete`,
     `/smtp-servers/${server!.id}/duplicate`,
-    `action="/smtp-servers/${server!.id}/confirmation"`,
-    `action="/smtp-servers/${server!.id}/test"`,
+    `/smtp-servers/${server!.id}/confirmation`,
+    `/smtp-servers/${server!.id}/test`,
     'href="/users"',
     'href="/audit"',
   ]) {

@@ -21,8 +21,8 @@ t.test('"Tester" runs the real path for a saved server; the result page and the 
   const id = await serverThrough(admin, peer);
 
   const list = await admin.get('/smtp-servers');
-  t.match(list.body, `action="/smtp-servers/${id}/test"`);
-  t.match(text(list.body), 'Tester la connexion de « Vente principale »');
+  t.match(list.body, `<button formaction=/smtp-servers/${id}/test aria-labelledby="at t${id}">`);
+  t.match(list.body, '<span id="at">Tester la connexion</span>');
   t.notMatch(text(list.body), 'Test réussi', 'never tested yet');
   t.match(text((await admin.get(`/smtp-servers/${id}/test`)).body), 'Ce serveur n’a pas encore été testé.');
 

@@ -13,8 +13,6 @@ export interface DatabaseHandle {
   sqlite: Database.Database;
   db: Db;
   file: string;
-  /** Moves with every write to the servers, their departments or the users (see migration 0003), from any process. */
-  dataVersion(): number;
   /** Whether a write would land now: null when it would, else why not. Writes nothing (the probe is rolled back). */
   checkWrites(): StoreWriteFailure | null;
   close(): void;
@@ -72,12 +70,10 @@ export function openDatabase(file: string): DatabaseHandle {
     if (sqlite?.open) sqlite.close();
     throw new DatabaseOpenError(file, openFailureReason(sqliteCause(err), file));
   }
-  const readVersion = sqlite.prepare('SELECT version FROM cache_versions WHERE id = 1').pluck();
   return {
     sqlite,
     db,
     file,
-    dataVersion: () => readVersion.get() as number,
     checkWrites: () => checkWrites(sqlite, file),
     close() {
       if (sqlite.open) sqlite.close();

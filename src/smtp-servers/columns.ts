@@ -50,3 +50,20 @@ export function visibleColumnsFrom(chosen: unknown): ServerColumn[] {
 export function serializeColumns(columns: readonly ServerColumn[]): string {
   return columns.join(',');
 }
+
+// Columns that share a cell when both are shown, so the default columns fit 1280 px: "host:port", the sender name under the mail.
+const sharedCells: readonly (readonly [ServerColumn, ServerColumn])[] = [
+  ['host', 'port'],
+  ['email', 'senderName'],
+];
+
+/** The table's cells, left to right: each lists the columns it shows (one, or a pair that shares a cell). */
+export function tableCells(columns: readonly ServerColumn[]): ServerColumn[][] {
+  const cells: ServerColumn[][] = [];
+  for (const column of columns) {
+    const previous = cells.at(-1);
+    if (previous?.length === 1 && sharedCells.some(([a, b]) => a === previous[0] && b === column)) previous.push(column);
+    else cells.push([column]);
+  }
+  return cells;
+}

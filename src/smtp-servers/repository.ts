@@ -1,28 +1,21 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { and, asc, count, desc, eq, getTableColumns, inArray, ne, sql, type SQL } from 'drizzle-orm';
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { and, asc, eq, getTableColumns, inArray, ne, sql } from 'drizzle-orm';
 import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
-import { keyIdOf, UndecryptableSecretError, type SecretBox } from '../crypto/secret-box.js';
+import { envelopePrefix, keyIdOf, UndecryptableSecretError, type SecretBox } from '../crypto/secret-box.js';
 import { sealedByNoneOf } from '../crypto/stored-secrets.js';
 import type { Db } from '../db/client.js';
 import { confirmationTokens, departments, smtpServerDepartments, smtpServers, type Department, type SmtpServerRow } from '../db/schema.js';
-import { defaultPerPage, defaultSort, type SortableColumn, type SortDirection } from './columns.js';
-import { likePattern } from '../db/like.js';
-import { normalizeForSearch, planSearch, type SearchPlan } from './search.js';
+import { defaultPerPage } from './columns.js';
+import { createServerListing, type ServerDepartment, type ServerListFilter } from './list-sql.js';
+import { normalizeForSearch } from './search.js';
 import { mismatchesOf, type ServerInput } from './validation.js';
 
-export interface ServerListQuery {
-  q?: string;
-  sort?: SortableColumn;
-  dir?: SortDirection;
+export interface ServerListQuery extends ServerListFilter {
   page?: number;
   perPage?: number;
 }
 
-export interface ServerDepartment {
-  code: string;
-  name: string;
-}
+export type { ServerDepartment };
 
 /** A server as pages and exports see it: everything but the password, which is only "stored or not". */
 export type ServerView = Omit<SmtpServerRow, 'passwordCiphertext' | 'searchText' | 'titleKey' | 'titleSort'> & {
@@ -72,24 +65,9 @@ export interface ServerPage {
   perPage: number;
 }
 
-const broadSearchThreshold = 2000;
 
 /** Fields whose change means the mail path is no longer the one that was proven. */
 const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
-
-const sortExpressions: Record<SortableColumn, SQL | SQLiteColumn> = {
-  id: smtpServers.id,
-  title: smtpServers.titleSort,
-  host: smtpServers.host,
-  port: smtpServers.port,
-  authentication: smtpServers.authentication,
-  security: smtpServers.security,
-  email: sql`${smtpServers.email} COLLATE NOCASE`,
-  senderName: sql`${smtpServers.senderName} COLLATE NOCASE`,
-  username: sql`${smtpServers.username} COLLATE NOCASE`,
-  usage: smtpServers.usage,
-  confirmation: smtpServers.confirmationStatus,
-};
 
 const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...viewColumns } = getTableColumns(smtpServers);
 
@@ -147,10 +125,6 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     return normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...served.map((d) => d.name)].join(' '));
   }
 
-  const ftsMatch = (match: string) => sql`${smtpServers.id} IN (SELECT rowid FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${match})`;
-  const textContains = (pattern: string) => sql`${smtpServers.searchText} LIKE ${pattern} ESCAPE '\\'`;
-
-  /** Selective searches go through the trigram index; `scan` tests every term on the search text instead. */
   /** Every column a form writes, but the password, whose three cases (keep, clear, replace) differ. */
   function columnsOf(input: ServerInput, codes: string[]) {
     return {
@@ -169,31 +143,6 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       signature: input.signature,
       searchText: searchTextFor(input, codes),
     };
-  }
-
-  function whereFor(plan: SearchPlan | null, strategy: 'index' | 'scan' = 'index'): SQL | undefined {
-    if (!plan) return undefined;
-    if (strategy === 'scan') return and(...plan.terms.map((term) => textContains(likePattern(term))));
-    const conditions: SQL[] = [];
-    if (plan.match) conditions.push(ftsMatch(plan.match));
-    for (const pattern of plan.likes) conditions.push(textContains(pattern));
-    return and(...conditions);
-  }
-
-  /**
-   * Exact count of the matches: inside the trigram index when every term is long enough for it, else one pass
-   * over the covering title index testing every term (both stay near 10 ms at 100,000 servers).
-   */
-  function countMatches(plan: SearchPlan | null): number {
-    if (plan?.match && plan.likes.length === 0) {
-      return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ${plan.match}`)?.n ?? 0;
-    }
-    return db.select({ n: count() }).from(smtpServers).where(whereFor(plan, 'scan')).get()?.n ?? 0;
-  }
-
-  function orderFor(sort: SortableColumn = defaultSort.sort, dir: SortDirection = defaultSort.dir): SQL[] {
-    const direction = dir === 'desc' ? desc : asc;
-    return [direction(sortExpressions[sort]), direction(smtpServers.id)];
   }
 
   function departmentsByServer(ids: number[]): Map<number, ServerDepartment[]> {
@@ -226,78 +175,6 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     }));
   }
 
-  /** The SQL of the list in display order, columns as in listItemFields then the custom departments' ids. */
-  function listItemsQuery(query: Omit<ServerListQuery, 'page' | 'perPage'>) {
-    const fields: Record<string, SQLiteColumn | SQL> = Object.fromEntries(listItemFields.map((field) => [field, smtpServers[field]]));
-    fields.departmentIds = sql`CASE WHEN ${smtpServers.usage} = 'custom' THEN (SELECT group_concat(${smtpServerDepartments.departmentId}) FROM ${smtpServerDepartments} WHERE ${smtpServerDepartments.serverId} = ${smtpServers.id}) END`;
-    return db
-      .select(fields)
-      .from(smtpServers)
-      .where(whereFor(query.q ? planSearch(query.q) : null))
-      .orderBy(...orderFor(query.sort, query.dir))
-      .toSQL();
-  }
-
-  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row.
-  const servedBy = new Map<string, ServerDepartment[]>();
-  function servedDepartments(ids: string): ServerDepartment[] {
-    let served = servedBy.get(ids);
-    if (!served) {
-      const wanted = ids.split(',');
-      served = allDepartments()
-        .filter((d) => wanted.includes(String(d.id)))
-        .map((d) => ({ code: d.code, name: d.name }));
-      servedBy.set(ids, served);
-    }
-    return served;
-  }
-
-  const dateOf = (value: unknown) => (value === null ? null : new Date(value as number));
-
-  /** A row of listItemsQuery (columns in listItemFields order, then the departments' ids) as a list item. */
-  function listItemOf(values: unknown[]): ServerListItem {
-    const [
-      id,
-      title,
-      host,
-      port,
-      security,
-      authentication,
-      email,
-      senderName,
-      username,
-      usage,
-      confirmationStatus,
-      confirmationSentAt,
-      confirmationExpiresAt,
-      confirmedAt,
-      confirmationError,
-      lastTestAt,
-      lastTestOk,
-      departmentIds,
-    ] = values;
-    return {
-      id,
-      title,
-      host,
-      port,
-      security,
-      authentication,
-      email,
-      senderName,
-      username,
-      usage,
-      departments: usage === 'custom' && departmentIds ? servedDepartments(departmentIds as string) : [],
-      confirmationStatus,
-      confirmationSentAt: dateOf(confirmationSentAt),
-      confirmationExpiresAt: dateOf(confirmationExpiresAt),
-      confirmedAt: dateOf(confirmedAt),
-      confirmationError,
-      lastTestAt: dateOf(lastTestAt),
-      lastTestOk: lastTestOk === null ? null : lastTestOk === 1,
-    } as ServerListItem;
-  }
-
   /**
    * A consistent, read-only view of the registry for a long read (an export), on a connection of its own:
    * its cursor walks the rows in display order without holding the app's connection between batches, and
@@ -305,20 +182,19 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
    */
   function openReadSnapshot(): ServerReadSnapshot {
     // drizzle has no cursor; better-sqlite3 has, on a connection that nothing else uses meanwhile.
-    const main = (db as Db & { $client: BetterSqlite3.Database }).$client;
-    const reader = new BetterSqlite3(main.name, { readonly: true, fileMustExist: true });
+    const reader = new BetterSqlite3(sqlite.name, { readonly: true, fileMustExist: true });
     reader.pragma('busy_timeout = 5000');
     // In WAL mode the first read fixes the snapshot; it holds until COMMIT.
     reader.exec('BEGIN');
     let open = true;
     return {
       async *batches(query = {}, batchSize = 250) {
-        const { sql: text, params } = listItemsQuery(query);
+        const { sql: text, params } = itemListing.everySql(query);
         const cursor = reader.prepare(text).raw().iterate(...params) as IterableIterator<unknown[]>;
         try {
           let batch: ServerListItem[] = [];
           for (const values of cursor) {
-            batch.push(listItemOf(values));
+            batch.push(itemListing.rowOf(values) as ServerListItem);
             if (batch.length === batchSize) {
               yield batch;
               batch = [];
@@ -337,6 +213,13 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
       },
     };
   }
+
+  const sqlite = (db as Db & { $client: BetterSqlite3.Database }).$client;
+  const itemListing = createServerListing(sqlite, listItemFields, allDepartments);
+  const viewFields = Object.keys(viewColumns) as (keyof typeof viewColumns)[];
+  // A stored password whose envelope names no configured key: it must be typed again, or the old key restored.
+  const unreadable = ['password_ciphertext IS NOT NULL', ...secrets.keyIds.map((id) => `password_ciphertext NOT LIKE '${envelopePrefix(id).replace(/'/g, "''")}%'`)].join(' AND ');
+  const pageListing = createServerListing(sqlite, viewFields, allDepartments, { hasPassword: 'password_ciphertext IS NOT NULL', passwordUnreadable: `(${unreadable})` });
 
   const selectViews = () =>
     db
@@ -414,28 +297,9 @@ export function createSmtpServerRepository(db: Db, secrets: SecretBox) {
     },
 
     async listServers(query: ServerListQuery = {}): Promise<ServerPage> {
-      const perPage = query.perPage ?? defaultPerPage;
-      const plan = query.q ? planSearch(query.q) : null;
-      const total = countMatches(plan);
-      const pages = Math.max(1, Math.ceil(total / perPage));
-      const page = Math.min(Math.max(1, query.page ?? 1), pages);
-      if (total === 0) return { rows: [], total, page, pages, perPage };
-      // A broad search is fastest as a walk down the sort column's index that stops after one page;
-      // a narrow one sorts the few rows the trigram index finds.
-      const strategy = total > broadSearchThreshold ? 'scan' : 'index';
-      // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
-      const ids = db
-        .select({ id: smtpServers.id })
-        .from(smtpServers)
-        .where(whereFor(plan, strategy))
-        .orderBy(...orderFor(query.sort, query.dir))
-        .limit(perPage)
-        .offset((page - 1) * perPage)
-        .all()
-        .map((row) => row.id);
-      const byId = new Map(selectViews().where(inArray(smtpServers.id, ids)).all().map((row) => [row.id, row]));
-      const rows = ids.map((id) => byId.get(id)).filter((row) => row !== undefined);
-      return { rows: toViews(rows), total, page, pages, perPage };
+      const result = pageListing.page(query, query.page ?? 1, query.perPage ?? defaultPerPage);
+      const rows = result.rows.map((row) => ({ ...row, unusualCombination: mismatchesOf(row as unknown as ServerView).length > 0 }));
+      return { ...result, rows: rows as unknown as ServerView[] };
     },
 
     openReadSnapshot,

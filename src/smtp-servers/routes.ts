@@ -3,8 +3,8 @@ import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
-import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, visibleColumnsFrom, type ServerColumn } from './columns.js';
-import { ariaSort, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
+import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
+import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
 import { DuplicateTitleError, type ServerView } from './repository.js';
 import {
   combinationMismatches,
@@ -133,11 +133,14 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       state: { ...state, page: result.page },
       result,
       columns,
+      cells: tableCells(columns),
       allColumns: serverColumns,
       columnLabelKey,
       perPageChoices,
       listUrl,
       sortLink,
+      filterNames,
+      filterChoices,
       ariaSort,
     };
   }
@@ -156,13 +159,9 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
-    const fragment = wantsFragment(request, tableTarget);
-    const key = `servers-list|${fragment}|${request.url}|${request.cookies[columnsCookieName] ?? ''}`;
-    return reply.cachedHtml(key, async () => {
-      const data = await tableData(request, state);
-      if (fragment) return reply.renderHtml('smtp-servers/_table', data);
-      return reply.renderHtml('smtp-servers/index', { ...data, title: request.t('servers.title') }, 'page');
-    });
+    const data = await tableData(request, state);
+    if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
+    return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
   });
 
   app.post('/smtp-servers/columns', { config: { access: 'viewer', formLists: ['columns'] } }, async (request, reply) => {

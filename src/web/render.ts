@@ -4,7 +4,6 @@ import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, t
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { csrfCookie } from './cookies.js';
-import { encodeHtml, negotiateEncoding, PageCache, type EncodedHtml } from './page-cache.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -28,11 +27,6 @@ declare module 'fastify' {
     page(template: string, data?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
     /** Renders a fragment for htmx: no layout, and never consumes the flash. */
     fragment(template: string, data?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
-    /**
-     * Sends the HTML that `render` makes, from the page cache when the same page was rendered for the same browser,
-     * user and language under the current data version. `key` must name everything else the page depends on.
-     */
-    cachedHtml(key: string, render: () => Promise<string>): Promise<FastifyReply>;
     /** The HTML of a page (which shows and consumes the flash) or a fragment, without sending it. */
     renderHtml(template: string, data?: Record<string, unknown>, kind?: 'page' | 'fragment'): Promise<string>;
     flash(kind: Flash['kind'], key: MessageKey, params?: Params): FastifyReply;
@@ -97,12 +91,9 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
     }
   }
 
-  function sendHtml(reply: FastifyReply, page: EncodedHtml, status: number) {
-    reply.code(status).header('Vary', 'HX-Request, HX-Target, Accept-Encoding').type('text/html; charset=utf-8');
-    if (page.encoding !== 'identity') reply.header('Content-Encoding', page.encoding);
-    return reply.send(page.body);
+  function sendHtml(reply: FastifyReply, html: string, status: number) {
+    return reply.code(status).header('Vary', 'HX-Request, HX-Target').type('text/html; charset=utf-8').send(html);
   }
-  const encodingFor = (request: FastifyRequest) => negotiateEncoding(request.headers['accept-encoding']);
 
   app.decorateReply('renderHtml', async function renderHtml(this: FastifyReply, template: string, data = {}, kind = 'fragment') {
     const flash = kind === 'page' ? readFlash(this.request, this) : null;
@@ -111,32 +102,12 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
 
   app.decorateReply('page', async function page(this: FastifyReply, template: string, data = {}, status = 200) {
     const html = await this.renderHtml(template, data, 'page');
-    return sendHtml(this, encodeHtml(html, encodingFor(this.request)), status);
+    return sendHtml(this, html, status);
   });
 
   app.decorateReply('fragment', async function fragment(this: FastifyReply, template: string, data = {}, status = 200) {
     const html = await this.renderHtml(template, data);
-    return sendHtml(this, encodeHtml(html, encodingFor(this.request)), status);
-  });
-
-  const csrfCookieName = csrfCookie(app.config.publicUrl).name;
-  const cache = new PageCache(app.config.pageCacheEntries);
-  app.decorateReply('cachedHtml', async function cachedHtml(this: FastifyReply, key: string, render: () => Promise<string>) {
-    const request = this.request;
-    const encoding = encodingFor(request);
-    const browser = request.cookies[csrfCookieName];
-    // A page that shows a flash, or hands out a new CSRF secret, belongs to this response alone.
-    if (app.config.pageCacheEntries === 0 || !browser || request.cookies[flashCookieName]) {
-      return sendHtml(this, encodeHtml(await render(), encoding), 200);
-    }
-    const fullKey = [key, encoding, request.locale, request.user?.id ?? '', csrfUserInfo(request), browser].join('\u0000');
-    const version = `${app.database.dataVersion()}:${Math.floor(Date.now() / 60_000)}`;
-    let page = cache.get(fullKey, version);
-    if (!page) {
-      page = encodeHtml(await render(), encoding);
-      cache.set(fullKey, version, page);
-    }
-    return sendHtml(this, page, 200);
+    return sendHtml(this, html, status);
   });
 
   app.decorateReply('flash', function flash(this: FastifyReply, kind: Flash['kind'], key: MessageKey, params?: Params) {

@@ -63,13 +63,15 @@ function focused(s: Scenario): Promise<Focused | null> {
     if (!el || el === document.body) return null;
     const style = getComputedStyle(el);
     const labelled = (el as HTMLInputElement).labels?.[0]?.innerText ?? '';
+    const ids = el.getAttribute('aria-labelledby');
+    const named = ids ? ids.split(/\s+/).map((id) => document.getElementById(id)?.textContent ?? '').join(' ') : '';
     return {
       tag: el.tagName.toLowerCase(),
       id: el.id,
       name: el.getAttribute('name') ?? '',
       role: el.getAttribute('role') ?? '',
       type: el.getAttribute('type') ?? '',
-      text: (el.querySelector('.visually-hidden')?.textContent || el.innerText || labelled || el.getAttribute('title') || '').replace(/\s+/g, ' ').trim(),
+      text: (named || el.querySelector('.visually-hidden')?.textContent || el.innerText || labelled || el.getAttribute('title') || '').replace(/\s+/g, ' ').trim(),
       focusVisible: el.matches(':focus-visible'),
       outlined: (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || (style.boxShadow !== 'none' && style.boxShadow !== ''),
     };

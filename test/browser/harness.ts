@@ -112,13 +112,19 @@ export class Scenario {
 
   /** The visible texts of the table's column headers, without the sort arrows. */
   async columnHeaders(): Promise<string[]> {
-    const texts = await this.page.locator('#servers-table thead th').allInnerTexts();
+    // Two columns may share a header cell (host and port): one name per sort link, or the cell's text.
+    const texts = await this.page.locator('#servers-table thead th').evaluateAll((cells) =>
+      cells.flatMap((cell) => {
+        const links = [...cell.querySelectorAll('a')];
+        return links.length ? links.map((a) => (a as HTMLElement).innerText) : [(cell as HTMLElement).innerText];
+      }),
+    );
     return texts.map((text) => text.replace(/[▲▼↕]/g, '').trim());
   }
 
   /** The titles of the rows shown, in order. */
   rowTitles(): Promise<string[]> {
-    return this.page.locator('#servers-table tbody th[scope="row"]').allInnerTexts();
+    return this.page.locator('#servers-table tbody th').allInnerTexts();
   }
 
   /** The flash message shown at the top of the page. */

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-// What the pages cost on a slow link, and how they fit a 360 px wide phone, with JavaScript on and off.
+// What the pages cost on a slow link, and how they fit a 1280 px screen and a 360 px wide phone, with JavaScript on and off.
 import { scenario, type Scenario } from './harness.js';
 import { contextOptions, createServers, realisticServers, variedServers } from './support.js';
 
@@ -40,6 +40,25 @@ scenario('the list page with 50 rows weighs less than 60 KB as transferred, firs
   s.t.ok(total > 0 && total < weightBudget, `under the ${weightBudget / 1024} KB budget: ${(total / 1024).toFixed(1)} KB`, { entries });
 });
 
+scenario(
+  'at 1280 px the default columns, Confirmation and the actions included, fit without scrolling sideways',
+  async (s) => {
+    const { page } = s;
+    await createServers(s.app, realisticServers);
+    await s.goto('/smtp-servers');
+    const region = await page.locator('.table-scroll').evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+    s.t.ok(region.scrollWidth <= region.clientWidth, 'no horizontal scroll in the table', { region });
+    for (const column of ['col-id', 'col-title', 'col-host', 'col-email', 'col-usage', 'col-confirmation', 'col-links']) {
+      const box = await page.locator(`#servers-table thead th.${column}`).boundingBox();
+      s.t.ok(box && box.x >= 0 && box.x + box.width <= 1280, `${column} is within the window`, { box });
+    }
+    const cell = await page.locator('#servers-table tbody tr').first().locator('td.a').first().innerText();
+    s.t.match(cell, /^[\w.-]+:\d+$/, 'the host and its port share a cell');
+    await fitsWidth(s, 'the list', 1280);
+  },
+  { context: { viewport: { width: 1280, height: 800 } } },
+);
+
 /** The page is no wider than the window: nothing sticks out to the right. */
 async function fitsWidth(s: Scenario, what: string, width = 360) {
   const { pageWidth, overflowing } = await s.page.evaluate((max) => {
@@ -59,14 +78,19 @@ scenario(
     await createServers(s.app, realisticServers);
     await s.goto('/smtp-servers');
     await fitsWidth(s, 'the list');
-    const region = await page.locator('.table-scroll').evaluate((el) => {
-      const before = el.scrollLeft;
-      el.scrollLeft = 200;
-      return { overflowX: getComputedStyle(el).overflowX, wider: el.scrollWidth > el.clientWidth, scrolled: el.scrollLeft > before, width: el.clientWidth };
-    });
-    s.t.ok(region.wider, 'the table is wider than the window');
-    s.t.ok(region.scrolled && /auto|scroll/.test(region.overflowX), 'and scrolls sideways inside .table-scroll', { region });
-    s.t.ok(region.width <= 360, 'the scrolling region itself fits the window');
+    const region = await page.locator('.table-scroll').evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+    s.t.ok(region.scrollWidth <= region.clientWidth && region.clientWidth <= 360, 'each server is a card: nothing to scroll sideways', { region });
+    const cards = await page.locator('#servers-table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => {
+        const box = row.getBoundingClientRect();
+        const title = row.querySelector('th')!.getBoundingClientRect();
+        const actions = [...row.querySelectorAll('.row-actions > *')].map((a) => a.getBoundingClientRect());
+        return { left: box.left, right: box.right, titleFirst: title.top <= Math.min(...actions.map((a) => a.top)), actions: actions.map((a) => ({ right: a.right, width: a.width })) };
+      }),
+    );
+    s.t.equal(cards.length, realisticServers.length);
+    s.t.ok(cards.every((card) => card.left >= 0 && card.right <= 360 && card.titleFirst), 'every card within the window, its title first', { cards });
+    s.t.ok(cards.every((card) => card.actions.length === 5 && card.actions.every((a) => a.right <= 360 && a.width >= 32)), 'its five actions reachable, big enough to touch', { cards });
 
     await page.locator('details.columns-menu summary').click();
     await fitsWidth(s, 'the list with the column menu open');

@@ -54,9 +54,15 @@ scenario('search: as you type with JavaScript, by submitting without', async (s)
     await page.goBack();
     await s.until('Back restores the previous results', showing(s, ['Relais équipe']));
     s.t.match(s.path(), /[?&]q=EQUIPE/);
+    await s.until('and the search box says that URL’s query', async () => (await search.inputValue()) === 'EQUIPE');
+    await page.goForward();
+    await s.until('Forward brings the second search back', showing(s, ['Achats Lyon']));
+    s.t.equal(await search.inputValue(), 'lyon', 'its query in the box');
+    await page.goBack();
     await page.goBack();
     await s.until('Back again restores the whole list', showing(s, all));
     s.t.equal(s.path(), '/smtp-servers');
+    await s.until('with an empty search box', async () => (await search.inputValue()) === '');
   } else {
     await search.fill('EQUIPE');
     await page.getByRole('button', { name: 'Rechercher' }).click();
@@ -74,6 +80,35 @@ scenario('search: as you type with JavaScript, by submitting without', async (s)
   await s.checkAccessibility('a search without results');
   await page.getByRole('link', { name: 'Effacer la recherche' }).click();
   await s.until('the whole list is back', showing(s, all));
+});
+
+scenario('status filters: a small GET form, in the URL, combined with the search', async (s) => {
+  const { page } = s;
+  await createServers(s.app, fourServers);
+  await s.goto('/smtp-servers');
+  const security = page.getByRole('combobox', { name: 'Sécurité' });
+  await security.selectOption('starttls');
+  if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();
+  await s.until('the filter applies', showing(s, ['Achats Lyon', 'Vente principale']));
+  s.t.match(s.path(), /[?&]security=starttls/, 'the filter is in the URL');
+  const search = page.getByRole('searchbox', { name: 'Rechercher' });
+  if (s.js) await search.pressSequentially('lyon');
+  else {
+    await search.fill('lyon');
+    await search.press('Enter');
+  }
+  await s.until('with the search', showing(s, ['Achats Lyon']));
+  const params = new URL(s.path(), 'http://x').searchParams;
+  s.t.same([params.get('q'), params.get('security')], ['lyon', 'starttls'], 'both in the URL');
+  if (s.js) s.t.notMatch(s.path(), /confirmation=|test=/, 'filters left at « Indifférent » stay out of it');
+  s.t.match(await page.getByRole('link', { name: 'CSV' }).getAttribute('href'), /security=starttls/, 'the exports follow');
+  await page.reload();
+  s.t.equal(await security.inputValue(), 'starttls', 'a reload keeps the filter');
+  await page.getByRole('combobox', { name: 'Confirmation' }).selectOption('confirmed');
+  if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();
+  await s.until('no server is confirmed', async () => (await page.locator('.empty-state').count()) === 1);
+  s.t.match(await page.locator('.empty-state').innerText(), 'Aucun serveur ne correspond à « lyon »');
+  await s.checkAccessibility('the list filtered');
 });
 
 scenario('sort by a column header', async (s) => {

@@ -29,7 +29,7 @@ scenario('send the confirmation from the list, then confirm through the link rec
   const row = page.locator(`#server-${server.id}`);
   s.t.match(await row.locator('.col-confirmation').innerText(), 'Non confirmé');
 
-  await page.getByRole('button', { name: `Envoyer la confirmation de « Vente principale » à ${peerUser.username}` }).click();
+  await page.getByRole('button', { name: "Envoyer la confirmation Vente principale", exact: true }).click();
   await s.until('the flash says it was sent', async () => (await page.locator('#flash .flash').count()) === 1);
   s.t.match(await s.flash(), `Message de confirmation envoyé à ${peerUser.username} par « Vente principale »`);
   s.t.equal(s.path(), '/smtp-servers?q=vente', 'back to the list as it was');
@@ -58,7 +58,7 @@ scenario('test the connection from the list: the report page, then the result on
   const peer = await startSmtpPeer(s.t, { disabledCommands: ['STARTTLS'] });
   const server = await serverThrough(s, peer);
   await s.goto('/smtp-servers');
-  await page.getByRole('button', { name: 'Tester la connexion de « Vente principale »' }).click();
+  await page.getByRole('button', { name: "Tester la connexion Vente principale", exact: true }).click();
   await s.until('the report page', () => s.path() === `/smtp-servers/${server.id}/test`);
   s.t.match(await page.locator('#test-report-heading').innerText(), 'Connexion réussie');
   s.t.equal(peer.messages.length, 0, 'nothing was sent');
@@ -69,7 +69,7 @@ scenario('test the connection from the list: the report page, then the result on
   s.t.match(await page.locator(`#server-${server.id} .col-confirmation`).innerText(), 'Test réussi le');
 
   s.sqlite.prepare('UPDATE smtp_servers SET username = ? WHERE id = ?').run('inconnu@exemple.fr', server.id);
-  await page.getByRole('button', { name: 'Tester la connexion de « Vente principale »' }).click();
+  await page.getByRole('button', { name: "Tester la connexion Vente principale", exact: true }).click();
   await s.until('the report page', () => s.path() === `/smtp-servers/${server.id}/test`);
   s.t.match(await page.locator('#test-report-heading').innerText(), 'Échec du test');
   s.t.ok(await page.locator('.diagnosis').isVisible(), 'a diagnosis says why');

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import { actorOf } from '../../web/actor.js';
 import { columnsCookieName, visibleColumnsFrom } from '../columns.js';
-import { listStateFrom } from '../list-query.js';
+import { filterNames, listStateFrom, type ListState } from '../list-query.js';
 import {
   contentTypes,
   csvSeparatorFrom,
@@ -19,14 +19,15 @@ import {
 export const outputBuffer = 256 * 1024;
 
 /** The audit trail is kept in French, like the rest of it. */
-function auditSummary(format: ExportFormat, rows: number, q: string, aborted: boolean): string {
+function auditSummary(format: ExportFormat, rows: number, state: ListState, aborted: boolean): string {
   const lines = `${rows.toLocaleString('fr-FR')} ${rows > 1 ? 'lignes' : 'ligne'}`;
-  const scope = q ? `recherche « ${q} »` : 'toute la liste';
-  return `${format.toUpperCase()}, ${lines}, ${scope}${aborted ? ' — interrompu (client déconnecté)' : ''}`;
+  const filters = filterNames.filter((name) => state[name]).map((name) => `${name}=${state[name]}`);
+  const scope = [state.q ? `recherche « ${state.q} »` : '', filters.length ? `filtres ${filters.join(' ')}` : ''].filter(Boolean).join(', ');
+  return `${format.toUpperCase()}, ${lines}, ${scope || 'toute la liste'}${aborted ? ' — interrompu (client déconnecté)' : ''}`;
 }
 
 /**
- * GET /smtp-servers/export.xlsx, .csv and .pdf: what the list shows (search, sort, visible columns), every
+ * GET /smtp-servers/export.xlsx, .csv and .pdf: what the list shows (search, filters, sort, visible columns), every
  * matching row, streamed as it is read. Viewers may export.
  */
 export async function smtpServerExportRoutes(app: FastifyInstance) {
@@ -57,7 +58,7 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
 
     const snapshot = servers.openReadSnapshot();
     const job = {
-      batches: () => snapshot.batches({ q: state.q, sort: state.sort, dir: state.dir }),
+      batches: () => snapshot.batches(state),
       columns,
       context,
       meta: {
@@ -74,14 +75,14 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
     };
     const actor = actorOf(request);
     runExport(format, job, { separator: csvSeparatorFrom(query.sep, request.locale) }).then(
-      (result) => app.repositories.audit.record(actor, { action: 'server.export', targetType: 'smtp_server', summary: auditSummary(format, result.rows, state.q, false) }),
+      (result) => app.repositories.audit.record(actor, { action: 'server.export', targetType: 'smtp_server', summary: auditSummary(format, result.rows, state, false) }),
       async (err: unknown) => {
         if (isExportAborted(err)) {
           request.log.info({ format, rows: job.progress.rows }, 'export interrupted by the client');
           await app.repositories.audit.record(actor, {
             action: 'server.export',
             targetType: 'smtp_server',
-            summary: auditSummary(format, job.progress.rows, state.q, true),
+            summary: auditSummary(format, job.progress.rows, state, true),
           });
           out.destroy();
         } else {
