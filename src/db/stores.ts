@@ -1,4 +1,5 @@
 import type { AuditStore } from '../audit/store.js';
+import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -9,6 +10,10 @@ export type StoreKind = 'sqlite' | 'postgres';
 export interface Stores {
   readonly kind: StoreKind;
   readonly audit: AuditStore;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly setupTokens: SetupTokenStore;
+  readonly throttle: ThrottleStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

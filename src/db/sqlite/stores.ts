@@ -1,6 +1,10 @@
 import type { Stores } from '../stores.js';
 import type { DatabaseHandle } from '../client.js';
 import { createSqliteAuditStore } from './audit.js';
+import { createSqliteSessionStore } from './sessions.js';
+import { createSqliteSetupTokenStore } from './setup-tokens.js';
+import { createSqliteThrottleStore } from './throttle.js';
+import { createSqliteUserStore } from './users.js';
 import { createWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
@@ -10,6 +14,10 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const stores: Stores = {
     kind: 'sqlite',
     audit: createSqliteAuditStore(db, lock),
+    users: createSqliteUserStore(db, lock),
+    sessions: createSqliteSessionStore(db, lock),
+    setupTokens: createSqliteSetupTokenStore(db, lock),
+    throttle: createSqliteThrottleStore(db, lock),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {

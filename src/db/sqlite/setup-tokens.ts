@@ -1,0 +1,27 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { SetupTokenStore } from '../../auth/store.js';
+import type { Db } from '../client.js';
+import { setupTokens } from '../schema.js';
+import type { WriteLock } from './write-lock.js';
+
+export function createSqliteSetupTokenStore(db: Db, lock: WriteLock): SetupTokenStore {
+  const unused = (tokenHash: string) => and(eq(setupTokens.tokenHash, tokenHash), isNull(setupTokens.usedAt));
+  return {
+    insert(tokenHash, at) {
+      return lock.run(() => {
+        db.insert(setupTokens).values({ tokenHash, createdAt: at }).run();
+      });
+    },
+    deleteUnused() {
+      return lock.run(() => {
+        db.delete(setupTokens).where(isNull(setupTokens.usedAt)).run();
+      });
+    },
+    async isUnused(tokenHash) {
+      return db.select({ tokenHash: setupTokens.tokenHash }).from(setupTokens).where(unused(tokenHash)).get() !== undefined;
+    },
+    use(tokenHash, at) {
+      return lock.run(() => db.update(setupTokens).set({ usedAt: at }).where(unused(tokenHash)).run().changes === 1);
+    },
+  };
+}
