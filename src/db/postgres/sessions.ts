@@ -1,5 +1,6 @@
 import { and, desc, eq, lt, ne, or } from 'drizzle-orm';
 import type { SessionStore } from '../../auth/store.js';
+import { sessionWithUserColumns } from '../account-columns.js';
 import { sessions, users } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
@@ -10,16 +11,7 @@ export function createPostgresSessionStore(db: PgExecutor): SessionStore {
     },
     async lookup(idHash) {
       const [row] = await db
-        .select({
-          idHash: sessions.idHash,
-          userId: sessions.userId,
-          createdAt: sessions.createdAt,
-          lastSeenAt: sessions.lastSeenAt,
-          expiresAt: sessions.expiresAt,
-          ip: sessions.ip,
-          userAgent: sessions.userAgent,
-          user: { id: users.id, email: users.email, displayName: users.displayName, role: users.role, disabled: users.disabled },
-        })
+        .select(sessionWithUserColumns(sessions, users))
         .from(sessions)
         .innerJoin(users, eq(users.id, sessions.userId))
         .where(eq(sessions.idHash, idHash));

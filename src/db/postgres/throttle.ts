@@ -1,5 +1,6 @@
-import { and, count, desc, eq, gt, lt, max, sql, type SQL } from 'drizzle-orm';
+import { count, desc, eq, lt, max, sql } from 'drizzle-orm';
 import type { AttemptFilter, ThrottleStore } from '../../auth/store.js';
+import { attemptsMatching } from '../account-columns.js';
 import { loginAttempts } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
@@ -7,14 +8,7 @@ import type { PgExecutor } from './stores.js';
 const accountLock = 0x52454c45;
 const addressLock = 0x52454c49;
 
-function matching(filter: AttemptFilter, success: boolean, after: Date): SQL | undefined {
-  return and(
-    filter.email === undefined ? undefined : eq(loginAttempts.email, filter.email),
-    filter.ip === undefined ? undefined : eq(loginAttempts.ip, filter.ip),
-    eq(loginAttempts.success, success),
-    gt(loginAttempts.at, after),
-  );
-}
+const matching = (filter: AttemptFilter, success: boolean, after: Date) => attemptsMatching(loginAttempts, filter, success, after);
 
 export function createPostgresThrottleStore(db: PgExecutor): ThrottleStore {
   return {

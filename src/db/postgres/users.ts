@@ -1,18 +1,11 @@
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { DuplicateEmailError, type UserStore } from '../../auth/store.js';
+import { userViewColumns } from '../account-columns.js';
 import { isUniqueViolation } from './errors.js';
 import { users } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
-const viewColumns = {
-  id: users.id,
-  email: users.email,
-  displayName: users.displayName,
-  role: users.role,
-  disabled: users.disabled,
-  createdAt: users.createdAt,
-  updatedAt: users.updatedAt,
-};
+const viewColumns = userViewColumns(users);
 
 /** pg_advisory_xact_lock(class, key) for the first account (the migrations' lock is a single-key one, apart from these). */
 const firstAccountLock = sql`pg_advisory_xact_lock(${0x52454c41}, 1)`;

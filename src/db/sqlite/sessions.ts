@@ -1,5 +1,6 @@
 import { and, desc, eq, lt, ne, or, sql } from 'drizzle-orm';
 import type { SessionStore } from '../../auth/store.js';
+import { sessionWithUserColumns } from '../account-columns.js';
 import type { Db } from '../client.js';
 import { sessions, users } from '../schema.js';
 import type { WriteLock } from './write-lock.js';
@@ -7,16 +8,7 @@ import type { WriteLock } from './write-lock.js';
 export function createSqliteSessionStore(db: Db, lock: WriteLock): SessionStore {
   // Read on every request: prepared once (building the query each time cost ~20× the lookup itself).
   const lookup = db
-    .select({
-      idHash: sessions.idHash,
-      userId: sessions.userId,
-      createdAt: sessions.createdAt,
-      lastSeenAt: sessions.lastSeenAt,
-      expiresAt: sessions.expiresAt,
-      ip: sessions.ip,
-      userAgent: sessions.userAgent,
-      user: { id: users.id, email: users.email, displayName: users.displayName, role: users.role, disabled: users.disabled },
-    })
+    .select(sessionWithUserColumns(sessions, users))
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.idHash, sql.placeholder('idHash')))

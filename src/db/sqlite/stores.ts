@@ -5,11 +5,11 @@ import { createSqliteSessionStore } from './sessions.js';
 import { createSqliteSetupTokenStore } from './setup-tokens.js';
 import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
-import { createWriteLock } from './write-lock.js';
+import { sharedWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
-  const lock = createWriteLock();
+  const { lock, release } = sharedWriteLock(handle.file);
   const { sqlite, db } = handle;
   const stores: Stores = {
     kind: 'sqlite',
@@ -42,6 +42,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
       }
     },
     async close() {
+      release();
       handle.close();
     },
   };

@@ -1,17 +1,11 @@
-import { and, count, desc, eq, gt, lt, max, type SQL } from 'drizzle-orm';
+import { count, desc, eq, lt, max } from 'drizzle-orm';
 import type { AttemptFilter, ThrottleStore } from '../../auth/store.js';
+import { attemptsMatching } from '../account-columns.js';
 import type { Db } from '../client.js';
 import { loginAttempts } from '../schema.js';
 import type { WriteLock } from './write-lock.js';
 
-function matching(filter: AttemptFilter, success: boolean, after: Date): SQL | undefined {
-  return and(
-    filter.email === undefined ? undefined : eq(loginAttempts.email, filter.email),
-    filter.ip === undefined ? undefined : eq(loginAttempts.ip, filter.ip),
-    eq(loginAttempts.success, success),
-    gt(loginAttempts.at, after),
-  );
-}
+const matching = (filter: AttemptFilter, success: boolean, after: Date) => attemptsMatching(loginAttempts, filter, success, after);
 
 export function createSqliteThrottleStore(db: Db, lock: WriteLock): ThrottleStore {
   return {

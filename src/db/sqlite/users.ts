@@ -1,19 +1,12 @@
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { DuplicateEmailError, type UserStore } from '../../auth/store.js';
+import { userViewColumns } from '../account-columns.js';
 import type { Db } from '../client.js';
 import { users } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 import type { WriteLock } from './write-lock.js';
 
-const viewColumns = {
-  id: users.id,
-  email: users.email,
-  displayName: users.displayName,
-  role: users.role,
-  disabled: users.disabled,
-  createdAt: users.createdAt,
-  updatedAt: users.updatedAt,
-};
+const viewColumns = userViewColumns(users);
 
 function uniqueEmail<T>(email: string, write: () => T): T {
   try {
