@@ -208,6 +208,7 @@ await forEachStore(t, 'first start without an administrator: links from instance
   const tokens = results.map((r) => (r.kind === 'setupLink' ? r.url.split('/').pop()! : ''));
   const usable = await Promise.all(tokens.map((token) => setupTokenUsable(one.stores, token)));
   t.equal(usable.filter(Boolean).length, 1, 'the latest start’s link works, the earlier one is retired');
+  t.equal(await one.stores.setupTokens.countUnused(), 1);
   const winner = tokens[usable.indexOf(true)]!;
   await one.users.createUser({ email: 'ada@exemple.fr', displayName: 'Ada', role: 'admin', password: passphrase }, someone, { setupToken: winner });
   t.same(await prepareFirstStart(two.stores, two.users, { ...firstStartOptions, adminEmail: undefined, adminPassword: undefined }), { kind: 'ready' });

@@ -96,6 +96,8 @@ export interface SetupTokenStore {
   insert(tokenHash: string, at: Date): Promise<void>;
   deleteUnused(): Promise<void>;
   isUnused(tokenHash: string): Promise<boolean>;
+  /** Links issued and not used yet (at most one once a start has run). */
+  countUnused(): Promise<number>;
   /** Marks the token used; true for the one caller that did (one statement, so a token is used once). */
   use(tokenHash: string, at: Date): Promise<boolean>;
 }

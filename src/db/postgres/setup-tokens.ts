@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import type { SetupTokenStore } from '../../auth/store.js';
 import { setupTokens } from './schema.js';
 import type { PgExecutor } from './stores.js';
@@ -15,6 +15,10 @@ export function createPostgresSetupTokenStore(db: PgExecutor): SetupTokenStore {
     async isUnused(tokenHash) {
       const rows = await db.select({ tokenHash: setupTokens.tokenHash }).from(setupTokens).where(unused(tokenHash));
       return rows.length > 0;
+    },
+    async countUnused() {
+      const [row] = await db.select({ n: count() }).from(setupTokens).where(isNull(setupTokens.usedAt));
+      return row?.n ?? 0;
     },
     async use(tokenHash, at) {
       // A concurrent use waits for this row and then sees used_at set: one of them updates it.

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import type { SetupTokenStore } from '../../auth/store.js';
 import type { Db } from '../client.js';
 import { setupTokens } from '../schema.js';
@@ -19,6 +19,9 @@ export function createSqliteSetupTokenStore(db: Db, lock: WriteLock): SetupToken
     },
     async isUnused(tokenHash) {
       return db.select({ tokenHash: setupTokens.tokenHash }).from(setupTokens).where(unused(tokenHash)).get() !== undefined;
+    },
+    async countUnused() {
+      return db.select({ n: count() }).from(setupTokens).where(isNull(setupTokens.usedAt)).get()?.n ?? 0;
     },
     use(tokenHash, at) {
       return lock.run(() => db.update(setupTokens).set({ usedAt: at }).where(unused(tokenHash)).run().changes === 1);
