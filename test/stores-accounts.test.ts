@@ -66,6 +66,9 @@ await forEachStore(t, 'users: create, list, update, duplicate email, credentials
   t.equal((await users.checkCredentials('zoé@exemple.fr', passphrase))?.id, zoe.id);
   t.equal(await users.checkCredentials('zoé@exemple.fr', 'wrong passphrase here'), null);
   t.equal(await users.checkCredentials('nobody@exemple.fr', passphrase), null);
+  const hash = (await stores.users.passwordHashOf(zoe.id))!;
+  t.equal(await stores.users.setPasswordHash(zoe.id, 'scrypt$upgraded', { ifHashIs: 'scrypt$someone-else' }), false, 'an upgrade over a changed hash is dropped');
+  t.equal(await stores.users.passwordHashOf(zoe.id), hash);
   t.equal(await users.verifyPassword(zoe.id, passphrase), true);
   t.equal(await users.verifyPassword(9999, passphrase), false);
 });
@@ -120,6 +123,8 @@ await forEachStore(t, 'sessions: create, resolve, idle and absolute limits, dest
   const at = (ms: number) => new Date(start.getTime() + ms);
 
   const session = await sessions.createSession(user.id, { ip: '192.0.2.3', userAgent: 'x'.repeat(500) }, start);
+  const elsewhere = createSessionRepository((await instance(t, store)).stores, limits);
+  t.equal((await elsewhere.resolveSession(session.id, at(500)))?.user.id, user.id, 'a session opened on one instance is valid on another');
   t.match(session.id, /^[A-Za-z0-9_-]{43}$/);
   const [row] = await stores.sessions.ofUser(user.id);
   t.equal(row?.idHash, hashToken(session.id), 'only the hash is stored');
