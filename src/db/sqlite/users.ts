@@ -18,7 +18,6 @@ function uniqueEmail<T>(email: string, write: () => T): T {
 }
 
 export function createSqliteUserStore(db: Db, lock: WriteLock): UserStore {
-  const byId = (id: number) => db.select(viewColumns).from(users).where(eq(users.id, id)).get() ?? null;
   return {
     async count() {
       return db.select({ n: count() }).from(users).get()?.n ?? 0;
@@ -27,7 +26,7 @@ export function createSqliteUserStore(db: Db, lock: WriteLock): UserStore {
       return db.select(viewColumns).from(users).orderBy(asc(sql`${users.displayName} COLLATE NOCASE`), asc(users.id)).all();
     },
     async find(id) {
-      return byId(id);
+      return db.select(viewColumns).from(users).where(eq(users.id, id)).get() ?? null;
     },
     async findByEmail(email) {
       return db.select(viewColumns).from(users).where(eq(users.email, email)).get() ?? null;
