@@ -154,20 +154,20 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     smtpServers: createSmtpServerRepository(database.db, box),
     audit: createAuditRepository(stores),
     users: createUserRepository(
-      database.db,
+      stores,
       createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),
     ),
-    sessions: createSessionRepository(database.db, {
+    sessions: createSessionRepository(stores, {
       idleMs: config.sessionIdleMinutes * 60_000,
       absoluteMs: config.sessionAbsoluteHours * 3_600_000,
     }),
-    loginThrottle: createLoginThrottle(database.db, throttlePolicyFrom(config.loginThrottle)),
+    loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
 
-  const firstStart = await prepareFirstStart(database.db, app.repositories.users, config).catch((err: unknown) => {
+  const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch((err: unknown) => {
     database.close();
     throw err;
   });

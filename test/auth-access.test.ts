@@ -53,7 +53,7 @@ t.test('every non-public route refuses an anonymous request', async (t) => {
     if (route.method === 'POST') t.equal(location, '/login', `${route.method} ${route.url} goes to the login page`);
     else t.equal(location, `/login?next=${encodeURIComponent(url)}`, `${route.method} ${route.url} goes to the login page and back`);
   }
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n, 0, 'nothing was written');
+  t.equal((await app.repositories.smtpServers.listServers()).total, 0, 'nothing was written');
 });
 
 t.test('a viewer gets 403 on every administrator route, and reaches every viewer page', async (t) => {
@@ -76,8 +76,8 @@ t.test('a viewer gets 403 on every administrator route, and reaches every viewer
     const res = await viewer.get(route.url);
     t.equal(res.statusCode, 200, `a viewer may open ${route.url}`);
   }
-  const rows = app.database.sqlite.prepare('SELECT title FROM smtp_servers').all();
-  t.same(rows, [{ title: 'Serveur 001' }], 'the refused requests changed nothing');
+  const { rows } = await app.repositories.smtpServers.listServers();
+  t.same(rows.map((r) => r.title), ['Serveur 001'], 'the refused requests changed nothing');
 });
 
 t.test('viewer vs admin on each server action: a viewer lists, searches and picks columns, and sees no button it cannot use', async (t) => {
@@ -140,8 +140,8 @@ t.test('viewer vs admin on each server action: a viewer lists, searches and pick
     ['audit', () => viewer.get('/audit')],
   ];
   for (const [name, attempt] of attempts) t.equal((await attempt()).statusCode, 403, `a viewer gets 403 on ${name}`);
-  const titles = app.database.sqlite.prepare('SELECT title FROM smtp_servers ORDER BY id').all();
-  t.same(titles, [{ title: 'Serveur 001' }, { title: 'Serveur 002' }]);
+  const { rows } = await app.repositories.smtpServers.listServers();
+  t.same(rows.map((r) => r.title), ['Serveur 001', 'Serveur 002']);
 
   const htmx = await viewer.post(`/smtp-servers/${server!.id}/delete`, {}, { 'hx-request': 'true' });
   t.equal(htmx.statusCode, 403, 'htmx gets the 403 page too (app.js shows it)');

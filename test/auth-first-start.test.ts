@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { buildTestApp, Client, signIn, testSecret, text } from './helper.js';
+import { auditTrail, buildTestApp, Client, signIn, testSecret, text } from './helper.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -41,13 +41,14 @@ t.test('RELAIS_ADMIN_EMAIL and RELAIS_ADMIN_PASSWORD create the first administra
   const env = { RELAIS_ADMIN_EMAIL: 'Chef@Exemple.fr', RELAIS_ADMIN_PASSWORD: 'le relais des serveurs sortants' };
   const dir = t.testdir();
   const first = await restart(t, dir, env);
-  const rows = first.app.database.sqlite.prepare('SELECT email, display_name, role, disabled, password_hash FROM users').all() as Record<string, unknown>[];
-  t.equal(rows.length, 1);
-  t.match(rows[0], { email: 'chef@exemple.fr', display_name: 'chef', role: 'admin', disabled: 0 });
-  t.match(String(rows[0]!.password_hash), /^scrypt\$ln=10,r=8,p=1\$/);
+  const users = await first.app.repositories.users.listUsers();
+  t.equal(users.length, 1);
+  t.match(users[0], { email: 'chef@exemple.fr', displayName: 'chef', role: 'admin', disabled: false });
+  const hash = await first.app.stores.users.passwordHashOf(users[0]!.id);
+  t.match(hash, /^scrypt\$ln=10,r=8,p=1\$/);
   t.notMatch(first.log.join(''), env.RELAIS_ADMIN_PASSWORD, 'the password is not logged');
   t.notOk(setupLink(first.log), 'no setup link when the administrator is given');
-  t.equal((first.app.database.sqlite.prepare('SELECT count(*) AS n FROM setup_tokens').get() as { n: number }).n, 0);
+  t.equal(await first.app.stores.setupTokens.countUnused(), 0);
 
   const client = new Client(first.app);
   await signIn(client, 'chef@exemple.fr', env.RELAIS_ADMIN_PASSWORD);
@@ -55,9 +56,9 @@ t.test('RELAIS_ADMIN_EMAIL and RELAIS_ADMIN_PASSWORD create the first administra
   await first.app.close();
 
   const second = await restart(t, dir, { ...env, RELAIS_ADMIN_PASSWORD: 'a different passphrase entirely' });
-  const after = second.app.database.sqlite.prepare('SELECT email, password_hash FROM users').all() as Record<string, unknown>[];
-  t.equal(after.length, 1, 'a restart creates nobody');
-  t.equal(after[0]!.password_hash, rows[0]!.password_hash, 'and changes no password');
+  const after = await second.app.repositories.users.listUsers();
+  t.same(after.map((u) => u.email), ['chef@exemple.fr'], 'a restart creates nobody');
+  t.equal(await second.app.stores.users.passwordHashOf(after[0]!.id), hash, 'and changes no password');
 });
 
 t.test('a weak or incomplete RELAIS_ADMIN_* refuses to start', async (t) => {
@@ -73,8 +74,8 @@ t.test('without them, the log gives a one-time setup link that creates the first
   const token = setupLink(log);
   t.ok(token, 'the log holds the setup link');
   t.match(log.join(''), /"level":40/, 'logged as a warning, so it shows at any usual level');
-  const stored = app.database.sqlite.prepare('SELECT token_hash, used_at FROM setup_tokens').all();
-  t.same(stored, [{ token_hash: sha256(token!), used_at: null }], 'only the hash is stored');
+  t.equal(await app.stores.setupTokens.isUnused(sha256(token!)), true, 'only the hash is stored');
+  t.equal(await app.stores.setupTokens.isUnused(token!), false, 'never the token itself');
 
   const login = await app.inject({ url: '/login' });
   t.match(text(login.body), 'Aucun compte n’existe encore', 'the login page says how to start');
@@ -91,7 +92,7 @@ t.test('without them, the log gives a one-time setup link that creates the first
   t.match(invalid.body, /<p class="field-error" id="password-error">Ce mot de passe est trop courant/);
   t.match(invalid.body, /id="password"[^>]*aria-invalid="true"/);
   t.notMatch(invalid.body, 'value="azerty123456"', 'the password is not echoed');
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 0);
+  t.equal(await app.repositories.users.countUsers(), 0);
 
   // A common password and a confirmation that differs: both said at once, in the summary and by each field.
   const both = await client.post(`/setup/${token}`, { email: 'ada@exemple.fr', displayName: 'Ada', password: 'azerty123456', passwordConfirm: 'azerty12345' });
@@ -110,19 +111,18 @@ t.test('without them, the log gives a one-time setup link that creates the first
   const home = await client.get('/smtp-servers');
   t.equal(home.statusCode, 200, 'the new administrator is signed in');
   t.match(text(home.body), 'Compte administrateur créé. Bienvenue, Ada.');
-  const user = app.database.sqlite.prepare('SELECT id, email, role FROM users').get();
-  t.match(user, { email: 'ada@exemple.fr', role: 'admin' });
-  t.ok((app.database.sqlite.prepare('SELECT used_at FROM setup_tokens').get() as { used_at: number | null }).used_at, 'the token is spent');
-  const audit = app.database.sqlite.prepare("SELECT actor, action, changes FROM audit_log WHERE action = 'user.create'").get() as Record<string, string>;
-  t.equal(audit.actor, 'ada@exemple.fr');
-  t.notMatch(audit.changes, passphrase);
+  t.match(await app.repositories.users.listUsers(), [{ email: 'ada@exemple.fr', role: 'admin' }]);
+  t.equal(await app.stores.setupTokens.isUnused(sha256(token!)), false, 'the token is spent');
+  const [audit] = await auditTrail(app, 'user.create');
+  t.equal(audit!.actor, 'ada@exemple.fr');
+  t.notMatch(JSON.stringify(audit!.changes), passphrase);
 
   const reuse = await new Client(app).get(`/setup/${token}`);
   t.equal(reuse.statusCode, 404, 'the link works once');
   t.match(text(reuse.body), 'Lien de première installation non valable');
   const repost = await client.post(`/setup/${token}`, { email: 'eve@exemple.fr', displayName: 'Eve', password: passphrase, passwordConfirm: passphrase });
   t.equal(repost.statusCode, 404);
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 1, 'nobody else was created');
+  t.equal(await app.repositories.users.countUsers(), 1, 'nobody else was created');
   await app.close();
 
   const again = await restart(t, dir);
@@ -145,5 +145,5 @@ t.test('each start without an account issues a new link and retires the earlier 
 t.test('the test helper starts with no account and a setup link', async (t) => {
   const app = await buildTestApp(t);
   t.equal(await app.repositories.users.countUsers(), 0);
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM setup_tokens WHERE used_at IS NULL').get() as { n: number }).n, 1);
+  t.equal(await app.stores.setupTokens.countUnused(), 1);
 });

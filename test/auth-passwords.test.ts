@@ -2,7 +2,7 @@ import t from 'tap';
 import { hashPassword, needsRehash, scryptParams, verifyPassword } from '../src/auth/password.js';
 import { checkPassword, commonPasswords } from '../src/auth/password-rules.js';
 import { loadConfig } from '../src/config.js';
-import { adminClient, buildTestApp, Client, createAccount, signIn, testPassword, text } from './helper.js';
+import { adminClient, auditTrail, buildTestApp, Client, createAccount, signIn, testPassword, text } from './helper.js';
 
 t.test('the default cost is OWASP’s scrypt minimum, and it really runs (N=2^17 needs more than Node’s default maxmem)', async (t) => {
   const config = loadConfig({ NODE_ENV: 'production' });
@@ -39,10 +39,9 @@ t.test('a hash made with weaker parameters is upgraded at the next sign-in', asy
   const app = await buildTestApp(t);
   const user = await createAccount(app, 'viewer');
   const weak = await hashPassword(testPassword, scryptParams(8));
-  app.database.sqlite.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(weak, user.id);
+  await app.stores.users.setPasswordHash(user.id, weak);
   await signIn(new Client(app), user.email);
-  const stored = (app.database.sqlite.prepare('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }).password_hash;
-  t.match(stored, /^scrypt\$ln=10,r=8,p=1\$/);
+  t.match(await app.stores.users.passwordHashOf(user.id), /^scrypt\$ln=10,r=8,p=1\$/);
   await signIn(new Client(app), user.email);
 });
 
@@ -128,9 +127,9 @@ t.test('each user changes their own password, giving the current one', async (t)
   t.equal((await oldLogin.post('/login', { email: user.email, password: testPassword })).statusCode, 401, 'the old password no longer works');
   t.equal((await oldLogin.post('/login', { email: user.email, password: newPassword })).statusCode, 303, 'the new one does');
 
-  const audit = app.database.sqlite.prepare("SELECT user_id, changes FROM audit_log WHERE action = 'user.passwordChange'").all();
-  t.same(audit, [{ user_id: user.id, changes: JSON.stringify({ password: ['modifié', 'modifié'] }) }]);
-  t.notMatch(JSON.stringify(app.database.sqlite.prepare('SELECT * FROM audit_log').all()), newPassword);
+  const audit = (await auditTrail(app, 'user.passwordChange')).map((r) => ({ userId: r.userId, changes: r.changes }));
+  t.same(audit, [{ userId: user.id, changes: { password: ['modifié', 'modifié'] } }]);
+  t.notMatch(JSON.stringify(await auditTrail(app)), newPassword);
 });
 
 t.test('guessing the current password from an open session is throttled', async (t) => {

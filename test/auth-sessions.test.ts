@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { adminClient, buildTestApp, Client, createAccount, signIn, testPassword, text, viewerClient } from './helper.js';
+import { adminClient, auditTrail, buildTestApp, Client, createAccount, signIn, testPassword, text, viewerClient } from './helper.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -9,16 +9,14 @@ function setCookieLines(res: { headers: Record<string, unknown> }): string[] {
   return Array.isArray(raw) ? raw.map(String) : raw ? [String(raw)] : [];
 }
 
-function sessionRows(app: Awaited<ReturnType<typeof buildTestApp>>) {
-  return app.database.sqlite.prepare('SELECT id_hash, user_id, created_at, last_seen_at, expires_at, ip FROM sessions').all() as {
-    id_hash: string;
-    user_id: number;
-    created_at: number;
-    last_seen_at: number;
-    expires_at: number;
-    ip: string;
-  }[];
+type App = Awaited<ReturnType<typeof buildTestApp>>;
+
+/** Every session of these users (the accounts a test made), through the store. */
+async function sessionRows(app: App, ...userIds: number[]) {
+  return (await Promise.all(userIds.map((id) => app.stores.sessions.ofUser(id)))).flat();
 }
+
+const signedInUser = async (app: App, client: Client) => (await app.stores.sessions.lookup(sha256(client.cookies.get('relais_session')!)))!.userId;
 
 t.test('signing in sets an HttpOnly SameSite=Lax cookie whose SHA-256 alone is stored', async (t) => {
   const app = await buildTestApp(t);
@@ -40,12 +38,12 @@ t.test('signing in sets an HttpOnly SameSite=Lax cookie whose SHA-256 alone is s
   t.notMatch(line, /Max-Age|Expires/, 'a browser-session cookie: closing the browser drops it');
   const id = client.cookies.get('relais_session')!;
   t.match(id, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
-  const rows = sessionRows(app);
+  const rows = await sessionRows(app, user.id);
   t.equal(rows.length, 1);
-  t.equal(rows[0]!.id_hash, sha256(id), 'the database holds the hash');
-  t.not(rows[0]!.id_hash, id, 'never the id itself');
-  t.equal(rows[0]!.user_id, user.id);
-  t.equal(rows[0]!.expires_at - rows[0]!.created_at, 8 * 3600_000, 'absolute limit of 8 hours by default');
+  t.equal(rows[0]!.idHash, sha256(id), 'the database holds the hash');
+  t.not(rows[0]!.idHash, id, 'never the id itself');
+  t.equal(rows[0]!.userId, user.id);
+  t.equal(rows[0]!.expiresAt.getTime() - rows[0]!.createdAt.getTime(), 8 * 3600_000, 'absolute limit of 8 hours by default');
 
   const list = await client.get('/smtp-servers');
   t.equal(list.statusCode, 200);
@@ -79,7 +77,7 @@ t.test('session fixation: a planted or earlier session id never survives sign-in
   await client.post('/login', { email: first.email, password: testPassword });
   const firstId = client.cookies.get('relais_session')!;
   t.not(firstId, 'planted-by-an-attacker-aaaaaaaaaaaaaaaaaaaaaaa', 'the id changes at sign-in');
-  t.equal(sessionRows(app).length, 1);
+  t.equal((await sessionRows(app, first.id, second.id)).length, 1);
 
   // Signing in again (as someone else) from the same browser: a new id, and the previous session is gone.
   await client.get('/smtp-servers');
@@ -87,8 +85,8 @@ t.test('session fixation: a planted or earlier session id never survives sign-in
   t.equal(again.statusCode, 303);
   const secondId = client.cookies.get('relais_session')!;
   t.not(secondId, firstId);
-  const rows = sessionRows(app);
-  t.same(rows.map((r) => r.id_hash), [sha256(secondId)], 'the earlier session row was destroyed');
+  const rows = await sessionRows(app, first.id, second.id);
+  t.same(rows.map((r) => r.idHash), [sha256(secondId)], 'the earlier session row was destroyed');
   const replay = await app.inject({ url: '/smtp-servers', headers: { cookie: `relais_session=${firstId}` } });
   t.equal(replay.statusCode, 303, 'the earlier id no longer opens anything');
 });
@@ -112,21 +110,21 @@ t.test('idle timeout: 30 minutes without a request ends the session; activity sl
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   const id = client.cookies.get('relais_session')!;
-  const setLastSeen = (minutesAgo: number) =>
-    app.database.sqlite.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(Date.now() - minutesAgo * 60_000, sha256(id));
+  const userId = await signedInUser(app, client);
+  const setLastSeen = (minutesAgo: number) => app.stores.sessions.touch(sha256(id), new Date(Date.now() - minutesAgo * 60_000));
 
-  setLastSeen(29);
+  await setLastSeen(29);
   const alive = await client.get('/smtp-servers');
   t.equal(alive.statusCode, 200, '29 minutes idle is fine');
-  const seen = sessionRows(app)[0]!.last_seen_at;
+  const seen = (await sessionRows(app, userId))[0]!.lastSeenAt.getTime();
   t.ok(Date.now() - seen < 5_000, 'the request slid the idle window');
 
-  setLastSeen(31);
+  await setLastSeen(31);
   const expired = await client.get('/smtp-servers?q=x');
   t.equal(expired.statusCode, 303);
   t.equal(expired.headers.location, '/login?next=%2Fsmtp-servers%3Fq%3Dx');
   t.ok(setCookieLines(expired).some((l) => /^relais_session=;/.test(l)), 'the dead cookie is cleared');
-  t.equal(sessionRows(app).length, 0, 'the expired session is deleted');
+  t.equal((await sessionRows(app, userId)).length, 0, 'the expired session is deleted');
   const login = await client.get('/login?next=%2Fsmtp-servers%3Fq%3Dx');
   t.match(text(login.body), 'Votre session a expiré : reconnectez-vous.');
   t.match(login.body, 'name="next" value="/smtp-servers?q=x"');
@@ -134,26 +132,29 @@ t.test('idle timeout: 30 minutes without a request ends the session; activity sl
 
 t.test('absolute timeout: 8 hours after sign-in the session ends however active', async (t) => {
   const app = await buildTestApp(t);
-  const client = await adminClient(app);
-  const id = client.cookies.get('relais_session')!;
-  const signedInAgo = (hours: number) =>
-    app.database.sqlite
-      .prepare('UPDATE sessions SET created_at = ?, last_seen_at = ? WHERE id_hash = ?')
-      .run(Date.now() - hours * 3600_000, Date.now(), sha256(id));
-  signedInAgo(7.9);
+  const user = await createAccount(app, 'admin');
+  const client = new Client(app);
+  // A session opened that long ago, and active just now.
+  const signedInAgo = async (hours: number) => {
+    const session = await app.repositories.sessions.createSession(user.id, { ip: null, userAgent: null }, new Date(Date.now() - hours * 3600_000));
+    await app.stores.sessions.touch(session.idHash, new Date());
+    client.cookies.set('relais_session', session.id);
+  };
+  await signedInAgo(7.9);
   t.equal((await client.get('/smtp-servers')).statusCode, 200);
-  signedInAgo(8.01);
+  await app.repositories.sessions.destroyUserSessions(user.id);
+  await signedInAgo(8.01);
   t.equal((await client.get('/smtp-servers')).statusCode, 303, 'still active, but past 8 hours');
-  t.equal(sessionRows(app).length, 0);
+  t.equal((await sessionRows(app, user.id)).length, 0);
 });
 
 t.test('the limits come from the configuration', async (t) => {
   const app = await buildTestApp(t, { RELAIS_SESSION_IDLE_MINUTES: '5', RELAIS_SESSION_ABSOLUTE_HOURS: '1' });
   const client = await adminClient(app);
   const id = client.cookies.get('relais_session')!;
-  const row = sessionRows(app)[0]!;
-  t.equal(row.expires_at - row.created_at, 3600_000, 'one hour absolute');
-  app.database.sqlite.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(Date.now() - 6 * 60_000, sha256(id));
+  const row = (await sessionRows(app, await signedInUser(app, client)))[0]!;
+  t.equal(row.expiresAt.getTime() - row.createdAt.getTime(), 3600_000, 'one hour absolute');
+  await app.stores.sessions.touch(sha256(id), new Date(Date.now() - 6 * 60_000));
   t.equal((await client.get('/smtp-servers')).statusCode, 303, 'six minutes idle is too long with a 5-minute limit');
 });
 
@@ -161,15 +162,16 @@ t.test('signing out destroys the session on the server, not just the cookie', as
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   const id = client.cookies.get('relais_session')!;
+  const userId = await signedInUser(app, client);
   const res = await client.post('/logout');
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, '/login');
-  t.equal(sessionRows(app).length, 0, 'the row is gone');
+  t.equal((await sessionRows(app, userId)).length, 0, 'the row is gone');
   const replay = await app.inject({ url: '/smtp-servers', headers: { cookie: `relais_session=${id}` } });
   t.equal(replay.statusCode, 303, 'a copy of the old cookie opens nothing');
   const login = await client.get('/login');
   t.match(text(login.body), 'Vous êtes déconnecté.');
-  const audit = app.database.sqlite.prepare("SELECT actor, action, ip FROM audit_log WHERE action = 'auth.logout'").all();
+  const audit = (await auditTrail(app, 'auth.logout')).map(({ actor, action, ip }) => ({ actor, action, ip }));
   t.same(audit, [{ actor: 'admin1@relais.test', action: 'auth.logout', ip: '127.0.0.1' }]);
 });
 
@@ -215,26 +217,26 @@ t.test('a failed sign-in says the same whether the email exists or not, and is r
   t.equal(missing.statusCode, 422);
   t.match(text(missing.body), 'Indiquez votre adresse mail et votre mot de passe.');
 
-  const rows = app.database.sqlite.prepare("SELECT user_id, actor, ip, target_id, summary FROM audit_log WHERE action = 'auth.loginFailed' ORDER BY id").all();
+  const rows = (await auditTrail(app, 'auth.loginFailed')).map(({ userId, actor, ip, targetId, summary }) => ({ userId, actor, ip, targetId, summary }));
   t.same(rows, [
-    { user_id: null, actor: user.email, ip: '127.0.0.1', target_id: String(user.id), summary: user.email },
-    { user_id: null, actor: 'nobody@relais.test', ip: '127.0.0.1', target_id: null, summary: 'nobody@relais.test' },
+    { userId: null, actor: user.email, ip: '127.0.0.1', targetId: String(user.id), summary: user.email },
+    { userId: null, actor: 'nobody@relais.test', ip: '127.0.0.1', targetId: null, summary: 'nobody@relais.test' },
   ]);
   await client.post('/login', { email: user.email, password: testPassword });
-  const success = app.database.sqlite.prepare("SELECT user_id, actor, ip FROM audit_log WHERE action = 'auth.login'").all();
-  t.same(success, [{ user_id: user.id, actor: user.email, ip: '127.0.0.1' }]);
-  t.notMatch(JSON.stringify(app.database.sqlite.prepare('SELECT * FROM audit_log').all()), /passphrase/, 'no password in the audit trail');
+  const success = (await auditTrail(app, 'auth.login')).map(({ userId, actor, ip }) => ({ userId, actor, ip }));
+  t.same(success, [{ userId: user.id, actor: user.email, ip: '127.0.0.1' }]);
+  t.notMatch(JSON.stringify(await auditTrail(app)), /passphrase/, 'no password in the audit trail');
 });
 
 t.test('disabling a user ends their session at once and keeps them out', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   const viewer = await viewerClient(app);
-  const viewerId = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'viewer'").get() as { id: number }).id;
+  const viewerId = (await app.repositories.users.findUserByEmail('viewer2@relais.test'))!.id;
   t.equal((await viewer.get('/smtp-servers')).statusCode, 200);
   const res = await admin.post(`/users/${viewerId}`, { email: 'viewer2@relais.test', displayName: 'Lecteur 2', role: 'viewer', disabled: 'on' });
   t.equal(res.statusCode, 303);
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?').get(viewerId) as { n: number }).n, 0);
+  t.same(await app.stores.sessions.ofUser(viewerId), []);
   const after = await viewer.get('/smtp-servers');
   t.equal(after.statusCode, 303, 'the next request goes to the login page');
   t.match(after.headers.location, /^\/login/);
@@ -245,9 +247,10 @@ t.test('disabling a user ends their session at once and keeps them out', async (
   t.match(text(refused.body), 'Adresse mail ou mot de passe incorrect.', 'with the same words as any failure');
 });
 
-t.test('a session whose user was disabled directly in the database is refused too', async (t) => {
+t.test('a session whose user was disabled behind the service’s back (straight in the store) is refused too', async (t) => {
   const app = await buildTestApp(t);
   const viewer = await viewerClient(app);
-  app.database.sqlite.prepare('UPDATE users SET disabled = 1').run();
+  const user = (await app.repositories.users.findUserByEmail('viewer1@relais.test'))!;
+  await app.stores.users.update(user.id, { email: user.email, displayName: user.displayName, role: user.role, disabled: true }, new Date());
   t.equal((await viewer.get('/smtp-servers')).statusCode, 303);
 });

@@ -123,6 +123,11 @@ export async function createAccount(app: FastifyInstance, role: 'admin' | 'viewe
   );
 }
 
+/** The audit trail as the audit page reads it, oldest first; only one action's entries when given. */
+export async function auditTrail(app: FastifyInstance, action?: string) {
+  return (await app.repositories.audit.list({ action, perPage: 10_000 })).rows.reverse();
+}
+
 /** Signs in through the login form like a browser, then loads a page to pick up the new session's CSRF token. */
 export async function signIn(client: Client, email: string, password = testPassword): Promise<Response> {
   await client.get('/login');

@@ -1,13 +1,5 @@
 import t from 'tap';
-import { adminClient, buildTestApp, Client, createAccount, signIn, testPassword, text, viewerClient } from './helper.js';
-
-type AuditRow = { user_id: number | null; actor: string; action: string; target_id: string; summary: string; changes: string | null };
-
-function auditRows(app: Awaited<ReturnType<typeof buildTestApp>>, action: string): AuditRow[] {
-  return app.database.sqlite
-    .prepare('SELECT user_id, actor, action, target_id, summary, changes FROM audit_log WHERE action = ? ORDER BY id')
-    .all(action) as AuditRow[];
-}
+import { adminClient, auditTrail, buildTestApp, Client, createAccount, signIn, testPassword, text, viewerClient } from './helper.js';
 
 t.test('an administrator lists and creates users; the password is hashed and never recorded', async (t) => {
   const app = await buildTestApp(t);
@@ -24,23 +16,23 @@ t.test('an administrator lists and creates users; the password is hashed and nev
   const res = await admin.post('/users', { email: ' Zoe@Exemple.fr ', displayName: 'Zoé Martin', role: 'viewer', password, passwordConfirm: password });
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, '/users');
-  const row = app.database.sqlite.prepare("SELECT * FROM users WHERE email = 'zoe@exemple.fr'").get() as Record<string, unknown>;
-  t.match(row, { display_name: 'Zoé Martin', role: 'viewer', disabled: 0 });
-  t.match(String(row.password_hash), /^scrypt\$ln=10,r=8,p=1\$/);
-  t.notMatch(String(row.password_hash), password);
+  const row = await app.stores.users.findWithHash('zoe@exemple.fr');
+  t.match(row, { displayName: 'Zoé Martin', role: 'viewer', disabled: false });
+  t.match(row!.passwordHash, /^scrypt\$ln=10,r=8,p=1\$/);
+  t.notMatch(row!.passwordHash, password);
   const after = await admin.get('/users');
   t.match(text(after.body), 'Le compte de Zoé Martin a été créé.');
   t.match(text(after.body), 'Zoé Martin zoe@exemple.fr Lecture seule Actif');
 
-  const [created] = auditRows(app, 'user.create').filter((r) => r.summary === 'zoe@exemple.fr');
+  const [created] = (await auditTrail(app, 'user.create')).filter((r) => r.summary === 'zoe@exemple.fr');
   t.equal(created!.actor, 'admin1@relais.test');
-  t.same(JSON.parse(created!.changes!), {
+  t.same(created!.changes, {
     email: [null, 'zoe@exemple.fr'],
     displayName: [null, 'Zoé Martin'],
     role: [null, 'viewer'],
     password: [null, 'modifié'],
   });
-  t.notMatch(JSON.stringify(app.database.sqlite.prepare('SELECT * FROM audit_log').all()), password, 'the audit trail holds no password');
+  t.notMatch(JSON.stringify(await auditTrail(app)), password, 'the audit trail holds no password');
 
   const zoe = new Client(app);
   await signIn(zoe, 'zoe@exemple.fr', password);
@@ -63,7 +55,7 @@ t.test('the user form answers 422 with each message by its field', async (t) => 
   const taken = await admin.post('/users', { email: 'ADMIN1@relais.test', displayName: 'Double', role: 'viewer', password: testPassword, passwordConfirm: testPassword });
   t.equal(taken.statusCode, 422);
   t.match(taken.body, /id="email-error">Un compte utilise déjà l’adresse admin1@relais\.test\./);
-  t.equal((app.database.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 1);
+  t.equal(await app.repositories.users.countUsers(), 1);
 });
 
 t.test('changing a role or a name is recorded with the changed fields only', async (t) => {
@@ -78,32 +70,31 @@ t.test('changing a role or a name is recorded with the changed fields only', asy
 
   const res = await admin.post(`/users/${viewer.id}`, { email: 'viewer2@relais.test', displayName: 'Lectrice', role: 'admin' });
   t.equal(res.statusCode, 303);
-  const row = app.database.sqlite.prepare('SELECT display_name, role FROM users WHERE id = ?').get(viewer.id);
-  t.same(row, { display_name: 'Lectrice', role: 'admin' });
-  const [update] = auditRows(app, 'user.update');
-  t.equal(update!.target_id, String(viewer.id));
-  t.same(JSON.parse(update!.changes!), { displayName: ['Lecteur 2', 'Lectrice'], role: ['viewer', 'admin'] });
+  t.match(await app.repositories.users.findUser(viewer.id), { displayName: 'Lectrice', role: 'admin' });
+  const [update] = await auditTrail(app, 'user.update');
+  t.equal(update!.targetId, String(viewer.id));
+  t.same(update!.changes, { displayName: ['Lecteur 2', 'Lectrice'], role: ['viewer', 'admin'] });
 
   const unchanged = await admin.post(`/users/${viewer.id}`, { email: 'viewer2@relais.test', displayName: 'Lectrice', role: 'admin' });
   t.equal(unchanged.statusCode, 303);
-  t.equal(auditRows(app, 'user.update').length, 1, 'saving without a change records nothing');
+  t.equal((await auditTrail(app, 'user.update')).length, 1, 'saving without a change records nothing');
 });
 
 t.test('the last active administrator can be neither demoted nor disabled', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
-  const me = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id;
+  const me = (await app.repositories.users.findUserByEmail('admin1@relais.test'))!.id;
   const demote = await admin.post(`/users/${me}`, { email: 'admin1@relais.test', displayName: 'Admin 1', role: 'viewer' });
   t.equal(demote.statusCode, 422);
   t.match(demote.body, /id="role-error">C’est le dernier administrateur actif/);
   const disable = await admin.post(`/users/${me}`, { email: 'admin1@relais.test', displayName: 'Admin 1', role: 'admin', disabled: 'on' });
   t.equal(disable.statusCode, 422);
   t.match(disable.body, /id="disabled-error">C’est le dernier administrateur actif/);
-  t.same(app.database.sqlite.prepare('SELECT role, disabled FROM users WHERE id = ?').get(me), { role: 'admin', disabled: 0 });
+  t.match(await app.repositories.users.findUser(me), { role: 'admin', disabled: false });
 
   // A disabled administrator does not count: with one, the active one is still the last.
   const dormant = await createAccount(app, 'admin');
-  app.database.sqlite.prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(dormant.id);
+  await app.stores.users.update(dormant.id, { email: dormant.email, displayName: dormant.displayName, role: 'admin', disabled: true }, new Date());
   t.equal((await admin.post(`/users/${me}`, { email: 'admin1@relais.test', displayName: 'Admin 1', role: 'viewer' })).statusCode, 422);
 
   // With another active administrator, demoting oneself is allowed and lands on a page a viewer may see.
@@ -119,7 +110,7 @@ t.test('disabling through the page ends the sessions; a reset password ends them
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   const viewer = await viewerClient(app);
-  const viewerId = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'viewer'").get() as { id: number }).id;
+  const viewerId = (await app.repositories.users.findUserByEmail('viewer2@relais.test'))!.id;
 
   const newPassword = 'mot de passe remis par l’admin';
   const badReset = await admin.post(`/users/${viewerId}/password`, { password: 'qwertyuiop123', passwordConfirm: 'qwertyuiop123' });
@@ -130,8 +121,8 @@ t.test('disabling through the page ends the sessions; a reset password ends them
   t.equal(reset.headers.location, '/users');
   t.match(text((await admin.get('/users')).body), 'Le mot de passe de Lecteur 2 a été réinitialisé');
   t.equal((await viewer.get('/smtp-servers')).statusCode, 303, 'the reset closed the viewer’s session');
-  const [resetRow] = auditRows(app, 'user.passwordReset');
-  t.same(JSON.parse(resetRow!.changes!), { password: ['modifié', 'modifié'] });
+  const [resetRow] = await auditTrail(app, 'user.passwordReset');
+  t.same(resetRow!.changes, { password: ['modifié', 'modifié'] });
   t.equal(resetRow!.actor, 'admin1@relais.test');
 
   await signIn(viewer, 'viewer2@relais.test', newPassword);
@@ -139,9 +130,9 @@ t.test('disabling through the page ends the sessions; a reset password ends them
   t.equal(res.statusCode, 303);
   t.match(text((await admin.get('/users')).body), 'Le compte de Lecteur 2 est désactivé ; ses sessions ont été fermées.');
   t.equal((await viewer.get('/smtp-servers')).statusCode, 303);
-  const [disable] = auditRows(app, 'user.update');
-  t.same(JSON.parse(disable!.changes!), { disabled: [false, true] });
-  t.notMatch(JSON.stringify(app.database.sqlite.prepare('SELECT * FROM audit_log').all()), newPassword);
+  const [disable] = await auditTrail(app, 'user.update');
+  t.same(disable!.changes, { disabled: [false, true] });
+  t.notMatch(JSON.stringify(await auditTrail(app)), newPassword);
 
   const enable = await admin.post(`/users/${viewerId}`, { email: 'viewer2@relais.test', displayName: 'Lecteur 2', role: 'viewer' });
   t.equal(enable.statusCode, 303);

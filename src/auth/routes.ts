@@ -165,7 +165,7 @@ export async function authRoutes(app: FastifyInstance) {
   }
 
   app.get<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
-    if (!(await setupTokenUsable(app.database.db, request.params.token))) return setupInvalid(reply);
+    if (!(await setupTokenUsable(app.stores, request.params.token))) return setupInvalid(reply);
     return renderSetup(reply, {
       token: request.params.token,
       values: { email: '', displayName: '', role: 'admin', disabled: false },
@@ -176,7 +176,7 @@ export async function authRoutes(app: FastifyInstance) {
 
   app.post<TokenParams>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
     const token = request.params.token;
-    if (!(await setupTokenUsable(app.database.db, token))) return setupInvalid(reply);
+    if (!(await setupTokenUsable(app.stores, token))) return setupInvalid(reply);
     const body = { ...request.form, role: 'admin', disabled: '' };
     const result = validateUserForm(body, { withPassword: true });
     if (!result.ok) return renderSetup(reply, { token, values: result.values, errors: result.errors, status: 422 });

@@ -1,10 +1,8 @@
-import { and, count, eq, isNull } from 'drizzle-orm';
-import { systemActor } from '../audit/repository.js';
-import type { Db } from '../db/client.js';
-import { setupTokens, users } from '../db/schema.js';
+import { systemActor } from '../audit/store.js';
+import type { Stores } from '../db/stores.js';
 import { checkPassword } from './password-rules.js';
 import { hashToken, newToken } from './tokens.js';
-import { normalizeEmail, type UserRepository } from './users.js';
+import { FirstAccountTakenError, normalizeEmail, type UserRepository } from './users.js';
 import { validateEmail } from './validation.js';
 
 export type FirstStart =
@@ -15,17 +13,18 @@ export type FirstStart =
 /**
  * Runs at every start and does something only while no account exists: creates the administrator named by
  * RELAIS_ADMIN_EMAIL / RELAIS_ADMIN_PASSWORD, or else issues a one-time setup link (the link of the latest start
- * is the one that works).
+ * is the one that works). Instances starting together on one database create one administrator between them.
  */
 export async function prepareFirstStart(
-  db: Db,
+  stores: Stores,
   userRepository: UserRepository,
   options: { adminEmail: string | undefined; adminPassword: string | undefined; publicUrl: string },
 ): Promise<FirstStart> {
-  if ((await userRepository.countUsers()) > 0) {
-    db.delete(setupTokens).where(isNull(setupTokens.usedAt)).run();
+  const ready = async (): Promise<FirstStart> => {
+    await stores.setupTokens.deleteUnused();
     return { kind: 'ready' };
-  }
+  };
+  if ((await userRepository.countUsers()) > 0) return ready();
   const { adminEmail, adminPassword } = options;
   if (adminEmail || adminPassword) {
     if (!adminEmail || !adminPassword) throw new Error('RELAIS_ADMIN_EMAIL and RELAIS_ADMIN_PASSWORD must be set together');
@@ -36,28 +35,33 @@ export async function prepareFirstStart(
         `RELAIS_ADMIN_PASSWORD is refused (${problem.replace('error.account.password.', '')}): use 12 to 128 characters that are not a common password`,
       );
     }
-    const user = await userRepository.createUser(
-      { email: adminEmail, displayName: normalizeEmail(adminEmail).split('@')[0] || adminEmail, role: 'admin', password: adminPassword },
-      systemActor,
-    );
-    return { kind: 'adminCreated', email: user.email };
+    try {
+      const user = await userRepository.createUser(
+        { email: adminEmail, displayName: normalizeEmail(adminEmail).split('@')[0] || adminEmail, role: 'admin', password: adminPassword },
+        systemActor,
+        { first: true },
+      );
+      return { kind: 'adminCreated', email: user.email };
+    } catch (err) {
+      if (err instanceof FirstAccountTakenError) return ready();
+      throw err;
+    }
   }
   const token = newToken();
-  db.transaction((tx) => {
-    tx.delete(setupTokens).where(isNull(setupTokens.usedAt)).run();
-    tx.insert(setupTokens).values({ tokenHash: hashToken(token), createdAt: new Date() }).run();
+  const issued = await stores.transaction(async (tx) => {
+    await tx.users.lockFirstAccount();
+    if ((await tx.users.count()) > 0) return false;
+    await tx.setupTokens.deleteUnused();
+    await tx.setupTokens.insert(hashToken(token), new Date());
+    return true;
   });
+  if (!issued) return ready();
   return { kind: 'setupLink', url: `${options.publicUrl}/setup/${token}` };
 }
 
 /** A setup link works while it is unused and no account exists. */
-export async function setupTokenUsable(db: Db, token: string): Promise<boolean> {
+export async function setupTokenUsable(stores: Stores, token: string): Promise<boolean> {
   if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return false;
-  const found = db
-    .select({ tokenHash: setupTokens.tokenHash })
-    .from(setupTokens)
-    .where(and(eq(setupTokens.tokenHash, hashToken(token)), isNull(setupTokens.usedAt)))
-    .get();
-  if (!found) return false;
-  return (db.select({ n: count() }).from(users).get()?.n ?? 0) === 0;
+  if (!(await stores.setupTokens.isUnused(hashToken(token)))) return false;
+  return (await stores.users.count()) === 0;
 }

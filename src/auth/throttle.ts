@@ -1,7 +1,6 @@
-import { and, count, desc, eq, gt, lt, max, type SQL } from 'drizzle-orm';
 import type { RelaisConfig } from '../config.js';
-import type { Db } from '../db/client.js';
-import { loginAttempts } from '../db/schema.js';
+import type { Stores } from '../db/stores.js';
+import type { ThrottleStore } from './store.js';
 
 export interface ThrottlePolicy {
   windowMs: number;
@@ -46,54 +45,33 @@ export function accountDelayMs(failures: number, policy: ThrottlePolicy): number
 
 /**
  * Sign-in attempts (and guesses of the current password) per account and address. An attempt is reserved before the
- * slow password check, in one write transaction that reads the counts and inserts the attempt as a failure; only a
- * verified password turns it into a success. Concurrent guesses therefore see each other, whichever process or
- * instance runs them: the database, not memory, holds the count (on PostgreSQL the same transaction takes an advisory
- * lock on the account and the address first).
+ * slow password check, in one transaction that locks the account and the address, reads the counts and inserts the
+ * attempt as a failure; only a verified password turns it into a success. Concurrent guesses therefore see each other,
+ * whichever process or instance runs them: the database, not memory, holds the count.
  *
  * An address that has not failed on an account is never slowed by that account's delay, so guesses from elsewhere
  * cannot keep its owner out; it is still bound by the per-address ceiling.
  */
-export function createLoginThrottle(db: Db, policy: ThrottlePolicy = defaultThrottlePolicy) {
-  function verdict(tx: Pick<Db, 'select'>, email: string, ip: string, now: number): { retryAfterMs: number; reason: ThrottleReason } | null {
+export function createLoginThrottle(stores: Stores, policy: ThrottlePolicy = defaultThrottlePolicy) {
+  async function verdict(attempts: ThrottleStore, email: string, ip: string, now: number): Promise<{ retryAfterMs: number; reason: ThrottleReason } | null> {
     const since = new Date(now - policy.windowMs);
-    const lastSuccessAt = (where: SQL | undefined) =>
-      tx
-        .select({ at: loginAttempts.at })
-        .from(loginAttempts)
-        .where(and(where, eq(loginAttempts.success, true), gt(loginAttempts.at, since)))
-        .orderBy(desc(loginAttempts.at))
-        .get()?.at ?? since;
-    const failuresSince = (where: SQL | undefined, after: Date) =>
-      tx
-        .select({ at: loginAttempts.at })
-        .from(loginAttempts)
-        .where(and(where, eq(loginAttempts.success, false), gt(loginAttempts.at, after)))
-        .orderBy(desc(loginAttempts.at));
+    const lastSuccessAt = async (filter: { email: string; ip?: string }) => (await attempts.lastSuccessAt(filter, since)) ?? since;
 
     // The address's ceiling: the failure that must age out is the ceiling-th newest.
-    const addressPivot = failuresSince(eq(loginAttempts.ip, ip), since)
-      .limit(1)
-      .offset(policy.addressMaxFailures - 1)
-      .get();
-    if (addressPivot) return { retryAfterMs: addressPivot.at.getTime() + policy.windowMs - now, reason: 'address' };
+    const [addressPivot] = await attempts.failureTimes({ ip }, since, { limit: 1, offset: policy.addressMaxFailures - 1 });
+    if (addressPivot) return { retryAfterMs: addressPivot.getTime() + policy.windowMs - now, reason: 'address' };
 
-    const pair = and(eq(loginAttempts.email, email), eq(loginAttempts.ip, ip));
-    const pairFailures = failuresSince(pair, lastSuccessAt(pair)).limit(policy.pairMaxFailures).all();
+    const pair = { email, ip };
+    const pairFailures = await attempts.failureTimes(pair, await lastSuccessAt(pair), { limit: policy.pairMaxFailures });
     if (pairFailures.length >= policy.pairMaxFailures) {
       const pivot = pairFailures[policy.pairMaxFailures - 1]!;
-      return { retryAfterMs: pivot.at.getTime() + policy.windowMs - now, reason: 'pair' };
+      return { retryAfterMs: pivot.getTime() + policy.windowMs - now, reason: 'pair' };
     }
     if (pairFailures.length === 0) return null;
 
-    const account = eq(loginAttempts.email, email);
-    const failures = tx
-      .select({ n: count(), last: max(loginAttempts.at) })
-      .from(loginAttempts)
-      .where(and(account, eq(loginAttempts.success, false), gt(loginAttempts.at, lastSuccessAt(account))))
-      .get();
-    const delay = accountDelayMs(failures?.n ?? 0, policy);
-    const wait = delay > 0 && failures?.last ? failures.last.getTime() + delay - now : 0;
+    const failures = await attempts.failureCount({ email }, await lastSuccessAt({ email }));
+    const delay = accountDelayMs(failures.count, policy);
+    const wait = delay > 0 && failures.last ? failures.last.getTime() + delay - now : 0;
     return wait > 0 ? { retryAfterMs: wait, reason: 'account' } : null;
   }
 
@@ -102,34 +80,22 @@ export function createLoginThrottle(db: Db, policy: ThrottlePolicy = defaultThro
 
     /** Either the attempt's id (counted as a failure until `succeeded`), or how long to wait and why. */
     async reserve(email: string, ip: string, now = new Date()): Promise<Reservation> {
-      return db.transaction(
-        (tx) => {
-          const refused = verdict(tx, email, ip, now.getTime());
-          if (refused) return { reserved: false, ...refused };
-          const row = tx
-            .insert(loginAttempts)
-            .values({ email: email.slice(0, 320), ip, at: now, success: false })
-            .returning({ id: loginAttempts.id })
-            .get();
-          return { reserved: true, attemptId: row.id };
-        },
-        { behavior: 'immediate' },
-      );
+      const account = email.slice(0, 320);
+      return stores.transaction(async (tx) => {
+        await tx.throttle.lock(account, ip);
+        const refused = await verdict(tx.throttle, account, ip, now.getTime());
+        if (refused) return { reserved: false, ...refused };
+        return { reserved: true, attemptId: await tx.throttle.insertFailure(account, ip, now) };
+      });
     },
 
-    async succeeded(attemptId: number): Promise<void> {
-      db.update(loginAttempts).set({ success: true }).where(eq(loginAttempts.id, attemptId)).run();
-    },
+    succeeded: (attemptId: number): Promise<void> => stores.throttle.markSucceeded(attemptId),
 
     /** The password was never checked (the hashing queue was full): the attempt did not happen. */
-    async cancel(attemptId: number): Promise<void> {
-      db.delete(loginAttempts).where(eq(loginAttempts.id, attemptId)).run();
-    },
+    cancel: (attemptId: number): Promise<void> => stores.throttle.delete(attemptId),
 
     /** Attempts older than a day matter to nobody (the audit trail keeps the history). */
-    async purge(now = new Date()): Promise<number> {
-      return db.delete(loginAttempts).where(lt(loginAttempts.at, new Date(now.getTime() - 24 * 3600_000))).run().changes;
-    },
+    purge: (now = new Date()): Promise<number> => stores.throttle.deleteBefore(new Date(now.getTime() - 24 * 3600_000)),
   };
 }
 

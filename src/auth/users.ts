@@ -1,15 +1,10 @@
-import { and, asc, count, eq, isNull, ne, sql } from 'drizzle-orm';
-import { insertAuditEntry, type Actor, type FieldChanges } from '../audit/repository.js';
-import type { Db } from '../db/client.js';
-import { sessions, setupTokens, users, type UserRow } from '../db/schema.js';
+import type { Actor, FieldChanges } from '../audit/store.js';
+import type { Stores } from '../db/stores.js';
 import type { PasswordHasher } from './password.js';
+import type { Role, UserFields, UserView } from './store.js';
 import { hashToken } from './tokens.js';
 
-export type Role = 'admin' | 'viewer';
-export const roles: readonly Role[] = ['admin', 'viewer'];
-
-/** A user as pages see it: never the password hash. */
-export type UserView = Omit<UserRow, 'passwordHash'>;
+export { DuplicateEmailError, roles, type Role, type UserView } from './store.js';
 
 export interface NewUser {
   email: string;
@@ -18,18 +13,7 @@ export interface NewUser {
   password: string;
 }
 
-export interface UserChanges {
-  email: string;
-  displayName: string;
-  role: Role;
-  disabled: boolean;
-}
-
-export class DuplicateEmailError extends Error {
-  constructor(readonly email: string) {
-    super(`An account already uses ${email}`);
-  }
-}
+export type UserChanges = UserFields;
 
 /** The change would leave no active administrator: nobody could manage accounts any more. */
 export class LastAdminError extends Error {
@@ -44,6 +28,13 @@ export class SetupTokenError extends Error {
   }
 }
 
+/** The first account was to be created, but another instance (or request) created one first. */
+export class FirstAccountTakenError extends Error {
+  constructor() {
+    super('An account already exists');
+  }
+}
+
 export function normalizeEmail(email: string): string {
   return email.normalize('NFC').trim().toLowerCase();
 }
@@ -51,123 +42,69 @@ export function normalizeEmail(email: string): string {
 /** The marker the audit trail shows for a secret, never its value. */
 export const secretMarker = 'modifié';
 
-const viewColumns = {
-  id: users.id,
-  email: users.email,
-  displayName: users.displayName,
-  role: users.role,
-  disabled: users.disabled,
-  createdAt: users.createdAt,
-  updatedAt: users.updatedAt,
-};
-
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
-
-export function createUserRepository(db: Db, hasher: PasswordHasher) {
-  const readUser = (tx: Pick<Db, 'select'>, id: number): UserView | null =>
-    tx.select(viewColumns).from(users).where(eq(users.id, id)).get() ?? null;
-
-  function activeAdminsOtherThan(tx: Pick<Db, 'select'>, id: number): number {
-    return (
-      tx
-        .select({ n: count() })
-        .from(users)
-        .where(and(eq(users.role, 'admin'), eq(users.disabled, false), ne(users.id, id)))
-        .get()?.n ?? 0
-    );
-  }
-
-  function withUniqueEmail<T>(email: string, write: () => T): T {
-    try {
-      return write();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new DuplicateEmailError(email);
-      throw err;
-    }
-  }
-
+export function createUserRepository(stores: Stores, hasher: PasswordHasher) {
   return {
-    async countUsers(): Promise<number> {
-      return db.select({ n: count() }).from(users).get()?.n ?? 0;
-    },
-
-    async listUsers(): Promise<UserView[]> {
-      return db.select(viewColumns).from(users).orderBy(asc(sql`${users.displayName} COLLATE NOCASE`), asc(users.id)).all();
-    },
-
-    async findUser(id: number): Promise<UserView | null> {
-      return readUser(db, id);
-    },
-
-    async findUserByEmail(email: string): Promise<UserView | null> {
-      return db.select(viewColumns).from(users).where(eq(users.email, normalizeEmail(email))).get() ?? null;
-    },
+    countUsers: (): Promise<number> => stores.users.count(),
+    listUsers: (): Promise<UserView[]> => stores.users.list(),
+    findUser: (id: number): Promise<UserView | null> => stores.users.find(id),
+    findUserByEmail: (email: string): Promise<UserView | null> => stores.users.findByEmail(normalizeEmail(email)),
 
     /**
-     * Creates an account. With `setupToken`, this is the first administrator made from the one-time setup link:
-     * the token must be unused and no account may exist yet, checked in the same transaction.
+     * Creates an account. With `setupToken` (the one-time setup link) or `first` (RELAIS_ADMIN_* at start), this is the
+     * first administrator: no account may exist yet and the token must be unused, checked in the same transaction under
+     * a lock that every instance takes.
      */
-    async createUser(input: NewUser, actor: Actor, options: { setupToken?: string } = {}): Promise<UserView> {
+    async createUser(input: NewUser, actor: Actor, options: { setupToken?: string; first?: boolean } = {}): Promise<UserView> {
       const email = normalizeEmail(input.email);
       const passwordHash = await hasher.hash(input.password);
-      const id = withUniqueEmail(email, () =>
-        db.transaction((tx) => {
-          if (options.setupToken !== undefined) {
-            const used = tx
-              .update(setupTokens)
-              .set({ usedAt: new Date() })
-              .where(and(eq(setupTokens.tokenHash, hashToken(options.setupToken)), isNull(setupTokens.usedAt)))
-              .run();
-            const existing = tx.select({ n: count() }).from(users).get()?.n ?? 0;
-            if (used.changes !== 1 || existing > 0) throw new SetupTokenError();
-          }
-          const row = tx
-            .insert(users)
-            .values({ email, displayName: input.displayName, role: input.role, passwordHash })
-            .returning({ id: users.id })
-            .get();
-          // The first administrator, created from the setup link, is the author of their own account.
-          const author = options.setupToken !== undefined && actor.userId === null ? { ...actor, userId: row.id, name: email } : actor;
-          insertAuditEntry(tx, author, {
-            action: 'user.create',
-            targetType: 'user',
-            targetId: row.id,
-            summary: email,
-            changes: { email: [null, email], displayName: [null, input.displayName], role: [null, input.role], password: [null, secretMarker] },
-          });
-          return row.id;
-        }),
-      );
-      return readUser(db, id)!;
+      const first = options.first === true || options.setupToken !== undefined;
+      return stores.transaction(async (tx) => {
+        const now = new Date();
+        if (first) {
+          await tx.users.lockFirstAccount();
+          const used = options.setupToken === undefined || (await tx.setupTokens.use(hashToken(options.setupToken), now));
+          const existing = await tx.users.count();
+          if (!used || existing > 0) throw options.setupToken === undefined ? new FirstAccountTakenError() : new SetupTokenError();
+        }
+        const user = await tx.users.insert({ email, displayName: input.displayName, role: input.role, passwordHash }, now);
+        // The first administrator, created from the setup link, is the author of their own account.
+        const author = options.setupToken !== undefined && actor.userId === null ? { ...actor, userId: user.id, name: email } : actor;
+        await tx.audit.append(author, {
+          action: 'user.create',
+          targetType: 'user',
+          targetId: user.id,
+          summary: email,
+          changes: { email: [null, email], displayName: [null, input.displayName], role: [null, input.role], password: [null, secretMarker] },
+        });
+        return user;
+      });
     },
 
     /** Returns null when the user no longer exists. Disabling ends the user's sessions in the same transaction. */
     async updateUser(id: number, input: UserChanges, actor: Actor): Promise<{ user: UserView; changes: FieldChanges } | null> {
       const email = normalizeEmail(input.email);
-      return withUniqueEmail(email, () =>
-        db.transaction((tx) => {
-          const before = readUser(tx, id);
-          if (!before) return null;
-          const after = { email, displayName: input.displayName, role: input.role, disabled: input.disabled };
-          const changes: FieldChanges = {};
-          for (const key of Object.keys(after) as (keyof typeof after)[]) {
-            if (before[key] !== after[key]) changes[key] = [before[key], after[key]];
-          }
-          if (Object.keys(changes).length === 0) return { user: before, changes };
-          const wasActiveAdmin = before.role === 'admin' && !before.disabled;
-          const staysActiveAdmin = after.role === 'admin' && !after.disabled;
-          if (wasActiveAdmin && !staysActiveAdmin && activeAdminsOtherThan(tx, id) === 0) throw new LastAdminError();
-          tx.update(users)
-            .set({ ...after, updatedAt: new Date() })
-            .where(eq(users.id, id))
-            .run();
-          if (after.disabled) tx.delete(sessions).where(eq(sessions.userId, id)).run();
-          insertAuditEntry(tx, actor, { action: 'user.update', targetType: 'user', targetId: id, summary: email, changes });
-          return { user: readUser(tx, id)!, changes };
-        }),
-      );
+      return stores.transaction(async (tx) => {
+        const before = await tx.users.find(id);
+        if (!before) return null;
+        const after: UserFields = { email, displayName: input.displayName, role: input.role, disabled: input.disabled };
+        const changes: FieldChanges = {};
+        for (const key of Object.keys(after) as (keyof UserFields)[]) {
+          if (before[key] !== after[key]) changes[key] = [before[key], after[key]];
+        }
+        if (Object.keys(changes).length === 0) return { user: before, changes };
+        const wasActiveAdmin = before.role === 'admin' && !before.disabled;
+        const staysActiveAdmin = after.role === 'admin' && !after.disabled;
+        if (wasActiveAdmin && !staysActiveAdmin) {
+          // Locked, so two administrators demoting each other at once cannot both succeed.
+          const admins = await tx.users.lockActiveAdminIds();
+          if (!admins.some((other) => other !== id)) throw new LastAdminError();
+        }
+        const user = await tx.users.update(id, after, new Date());
+        if (!user) return null;
+        if (after.disabled) await tx.sessions.deleteOfUser(id);
+        await tx.audit.append(actor, { action: 'user.update', targetType: 'user', targetId: id, summary: email, changes });
+        return { user, changes };
+      });
     },
 
     /**
@@ -181,15 +118,12 @@ export function createUserRepository(db: Db, hasher: PasswordHasher) {
       options: { action: 'user.passwordReset' | 'user.passwordChange'; keepSessionOf?: string },
     ): Promise<UserView | null> {
       const passwordHash = await hasher.hash(password);
-      return db.transaction((tx) => {
-        const before = readUser(tx, id);
+      return stores.transaction(async (tx) => {
+        const before = await tx.users.find(id);
         if (!before) return null;
-        tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id)).run();
-        const keep = options.keepSessionOf;
-        tx.delete(sessions)
-          .where(keep ? and(eq(sessions.userId, id), ne(sessions.idHash, keep)) : eq(sessions.userId, id))
-          .run();
-        insertAuditEntry(tx, actor, {
+        await tx.users.setPasswordHash(id, passwordHash, { at: new Date() });
+        await tx.sessions.deleteOfUser(id, options.keepSessionOf);
+        await tx.audit.append(actor, {
           action: options.action,
           targetType: 'user',
           targetId: id,
@@ -205,13 +139,13 @@ export function createUserRepository(db: Db, hasher: PasswordHasher) {
      * and a disabled account answers like a wrong password. A hash made with weaker parameters is upgraded.
      */
     async checkCredentials(email: string, password: string): Promise<UserView | null> {
-      const row = db.select().from(users).where(eq(users.email, normalizeEmail(email))).get();
+      const row = await stores.users.findWithHash(normalizeEmail(email));
       if (!row) return hasher.verifyAgainstNothing(password).then(() => null);
       if (!(await hasher.verify(password, row.passwordHash))) return null;
       if (row.disabled) return null;
       if (hasher.needsRehash(row.passwordHash)) {
         const upgraded = await hasher.hash(password);
-        db.update(users).set({ passwordHash: upgraded }).where(and(eq(users.id, row.id), eq(users.passwordHash, row.passwordHash))).run();
+        await stores.users.setPasswordHash(row.id, upgraded, { ifHashIs: row.passwordHash });
       }
       const { passwordHash: _omit, ...view } = row;
       return view;
@@ -219,9 +153,9 @@ export function createUserRepository(db: Db, hasher: PasswordHasher) {
 
     /** Verifies a signed-in user's current password (the password page asks for it). */
     async verifyPassword(id: number, password: string): Promise<boolean> {
-      const row = db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, id)).get();
-      if (!row) return hasher.verifyAgainstNothing(password);
-      return hasher.verify(password, row.passwordHash);
+      const passwordHash = await stores.users.passwordHashOf(id);
+      if (passwordHash === null) return hasher.verifyAgainstNothing(password);
+      return hasher.verify(password, passwordHash);
     },
   };
 }

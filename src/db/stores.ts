@@ -1,6 +1,7 @@
 import type { AuditStore } from '../audit/store.js';
 import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
+import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -13,6 +14,10 @@ export interface Stores {
   readonly audit: AuditStore;
   readonly confirmations: ConfirmationStore;
   readonly probes: ProbeResultStore;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly setupTokens: SetupTokenStore;
+  readonly throttle: ThrottleStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

@@ -2,6 +2,10 @@ import type { Stores } from '../stores.js';
 import { createPostgresAuditStore } from './audit.js';
 import { createPostgresConfirmationStore } from './confirmations.js';
 import { createPostgresProbeResultStore } from './probes.js';
+import { createPostgresSessionStore } from './sessions.js';
+import { createPostgresSetupTokenStore } from './setup-tokens.js';
+import { createPostgresThrottleStore } from './throttle.js';
+import { createPostgresUserStore } from './users.js';
 import type { PgDb, PostgresHandle } from './client.js';
 
 /** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */
@@ -13,6 +17,10 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
     audit: createPostgresAuditStore(db),
     confirmations: createPostgresConfirmationStore(db),
     probes: createPostgresProbeResultStore(db),
+    users: createPostgresUserStore(db),
+    sessions: createPostgresSessionStore(db),
+    setupTokens: createPostgresSetupTokenStore(db),
+    throttle: createPostgresThrottleStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.db.transaction((tx) => fn(storesOn(tx, handle, true)));

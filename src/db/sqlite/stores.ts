@@ -3,17 +3,25 @@ import type { DatabaseHandle } from '../client.js';
 import { createSqliteAuditStore } from './audit.js';
 import { createSqliteConfirmationStore } from './confirmations.js';
 import { createSqliteProbeResultStore } from './probes.js';
-import { createWriteLock } from './write-lock.js';
+import { createSqliteSessionStore } from './sessions.js';
+import { createSqliteSetupTokenStore } from './setup-tokens.js';
+import { createSqliteThrottleStore } from './throttle.js';
+import { createSqliteUserStore } from './users.js';
+import { sharedWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
-  const lock = createWriteLock();
+  const { lock, release } = sharedWriteLock(handle.file);
   const { sqlite, db } = handle;
   const stores: Stores = {
     kind: 'sqlite',
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),
+    users: createSqliteUserStore(db, lock),
+    sessions: createSqliteSessionStore(db, lock),
+    setupTokens: createSqliteSetupTokenStore(db, lock),
+    throttle: createSqliteThrottleStore(db, lock),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {
@@ -38,6 +46,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
       }
     },
     async close() {
+      release();
       handle.close();
     },
   };

@@ -22,3 +22,24 @@ export function createWriteLock() {
 }
 
 export type WriteLock = ReturnType<typeof createWriteLock>;
+
+const sharedLocks = new Map<string, { lock: WriteLock; users: number }>();
+
+/**
+ * One lock per file within a process: two handles on one file (two app instances in a test) take turns here, since
+ * waiting on SQLite's own lock would block the one thread the holder needs to finish. Release it when the handle closes.
+ */
+export function sharedWriteLock(file: string): { lock: WriteLock; release: () => void } {
+  const entry = sharedLocks.get(file) ?? { lock: createWriteLock(), users: 0 };
+  entry.users += 1;
+  sharedLocks.set(file, entry);
+  let released = false;
+  return {
+    lock: entry.lock,
+    release() {
+      if (released) return;
+      released = true;
+      if (--entry.users === 0 && sharedLocks.get(file) === entry) sharedLocks.delete(file);
+    },
+  };
+}
