@@ -5,6 +5,7 @@ import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { csrfCookie } from './cookies.js';
 import { encodeHtml, negotiateEncoding, PageCache, type EncodedHtml } from './page-cache.js';
+import { storedFailureWords } from '../smtp-probe/diagnosis.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -79,6 +80,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       csrfToken: reply.generateCsrf({ userInfo: csrfUserInfo(request) }),
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
+      failureWords: (raw: string | null | undefined) => storedFailureWords(raw, request.t),
       user: request.user,
       isAdmin: request.user?.role === 'admin',
     };
