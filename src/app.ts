@@ -20,7 +20,7 @@ import { createSessionRepository, type SessionRepository } from './auth/sessions
 import { prepareFirstStart } from './auth/setup.js';
 import { createLoginThrottle, throttlePolicyFrom, type LoginThrottle } from './auth/throttle.js';
 import { createUserRepository, type UserRepository } from './auth/users.js';
-import type { RelaisConfig } from './config.js';
+import type { RelaisConfig, TrustProxy } from './config.js';
 import { createConfirmationRepository, type ConfirmationRepository } from './confirmation/repository.js';
 import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
@@ -92,6 +92,16 @@ export const logRedactPaths = [
   'req.body.password',
 ];
 
+/**
+ * Fastify 5 refuses a bare hop count (it cannot check the peer); Relais takes it as "trust that many proxies in front
+ * of me", as proxy-addr does: the client address is the one the nearest `hops` proxies saw.
+ */
+function fastifyTrustProxy(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust;
+  if (trust === 0) return false;
+  return (_address, hop) => hop < trust;
+}
+
 export interface BuildOptions {
   /** false silences the log (tests); a stream receives it (tests that read what was logged). */
   logger?: false;
@@ -111,10 +121,13 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   const app = Fastify({
     logger,
     bodyLimit,
-    trustProxy: process.env.RELAIS_TRUST_PROXY === 'true',
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.decorate('config', config);
+  if (config.trustProxy === true) {
+    app.log.warn('RELAIS_TRUST_PROXY=true trusts every X-Forwarded-For address, which clients can write: give the hop count (1) or the proxy addresses instead');
+  }
   // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
   const smtpSettings = smtpSettingsFrom(config);
 

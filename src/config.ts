@@ -15,6 +15,11 @@ export interface RelaisConfig {
   previousSecrets: string[];
   production: boolean;
   logLevel: string;
+  /**
+   * RELAIS_TRUST_PROXY, handed to Fastify: false (the peer's address), a hop count (1: the address the nearest proxy
+   * saw), the proxies' addresses/networks, or true (the left-most X-Forwarded-For, which any client can write).
+   */
+  trustProxy: TrustProxy;
   cookieSecret: string | undefined;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
@@ -76,6 +81,16 @@ function booleanFrom(value: string | undefined, name: string): boolean {
   throw new Error(`${name} must be true or false, got "${value}"`);
 }
 
+export type TrustProxy = boolean | number | string[];
+
+function trustProxyFrom(value: string | undefined): TrustProxy {
+  const text = (value ?? '').trim();
+  if (text === '' || /^(false|no)$/i.test(text)) return false;
+  if (/^(true|yes)$/i.test(text)) return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  return networksFrom(text, 'RELAIS_TRUST_PROXY');
+}
+
 function networksFrom(value: string | undefined, name: string): string[] {
   const networks = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const wrong = networks.find((network) => parseNetwork(network) === null);
@@ -111,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     previousSecrets: (env.RELAIS_PREVIOUS_SECRETS || '').split(',').map((s) => s.trim()).filter(Boolean),
     production: env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test',
     logLevel: env.LOG_LEVEL || 'info',
+    trustProxy: trustProxyFrom(env.RELAIS_TRUST_PROXY),
     cookieSecret: env.RELAIS_COOKIE_SECRET || undefined,
     adminEmail: env.RELAIS_ADMIN_EMAIL || undefined,
     adminPassword: env.RELAIS_ADMIN_PASSWORD || undefined,

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { notSmtpSampleChars, printable, smtpLine } from '../smtp/reply.js';
 
 /** One SMTP reply, all its lines joined. */
 export interface SmtpReply {
@@ -34,17 +35,6 @@ export class ProbeFailure extends Error {
 const maxReplyBytes = 64 * 1024;
 const maxReplyLines = 100;
 const maxLineChars = 512;
-/** How much of the greeting's first line the report keeps. */
-export const bannerChars = 120;
-/** How much of a non-SMTP service's words the report may show. */
-export const notSmtpSampleChars = 60;
-
-/** The text without control or invisible characters, cut to `max` characters. */
-export function printable(text: string, max: number): string {
-  return [...text.replace(/\p{C}+/gu, ' ').replace(/\s+/g, ' ').trim()].slice(0, max).join('');
-}
-
-const smtpLine = /^(\d{3})([ -]?)(.*)$/;
 
 /**
  * Reads SMTP replies off a socket (plain or TLS) and writes commands. The socket can be swapped for its TLS

@@ -1,5 +1,6 @@
-import type { MessageKey, Params } from '../i18n/index.js';
+import type { MessageKey, Params, Translate } from '../i18n/index.js';
 import { DestinationRefused } from '../smtp/destination.js';
+import { boundedReply, messageChars, printable } from '../smtp/reply.js';
 import type { FailureFacts } from './channel.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { Diagnosis, DiagnosisKind, TlsDetails } from './report.js';
@@ -139,19 +140,30 @@ export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagno
   if (hasCode(facts, 'ECONNRESET', 'EPIPE', 'ECONNECTION') || /closed|hang up/i.test(message)) {
     return make('connectionClosed', base, facts);
   }
-  return make('unknown', { ...base, detail: [message, response].filter(Boolean).join(' — ') || facts.code || '?' }, facts);
+  // The server's reply is shown under the diagnosis already: the detail is the error's own words.
+  return make('unknown', { ...base, detail: message || response || facts.code || '?' }, facts);
 }
 
 /** The facts of a nodemailer error (or any Node error). */
 export function factsFromError(err: unknown): FailureFacts {
   const e = (err ?? {}) as { code?: unknown; originalCode?: unknown; responseCode?: unknown; response?: unknown; command?: unknown; message?: unknown };
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  const raw = typeof e.message === 'string' ? e.message : String(err);
+  const response = typeof e.response === 'string' ? e.response : '';
+  // nodemailer writes the server's whole reply into its message ("Invalid greeting. response=…: …"): only the
+  // bounded reply below may be shown.
+  const message = printable(response.trim() ? raw.split(response.trim()).join(' ').replace(/[\s.:]*(response=[\s.:]*)?$/i, '') : raw, messageChars);
   const facts: FailureFacts = { message };
   if (typeof e.code === 'string') facts.code = e.code;
   if (typeof e.originalCode === 'string') facts.originalCode = e.originalCode;
   if (typeof e.responseCode === 'number') facts.responseCode = e.responseCode;
-  if (typeof e.response === 'string') facts.response = e.response;
   if (typeof e.command === 'string') facts.command = e.command;
+  // nodemailer's refused greeting is the probe's: both say « greetingRefused ».
+  if (/^Invalid greeting/i.test(raw)) facts.command = 'GREETING';
+  if (response.trim()) {
+    const bounded = boundedReply(response, facts.command === 'GREETING' ? 1 : 3);
+    if ('notSmtp' in bounded) facts.notSmtp = bounded.notSmtp;
+    else facts.response = bounded.reply;
+  }
   if (err instanceof DestinationRefused) facts.refused = { kind: err.kind, address: err.address };
   if (/Greeting never received/i.test(message)) facts.timeoutPhase = 'greeting';
   else if (/Connection timeout/i.test(message)) facts.timeoutPhase = 'connect';
@@ -161,4 +173,29 @@ export function factsFromError(err: unknown): FailureFacts {
 /** True when the failure is about the server's certificate (then a look at it names what it was issued to). */
 export function isCertificateFailure(facts: FailureFacts): boolean {
   return certificateCode(facts) !== null;
+}
+
+/** The params of a stored diagnosis, bounded when read back: rows written before replies were bounded may hold a service's whole banner. */
+export function boundedParams(params: Params | undefined): Params {
+  const bounded: Params = {};
+  for (const [name, value] of Object.entries(params ?? {})) bounded[name] = typeof value === 'string' ? printable(value, messageChars) : value;
+  return bounded;
+}
+
+/** A stored reply read back: SMTP lines kept short, anything else reduced to its first printable characters. */
+export function boundedStoredReply(reply: string): string {
+  const bounded = boundedReply(reply, 3);
+  return 'reply' in bounded ? bounded.reply : bounded.notSmtp;
+}
+
+/** A confirmation failure as stored ({ key, params } JSON, or an older free text), in the reader's language and bounded. */
+export function storedFailureWords(raw: string | null | undefined, t: Translate): string {
+  if (!raw) return '';
+  if (!raw.startsWith('{')) return printable(raw, messageChars);
+  try {
+    const { key, params } = JSON.parse(raw) as { key: MessageKey; params?: Params };
+    return t(key, boundedParams(params));
+  } catch {
+    return printable(raw, messageChars);
+  }
 }

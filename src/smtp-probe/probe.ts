@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { assertAllowed, DestinationRefused } from '../smtp/destination.js';
-import { bannerChars, printable, ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
+import { bannerChars, boundedReply, printable, replyLineChars } from '../smtp/reply.js';
+import { ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
 import { diagnose, factsFromError } from './diagnosis.js';
 import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
 import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
@@ -24,7 +25,6 @@ function withDeadline<T>(promise: Promise<T>, ms: number, facts: FailureFacts): 
   ]).finally(() => clearTimeout(timer));
 }
 
-const replyLineChars = 200;
 const maxExtensions = 50;
 
 /** The TCP connection under every SMTP conversation of the test: refused addresses are never dialled. */
@@ -133,7 +133,8 @@ export function parseEhlo(reply: SmtpReply): Capabilities {
 
 /** The reply kept for the report: a refused greeting by its first line, any other reply by its first three. */
 function smtpFailure(reply: SmtpReply, command: string, code = 'EPROTOCOL'): ProbeFailure {
-  const response = reply.lines.slice(0, command === 'GREETING' ? 1 : 3).join('\n');
+  const bounded = boundedReply(reply.text, command === 'GREETING' ? 1 : 3);
+  const response = 'reply' in bounded ? bounded.reply : bounded.notSmtp;
   return new ProbeFailure({ code, responseCode: reply.code, response, command, message: response });
 }
 

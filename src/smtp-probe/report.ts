@@ -1,4 +1,5 @@
-import { bannerChars, printable } from './channel.js';
+import { bannerChars, printable } from '../smtp/reply.js';
+import { boundedParams, boundedStoredReply } from './diagnosis.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
@@ -118,6 +119,11 @@ export function parseReport(stored: string | null | undefined): ProbeReport | nu
     if (!value || value.version !== 1 || !Array.isArray(value.steps)) return null;
     // Reports stored before banners were parsed kept every line of a greeting: show its first line only.
     if (typeof value.banner === 'string') value.banner = printable(value.banner.split('\n')[0]!, bannerChars);
+    // …and diagnoses that repeated a non-SMTP service's whole answer.
+    if (value.diagnosis) {
+      value.diagnosis.params = boundedParams(value.diagnosis.params);
+      if (typeof value.diagnosis.reply === 'string') value.diagnosis.reply = boundedStoredReply(value.diagnosis.reply);
+    }
     return value;
   } catch {
     return null;

@@ -4,6 +4,7 @@ import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, t
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { csrfCookie } from './cookies.js';
+import { storedFailureWords } from '../smtp-probe/diagnosis.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,6 +74,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       csrfToken: reply.generateCsrf({ userInfo: csrfUserInfo(request) }),
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
+      failureWords: (raw: string | null | undefined) => storedFailureWords(raw, request.t),
       user: request.user,
       isAdmin: request.user?.role === 'admin',
     };

@@ -2,6 +2,7 @@ import { formatDateTime, type Locale, type MessageKey, type Translate } from '..
 import { columnLabelKey, defaultColumns, type ServerColumn, type SortableColumn, type SortDirection } from '../columns.js';
 import type { ServerListItem } from '../repository.js';
 import { authenticationModes, securityModes } from '../validation.js';
+import { storedFailureWords } from '../../smtp-probe/diagnosis.js';
 
 /** Every table column but the row actions. */
 export type ExportColumn = Exclude<ServerColumn, 'links'>;
@@ -86,17 +87,6 @@ function excelFormatAround(template: string, placeholder: string, locale: Locale
   return `${literal(before)}${excelDateFormat(locale)}${literal(after)}`;
 }
 
-/** A stored failure is { key, params } read in the viewer's language; an older free text is shown as is. */
-function failureReason(raw: string | null, t: Translate): string {
-  if (!raw || !raw.startsWith('{')) return raw ?? '';
-  try {
-    const { key, params } = JSON.parse(raw) as { key: MessageKey; params?: Record<string, string | number> };
-    return t(key, params ?? {});
-  } catch {
-    return raw;
-  }
-}
-
 /**
  * The words the table's Confirmation column shows (views/smtp-servers/_confirmation.eta): the confirmation state,
  * then the last connection test on a line of its own. Built once per export: the templates are looked up once.
@@ -120,7 +110,7 @@ export function confirmationCells(context: ExportContext): (server: ServerListIt
         }
         return t('confirmation.pending', { sent: when(server.confirmationSentAt), expires: when(server.confirmationExpiresAt) });
       case 'failed':
-        return t('confirmation.failed', { reason: failureReason(server.confirmationError, t) });
+        return t('confirmation.failed', { reason: storedFailureWords(server.confirmationError, t) });
       default:
         return unconfirmed;
     }
