@@ -65,6 +65,7 @@ export interface RegisteredRoute {
 declare module 'fastify' {
   interface FastifyInstance {
     config: RelaisConfig;
+    /** The SQLite file's handle, for tests and tools about SQLite itself; not set on PostgreSQL. */
     database: DatabaseHandle;
     /** Everything Relais keeps, on SQLite or PostgreSQL (src/db/stores.ts). */
     stores: Stores;
@@ -140,18 +141,24 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url, access });
   });
 
+  // Before the database opens: without its key (RELAIS_SECRET on PostgreSQL) the start stops with nothing left open.
+  const { box, source, created } = loadSecretBox({
+    secret: config.secret,
+    previousSecrets: config.previousSecrets,
+    dbFile: config.database.kind === 'sqlite' ? config.database.file : null,
+  });
   const opened = await openStores(config.database);
-  if (!opened.sqlite) {
-    await opened.stores.close();
-    throw new Error('this version of Relais runs on SQLite only: the PostgreSQL stores are not complete yet');
-  }
   const { stores } = opened;
-  const database = opened.sqlite;
-  app.decorate('database', database);
   app.decorate('stores', stores);
   app.addHook('onClose', async () => stores.close());
+  // The SQLite handle stays reachable for the tests and tools about SQLite itself; nothing in the app uses it.
+  if (opened.sqlite) app.decorate('database', opened.sqlite);
+  if (!opened.sqlite) {
+    await stores.close();
+    throw new Error('this version of Relais runs on SQLite only: the PostgreSQL stores are not complete yet');
+  }
+  const database = opened.sqlite;
 
-  const { box, source, created } = loadSecretBox({ secret: config.secret, previousSecrets: config.previousSecrets, dbFile: config.dbFile });
   if (created) app.log.warn({ keyFile: source }, 'generated a new encryption key for SMTP passwords; keep this file safe and out of backups of the database');
   else app.log.info({ keySource: source === 'RELAIS_SECRET' ? source : 'file', keyFile: source === 'RELAIS_SECRET' ? undefined : source }, 'SMTP password key loaded');
   app.decorate('secrets', box);
@@ -180,8 +187,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   app.decorate('smtpSettings', smtpSettings);
 
-  const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch((err: unknown) => {
-    database.close();
+  const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
+    await stores.close();
     throw err;
   });
   if (firstStart.kind === 'adminCreated') app.log.info({ email: firstStart.email }, 'first administrator created from RELAIS_ADMIN_EMAIL');

@@ -4,17 +4,19 @@ import { parseNetwork } from './smtp/destination.js';
 export interface RelaisConfig {
   port: number;
   host: string;
-  /** The SQLite file; still read by the app, which runs on SQLite only until the stores are converted. */
+  /** The SQLite file, beside which the key file lives when RELAIS_SECRET is not set (SQLite only). */
   dbFile: string;
   /** RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anything else is a SQLite file path. */
   database: DatabaseConfig;
   publicUrl: string;
-  /** Raw RELAIS_SECRET; when empty a key file next to the database is used. */
+  /** Raw RELAIS_SECRET; when empty a key file next to the SQLite database is used (required on PostgreSQL). */
   secret: string | undefined;
   /** Earlier secrets, still accepted for decryption while passwords are re-encrypted. */
   previousSecrets: string[];
   production: boolean;
   logLevel: string;
+  /** How long a stop waits for the requests in flight (RELAIS_SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs: number;
   /**
    * RELAIS_TRUST_PROXY, handed to Fastify: false (the peer's address), a hop count (1: the address the nearest proxy
    * saw), the proxies' addresses/networks, or true (the left-most X-Forwarded-For, which any client can write).
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     previousSecrets: (env.RELAIS_PREVIOUS_SECRETS || '').split(',').map((s) => s.trim()).filter(Boolean),
     production: env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test',
     logLevel: env.LOG_LEVEL || 'info',
+    shutdownGraceMs: positiveIntFrom(env.RELAIS_SHUTDOWN_GRACE_MS, 10_000, 'RELAIS_SHUTDOWN_GRACE_MS'),
     trustProxy: trustProxyFrom(env.RELAIS_TRUST_PROXY),
     cookieSecret: env.RELAIS_COOKIE_SECRET || undefined,
     adminEmail: env.RELAIS_ADMIN_EMAIL || undefined,

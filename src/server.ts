@@ -18,16 +18,14 @@ try {
 } catch (err) {
   cannotStart(err);
 }
-if (config.database.kind === 'postgres') {
-  cannotStart(new Error(`RELAIS_DB selects PostgreSQL (${redactUrl(config.database.url)}), which this version cannot run on yet; use a SQLite file path.`));
-}
 const app = await buildApp(config).catch(cannotStart);
 
-closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing Relais after an error');
   else app.log.info({ signal }, 'closing Relais: finishing requests in flight');
   await app.close();
 });
 
 const address = await app.listen({ port: config.port, host: config.host });
-app.log.info({ address, url: config.publicUrl, database: config.dbFile }, 'Relais is ready');
+const database = config.database.kind === 'postgres' ? redactUrl(config.database.url) : config.database.file;
+app.log.info({ address, url: config.publicUrl, database }, 'Relais is ready');

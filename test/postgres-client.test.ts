@@ -18,15 +18,26 @@ t.test('RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anythi
   t.same(loadConfig({}).database, { kind: 'sqlite', file: path.resolve('./data/relais.sqlite') });
 });
 
-t.test('until the stores are converted, a PostgreSQL RELAIS_DB stops the start with one line, without the password', async (t) => {
-  const run = promisify(execFile);
-  const err = await run(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, RELAIS_DB: 'postgres://relais:hunter2@127.0.0.1:5432/relais', PORT: '0' },
-  }).catch((e: { code: number; stdout: string; stderr: string }) => e);
-  t.equal((err as { code: number }).code, 1);
-  const line = JSON.parse((err as { stderr: string }).stderr.trim()) as { msg: string };
-  t.equal(line.msg, 'Relais cannot start: RELAIS_DB selects PostgreSQL (postgres://relais:***@127.0.0.1:5432/relais), which this version cannot run on yet; use a SQLite file path.');
-  t.notMatch((err as { stderr: string }).stderr, 'hunter2');
+async function startFails(env: Record<string, string>): Promise<{ code: number; stderr: string; msg: string }> {
+  const err = (await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, PORT: '0', ...env },
+  }).catch((e: { code: number; stdout: string; stderr: string }) => e)) as { code: number; stderr: string };
+  return { code: err.code, stderr: err.stderr, msg: (JSON.parse(err.stderr.trim()) as { msg: string }).msg };
+}
+
+t.test('a PostgreSQL RELAIS_DB without RELAIS_SECRET stops the start with one line, without the password', async (t) => {
+  const { code, stderr, msg } = await startFails({ RELAIS_DB: 'postgres://relais:hunter2@127.0.0.1:5432/relais', RELAIS_SECRET: '' });
+  t.equal(code, 1);
+  t.equal(msg, 'Relais cannot start: RELAIS_SECRET must be set when RELAIS_DB is PostgreSQL: every instance encrypts SMTP passwords with this same secret');
+  t.notMatch(stderr, 'hunter2');
+});
+
+t.test('a PostgreSQL that cannot be reached at start stops the process with one line, without the password', async (t) => {
+  const { code, stderr, msg } = await startFails({ RELAIS_DB: 'postgres://relais:hunter2@127.0.0.1:1/relais', RELAIS_SECRET: 'x'.repeat(40) });
+  t.equal(code, 1);
+  t.match(msg, /^Relais cannot start: PostgreSQL at postgres:\/\/relais:\*\*\*@127\.0\.0\.1:1\/relais cannot be reached: .*ECONNREFUSED/);
+  t.equal(stderr.trim().split('\n').length, 1, 'one line');
+  t.notMatch(stderr, 'hunter2');
 });
 
 t.test('redactUrl masks the password and nothing else', async (t) => {
@@ -69,12 +80,12 @@ onPostgres(t, 'the migrations apply on an empty database, and again without effe
   await migratePostgres(handle.pool);
   const applied = await handle.pool.query(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
   t.equal(applied.rows[0].n, journal.entries.length, 'each migration recorded once');
-  t.equal(await handle.healthy(), true, 'healthy: answers and accepts a write');
+  t.equal(await handle.health(), 'ok', 'healthy: answers and accepts a write');
   await handle.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
   await handle.pool.query(`SELECT pg_terminate_backend(pg_backend_pid())`).catch(() => {});
   let recovered = false;
   for (let i = 0; i < 20 && !recovered; i++) {
-    recovered = await handle.healthy();
+    recovered = (await handle.health()) === 'ok';
     if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   t.ok(recovered, 'connections lost while running are replaced by the pool: healthy again without a restart');

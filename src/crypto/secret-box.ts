@@ -95,16 +95,20 @@ export function keyFromSecret(secret: string): SecretKey {
 }
 
 /**
- * The key lives outside the database: RELAIS_SECRET, or a file created once beside the database (mode 0600).
- * Returns where it came from so the start-up log can say it.
+ * The key lives outside the database: RELAIS_SECRET, or a file created once beside the SQLite database (mode 0600).
+ * On PostgreSQL (no dbFile) RELAIS_SECRET is required: instances sharing the database must share the key, and a key
+ * file of each instance's own would differ. Returns where it came from so the start-up log can say it.
  */
-export function loadSecretBox(options: { secret?: string; previousSecrets?: string[]; dbFile: string; mayCreate?: boolean }): {
+export function loadSecretBox(options: { secret?: string; previousSecrets?: string[]; dbFile: string | null; mayCreate?: boolean }): {
   box: SecretBox;
   source: string;
   created: boolean;
 } {
   const previous = (options.previousSecrets ?? []).map(keyFromSecret);
   if (options.secret) return { box: new SecretBox(keyFromSecret(options.secret), previous), source: 'RELAIS_SECRET', created: false };
+  if (options.dbFile === null) {
+    throw new Error('RELAIS_SECRET must be set when RELAIS_DB is PostgreSQL: every instance encrypts SMTP passwords with this same secret');
+  }
   const keyFile = path.join(path.dirname(options.dbFile), 'relais.key');
   let created = false;
   if (!fs.existsSync(keyFile)) {

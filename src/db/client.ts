@@ -4,8 +4,9 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DatabaseOpenError, openFailureReason, sqliteCause, storeWriteErrorOf, type StoreWriteFailure } from './failures.js';
+import { DatabaseOpenError, openFailureReason, sqliteCause } from './failures.js';
 import * as schema from './schema.js';
+import { probeWrite } from './sqlite/health.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 
@@ -13,42 +14,7 @@ export interface DatabaseHandle {
   sqlite: Database.Database;
   db: Db;
   file: string;
-  /** Whether a write would land now: null when it would, else why not. Writes nothing (the probe is rolled back). */
-  checkWrites(): StoreWriteFailure | null;
   close(): void;
-}
-
-/** Below this much room (on the disk, or under SQLite's page limit) the next writes are about to fail. */
-const minimumFreeBytes = 1024 * 1024;
-
-/** Takes the write lock and makes a tiny write, rolled back: throws what a real write would. */
-function probeWrite(sqlite: Database.Database): void {
-  sqlite.exec('BEGIN IMMEDIATE');
-  try {
-    // Rewriting the header's user_version with its own value is a real write to the file, of any schema.
-    const version = sqlite.pragma('user_version', { simple: true }) as number;
-    sqlite.pragma(`user_version = ${Number(version)}`);
-  } finally {
-    sqlite.exec('ROLLBACK');
-  }
-}
-
-function checkWrites(sqlite: Database.Database, file: string): StoreWriteFailure | null {
-  try {
-    probeWrite(sqlite);
-    // A rolled-back write never needs new pages: whether there is room for them is asked separately.
-    const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
-    const pages = sqlite.pragma('page_count', { simple: true }) as number;
-    const maxPages = sqlite.pragma('max_page_count', { simple: true }) as number;
-    const freePages = sqlite.pragma('freelist_count', { simple: true }) as number;
-    if ((maxPages - pages + freePages) * pageSize < minimumFreeBytes) return 'diskFull';
-    const disk = fs.statfsSync(path.dirname(file));
-    if (disk.bavail * disk.bsize < minimumFreeBytes) return 'diskFull';
-    return null;
-  } catch (err) {
-    // The folder gone, the connection closed: whatever it is, a write would not land.
-    return storeWriteErrorOf(err)?.reason ?? 'other';
-  }
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,7 +42,6 @@ export function openDatabase(file: string): DatabaseHandle {
     sqlite,
     db,
     file,
-    checkWrites: () => checkWrites(sqlite, file),
     close() {
       if (sqlite.open) sqlite.close();
     },

@@ -35,6 +35,15 @@ export function storeWriteErrorOf(err: unknown): StoreWriteError | null {
   return null;
 }
 
+/** The database does not answer (PostgreSQL down or out of reach): nothing was read or written; it may come back. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'RELAIS_STORE_UNAVAILABLE';
+  readonly statusCode = 503;
+  constructor(readonly cause: unknown) {
+    super(`the database does not answer: ${String((cause as Error)?.message ?? cause)}`);
+  }
+}
+
 /** The database file could not be opened or migrated at start; says which file and why in one line. */
 export class DatabaseOpenError extends Error {
   constructor(

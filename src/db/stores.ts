@@ -5,6 +5,9 @@ import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '..
 
 export type StoreKind = 'sqlite' | 'postgres';
 
+/** What /healthz reports: 'ok' when the database answers and would accept a write now, else why not. */
+export type StoreHealth = 'ok' | 'unreachable' | 'diskFull' | 'writeFailed';
+
 /**
  * Everything Relais keeps, behind one asynchronous interface per aggregate, with one implementation per database
  * (src/db/sqlite/, src/db/postgres/). Services hold the rules and call these; no SQL outside the stores.
@@ -23,7 +26,7 @@ export interface Stores {
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.
    */
   transaction<T>(fn: (tx: Stores) => Promise<T>): Promise<T>;
-  /** Answers and accepts a write (rolled back). */
-  healthy(): Promise<boolean>;
+  /** Whether the database answers and accepts a write (probed, rolled back). */
+  healthy(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

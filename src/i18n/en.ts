@@ -208,6 +208,9 @@ export const en: Record<MessageKey, string> = {
   'page.storeWrite.title': 'Could not save',
   'error.store.diskFull': 'Saving failed: not enough disk space. Nothing was changed; try again once space has been freed.',
   'error.store.failed': 'Saving failed: the database refused the write. Nothing was changed; try again in a moment.',
+  'page.storeUnavailable.title': 'The database is not answering',
+  'page.storeUnavailable.body': 'The database is not answering: Relais could neither read nor save anything. Try again in a moment; if it lasts, tell the server’s administrator.',
+  'error.store.unavailable': 'Saving failed: the database is not answering. Nothing was changed; try again in a moment.',
   'page.home': 'Back to servers',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page

@@ -210,6 +210,9 @@ export const fr = {
   'page.storeWrite.title': 'Enregistrement impossible',
   'error.store.diskFull': 'L’enregistrement a échoué : espace disque insuffisant. Rien n’a été modifié ; réessayez quand de la place aura été libérée.',
   'error.store.failed': 'L’enregistrement a échoué : la base de données a refusé l’écriture. Rien n’a été modifié ; réessayez dans un instant.',
+  'page.storeUnavailable.title': 'La base de données ne répond pas',
+  'page.storeUnavailable.body': 'La base de données ne répond pas : Relais n’a rien pu lire ni enregistrer. Réessayez dans un instant ; si cela dure, prévenez l’administrateur du serveur.',
+  'error.store.unavailable': 'L’enregistrement a échoué : la base de données ne répond pas. Rien n’a été modifié ; réessayez dans un instant.',
   'page.home': 'Retour aux serveurs',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { UndecryptableSecretError } from '../crypto/secret-box.js';
-import { storeWriteErrorOf, type StoreWriteFailure } from '../db/failures.js';
+import { StoreUnavailableError, storeWriteErrorOf, type StoreWriteFailure } from '../db/failures.js';
 import type { MessageKey } from '../i18n/index.js';
 
 interface ErrorPage {
@@ -16,8 +16,9 @@ const storeWriteMessages: Record<StoreWriteFailure, MessageKey> = {
   other: 'error.store.failed',
 };
 
-/** The message a form shows, next to the values typed, when the store refused the write; null for any other error. */
+/** The message a form shows, next to the values typed, when the store refused the write or did not answer; null for any other error. */
 export function storeWriteMessage(err: unknown): { key: MessageKey } | null {
+  if (err instanceof StoreUnavailableError) return { key: 'error.store.unavailable' };
   const failure = storeWriteErrorOf(err);
   return failure ? { key: storeWriteMessages[failure.reason] } : null;
 }
@@ -29,6 +30,7 @@ function pageFor(error: FastifyError): ErrorPage {
     const link = error.serverId === undefined ? undefined : { href: `/smtp-servers/${error.serverId}/edit`, labelKey: 'page.secretUnreadable.edit' as const };
     return { status: 409, titleKey: 'page.secretUnreadable.title', bodyKey: 'page.secretUnreadable.body', link };
   }
+  if (error instanceof StoreUnavailableError) return { status: 503, titleKey: 'page.storeUnavailable.title', bodyKey: 'page.storeUnavailable.body' };
   const storeFailure = storeWriteErrorOf(error);
   if (storeFailure) return { status: 503, titleKey: 'page.storeWrite.title', bodyKey: storeWriteMessages[storeFailure.reason] };
   const status = error.statusCode ?? 500;

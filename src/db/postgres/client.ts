@@ -3,6 +3,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { StoreHealth } from '../stores.js';
 import * as schema from './schema.js';
 
 export type PgDb = NodePgDatabase<typeof schema>;
@@ -17,8 +18,8 @@ export interface PostgresHandle {
   db: PgDb;
   /** The URL with its password masked, fit for the log. */
   url: string;
-  /** Answers and accepts a write (rolled back): false while the database is unreachable or read-only. */
-  healthy(): Promise<boolean>;
+  /** Answers and accepts a write (rolled back): 'unreachable' or 'writeFailed' while it does not. */
+  health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }
 
@@ -69,12 +70,17 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
   }
 }
 
-export async function isHealthy(pool: pg.Pool): Promise<boolean> {
-  let client: pg.PoolClient | undefined;
-  let healthy = false;
+/** Whether the database answers ('unreachable' if not) and accepts a write, rolled back ('writeFailed': read-only, full). */
+export async function postgresHealth(pool: pg.Pool): Promise<StoreHealth> {
+  let client: pg.PoolClient;
   try {
     client = await pool.connect();
     await client.query('SELECT 1');
+  } catch {
+    return 'unreachable';
+  }
+  let health: StoreHealth = 'writeFailed';
+  try {
     await client.query('BEGIN');
     try {
       await client.query('CREATE TEMPORARY TABLE relais_health_probe (id integer) ON COMMIT DROP');
@@ -82,13 +88,18 @@ export async function isHealthy(pool: pg.Pool): Promise<boolean> {
     } finally {
       await client.query('ROLLBACK');
     }
-    healthy = true;
-  } catch {
-    // Not healthy; the connection is destroyed below rather than handed out again.
+    health = 'ok';
+  } catch (err) {
+    if (isConnectionError(err)) health = 'unreachable';
   } finally {
-    client?.release(!healthy);
+    // A connection that failed the probe is destroyed rather than handed out again.
+    client.release(health !== 'ok');
   }
-  return healthy;
+  return health;
+}
+
+export async function isHealthy(pool: pg.Pool): Promise<boolean> {
+  return (await postgresHealth(pool)) === 'ok';
 }
 
 /** Opens the pool and migrates; a database that cannot be reached throws DatabaseUnreachableError. */
@@ -105,13 +116,18 @@ export async function openPostgres(url: string, options: pg.PoolConfig = {}, onI
     pool,
     db: drizzle(pool, { schema }),
     url: redactUrl(url),
-    healthy: () => isHealthy(pool),
+    health: () => postgresHealth(pool),
     close: () => pool.end(),
   };
 }
 
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|28P01|28000|3D000|57P03)$/.test(code)) return true;
-  return err instanceof Error && /timeout|terminated|connect/i.test(err.message) && !('severity' in err);
+/** The server unreachable, the connection lost or refused, the server shutting down: not the query's fault. */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|EPIPE|28P01|28000|3D000|57P0[123]|08\w{3})$/.test(code)) return true;
+    // pg's own messages; not a server error (severity) nor drizzle's wrapper, whose message quotes the SQL.
+    if (e instanceof Error && !('severity' in e) && !('query' in e) && /timeout|terminated|connect|not queryable/i.test(e.message)) return true;
+  }
+  return false;
 }

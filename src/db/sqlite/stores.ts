@@ -7,6 +7,7 @@ import { createSqliteSessionStore } from './sessions.js';
 import { createSqliteSetupTokenStore } from './setup-tokens.js';
 import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
+import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
@@ -37,14 +38,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
         }
       });
     },
-    async healthy() {
-      try {
-        sqlite.prepare('SELECT 1').get();
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    // Under the lock: the probe's BEGIN must not land inside someone's open transaction on this one connection.
+    healthy: () => lock.run(() => sqliteHealth(sqlite, handle.file)),
     async close() {
       release();
       handle.close();
