@@ -1,21 +1,90 @@
 // Runs tap and ends with the "N passed, N failed" line that tap itself does not print without a terminal.
+// Without arguments (npm test): the suite on SQLite, again on PostgreSQL (RELAIS_TEST_STORE=postgres), then the browser
+// suite once; the closing line sums the three runs. With arguments: those files, on RELAIS_TEST_STORE's store.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import pg from 'pg';
+
+/**
+ * Files that test SQLite itself, or already run each test on both stores: not run again on PostgreSQL.
+ * A file with only some SQLite tests marks those with sqliteOnly() (test/helper.ts) instead.
+ */
+const notOnPostgres = {
+  'test/store-failures.test.ts': 'fills the SQLite file, makes it read-only, deletes its folder (SQLite pragmas and files)',
+  'test/db-copy.test.ts': 'copies a SQLite file into PostgreSQL: runs on both already',
+  'test/postgres-client.test.ts': 'tests the PostgreSQL client itself: runs on PostgreSQL already',
+  'test/postgres-schema.test.ts': 'compares the two schemas: runs on both already',
+  'test/stores-accounts.test.ts': 'forEachStore: runs on both already',
+  'test/stores-audit.test.ts': 'forEachStore: runs on both already',
+  'test/stores-confirmations.test.ts': 'forEachStore: runs on both already',
+  'test/stores-probes.test.ts': 'forEachStore: runs on both already',
+};
+
+function run(label, args, env = {}) {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4000);
+    });
+    child.on('close', (code) => {
+      const match = [...tail.matchAll(/#\s*\{\s*total:\s*(\d+),\s*pass:\s*(\d+)(?:,\s*fail:\s*(\d+))?(?:,\s*todo:\s*(\d+))?(?:,\s*skip:\s*(\d+))?/g)].pop();
+      let counts = { passed: 0, failed: code === 0 ? 0 : 1, skipped: 0 };
+      if (match) {
+        const [, total, pass, fail = '0', todo = '0', skip = '0'] = match;
+        const failed = Number(fail) || (code !== 0 ? Number(total) - Number(pass) - Number(todo) - Number(skip) : 0);
+        counts = { passed: Number(pass), failed, skipped: Number(skip) };
+      }
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (label) console.log(`# ${label}: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''} in ${seconds} s`);
+      resolve({ ...counts, code: code ?? 1 });
+    });
+  });
+}
+
+function summary(results) {
+  const total = results.reduce((sum, r) => ({ passed: sum.passed + r.passed, failed: sum.failed + r.failed, skipped: sum.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+  console.log(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
+  process.exit(results.some((r) => r.code !== 0) || total.failed > 0 ? 1 : 0);
+}
+
+async function postgresUnavailable() {
+  const url = process.env.RELAIS_TEST_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return `PostgreSQL (RELAIS_TEST_PG) is unreachable: ${err.message || err.code}`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 const args = process.argv.slice(2);
-const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
-});
-child.on('close', (code) => {
-  const match = [...tail.matchAll(/#\s*\{\s*total:\s*(\d+),\s*pass:\s*(\d+)(?:,\s*fail:\s*(\d+))?(?:,\s*todo:\s*(\d+))?(?:,\s*skip:\s*(\d+))?/g)].pop();
-  if (match) {
-    const [, total, pass, fail = '0', todo = '0', skip = '0'] = match;
-    const failed = Number(fail) || (code !== 0 ? Number(total) - Number(pass) - Number(todo) - Number(skip) : 0);
-    console.log(`${pass} passed, ${failed} failed${Number(skip) ? `, ${skip} skipped` : ''}`);
+if (args.length) {
+  const result = await run('', args);
+  summary([result]);
+} else {
+  const suite = fs.readdirSync('test').filter((name) => name.endsWith('.test.ts')).map((name) => `test/${name}`).sort();
+  const results = [await run('SQLite', suite, { RELAIS_TEST_STORE: 'sqlite' })];
+  const unavailable = await postgresUnavailable();
+  if (unavailable && process.env.CI === 'true') {
+    console.log(`# PostgreSQL run FAILED: ${unavailable} (CI=true)`);
+    results.push({ passed: 0, failed: 1, skipped: 0, code: 1 });
+  } else if (unavailable) {
+    console.log(`# PostgreSQL run SKIPPED: ${unavailable}; set RELAIS_TEST_PG or start PostgreSQL to run the suite on it`);
   } else {
-    console.log(`0 passed, ${code === 0 ? 0 : 1} failed`);
+    for (const [file, reason] of Object.entries(notOnPostgres)) console.log(`# not on PostgreSQL: ${file} (${reason})`);
+    results.push(await run('PostgreSQL', suite.filter((file) => !(file in notOnPostgres)), { RELAIS_TEST_STORE: 'postgres' }));
   }
-  process.exit(code ?? 1);
-});
+  const browser = fs.readdirSync('test/browser').filter((name) => name.endsWith('.test.ts')).map((name) => `test/browser/${name}`).sort();
+  results.push(await run('browser', browser));
+  summary(results);
+}

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { freshPostgres, postgresUnavailable } from './stores.js';
 
 type Test = { testdir: () => string; teardown: (fn: () => unknown) => void };
 
@@ -10,12 +11,28 @@ export const testSecret = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a
 /** The tests' SMTP peers listen on 127.0.0.1, which Relais refuses by default: the suite allows it explicitly. */
 export const testSmtpEnv = { RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/8' };
 
-/** The real app on a real SQLite file in the test's own folder. */
-export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
+/** The store the suite runs on: RELAIS_TEST_STORE=postgres (npm test's second run), else SQLite. */
+export const testStore: 'sqlite' | 'postgres' = process.env.RELAIS_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** Options for a test about SQLite itself (its file, its pragmas): skipped, with the reason, in the PostgreSQL run. */
+export function sqliteOnly(reason: string): { skip?: string } {
+  return testStore === 'postgres' ? { skip: `SQLite only: ${reason}` } : {};
+}
+
+/** A RELAIS_DB of the test's own: a SQLite file in its folder, or this file's PostgreSQL database emptied to its migrated state. */
+export async function testDatabase(t: Pick<Test, 'testdir'>): Promise<string> {
   const dir = t.testdir();
+  if (testStore === 'sqlite') return path.join(dir, 'relais.sqlite');
+  const unavailable = await postgresUnavailable();
+  if (unavailable) throw new Error(`RELAIS_TEST_STORE=postgres: ${unavailable}`);
+  return freshPostgres();
+}
+
+/** The real app on a real database of the test's own: a SQLite file in its folder, or PostgreSQL (RELAIS_TEST_STORE). */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
   const config = loadConfig({
     NODE_ENV: 'test',
-    RELAIS_DB: path.join(dir, 'relais.sqlite'),
+    RELAIS_DB: await testDatabase(t),
     RELAIS_SECRET: testSecret,
     RELAIS_URL: 'http://relais.test',
     // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.

@@ -18,6 +18,8 @@ export interface PostgresHandle {
   db: PgDb;
   /** The URL with its password masked, fit for the log. */
   url: string;
+  /** Runs fn on one connection between BEGIN and COMMIT (ROLLBACK on throw). */
+  transaction<T>(fn: (db: PgDb) => Promise<T>): Promise<T>;
   /** Answers and accepts a write (rolled back): 'unreachable' or 'writeFailed' while it does not. */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
@@ -52,6 +54,9 @@ export function createPool(url: string, options: pg.PoolConfig = {}, onIdleError
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, ...options });
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', onIdleError);
+  // Nor may a checked-out connection's: lost between two queries, or just after a failed one, it emits 'error' with
+  // no query to hand it to (the query in flight gets its own error); the pool then drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
@@ -75,12 +80,12 @@ export async function postgresHealth(pool: pg.Pool): Promise<StoreHealth> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
-    await client.query('SELECT 1');
   } catch {
     return 'unreachable';
   }
   let health: StoreHealth = 'writeFailed';
   try {
+    await client.query('SELECT 1');
     await client.query('BEGIN');
     try {
       await client.query('CREATE TEMPORARY TABLE relais_health_probe (id integer) ON COMMIT DROP');
@@ -102,6 +107,31 @@ export async function isHealthy(pool: pg.Pool): Promise<boolean> {
   return (await postgresHealth(pool)) === 'ok';
 }
 
+/**
+ * drizzle's own pool transaction never releases the connection when BEGIN fails (a lost connection), and hands a
+ * connection whose ROLLBACK failed back to the pool: each outage would leak one until the pool is exhausted.
+ */
+async function transactionOn<T>(pool: pg.Pool, fn: (db: PgDb) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(drizzle(client, { schema }));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    }
+  } catch (err) {
+    broken = isConnectionError(err);
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** Opens the pool and migrates; a database that cannot be reached throws DatabaseUnreachableError. */
 export async function openPostgres(url: string, options: pg.PoolConfig = {}, onIdleError?: (err: Error) => void): Promise<PostgresHandle> {
   const pool = createPool(url, options, onIdleError);
@@ -116,6 +146,7 @@ export async function openPostgres(url: string, options: pg.PoolConfig = {}, onI
     pool,
     db: drizzle(pool, { schema }),
     url: redactUrl(url),
+    transaction: (fn) => transactionOn(pool, fn),
     health: () => postgresHealth(pool),
     close: () => pool.end(),
   };

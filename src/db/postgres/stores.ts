@@ -24,7 +24,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
     throttle: createPostgresThrottleStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
-      return handle.db.transaction((tx) => fn(storesOn(tx, handle, true)));
+      return handle.transaction((tx) => fn(storesOn(tx, handle, true)));
     },
     healthy: () => handle.health(),
     close: () => handle.close(),
