@@ -4,10 +4,7 @@ import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, t
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { csrfCookie } from './cookies.js';
-
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from './escape.js';
 
 export const localeCookieName = 'relais_lang';
 const flashCookieName = 'relais_flash';
