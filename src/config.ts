@@ -15,6 +15,10 @@ export interface RelaisConfig {
   previousSecrets: string[];
   production: boolean;
   logLevel: string;
+  /** TZ: the zone pages, mails and exports show dates in. */
+  timeZone: string;
+  /** RELAIS_SHUTDOWN_GRACE_MS: how long requests in flight may take to finish on SIGTERM. */
+  shutdownGraceMs: number;
   cookieSecret: string | undefined;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
@@ -76,6 +80,16 @@ function booleanFrom(value: string | undefined, name: string): boolean {
   throw new Error(`${name} must be true or false, got "${value}"`);
 }
 
+function timeZoneFrom(value: string | undefined): string {
+  const zone = value || 'Europe/Paris';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new Error(`TZ must be a time zone such as Europe/Paris or UTC, got "${zone}"`);
+  }
+  return zone;
+}
+
 function networksFrom(value: string | undefined, name: string): string[] {
   const networks = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const wrong = networks.find((network) => parseNetwork(network) === null);
@@ -111,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     previousSecrets: (env.RELAIS_PREVIOUS_SECRETS || '').split(',').map((s) => s.trim()).filter(Boolean),
     production: env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test',
     logLevel: env.LOG_LEVEL || 'info',
+    timeZone: timeZoneFrom(env.TZ),
+    shutdownGraceMs: positiveIntFrom(env.RELAIS_SHUTDOWN_GRACE_MS, 10_000, 'RELAIS_SHUTDOWN_GRACE_MS'),
     cookieSecret: env.RELAIS_COOKIE_SECRET || undefined,
     adminEmail: env.RELAIS_ADMIN_EMAIL || undefined,
     adminPassword: env.RELAIS_ADMIN_PASSWORD || undefined,
