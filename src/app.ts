@@ -35,7 +35,7 @@ import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
-import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
+import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';

@@ -13,7 +13,7 @@ import {
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
-import type { SmtpEndpoint } from './endpoint.js';
+import type { SmtpEndpoint } from '../smtp/endpoint.js';
 import { InFlight } from './in-flight.js';
 import { probeServer } from './probe.js';
 import { parseReport } from './report.js';

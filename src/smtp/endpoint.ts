@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import type { RelaisConfig } from '../config.js';
-import { connectHost, destinationPolicyOf, type DestinationPolicy } from '../smtp/destination.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
+import { connectHost, destinationPolicyOf, type DestinationPolicy } from './destination.js';
 
 /** What it takes to reach a server and speak for its address: a server row, or the values typed in its form. */
 export interface SmtpEndpoint {
@@ -62,8 +62,6 @@ export function smtpSettingsFrom(config: RelaisConfig): SmtpSettings {
     implicitTlsHintMs: Math.min(1000, config.smtpGreetingTimeoutMs),
   };
 }
-
-export { connectHost };
 
 /**
  * TLS options shared by the test and the real send. A custom `ca` replaces Node's trusted list, so the system's
