@@ -14,9 +14,9 @@ import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
 import type { SmtpEndpoint } from '../smtp/endpoint.js';
+import { probeServer } from '../smtp/probe.js';
+import { parseReport } from '../smtp/report.js';
 import { InFlight } from './in-flight.js';
-import { probeServer } from './probe.js';
-import { parseReport } from './report.js';
 
 const resultTarget = 'test-result';
 

@@ -63,6 +63,8 @@ export function smtpSettingsFrom(config: RelaisConfig): SmtpSettings {
   };
 }
 
+export { connectHost };
+
 /**
  * TLS options shared by the test and the real send. A custom `ca` replaces Node's trusted list, so the system's
  * CAs are kept alongside the extra ones; otherwise configuring one internal CA would break every public server.

@@ -1,7 +1,7 @@
 import type { MessageKey, Params } from '../i18n/index.js';
 import { DestinationRefused } from '../smtp/destination.js';
 import type { FailureFacts } from './channel.js';
-import type { SmtpEndpoint } from '../smtp/endpoint.js';
+import type { SmtpEndpoint } from './endpoint.js';
 import type { Diagnosis, DiagnosisKind, TlsDetails } from './report.js';
 
 export interface DiagnosisContext {

@@ -1,5 +1,5 @@
 import { bannerChars, printable } from './channel.js';
-import type { SmtpEndpoint } from '../smtp/endpoint.js';
+import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
 

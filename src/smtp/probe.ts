@@ -4,10 +4,10 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
-import { assertAllowed, connectHost, DestinationRefused } from '../smtp/destination.js';
-import { tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from '../smtp/endpoint.js';
+import { assertAllowed, DestinationRefused } from '../smtp/destination.js';
 import { bannerChars, printable, ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
 import { diagnose, factsFromError } from './diagnosis.js';
+import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
 import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
 
 function elapsed(start: number): number {
