@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDateTime, type MessageKey, type Params } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
-import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import { listReturnPath } from '../web/return-path.js';
 import type { TokenState } from './repository.js';
 import { sendConfirmation } from './service.js';
 
-type IdParams = { Params: { id: string } };
 type TokenParams = { Params: { token: string } };
 
 export async function confirmationRoutes(app: FastifyInstance) {

@@ -12,7 +12,7 @@ import {
 } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
-import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import type { SmtpEndpoint } from '../smtp/endpoint.js';
 import { probeServer } from '../smtp/probe.js';
 import { parseReport } from '../smtp/report.js';
@@ -22,8 +22,6 @@ const resultTarget = 'test-result';
 
 /** The fields a connection test needs; the others (title, usage, signature) can wait for the save. */
 const connectionFields: ServerFormField[] = ['host', 'port', 'security', 'authentication', 'email', 'username', 'password'];
-
-type IdParams = { Params: { id: string } };
 
 export async function connectionTestRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;

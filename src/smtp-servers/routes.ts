@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
-import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { renderServerForm, type ServerFormView } from './form-view.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
@@ -19,8 +19,6 @@ import {
 } from './validation.js';
 
 const tableTarget = 'servers-table';
-
-type IdParams = { Params: { id: string } };
 
 /** "Titre (copie 2)", the title shortened if need be so the copy can be saved as it is. */
 export function copyTitle(title: string, suffix: string): string {

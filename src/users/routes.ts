@@ -5,9 +5,7 @@ import { validatePasswordForm, validateUserForm, type FormErrors, type PasswordF
 import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
-import { notFoundPage, parseId, redirectAfterPost } from '../web/replies.js';
-
-type IdParams = { Params: { id: string } };
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 
 function valuesOf(user: UserView): UserFormValues {
   return { email: user.email, displayName: user.displayName, role: user.role, disabled: user.disabled };

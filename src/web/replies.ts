@@ -1,5 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+/** A route with a row id in its URL (`/smtp-servers/:id`). */
+export type IdParams = { Params: { id: string } };
+
 /** A row id from the URL: digits only, no leading zero, small enough to be exact; null otherwise (then a 404). */
 export function parseId(raw: string): number | null {
   return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
