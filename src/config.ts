@@ -20,6 +20,10 @@ export interface RelaisConfig {
    * saw), the proxies' addresses/networks, or true (the left-most X-Forwarded-For, which any client can write).
    */
   trustProxy: TrustProxy;
+  /** TZ: the zone pages, mails and exports show dates in. */
+  timeZone: string;
+  /** RELAIS_SHUTDOWN_GRACE_MS: how long requests in flight may take to finish on SIGTERM. */
+  shutdownGraceMs: number;
   cookieSecret: string | undefined;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
@@ -91,6 +95,16 @@ function trustProxyFrom(value: string | undefined): TrustProxy {
   return networksFrom(text, 'RELAIS_TRUST_PROXY');
 }
 
+function timeZoneFrom(value: string | undefined): string {
+  const zone = value || 'Europe/Paris';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new Error(`TZ must be a time zone such as Europe/Paris or UTC, got "${zone}"`);
+  }
+  return zone;
+}
+
 function networksFrom(value: string | undefined, name: string): string[] {
   const networks = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const wrong = networks.find((network) => parseNetwork(network) === null);
@@ -127,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     production: env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test',
     logLevel: env.LOG_LEVEL || 'info',
     trustProxy: trustProxyFrom(env.RELAIS_TRUST_PROXY),
+    timeZone: timeZoneFrom(env.TZ),
+    shutdownGraceMs: positiveIntFrom(env.RELAIS_SHUTDOWN_GRACE_MS, 10_000, 'RELAIS_SHUTDOWN_GRACE_MS'),
     cookieSecret: env.RELAIS_COOKIE_SECRET || undefined,
     adminEmail: env.RELAIS_ADMIN_EMAIL || undefined,
     adminPassword: env.RELAIS_ADMIN_PASSWORD || undefined,
