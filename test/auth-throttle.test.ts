@@ -43,6 +43,9 @@ t.test('the throttle settings are read from the environment, with generous defau
   t.equal(set.loginThrottle.pairMaxFailures, 3);
   t.equal(set.loginThrottle.addressMaxFailures, 500);
   t.equal(set.passwordHashQueue, 0);
+  const stricter = loadConfig({ RELAIS_LOGIN_ACCOUNT_FRESH_ADDRESSES: '0', RELAIS_LOGIN_TRUSTED_DAYS: '7', RELAIS_PASSWORD_HASH_RESERVED: '2' });
+  t.same([stricter.loginThrottle.accountFreshAddresses, stricter.loginThrottle.trustedDays, stricter.passwordHashReserved], [0, 7, 2]);
+  t.throws(() => loadConfig({ RELAIS_LOGIN_TRUSTED_DAYS: 'forever' }), /RELAIS_LOGIN_TRUSTED_DAYS/);
   t.throws(() => loadConfig({ RELAIS_LOGIN_PAIR_MAX_FAILURES: '0' }), /RELAIS_LOGIN_PAIR_MAX_FAILURES must be a whole number of at least 1/);
   t.throws(() => loadConfig({ RELAIS_PASSWORD_HASH_CONCURRENCY: 'lots' }), /RELAIS_PASSWORD_HASH_CONCURRENCY/);
 });
