@@ -299,6 +299,7 @@ await forEachStore(t, 'the throttle: an email is normalised and cut once, so lon
   const throttle = createLoginThrottle(stores, { ...defaultThrottlePolicy, pairMaxFailures: 2 });
   const now = new Date();
   // « é » written decomposed (e + U+0301) shortens under NFC; U+0958 lengthens (it composes to two code units).
+  t.equal(accountKey(`a${'😀'.repeat(200)}`), `a${'😀'.repeat(159)}`, 'never half a surrogate pair');
   for (const long of [`${'e\u0301'.repeat(330)}@exemple.fr`, `${'\u0958'.repeat(300)}@exemple.fr`]) {
     const variants = [long, long.normalize('NFC'), `  ${long.toUpperCase()}  `, long.normalize('NFC').slice(0, 320)];
     t.equal(accountKey(long).length, 320, 'cut to 320 after normalising');

@@ -27,8 +27,14 @@ const accountLength = 320;
 /** The account an attempt names, normalised and cut once, for storing and for counting alike. */
 export function accountKey(email: string): string {
   const normalized = normalizeEmail(email);
-  // Cut by code points, so a character outside the BMP is never split into half a surrogate pair.
-  return normalized.length <= accountLength ? normalized : Array.from(normalized).slice(0, accountLength).join('').slice(0, accountLength);
+  if (normalized.length <= accountLength) return normalized;
+  // Cut between code points, so a character outside the BMP is never split into half a surrogate pair.
+  let cut = '';
+  for (const char of normalized) {
+    if (cut.length + char.length > accountLength) break;
+    cut += char;
+  }
+  return cut;
 }
 
 /**
