@@ -170,7 +170,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
-      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),
+      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, reserved: config.passwordHashReserved }),
     ),
     sessions: createSessionRepository(stores, {
       idleMs: config.sessionIdleMinutes * 60_000,

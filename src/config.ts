@@ -34,6 +34,8 @@ export interface RelaisConfig {
   /** Password hashes computed at once, and verifications allowed to wait for one (more get a 503). */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Further waiting places kept for verifications unlikely to be an attack (see src/auth/throttle.ts, `trusted`). */
+  passwordHashReserved: number;
   /** Sign-in throttling: see src/auth/throttle.ts for what each number limits. */
   loginThrottle: {
     windowMinutes: number;
@@ -41,6 +43,8 @@ export interface RelaisConfig {
     accountFreeFailures: number;
     accountMaxDelaySeconds: number;
     addressMaxFailures: number;
+    accountFreshAddresses: number;
+    trustedDays: number;
   };
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
@@ -151,12 +155,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     passwordHashCost: passwordHashCostFrom(env),
     passwordHashConcurrency: positiveIntFrom(env.RELAIS_PASSWORD_HASH_CONCURRENCY, 2, 'RELAIS_PASSWORD_HASH_CONCURRENCY'),
     passwordHashQueue: intFrom(env.RELAIS_PASSWORD_HASH_QUEUE, 10, 'RELAIS_PASSWORD_HASH_QUEUE'),
+    passwordHashReserved: intFrom(env.RELAIS_PASSWORD_HASH_RESERVED, 5, 'RELAIS_PASSWORD_HASH_RESERVED'),
     loginThrottle: {
       windowMinutes: positiveIntFrom(env.RELAIS_LOGIN_WINDOW_MINUTES, 15, 'RELAIS_LOGIN_WINDOW_MINUTES'),
       pairMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_PAIR_MAX_FAILURES, 5, 'RELAIS_LOGIN_PAIR_MAX_FAILURES'),
       accountFreeFailures: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_FREE_FAILURES, 5, 'RELAIS_LOGIN_ACCOUNT_FREE_FAILURES'),
       accountMaxDelaySeconds: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS, 900, 'RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS'),
       addressMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_ADDRESS_MAX_FAILURES, 100, 'RELAIS_LOGIN_ADDRESS_MAX_FAILURES'),
+      accountFreshAddresses: intFrom(env.RELAIS_LOGIN_ACCOUNT_FRESH_ADDRESSES, 3, 'RELAIS_LOGIN_ACCOUNT_FRESH_ADDRESSES'),
+      trustedDays: intFrom(env.RELAIS_LOGIN_TRUSTED_DAYS, 30, 'RELAIS_LOGIN_TRUSTED_DAYS'),
     },
     confirmationTtlHours: intFrom(env.RELAIS_CONFIRMATION_TTL_HOURS, 48, 'RELAIS_CONFIRMATION_TTL_HOURS'),
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),
