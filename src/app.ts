@@ -35,7 +35,8 @@ import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
-import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
+import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
@@ -131,6 +132,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   }
   // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
   const smtpSettings = smtpSettingsFrom(config);
+  useDisplayTimeZone(config.timeZone);
 
   // Static files are public by nature; every other route declares its access or is for administrators.
   const registeredRoutes: RegisteredRoute[] = [];
@@ -175,7 +177,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
-      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),
+      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, reserved: config.passwordHashReserved }),
     ),
     sessions: createSessionRepository(stores, {
       idleMs: config.sessionIdleMinutes * 60_000,

@@ -231,7 +231,7 @@ t.test('a test still running when the server is edited does not stamp its result
   const admin = await adminClient(app);
   const id = await serverThrough(admin, slow);
   const before = (await app.repositories.smtpServers.findServer(id))!;
-  const { probeServer } = await import('../src/smtp-probe/probe.js');
+  const { probeServer } = await import('../src/smtp/probe.js');
   const report = await probeServer(before, peerUser.password, app.smtpSettings);
   await admin.post(`/smtp-servers/${id}`, formFor(slow, { host: 'localhost' }));
   const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.updatedAt);

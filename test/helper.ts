@@ -28,11 +28,11 @@ export async function testDatabase(t: Pick<Test, 'testdir'>): Promise<string> {
   return freshPostgres();
 }
 
-/** The real app on a real database of the test's own: a SQLite file in its folder, or PostgreSQL (RELAIS_TEST_STORE). */
-export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
-  const config = loadConfig({
+/** The tests' settings for a database file in `dir`, `env` on top. */
+export function testConfig(dir: string, env: Record<string, string> = {}) {
+  return loadConfig({
     NODE_ENV: 'test',
-    RELAIS_DB: await testDatabase(t),
+    RELAIS_DB: path.join(dir, 'relais.sqlite'),
     RELAIS_SECRET: testSecret,
     RELAIS_URL: 'http://relais.test',
     // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.
@@ -40,6 +40,11 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, op
     ...testSmtpEnv,
     ...env,
   });
+}
+
+/** The real app on a real database of the test's own: a SQLite file in its folder, or PostgreSQL (RELAIS_TEST_STORE). */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
+  const config = testConfig(t.testdir(), { RELAIS_DB: await testDatabase(t), ...env });
   const app = await buildApp(config, options);
   t.teardown(() => app.close());
   return app;

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { parse } from 'csv-parse/sync';
 import { systemActor } from '../src/audit/repository.js';
-import type { Diagnosis, ProbeReport } from '../src/smtp-probe/report.js';
+import type { Diagnosis, ProbeReport } from '../src/smtp/report.js';
 import { adminClient, buildTestApp, seedServers, text } from './helper.js';
 
 const rowTitles = (html: string) => [...html.matchAll(/<th id=t\d+>(?:<a [^>]*>)?([^<]*)</g)].map((m) => m[1]!).sort();

@@ -5,7 +5,7 @@ import { databaseFrom } from '../src/config.js';
 import { createConfirmationRepository, type IssueResult } from '../src/confirmation/repository.js';
 import { hashConfirmationToken } from '../src/confirmation/token.js';
 import { openStores } from '../src/db/open.js';
-import type { Diagnosis } from '../src/smtp-probe/report.js';
+import type { Diagnosis } from '../src/smtp/report.js';
 import { serverRows } from './server-rows.js';
 import { forEachStore, type TestStore } from './stores.js';
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { databaseFrom } from '../src/config.js';
 import { openStores } from '../src/db/open.js';
-import type { ProbeReport } from '../src/smtp-probe/report.js';
+import type { ProbeReport } from '../src/smtp/report.js';
 import { createConnectionTestRepository } from '../src/smtp-probe/repository.js';
 import { serverRows } from './server-rows.js';
 import { forEachStore, type TestStore } from './stores.js';

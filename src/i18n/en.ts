@@ -339,6 +339,7 @@ export const en: Record<MessageKey, string> = {
   'audit.action.auth.login': 'Sign-in',
   'audit.action.auth.loginFailed': 'Failed sign-in',
   'audit.action.auth.loginThrottled': 'Attempt held back (too many failures)',
+  'audit.action.auth.loginBusy': 'Sign-in refused (verification queue full)',
   'audit.action.auth.logout': 'Sign-out',
   'audit.action.user.create': 'Account created',
   'audit.action.user.update': 'Account changed',

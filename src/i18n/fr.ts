@@ -342,6 +342,7 @@ export const fr = {
   'audit.action.auth.login': 'Connexion',
   'audit.action.auth.loginFailed': 'Échec de connexion',
   'audit.action.auth.loginThrottled': 'Tentative retardée (trop d’échecs)',
+  'audit.action.auth.loginBusy': 'Connexion refusée (file de vérification pleine)',
   'audit.action.auth.logout': 'Déconnexion',
   'audit.action.user.create': 'Création de compte',
   'audit.action.user.update': 'Modification de compte',
