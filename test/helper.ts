@@ -85,10 +85,16 @@ export class Client {
     if (token) this.csrfToken = token[1]!;
   }
 
-  async get(url: string, headers: Record<string, string> = {}): Promise<Response> {
-    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.remoteAddress, headers: { cookie: this.cookieHeader(), ...headers } });
-    this.remember(res);
+  /** One request to the app: app.inject() here; HttpClient (test/http-client.ts) sends it over the network instead. */
+  protected async request(method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: string): Promise<Response> {
+    const res = await this.app.inject({ method, url, remoteAddress: this.remoteAddress, headers, ...(payload === undefined ? {} : { payload }) });
     return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  async get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await this.request('GET', url, { cookie: this.cookieHeader(), ...headers });
+    this.remember(res);
+    return res;
   }
 
   /** Posts a urlencoded form like a browser does; the CSRF token is added unless the fields say otherwise. */
@@ -113,15 +119,9 @@ export class Client {
   }
 
   private async send(url: string, type: string, payload: string, headers: Record<string, string>): Promise<Response> {
-    const res = await this.app.inject({
-      method: 'POST',
-      url,
-      remoteAddress: this.remoteAddress,
-      payload,
-      headers: { 'content-type': type, cookie: this.cookieHeader(), ...headers },
-    });
+    const res = await this.request('POST', url, { 'content-type': type, cookie: this.cookieHeader(), ...headers }, payload);
     this.remember(res);
-    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+    return res;
   }
 }
 
