@@ -25,7 +25,9 @@ const minimumFreeBytes = 1024 * 1024;
 function probeWrite(sqlite: Database.Database): void {
   sqlite.exec('BEGIN IMMEDIATE');
   try {
-    sqlite.prepare('UPDATE cache_versions SET version = version WHERE id = 1').run();
+    // Rewriting the header's user_version with its own value is a real write to the file, of any schema.
+    const version = sqlite.pragma('user_version', { simple: true }) as number;
+    sqlite.pragma(`user_version = ${Number(version)}`);
   } finally {
     sqlite.exec('ROLLBACK');
   }

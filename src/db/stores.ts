@@ -1,6 +1,7 @@
 import type { AuditStore } from '../audit/store.js';
 import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
+import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -10,6 +11,8 @@ export type StoreKind = 'sqlite' | 'postgres';
  */
 export interface Stores {
   readonly kind: StoreKind;
+  readonly servers: ServerStore;
+  readonly departments: DepartmentStore;
   readonly audit: AuditStore;
   readonly confirmations: ConfirmationStore;
   readonly probes: ProbeResultStore;

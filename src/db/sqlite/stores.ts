@@ -3,6 +3,7 @@ import type { DatabaseHandle } from '../client.js';
 import { createSqliteAuditStore } from './audit.js';
 import { createSqliteConfirmationStore } from './confirmations.js';
 import { createSqliteProbeResultStore } from './probes.js';
+import { createSqliteDepartmentStore, createSqliteServerStore } from './servers.js';
 import { createWriteLock } from './write-lock.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
@@ -11,6 +12,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const { sqlite, db } = handle;
   const stores: Stores = {
     kind: 'sqlite',
+    servers: createSqliteServerStore(db, sqlite, lock),
+    departments: createSqliteDepartmentStore(db),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),
