@@ -5,7 +5,7 @@ import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
-import { DuplicateTitleError, type ServerView } from './repository.js';
+import { DuplicateTitleError, StaleServerError, type ServerView } from './repository.js';
 import {
   combinationMismatches,
   limits,
@@ -26,6 +26,12 @@ type IdParams = { Params: { id: string } };
 
 export function parseId(raw: string): number | null {
   return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
+}
+
+/** The version an edit form was filled from; a form without one (an old page, a script) is not checked, a garbled one never matches. */
+function versionOf(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return typeof raw === 'string' && /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : 0;
 }
 
 /** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
@@ -93,6 +99,8 @@ export interface ServerFormView {
   test?: Record<string, unknown>;
   /** The store refused the write: said above the form, the values typed kept. */
   failure?: { key: MessageKey } | null;
+  /** The server's version the form is based on, sent back with it; by default the one it came with, else the server's. */
+  version?: number;
 }
 
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
@@ -114,6 +122,7 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
     test: options.test ?? null,
     failure: options.failure ?? null,
+    version: options.version ?? (typeof body.version === 'string' ? body.version : options.server?.version),
     title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
     // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
     path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',
@@ -155,6 +164,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   async function notFound(reply: FastifyReply) {
     return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
+  }
+
+  /** An edit sent for a server deleted meanwhile (maybe from another instance). */
+  async function serverDeleted(reply: FastifyReply) {
+    return reply.page('errors/error', { titleKey: 'page.serverDeleted.title', bodyKey: 'page.serverDeleted.body', params: {} }, 404);
   }
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
@@ -229,7 +243,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
-    if (!server) return notFound(reply);
+    if (!server) return id === null ? notFound(reply) : serverDeleted(reply);
     const departments = await servers.listDepartments();
     const body = request.form;
     const result = validateServerForm(body, {
@@ -239,13 +253,18 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request));
-      if (!updated) return notFound(reply);
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version) });
+      if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
       const failure = storeWriteMessage(err);
       if (failure) return renderForm(request, reply, { server, values: result.values, errors: {}, failure, status: 503 });
+      // Saved meanwhile by someone else: the form shows what was typed, and saving again replaces the other change.
+      if (err instanceof StaleServerError) {
+        const current = err.current;
+        return renderForm(request, reply, { server: current, values: result.values, errors: {}, failure: { key: 'error.server.stale' }, status: 409, version: current.version });
+      }
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
       return renderForm(request, reply, { server, values: result.values, errors, status: 422 });
