@@ -157,3 +157,40 @@ await forEachStore(t, 'servers: passwords under an old key are counted, flagged 
   await fillMissingSortKeys(stores);
   t.same(await stores.servers.missingSortKeys(), []);
 });
+
+await forEachStore(t, 'servers: two instances on one database: an edit from an older reading, and one of a server deleted by the other', async (t, store) => {
+  const one = await servicesFor(t, store);
+  const other = await servicesFor(t, store);
+  const server = await one.servers.createServer(input(), alice);
+  t.equal((await other.servers.findServer(server.id))!.title, 'Vente principale', 'a write on one is read at once on the other');
+  await other.servers.updateServer(server.id, input({ senderName: 'Autre instance', password: '' }, validServer.password), alice, { expectedVersion: 1 });
+  t.ok(await refusedWith(one.servers.updateServer(server.id, input({ senderName: 'Ici' }), alice, { expectedVersion: 1 }), StaleServerError), 'the older reading is refused');
+  await other.servers.deleteServer(server.id, alice);
+  t.equal(await one.servers.updateServer(server.id, input(), alice, { expectedVersion: 2 }), null, 'an edit of the deleted server finds nothing, and creates nothing');
+  t.equal(await one.servers.findServer(server.id), null);
+});
+
+await forEachStore(t, 'servers: an edit racing another edit in progress does not overwrite it', async (t, store) => {
+  if (store.kind !== 'postgres') return t.pass('one SQLite connection runs transactions one after another');
+  const one = await servicesFor(t, store);
+  const other = await servicesFor(t, store);
+  const server = await one.servers.createServer(input(), alice);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const inProgress = new Promise<void>((resolve) => (started = resolve));
+  // An edit elsewhere that has written the row and not committed yet.
+  const editing = other.stores.transaction(async (tx) => {
+    await tx.servers.update(server.id, { senderName: 'En cours' });
+    started();
+    await held;
+  });
+  await inProgress;
+  // Read before the other commits (version 1), then written after it: the version has moved on.
+  const racing = one.servers.updateServer(server.id, input({ senderName: 'Course', password: '' }, validServer.password), alice);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  release();
+  await editing;
+  t.ok(await refusedWith(racing, StaleServerError), 'the second edit is refused rather than undoing the first');
+  t.match(await one.servers.findServer(server.id), { senderName: 'En cours', version: 2 });
+});

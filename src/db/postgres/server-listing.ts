@@ -7,7 +7,7 @@ type Row<K extends string, F extends string> = Record<K, unknown> & Record<F, bo
 export function createPostgresServerListing<K extends string, F extends string = never>(
   _db: PgExecutor,
   _fields: readonly K[],
-  _departments: () => Department[],
+  _departments: () => Department[] | Promise<Department[]>,
   _flags: Record<F, string> = {} as Record<F, string>,
 ) {
   const missing = () => new Error('the PostgreSQL server listing is not merged yet');

@@ -32,16 +32,14 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
 /** What the listings share across the transactions of one pool: the departments, read once, and the listings themselves. */
 export function createPostgresListingCache(db: PgExecutor) {
   let departmentCache: Department[] | null = null;
+  // Departments change only with the migrations.
+  const departmentsOnce = async (): Promise<Department[]> => (departmentCache ??= await db.select().from(departments).orderBy(...byPosition));
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {
-    return createPostgresServerListing(db, listedFields, () => departmentCache!, passwordFlagsSql(keyIds));
+    return createPostgresServerListing(db, listedFields, departmentsOnce, passwordFlagsSql(keyIds));
   }
   let exportListing: ReturnType<typeof createPostgresServerListing<(typeof exportedFields)[number]>> | null = null;
   return {
-    // Departments change only with the migrations.
-    async departments(): Promise<Department[]> {
-      return (departmentCache ??= await db.select().from(departments).orderBy(...byPosition));
-    },
     pageListing(keyIds: readonly string[]) {
       const key = keyIds.join('\n');
       let listing = pageListings.get(key);
@@ -49,7 +47,7 @@ export function createPostgresListingCache(db: PgExecutor) {
       return listing;
     },
     exportListing() {
-      return (exportListing ??= createPostgresServerListing(db, exportedFields, () => departmentCache!));
+      return (exportListing ??= createPostgresServerListing(db, exportedFields, departmentsOnce));
     },
   };
 }
@@ -116,7 +114,6 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
     },
 
     async page(filter, page, perPage, keyIds) {
-      await listings.departments();
       const result = await listings.pageListing(keyIds).page(filter, page, perPage);
       return { ...result, rows: result.rows as unknown as ListedServer[] };
     },
@@ -125,7 +122,6 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
       const listing = listings.exportListing();
       return {
         async *batches(filter = {}, batchSize = 250) {
-          await listings.departments();
           for await (const batch of listing.batches(filter, batchSize)) yield batch as unknown as ExportedServer[];
         },
         close() {},
