@@ -30,7 +30,7 @@ import { openStores } from './db/open.js';
 import type { Stores } from './db/stores.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
-import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
+import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -155,16 +155,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.addHook('onClose', async () => stores.close());
   // The SQLite handle stays reachable for the tests and tools about SQLite itself; nothing in the app uses it.
   if (opened.sqlite) app.decorate('database', opened.sqlite);
-  if (!opened.sqlite) {
-    await stores.close();
-    throw new Error('this version of Relais runs on SQLite only: the PostgreSQL stores are not complete yet');
-  }
-  const database = opened.sqlite;
 
   if (created) app.log.warn({ keyFile: source }, 'generated a new encryption key for SMTP passwords; keep this file safe and out of backups of the database');
   else app.log.info({ keySource: source === 'RELAIS_SECRET' ? source : 'file', keyFile: source === 'RELAIS_SECRET' ? undefined : source }, 'SMTP password key loaded');
   app.decorate('secrets', box);
-  const census = countSecretsByKey(database.db, box);
+  await fillMissingSortKeys(stores);
+  const census = await countSecretsByKey(stores, box);
   if (census.underOldKey === 0) app.log.info({ keyId: box.current.id, underOldKey: 0 }, 'every stored secret is under the current key');
   else {
     app.log.warn(
@@ -173,7 +169,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     );
   }
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(database.db, box),
+    smtpServers: createSmtpServerRepository(stores, box),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,

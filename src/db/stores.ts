@@ -2,6 +2,7 @@ import type { AuditStore } from '../audit/store.js';
 import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
 import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
+import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -14,6 +15,8 @@ export type StoreHealth = 'ok' | 'unreachable' | 'diskFull' | 'writeFailed';
  */
 export interface Stores {
   readonly kind: StoreKind;
+  readonly servers: ServerStore;
+  readonly departments: DepartmentStore;
   readonly audit: AuditStore;
   readonly confirmations: ConfirmationStore;
   readonly probes: ProbeResultStore;

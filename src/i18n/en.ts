@@ -193,6 +193,8 @@ export const en: Record<MessageKey, string> = {
 
   'page.notFound.title': 'Page not found',
   'page.notFound.body': 'This page does not exist, or the server was deleted.',
+  'page.serverDeleted.title': 'Server deleted',
+  'page.serverDeleted.body': 'This server was deleted while you were editing it: your changes were not saved.',
   'page.tooLarge.title': 'Submission too large',
   'page.tooLarge.body': 'The form sent is larger than allowed ({limit}). Shorten the signature and try again.',
   'page.forbidden.title': 'Action refused',
@@ -211,6 +213,7 @@ export const en: Record<MessageKey, string> = {
   'page.storeUnavailable.title': 'The database is not answering',
   'page.storeUnavailable.body': 'The database is not answering: Relais could neither read nor save anything. Try again in a moment; if it lasts, tell the server’s administrator.',
   'error.store.unavailable': 'Saving failed: the database is not answering. Nothing was changed; try again in a moment.',
+  'error.server.stale': 'Someone else changed this server while you were editing it: nothing was saved. The form keeps your values; check them, then save again to replace the other change.',
   'page.home': 'Back to servers',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page

@@ -194,6 +194,8 @@ export const fr = {
 
   'page.notFound.title': 'Page introuvable',
   'page.notFound.body': 'Cette page n’existe pas, ou le serveur a été supprimé.',
+  'page.serverDeleted.title': 'Serveur supprimé',
+  'page.serverDeleted.body': 'Ce serveur a été supprimé pendant que vous le modifiiez : vos modifications n’ont pas été enregistrées.',
   'page.tooLarge.title': 'Envoi trop volumineux',
   'page.tooLarge.body': 'Le formulaire envoyé dépasse la taille permise ({limit}). Raccourcissez la signature et réessayez.',
   'page.forbidden.title': 'Action refusée',
@@ -213,6 +215,7 @@ export const fr = {
   'page.storeUnavailable.title': 'La base de données ne répond pas',
   'page.storeUnavailable.body': 'La base de données ne répond pas : Relais n’a rien pu lire ni enregistrer. Réessayez dans un instant ; si cela dure, prévenez l’administrateur du serveur.',
   'error.store.unavailable': 'L’enregistrement a échoué : la base de données ne répond pas. Rien n’a été modifié ; réessayez dans un instant.',
+  'error.server.stale': 'Ce serveur a été modifié par quelqu’un d’autre pendant que vous le modifiiez : rien n’a été enregistré. Le formulaire garde vos valeurs ; vérifiez-les, puis enregistrez à nouveau pour remplacer l’autre modification.',
   'page.home': 'Retour aux serveurs',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page

@@ -41,7 +41,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     const tested = await running.exclusive(key, async () => {
       const choice = savedServerPassword(server);
       const report = await probeServer(server, await passwordFor(choice, () => servers.revealPassword(server.id)), app.smtpSettings);
-      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt, choice);
+      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.version, choice);
       return true;
     });
     // A second click while the first test runs starts nothing: it waits for that test and shows its result.

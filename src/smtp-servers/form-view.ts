@@ -17,6 +17,8 @@ export interface ServerFormView {
   test?: Record<string, unknown>;
   /** The store refused the write: said above the form, the values typed kept. */
   failure?: { key: MessageKey } | null;
+  /** The server's version the form is based on, sent back with it; by default the one it came with, else the server's. */
+  version?: number;
 }
 
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
@@ -38,6 +40,7 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
     test: options.test ?? null,
     failure: options.failure ?? null,
+    version: options.version ?? (typeof body.version === 'string' ? body.version : options.server?.version),
     title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
     // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
     path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',

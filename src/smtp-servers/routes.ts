@@ -6,7 +6,7 @@ import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { renderServerForm, type ServerFormView } from './form-view.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
-import { DuplicateTitleError, type ServerView } from './repository.js';
+import { DuplicateTitleError, StaleServerError, type ServerView } from './repository.js';
 import {
   limits,
   serverFormLists,
@@ -19,6 +19,12 @@ import {
 } from './validation.js';
 
 const tableTarget = 'servers-table';
+
+/** The version an edit form was filled from; a form without one (an old page, a script) is not checked, a garbled one never matches. */
+function versionOf(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return typeof raw === 'string' && /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : 0;
+}
 
 /** "Titre (copie 2)", the title shortened if need be so the copy can be saved as it is. */
 export function copyTitle(title: string, suffix: string): string {
@@ -94,6 +100,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderServerForm(app, request, reply, options);
   }
 
+  /** An edit sent for a server deleted meanwhile (maybe from another instance). */
+  async function serverDeleted(reply: FastifyReply) {
+    return reply.page('errors/error', { titleKey: 'page.serverDeleted.title', bodyKey: 'page.serverDeleted.body', params: {} }, 404);
+  }
+
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
     const state = listStateFrom(request.query as Record<string, unknown>);
     const data = await tableData(request, state);
@@ -166,7 +177,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
-    if (!server) return notFoundPage(reply);
+    if (!server) return id === null ? notFoundPage(reply) : serverDeleted(reply);
     const departments = await servers.listDepartments();
     const body = request.form;
     const result = validateServerForm(body, {
@@ -176,13 +187,18 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request));
-      if (!updated) return notFoundPage(reply);
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version) });
+      if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
       const failure = storeWriteMessage(err);
       if (failure) return renderForm(request, reply, { server, values: result.values, errors: {}, failure, status: 503 });
+      // Saved meanwhile by someone else: the form shows what was typed, and saving again replaces the other change.
+      if (err instanceof StaleServerError) {
+        const current = err.current;
+        return renderForm(request, reply, { server: current, values: result.values, errors: {}, failure: { key: 'error.server.stale' }, status: 409, version: current.version });
+      }
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
       return renderForm(request, reply, { server, values: result.values, errors, status: 422 });

@@ -7,14 +7,17 @@ import { createPostgresSetupTokenStore } from './setup-tokens.js';
 import { createPostgresThrottleStore } from './throttle.js';
 import { createPostgresUserStore } from './users.js';
 import { StoreUnavailableError } from '../failures.js';
+import { createPostgresDepartmentStore, createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
 /** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */
 export type PgExecutor = PgDb | Parameters<Parameters<PgDb['transaction']>[0]>[0];
 
-function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean): Stores {
+function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresListingCache, inTransaction: boolean): Stores {
   const stores: Stores = {
     kind: 'postgres',
+    servers: createPostgresServerStore(db, listings),
+    departments: createPostgresDepartmentStore(db),
     audit: createPostgresAuditStore(db),
     confirmations: createPostgresConfirmationStore(db),
     probes: createPostgresProbeResultStore(db),
@@ -24,7 +27,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
     throttle: createPostgresThrottleStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
-      return handle.transaction((tx) => fn(storesOn(tx, handle, true)));
+      return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));
     },
     healthy: () => handle.health(),
     close: () => handle.close(),
@@ -33,7 +36,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
 }
 
 export function createPostgresStores(handle: PostgresHandle): Stores {
-  return unavailableWhenLost(storesOn(handle.db, handle, false));
+  return unavailableWhenLost(storesOn(handle.db, handle, createPostgresListingCache(handle.db), false));
 }
 
 function rethrow(err: unknown): never {

@@ -9,6 +9,7 @@ import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
 import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
+import { createSqliteDepartmentStore, createSqliteServerStore } from './servers.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -16,6 +17,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const { sqlite, db } = handle;
   const stores: Stores = {
     kind: 'sqlite',
+    servers: createSqliteServerStore(db, sqlite, lock),
+    departments: createSqliteDepartmentStore(db),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),
