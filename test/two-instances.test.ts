@@ -57,7 +57,7 @@ onPostgres(t, 'two instances on one PostgreSQL database', async (t, url) => {
     await signIn(onA, adminEmail);
     const onB = new HttpClient(b.url);
     for (const [name, value] of onA.cookies) onB.cookies.set(name, value);
-    const page = await onB.get('/smtp-servers');
+    const page = await onB.get('/audit');
     t.equal(page.statusCode, 200, 'B knows the session A opened');
     t.match(text(page.body), adminEmail.split('@')[0]!);
   });
