@@ -5,20 +5,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import pg from 'pg';
 
-/**
- * Files that test SQLite itself, or already run each test on both stores: not run again on PostgreSQL.
- * A file with only some SQLite tests marks those with sqliteOnly() (test/helper.ts) instead.
- */
-const notOnPostgres = {
+/** Files that test SQLite itself: not run again on PostgreSQL. A file with only some such tests marks them with sqliteOnly() (test/helper.ts). */
+const sqliteOnlyFiles = {
   'test/store-failures.test.ts': 'fills the SQLite file, makes it read-only, deletes its folder (SQLite pragmas and files)',
-  'test/db-copy.test.ts': 'copies a SQLite file into PostgreSQL: runs on both already',
-  'test/postgres-client.test.ts': 'tests the PostgreSQL client itself: runs on PostgreSQL already',
-  'test/postgres-schema.test.ts': 'compares the two schemas: runs on both already',
-  'test/stores-accounts.test.ts': 'forEachStore: runs on both already',
-  'test/stores-audit.test.ts': 'forEachStore: runs on both already',
-  'test/stores-confirmations.test.ts': 'forEachStore: runs on both already',
-  'test/stores-probes.test.ts': 'forEachStore: runs on both already',
 };
+
+/** Files whose tests pick their stores themselves (forEachStore, onPostgres in test/stores.ts) already run on both. */
+const picksItsStores = (file) => /\b(forEachStore|onPostgres)\(/.test(fs.readFileSync(file, 'utf8'));
 
 function run(label, args, env = {}) {
   const started = Date.now();
@@ -81,8 +74,10 @@ if (args.length) {
   } else if (unavailable) {
     console.log(`# PostgreSQL run SKIPPED: ${unavailable}; set RELAIS_TEST_PG or start PostgreSQL to run the suite on it`);
   } else {
-    for (const [file, reason] of Object.entries(notOnPostgres)) console.log(`# not on PostgreSQL: ${file} (${reason})`);
-    results.push(await run('PostgreSQL', suite.filter((file) => !(file in notOnPostgres)), { RELAIS_TEST_STORE: 'postgres' }));
+    for (const [file, reason] of Object.entries(sqliteOnlyFiles)) console.log(`# not on PostgreSQL: ${file} (${reason})`);
+    const both = suite.filter(picksItsStores);
+    console.log(`# not again on PostgreSQL, their tests already run on both stores: ${both.join(', ')}`);
+    results.push(await run('PostgreSQL', suite.filter((file) => !(file in sqliteOnlyFiles) && !both.includes(file)), { RELAIS_TEST_STORE: 'postgres' }));
   }
   const browser = fs.readdirSync('test/browser').filter((name) => name.endsWith('.test.ts')).map((name) => `test/browser/${name}`).sort();
   results.push(await run('browser', browser));

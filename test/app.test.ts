@@ -7,9 +7,9 @@ import { loadConfig } from '../src/config.js';
 import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
 import { safeReturnPath as safeNext } from '../src/web/return-path.js';
 import { formatDateTime, pickLocale } from '../src/i18n/index.js';
-import { adminClient, buildTestApp, text } from './helper.js';
+import { adminClient, buildTestApp, sqliteOnly, text } from './helper.js';
 
-t.test('healthz answers 200 with the database reachable and 503 without it', async (t) => {
+t.test('healthz answers 200 with the database reachable and 503 without it', sqliteOnly('closes the SQLite handle (PostgreSQL: test/database-lost.test.ts)'), async (t) => {
   const app = await buildTestApp(t);
   const ok = await app.inject({ url: '/healthz' });
   t.equal(ok.statusCode, 200);
@@ -20,7 +20,7 @@ t.test('healthz answers 200 with the database reachable and 503 without it', asy
   t.same(down.json(), { status: 'error', database: 'unreachable' });
 });
 
-t.test('the database is created, migrated, in WAL mode with foreign keys and a busy timeout', async (t) => {
+t.test('the database is created, migrated, in WAL mode with foreign keys and a busy timeout', sqliteOnly('SQLite pragmas'), async (t) => {
   const app = await buildTestApp(t);
   const db = app.database.sqlite;
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
@@ -34,7 +34,7 @@ t.test('the database is created, migrated, in WAL mode with foreign keys and a b
   ]);
 });
 
-t.test('starting twice on the same file migrates once and keeps the data', async (t) => {
+t.test('starting twice on the same file migrates once and keeps the data', sqliteOnly('a SQLite file (PostgreSQL: test/postgres-client.test.ts)'), async (t) => {
   const dir = t.testdir();
   const config = loadConfig({ NODE_ENV: 'test', RELAIS_DB: path.join(dir, 'relais.sqlite'), RELAIS_SECRET: 'x'.repeat(40) });
   const first = await buildApp(config, { logger: false });

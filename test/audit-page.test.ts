@@ -1,5 +1,5 @@
 import t from 'tap';
-import { adminClient, buildTestApp, Client, createAccount, text, validServer, viewerClient } from './helper.js';
+import { adminClient, auditTrail, buildTestApp, Client, createAccount, text, validServer, viewerClient } from './helper.js';
 
 function rowsOf(html: string): string[] {
   const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(html)?.[1] ?? '';
@@ -10,7 +10,7 @@ t.test('the audit page lists who did what, newest first, with the changed fields
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   await admin.post('/smtp-servers', validServer);
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const id = (await app.repositories.smtpServers.listServers()).rows[0]!.id;
   await admin.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr', password: 'Another-Secret-42' });
   const stranger = new Client(app);
   stranger.remoteAddress = '192.0.2.50';
@@ -49,7 +49,7 @@ t.test('filters by user, action and text, and paginates with plain links', async
   t.same(rowsOf(byText.body).length, 1);
   t.match(rowsOf(byText.body)[0], 'Serveur n°42');
 
-  const adminId = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id;
+  const adminId = (await app.repositories.users.findUserByEmail('admin1@relais.test'))!.id;
   const byUser = await admin.get(`/audit?user=${adminId}`);
   const mine = rowsOf(byUser.body);
   t.ok(mine.length >= 1);
@@ -85,7 +85,7 @@ t.test('server changes carry the signed-in user', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   await admin.post('/smtp-servers', validServer);
-  const row = app.database.sqlite.prepare("SELECT user_id, actor, ip FROM audit_log WHERE action = 'server.create'").get() as Record<string, unknown>;
-  const adminId = (app.database.sqlite.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id;
-  t.same(row, { user_id: adminId, actor: 'admin1@relais.test', ip: '127.0.0.1' });
+  const [entry] = await auditTrail(app, 'server.create');
+  const adminId = (await app.repositories.users.findUserByEmail('admin1@relais.test'))!.id;
+  t.same({ userId: entry!.userId, actor: entry!.actor, ip: entry!.ip }, { userId: adminId, actor: 'admin1@relais.test', ip: '127.0.0.1' });
 });

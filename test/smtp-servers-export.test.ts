@@ -4,6 +4,7 @@ import ExcelJS from 'exceljs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -52,9 +53,13 @@ function allCellTexts(workbook: ExcelJS.Workbook): string[] {
   return texts;
 }
 
-/** The PDF's text as pdftotext reads it (written next to the app's database: t.testdir() must be called only once). */
-function pdfText(app: App, body: Buffer, layout = false): { text: string; pages: number } {
-  const file = path.join(path.dirname(app.database.file), 'export.pdf');
+/** Where the PDFs are written for pdftotext and pdfinfo (t.testdir() may be called only once per test). */
+const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'relais-export-'));
+t.teardown(() => fs.rmSync(scratchDir, { recursive: true, force: true }));
+
+/** The PDF's text as pdftotext reads it. */
+function pdfText(_app: App, body: Buffer, layout = false): { text: string; pages: number } {
+  const file = path.join(scratchDir, 'export.pdf');
   fs.writeFileSync(file, body);
   const text = execFileSync('pdftotext', [...(layout ? ['-layout'] : []), '-enc', 'UTF-8', file, '-']).toString('utf8');
   const pages = Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [file]).toString())?.[1]);
@@ -276,7 +281,7 @@ t.test('PDF: A4 landscape, title, date, search, header on every page, wrapped va
   t.match(res.headers['content-disposition'], /^attachment; filename="serveurs-smtp-\d{4}-\d{2}-\d{2}\.pdf"$/);
   t.equal(res.body.subarray(0, 5).toString(), '%PDF-');
 
-  const file = path.join(path.dirname(app.database.file), 'size.pdf');
+  const file = path.join(scratchDir, 'size.pdf');
   fs.writeFileSync(file, res.body);
   t.match(execFileSync('pdfinfo', [file]).toString(), /Page size:\s+841\.89 x 595\.28 pts \(A4\)/, 'A4 landscape');
 

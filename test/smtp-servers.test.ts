@@ -92,9 +92,11 @@ t.test('the password never leaves the server: not in pages, not in the database 
   t.match(edit.body, /<input id="password" name="password" type="password" value=""/);
   t.match(text(edit.body), 'Effacer le mot de passe enregistré');
 
-  app.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  for (const file of [app.database.file, `${app.database.file}-wal`]) {
-    if (fs.existsSync(file)) t.notOk(fs.readFileSync(file).includes(Buffer.from(secret)), `${file} does not hold the plaintext`);
+  if (app.stores.kind === 'sqlite') {
+    app.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    for (const file of [app.database.file, `${app.database.file}-wal`]) {
+      if (fs.existsSync(file)) t.notOk(fs.readFileSync(file).includes(Buffer.from(secret)), `${file} does not hold the plaintext`);
+    }
   }
   t.ok(lines.length > 0, 'the log was written');
   t.notMatch(lines.join(''), secret, 'the log never holds the password');
