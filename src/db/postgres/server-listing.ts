@@ -1,0 +1,204 @@
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import QueryStream from 'pg-query-stream';
+import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
+import type { ServerDepartment, ServerListFilter } from '../../smtp-servers/list-sql.js';
+import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
+import { likePattern } from '../like.js';
+import { departments as departmentsTable, smtpServers } from './schema.js';
+import type { PgExecutor } from './stores.js';
+
+type Department = typeof departmentsTable.$inferSelect;
+
+// Byte-wise like SQLite: title_sort and host compare as "C"; the case-insensitive columns fold ASCII only, as
+// SQLite's NOCASE does (lower() under "C" leaves "É" alone), each with its index (migrations/postgres).
+const sortSql: Record<SortableColumn, string> = {
+  id: 'id',
+  title: 'title_sort COLLATE "C"',
+  host: 'host COLLATE "C"',
+  port: 'port',
+  authentication: 'authentication',
+  security: 'security',
+  email: 'lower(email COLLATE "C")',
+  senderName: 'lower(sender_name COLLATE "C")',
+  username: 'lower(username COLLATE "C")',
+  usage: 'usage',
+  confirmation: 'confirmation_status',
+};
+
+function confirmationSql(status: ConfirmationFilter, now: number): SQL {
+  // A pending link that has expired confirms nothing: the list shows it as expired, the filter as not confirmed.
+  if (status === 'unconfirmed') {
+    return sql`(confirmation_status = 'unconfirmed' OR (confirmation_status = 'pending' AND confirmation_expires_at <= ${now}))`;
+  }
+  if (status === 'pending') return sql`(confirmation_status = 'pending' AND confirmation_expires_at > ${now})`;
+  return sql`confirmation_status = ${status}`;
+}
+
+const testSql: Record<TestFilter, SQL> = {
+  ok: sql`last_test_ok = true`,
+  failed: sql`last_test_ok = false`,
+  never: sql`last_test_at IS NULL`,
+};
+
+function meaningSql(meaning: TermMeaning, now: number): SQL {
+  if ('port' in meaning) return sql`port = ${meaning.port}`;
+  if ('security' in meaning) return sql`security = ${meaning.security}`;
+  return confirmationSql(meaning.confirmation, now);
+}
+
+// LIKE, not strpos: the planner then estimates how many rows match and picks the trigram index or a walk in order.
+// A port no server uses matches no row, so "serveur 123" needs no look-up first: the OR is just the text.
+function termSql(term: SearchTerm, now: number): SQL {
+  const text = sql`search_text LIKE ${likePattern(term.text)}`;
+  return term.meaning ? sql`(${meaningSql(term.meaning, now)} OR ${text})` : text;
+}
+
+function whereOf(filter: ServerListFilter, terms: SearchTerm[], now: number): SQL {
+  const conditions: SQL[] = [];
+  if (filter.confirmation) conditions.push(confirmationSql(filter.confirmation, now));
+  if (filter.test) conditions.push(testSql[filter.test]);
+  if (filter.security) conditions.push(sql`security = ${filter.security}`);
+  for (const term of terms) conditions.push(termSql(term, now));
+  return conditions.length ? sql` WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
+}
+
+function orderOf(filter: ServerListFilter): SQL {
+  const dir = filter.dir === 'desc' ? 'DESC' : 'ASC';
+  return sql.raw(` ORDER BY ${sortSql[filter.sort ?? defaultSort.sort]} ${dir}, id ${dir}`);
+}
+
+type Columns = Record<string, { name: string; mapFromDriverValue(value: unknown): unknown }>;
+
+const departmentIdsSql = sql.raw(
+  `CASE WHEN usage = 'custom' THEN (SELECT string_agg(department_id::text, ',' ORDER BY department_id) FROM smtp_server_departments WHERE server_id = smtp_servers.id) END AS "departments_served"`,
+);
+
+const dialect = new PgDialect();
+
+/**
+ * The list's SQL on PostgreSQL, mirroring createServerListing (src/smtp-servers/list-sql.ts): the same rows in the
+ * same order for the same filter. `fields` are the table's columns a row carries, `flags` conditions (PostgreSQL SQL)
+ * it carries as booleans.
+ */
+export function createPostgresServerListing<K extends string, F extends string = never>(
+  db: PgExecutor,
+  fields: readonly K[],
+  departments: () => Department[] | Promise<Department[]>,
+  flags: Record<F, string> = {} as Record<F, string>,
+) {
+  const columns = getTableColumns(smtpServers) as unknown as Columns;
+  const mapped = fields.map((key) => [key, columns[key]!] as const);
+  const flagNames = Object.keys(flags) as F[];
+  const select = sql.raw(
+    [...mapped.map(([, column]) => `"${column.name}"`), ...flagNames.map((name, i) => `(${flags[name]}) AS "flag_${i}"`)].join(', '),
+  );
+
+  type Row = Record<K, unknown> & Record<F, boolean> & { departments: ServerDepartment[] };
+
+  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row, worked out
+  // again when the department list is a new one.
+  let servedBy = new Map<string, ServerDepartment[]>();
+  let servedFrom: Department[] | undefined;
+  async function departmentReader(): Promise<(ids: unknown) => ServerDepartment[]> {
+    const all = await departments();
+    if (all !== servedFrom) {
+      servedFrom = all;
+      servedBy = new Map();
+    }
+    const cache = servedBy;
+    return (ids) => {
+      if (typeof ids !== 'string' || !ids) return [];
+      let served = cache.get(ids);
+      if (!served) {
+        const wanted = ids.split(',');
+        served = all.filter((d) => wanted.includes(String(d.id))).map((d) => ({ code: d.code, name: d.name }));
+        cache.set(ids, served);
+      }
+      return served;
+    };
+  }
+
+  function rowOf(values: Record<string, unknown>, served: (ids: unknown) => ServerDepartment[]): Row {
+    const row = {} as Row;
+    for (const [key, column] of mapped) {
+      const value = values[column.name];
+      (row as Record<K, unknown>)[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+    }
+    flagNames.forEach((name, i) => ((row as Record<F, boolean>)[name] = values[`flag_${i}`] === true));
+    row.departments = served(values.departments_served);
+    return row;
+  }
+
+  function termsOf(q: string | undefined): SearchTerm[] {
+    return q ? planSearch(q) : [];
+  }
+
+  async function count(where: SQL): Promise<number> {
+    const result = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers${where}`);
+    return Number(result.rows[0]!.n);
+  }
+
+  function everySql(filter: ServerListFilter): SQL {
+    return sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers${whereOf(filter, termsOf(filter.q), Date.now())}${orderOf(filter)}`;
+  }
+
+  return {
+    /** One page in display order, with the exact count of the matches. */
+    async page(filter: ServerListFilter, page: number, perPage: number) {
+      const where = whereOf(filter, termsOf(filter.q), Date.now());
+      const total = await count(where);
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const current = Math.min(Math.max(1, page), pages);
+      if (total === 0) return { rows: [] as Row[], total, page: current, pages, perPage };
+      const order = orderOf(filter);
+      // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
+      const result = await db.execute(
+        sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (SELECT id FROM smtp_servers${where}${order} LIMIT ${perPage} OFFSET ${(current - 1) * perPage})${order}`,
+      );
+      const served = await departmentReader();
+      const rows = result.rows.map((values) => rowOf(values, served));
+      return { rows, total, page: current, pages, perPage };
+    },
+
+    /**
+     * Every match in display order, a batch at a time, from one snapshot (REPEATABLE READ, read only) on a connection
+     * of its own, through a cursor: memory holds a batch, not the result. Leaving the loop early closes the cursor.
+     */
+    async *batches(filter: ServerListFilter, batchSize = 250): AsyncGenerator<Row[]> {
+      const pool = (db as { $client?: unknown }).$client;
+      if (!(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
+      const { sql: text, params } = dialect.sqlToQuery(everySql(filter));
+      const served = await departmentReader();
+      const client = await pool.connect();
+      let broken = false;
+      let stream: QueryStream | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
+        let batch: Row[] = [];
+        for await (const values of stream) {
+          batch.push(rowOf(values as Record<string, unknown>, served));
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      } catch (err) {
+        broken = true;
+        throw err;
+      } finally {
+        if (stream && !stream.destroyed) stream.destroy();
+        try {
+          if (!broken) await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        // A connection whose cursor or transaction could not be closed cleanly is not handed out again.
+        client.release(broken);
+      }
+    },
+  };
+}
