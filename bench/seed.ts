@@ -158,7 +158,7 @@ export async function insertPostgresServers(url: string, servers: SeedServer[]):
     await insertRows(client, 'smtp_server_departments', ['server_id', 'department_id'], links);
     await resetIdentitySequences(client);
     await client.query('COMMIT');
-    await client.query('VACUUM ANALYZE smtp_servers, smtp_server_departments');
+    await client.query('VACUUM ANALYZE smtp_servers, smtp_servers_search, smtp_server_departments');
   } finally {
     await client.end();
   }

@@ -229,6 +229,11 @@ onPostgres(t, 'the PostgreSQL listing gives the SQLite listing’s pages, and a 
     t.equal(seen.length, 3000, 'the snapshot still holds the row deleted meanwhile');
     t.equal(seen.at(-2), 2999, 'in its place');
     t.equal((await pgListing.page({ sort: 'id', dir: 'desc' }, 1, 1)).rows[0]!.title, 'Renamed', 'while the pages see the write');
+    // The counts read a narrow copy of the searched columns, kept by a trigger: it follows every write.
+    t.equal((await pgListing.page({}, 1, 1)).total, 2999, 'the count follows a delete');
+    await writer.query("UPDATE smtp_servers SET port = 4242, search_text = 'qwertyuiop' WHERE id = 1");
+    t.equal((await pgListing.page({ q: '4242' }, 1, 10)).total, 1, 'and a change of port');
+    t.same((await pgListing.page({ q: 'QWERTYUIOP' }, 1, 10)).rows.map((row) => row.id), [1], 'and of search text');
 
     // Leaving early closes the cursor and gives the connection back.
     for await (const batch of pgListing.batches({}, 10)) {

@@ -77,6 +77,9 @@ const departmentIdsSql = sql.raw(
 
 const dialect = new PgDialect();
 
+// Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
+const broadSearchThreshold = 2000;
+
 /**
  * The list's SQL on PostgreSQL, mirroring createServerListing (src/smtp-servers/list-sql.ts): the same rows in the
  * same order for the same filter. `fields` are the table's columns a row carries, `flags` conditions (PostgreSQL SQL)
@@ -135,8 +138,9 @@ export function createPostgresServerListing<K extends string, F extends string =
     return q ? planSearch(q) : [];
   }
 
+  // On the narrow copy (same column names, its own trigram index): a broad match is counted without the wide rows.
   async function count(where: SQL): Promise<number> {
-    const result = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers${where}`);
+    const result = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers_search${where}`);
     return Number(result.rows[0]!.n);
   }
 
@@ -153,13 +157,17 @@ export function createPostgresServerListing<K extends string, F extends string =
       const current = Math.min(Math.max(1, page), pages);
       if (total === 0) return { rows: [] as Row[], total, page: current, pages, perPage };
       const order = orderOf(filter);
+      const limit = sql` LIMIT ${perPage} OFFSET ${(current - 1) * perPage}`;
+      // A broad search walks the sort column's index and stops after one page; a narrower one sorts the few rows the
+      // trigram index finds (materialized, so the planner cannot walk the whole index for a match it overestimates).
+      const ids =
+        total > broadSearchThreshold
+          ? sql`SELECT id FROM smtp_servers${where}${order}${limit}`
+          : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limit}`;
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
-      const result = await db.execute(
-        sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (SELECT id FROM smtp_servers${where}${order} LIMIT ${perPage} OFFSET ${(current - 1) * perPage})${order}`,
-      );
+      const result = await db.execute(sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (${ids})${order}`);
       const served = await departmentReader();
-      const rows = result.rows.map((values) => rowOf(values, served));
-      return { rows, total, page: current, pages, perPage };
+      return { rows: result.rows.map((values) => rowOf(values, served)), total, page: current, pages, perPage };
     },
 
     /**
