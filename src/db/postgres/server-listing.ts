@@ -79,6 +79,7 @@ const dialect = new PgDialect();
 
 // Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
 const broadSearchThreshold = 2000;
+const maxRemembered = 500;
 
 /**
  * The list's SQL on PostgreSQL, mirroring createServerListing (src/smtp-servers/list-sql.ts): the same rows in the
@@ -134,6 +135,14 @@ export function createPostgresServerListing<K extends string, F extends string =
     return row;
   }
 
+  // Searches found broad at their last count: a hint of the plan, never of the result.
+  const broadBefore = new Set<string>();
+  function remember(shapeKey: string, broad: boolean) {
+    if (!broad) return void broadBefore.delete(shapeKey);
+    if (broadBefore.size >= maxRemembered) broadBefore.delete(broadBefore.values().next().value!);
+    broadBefore.add(shapeKey);
+  }
+
   function termsOf(q: string | undefined): SearchTerm[] {
     return q ? planSearch(q) : [];
   }
@@ -152,22 +161,43 @@ export function createPostgresServerListing<K extends string, F extends string =
     /** One page in display order, with the exact count of the matches. */
     async page(filter: ServerListFilter, page: number, perPage: number) {
       const where = whereOf(filter, termsOf(filter.q), Date.now());
-      const total = await count(where);
-      const pages = Math.max(1, Math.ceil(total / perPage));
-      const current = Math.min(Math.max(1, page), pages);
-      if (total === 0) return { rows: [] as Row[], total, page: current, pages, perPage };
       const order = orderOf(filter);
-      const limit = sql` LIMIT ${perPage} OFFSET ${(current - 1) * perPage}`;
+      const pageOf = (total: number, rows: Row[]) => {
+        const pages = Math.max(1, Math.ceil(total / perPage));
+        return { rows, total, page: Math.min(Math.max(1, page), pages), pages, perPage };
+      };
+      const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
+      const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentIdsSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
+      const key = dialect.sqlToQuery(where);
+      const shapeKey = key.sql + JSON.stringify(key.params);
+      // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
+      // count is exact whatever the guess, which only chooses the plan.
+      if (broadBefore.has(shapeKey) && page >= 1) {
+        const result = await db.execute(
+          rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (SELECT count(*) FROM smtp_servers_search${where}) AS "total_matches"`),
+        );
+        const first = result.rows[0];
+        if (first) {
+          const total = Number(first.total_matches);
+          if (total <= broadSearchThreshold) broadBefore.delete(shapeKey);
+          const served = await departmentReader();
+          return pageOf(total, result.rows.map((values) => rowOf(values, served)));
+        }
+      }
+      const total = await count(where);
+      const { page: current } = pageOf(total, []);
+      if (total === 0) return pageOf(total, []);
+      const broad = total > broadSearchThreshold;
+      remember(shapeKey, broad);
       // A broad search walks the sort column's index and stops after one page; a narrower one sorts the few rows the
       // trigram index finds (materialized, so the planner cannot walk the whole index for a match it overestimates).
-      const ids =
-        total > broadSearchThreshold
-          ? sql`SELECT id FROM smtp_servers${where}${order}${limit}`
-          : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limit}`;
+      const ids = broad
+        ? sql`SELECT id FROM smtp_servers${where}${order}${limitAt(current)}`
+        : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(current)}`;
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
-      const result = await db.execute(sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (${ids})${order}`);
+      const result = await db.execute(rowsOf(ids));
       const served = await departmentReader();
-      return { rows: result.rows.map((values) => rowOf(values, served)), total, page: current, pages, perPage };
+      return pageOf(total, result.rows.map((values) => rowOf(values, served)));
     },
 
     /**
