@@ -15,6 +15,7 @@ import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
 import { translator } from '../src/i18n/index.js';
 import { defaultColumns } from '../src/smtp-servers/columns.js';
 import { csvSeparatorFrom, displayTimeZone, exportColumns, loadWriter, runExport, type ExportFormat } from '../src/smtp-servers/export/index.js';
+import { createSqliteStores } from '../src/db/sqlite/stores.js';
 import { createSmtpServerRepository } from '../src/smtp-servers/repository.js';
 import { seedBenchDatabase } from './seed.js';
 
@@ -58,7 +59,7 @@ interface ChildResult {
 /** Child side: one export of the database to a file, the way the route runs it (French, default columns). */
 async function runChild(format: ExportFormat, dbFile: string, outFile: string) {
   const handle = openDatabase(dbFile);
-  const repository = createSmtpServerRepository(handle.db, new SecretBox(keyFromSecret(benchSecret)));
+  const repository = createSmtpServerRepository(createSqliteStores(handle), new SecretBox(keyFromSecret(benchSecret)));
   const t = translator('fr');
   const context = { locale: 'fr' as const, t, timeZone: displayTimeZone() };
   const snapshot = repository.openReadSnapshot();

@@ -1,4 +1,4 @@
-// The list's queries on both stores, in this process: the SQLite listing (src/smtp-servers/list-sql.ts) and the
+// The list's queries on both stores, in this process: the SQLite listing (src/db/sqlite/server-listing.ts) and the
 // PostgreSQL one (src/db/postgres/server-listing.ts) over the same seeded servers — the list page's query (a search
 // every server matches, 50 a page) and the search queries' p95 — without HTTP, rendering or compression.
 //   node --import tsx bench/listing.ts          (alone; BENCH_PG to name the server, default postgres://postgres@127.0.0.1:5432/postgres)
@@ -14,7 +14,8 @@ import { migratePostgres, openPostgres, redactUrl } from '../src/db/postgres/cli
 import * as pgSchema from '../src/db/postgres/schema.js';
 import { createPostgresServerListing } from '../src/db/postgres/server-listing.js';
 import { departments as sqliteDepartments } from '../src/db/schema.js';
-import { createServerListing, type ServerListFilter } from '../src/smtp-servers/list-sql.js';
+import { createServerListing } from '../src/db/sqlite/server-listing.js';
+import type { ServerListFilter } from '../src/smtp-servers/store.js';
 import { benchServers, insertPostgresServers, seedBenchDatabase } from './seed.js';
 
 export const benchPostgresUrl = process.env.BENCH_PG || 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -9,6 +9,7 @@ import { benchListings, postgresUnreachable, seedBenchPostgres } from './listing
 import { seedBenchDatabase } from './seed.js';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
 import { openDatabase } from '../src/db/client.js';
+import { createSqliteStores } from '../src/db/sqlite/stores.js';
 import { createSmtpServerRepository } from '../src/smtp-servers/repository.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -159,7 +160,7 @@ try {
 
     // The search alone, in this process: the repository call the page makes, without HTTP, rendering or compression.
     const handle = openDatabase(large);
-    const repository = createSmtpServerRepository(handle.db, new SecretBox(keyFromSecret('bench-secret')));
+    const repository = createSmtpServerRepository(createSqliteStores(handle), new SecretBox(keyFromSecret('bench-secret')));
     const searchOnly: number[] = [];
     for (let round = 0; round < 22; round++) {
       for (const q of searchQueries) {

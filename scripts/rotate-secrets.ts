@@ -3,23 +3,23 @@
 import { loadConfig } from '../src/config.js';
 import { loadSecretBox } from '../src/crypto/secret-box.js';
 import { rotateSecrets, type RotationResult } from '../src/crypto/stored-secrets.js';
-import { openDatabase } from '../src/db/client.js';
+import { openStores } from '../src/db/open.js';
 
-function rotate(): { result: RotationResult; keyId: string } {
+async function rotate(): Promise<{ result: RotationResult; keyId: string }> {
   const config = loadConfig();
   // Never a new key here: a fresh key file would make every stored secret look like one for an old key.
   const { box } = loadSecretBox({ secret: config.secret, previousSecrets: config.previousSecrets, dbFile: config.dbFile, mayCreate: false });
-  const database = openDatabase(config.dbFile);
+  const { stores } = await openStores(config.database);
   try {
-    return { result: rotateSecrets(database.db, box, { userId: null, name: 'npm run secrets:rotate', ip: null }), keyId: box.current.id };
+    return { result: await rotateSecrets(stores, box, { userId: null, name: 'npm run secrets:rotate', ip: null }), keyId: box.current.id };
   } finally {
-    database.close();
+    await stores.close();
   }
 }
 
-let outcome: ReturnType<typeof rotate>;
+let outcome: Awaited<ReturnType<typeof rotate>>;
 try {
-  outcome = rotate();
+  outcome = await rotate();
 } catch (err) {
   console.error(`secrets:rotate: nothing was changed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

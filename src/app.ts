@@ -30,12 +30,13 @@ import { openStores } from './db/open.js';
 import type { Stores } from './db/stores.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
-import { createSmtpServerRepository, type SmtpServerRepository } from './smtp-servers/repository.js';
+import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
-import { smtpSettingsFrom, type SmtpSettings } from './smtp-probe/endpoint.js';
+import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
@@ -130,6 +131,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   }
   // Before the database opens: a bad RELAIS_SMTP_CA_FILE stops the start with nothing left open.
   const smtpSettings = smtpSettingsFrom(config);
+  useDisplayTimeZone(config.timeZone);
 
   // Static files are public by nature; every other route declares its access or is for administrators.
   const registeredRoutes: RegisteredRoute[] = [];
@@ -155,7 +157,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   if (created) app.log.warn({ keyFile: source }, 'generated a new encryption key for SMTP passwords; keep this file safe and out of backups of the database');
   else app.log.info({ keySource: source === 'RELAIS_SECRET' ? source : 'file', keyFile: source === 'RELAIS_SECRET' ? undefined : source }, 'SMTP password key loaded');
   app.decorate('secrets', box);
-  const census = countSecretsByKey(database.db, box);
+  await fillMissingSortKeys(stores);
+  const census = await countSecretsByKey(stores, box);
   if (census.underOldKey === 0) app.log.info({ keyId: box.current.id, underOldKey: 0 }, 'every stored secret is under the current key');
   else {
     app.log.warn(
@@ -164,11 +167,11 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     );
   }
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(database.db, box),
+    smtpServers: createSmtpServerRepository(stores, box),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
-      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue }),
+      createPasswordHasher(config.passwordHashCost, { concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, reserved: config.passwordHashReserved }),
     ),
     sessions: createSessionRepository(stores, {
       idleMs: config.sessionIdleMinutes * 60_000,

@@ -20,6 +20,10 @@ export interface RelaisConfig {
    * saw), the proxies' addresses/networks, or true (the left-most X-Forwarded-For, which any client can write).
    */
   trustProxy: TrustProxy;
+  /** TZ: the zone pages, mails and exports show dates in. */
+  timeZone: string;
+  /** RELAIS_SHUTDOWN_GRACE_MS: how long requests in flight may take to finish on SIGTERM. */
+  shutdownGraceMs: number;
   cookieSecret: string | undefined;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
@@ -30,6 +34,8 @@ export interface RelaisConfig {
   /** Password hashes computed at once, and verifications allowed to wait for one (more get a 503). */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Further waiting places kept for verifications unlikely to be an attack (see src/auth/throttle.ts, `trusted`). */
+  passwordHashReserved: number;
   /** Sign-in throttling: see src/auth/throttle.ts for what each number limits. */
   loginThrottle: {
     windowMinutes: number;
@@ -37,6 +43,8 @@ export interface RelaisConfig {
     accountFreeFailures: number;
     accountMaxDelaySeconds: number;
     addressMaxFailures: number;
+    accountFreshAddresses: number;
+    trustedDays: number;
   };
   confirmationTtlHours: number;
   smtpConnectTimeoutMs: number;
@@ -91,6 +99,16 @@ function trustProxyFrom(value: string | undefined): TrustProxy {
   return networksFrom(text, 'RELAIS_TRUST_PROXY');
 }
 
+function timeZoneFrom(value: string | undefined): string {
+  const zone = value || 'Europe/Paris';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new Error(`TZ must be a time zone such as Europe/Paris or UTC, got "${zone}"`);
+  }
+  return zone;
+}
+
 function networksFrom(value: string | undefined, name: string): string[] {
   const networks = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const wrong = networks.find((network) => parseNetwork(network) === null);
@@ -127,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     production: env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test',
     logLevel: env.LOG_LEVEL || 'info',
     trustProxy: trustProxyFrom(env.RELAIS_TRUST_PROXY),
+    timeZone: timeZoneFrom(env.TZ),
+    shutdownGraceMs: positiveIntFrom(env.RELAIS_SHUTDOWN_GRACE_MS, 10_000, 'RELAIS_SHUTDOWN_GRACE_MS'),
     cookieSecret: env.RELAIS_COOKIE_SECRET || undefined,
     adminEmail: env.RELAIS_ADMIN_EMAIL || undefined,
     adminPassword: env.RELAIS_ADMIN_PASSWORD || undefined,
@@ -135,12 +155,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     passwordHashCost: passwordHashCostFrom(env),
     passwordHashConcurrency: positiveIntFrom(env.RELAIS_PASSWORD_HASH_CONCURRENCY, 2, 'RELAIS_PASSWORD_HASH_CONCURRENCY'),
     passwordHashQueue: intFrom(env.RELAIS_PASSWORD_HASH_QUEUE, 10, 'RELAIS_PASSWORD_HASH_QUEUE'),
+    passwordHashReserved: intFrom(env.RELAIS_PASSWORD_HASH_RESERVED, 5, 'RELAIS_PASSWORD_HASH_RESERVED'),
     loginThrottle: {
       windowMinutes: positiveIntFrom(env.RELAIS_LOGIN_WINDOW_MINUTES, 15, 'RELAIS_LOGIN_WINDOW_MINUTES'),
       pairMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_PAIR_MAX_FAILURES, 5, 'RELAIS_LOGIN_PAIR_MAX_FAILURES'),
       accountFreeFailures: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_FREE_FAILURES, 5, 'RELAIS_LOGIN_ACCOUNT_FREE_FAILURES'),
       accountMaxDelaySeconds: positiveIntFrom(env.RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS, 900, 'RELAIS_LOGIN_ACCOUNT_MAX_DELAY_SECONDS'),
       addressMaxFailures: positiveIntFrom(env.RELAIS_LOGIN_ADDRESS_MAX_FAILURES, 100, 'RELAIS_LOGIN_ADDRESS_MAX_FAILURES'),
+      accountFreshAddresses: intFrom(env.RELAIS_LOGIN_ACCOUNT_FRESH_ADDRESSES, 3, 'RELAIS_LOGIN_ACCOUNT_FRESH_ADDRESSES'),
+      trustedDays: intFrom(env.RELAIS_LOGIN_TRUSTED_DAYS, 30, 'RELAIS_LOGIN_TRUSTED_DAYS'),
     },
     confirmationTtlHours: intFrom(env.RELAIS_CONFIRMATION_TTL_HOURS, 48, 'RELAIS_CONFIRMATION_TTL_HOURS'),
     smtpConnectTimeoutMs: intFrom(env.RELAIS_SMTP_CONNECT_TIMEOUT_MS, 10_000, 'RELAIS_SMTP_CONNECT_TIMEOUT_MS'),

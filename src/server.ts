@@ -23,7 +23,7 @@ if (config.database.kind === 'postgres') {
 }
 const app = await buildApp(config).catch(cannotStart);
 
-closeWithGrace({ delay: Number(process.env.RELAIS_SHUTDOWN_GRACE_MS) || 10_000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing Relais after an error');
   else app.log.info({ signal }, 'closing Relais: finishing requests in flight');
   await app.close();

@@ -6,7 +6,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
 import { safeReturnPath as safeNext } from '../src/web/return-path.js';
-import { pickLocale } from '../src/i18n/index.js';
+import { formatDateTime, pickLocale } from '../src/i18n/index.js';
 import { adminClient, buildTestApp, text } from './helper.js';
 
 t.test('healthz answers 200 with the database reachable and 503 without it', async (t) => {
@@ -110,6 +110,20 @@ t.test('locale and redirect helpers', async (t) => {
     t.equal(safeNext(next), '/smtp-servers', `refuses ${JSON.stringify(next)}`);
   }
   t.equal(safeNext('/smtp-servers?q=a'), '/smtp-servers?q=a');
+});
+
+t.test('TZ and RELAIS_SHUTDOWN_GRACE_MS are read with the other settings; a wrong zone stops the start', async (t) => {
+  t.equal(loadConfig({}).timeZone, 'Europe/Paris');
+  t.equal(loadConfig({}).shutdownGraceMs, 10_000);
+  t.equal(loadConfig({ RELAIS_SHUTDOWN_GRACE_MS: '2500' }).shutdownGraceMs, 2500);
+  t.throws(() => loadConfig({ TZ: 'Mars/Olympus' }), /TZ must be a time zone such as Europe\/Paris or UTC, got "Mars\/Olympus"/);
+  t.throws(() => loadConfig({ RELAIS_SHUTDOWN_GRACE_MS: 'soon' }), /RELAIS_SHUTDOWN_GRACE_MS/);
+  const at = new Date('2025-02-09T11:32:00Z');
+  const app = await buildTestApp(t, { TZ: 'UTC' });
+  t.equal(formatDateTime('fr', at), '09/02/2025 11:32', 'dates are shown in the configured zone');
+  await app.close();
+  await buildTestApp(t);
+  t.equal(formatDateTime('fr', at), '09/02/2025 12:32', 'Europe/Paris by default');
 });
 
 t.test('SMTP passwords: AES-256-GCM with a random IV, key id stored, tampering detected, rotation', async (t) => {

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { auditTrail, buildTestApp, Client, signIn, testSecret, text } from './helper.js';
+import { auditTrail, buildTestApp, Client, signIn, testConfig, text } from './helper.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -22,14 +20,7 @@ function logCollector() {
 /** Starts the app again on the same database file, as a restart would. */
 async function restart(t: Test, dir: string, env: Record<string, string> = {}) {
   const log = logCollector();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    RELAIS_DB: path.join(dir, 'relais.sqlite'),
-    RELAIS_SECRET: testSecret,
-    RELAIS_URL: 'http://relais.test',
-    RELAIS_PASSWORD_HASH_COST: '10',
-    ...env,
-  });
+  const config = testConfig(dir, env);
   const app = await buildApp(config, { logStream: log.stream });
   t.teardown(() => app.close());
   return { app, log: log.lines };

@@ -231,15 +231,15 @@ t.test('a test still running when the server is edited does not stamp its result
   const admin = await adminClient(app);
   const id = await serverThrough(admin, slow);
   const before = (await app.repositories.smtpServers.findServer(id))!;
-  const { probeServer } = await import('../src/smtp-probe/probe.js');
+  const { probeServer } = await import('../src/smtp/probe.js');
   const report = await probeServer(before, peerUser.password, app.smtpSettings);
   await admin.post(`/smtp-servers/${id}`, formFor(slow, { host: 'localhost' }));
-  const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.updatedAt);
+  const kept = await app.repositories.connectionTests.recordServerTest(id, before.title, report, { userId: null, name: 'test', ip: null }, before.version);
   t.equal(kept, false);
   t.equal(await app.stores.probes.lastOf(id), null, 'no result on the edited server');
   t.match((await app.repositories.audit.list({ action: 'server.test' })).rows[0]!.changes, { retained: [null, false] });
   const fresh = (await app.repositories.smtpServers.findServer(id))!;
-  t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.updatedAt), true, 'an unchanged server keeps its result');
+  t.equal(await app.repositories.connectionTests.recordServerTest(id, fresh.title, report, { userId: null, name: 'test', ip: null }, fresh.version), true, 'an unchanged server keeps its result');
 });
 
 t.test('without the allow-list, 127.0.0.1 and a name resolving to it are refused by the test and the confirmation, in words', async (t) => {

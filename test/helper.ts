@@ -10,10 +10,9 @@ export const testSecret = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a
 /** The tests' SMTP peers listen on 127.0.0.1, which Relais refuses by default: the suite allows it explicitly. */
 export const testSmtpEnv = { RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/8' };
 
-/** The real app on a real SQLite file in the test's own folder. */
-export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
-  const dir = t.testdir();
-  const config = loadConfig({
+/** The tests' settings for a database file in `dir`, `env` on top. */
+export function testConfig(dir: string, env: Record<string, string> = {}) {
+  return loadConfig({
     NODE_ENV: 'test',
     RELAIS_DB: path.join(dir, 'relais.sqlite'),
     RELAIS_SECRET: testSecret,
@@ -23,6 +22,11 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, op
     ...testSmtpEnv,
     ...env,
   });
+}
+
+/** The real app on a real SQLite file in the test's own folder. */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, options: BuildOptions = { logger: false }) {
+  const config = testConfig(t.testdir(), env);
   const app = await buildApp(config, options);
   t.teardown(() => app.close());
   return app;

@@ -182,7 +182,8 @@ export function formFor(peer: SmtpPeer, overrides: Record<string, string> = {}) 
 export async function serverThrough(client: Client, peer: SmtpPeer, overrides: Record<string, string> = {}): Promise<number> {
   const res = await client.post('/smtp-servers', formFor(peer, overrides));
   if (res.statusCode !== 303) throw new Error(`server not created: ${res.statusCode} ${text(res.body).slice(0, 500)}`);
-  return (client.app.database.sqlite.prepare('SELECT id FROM smtp_servers ORDER BY id DESC LIMIT 1').get() as { id: number }).id;
+  const [newest] = (await client.app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
+  return newest!.id;
 }
 
 /** The saved server as the app reads it, its confirmation and last test included. */

@@ -1,10 +1,10 @@
 import nodemailer from 'nodemailer';
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
-import { diagnose, factsFromError } from '../src/smtp-probe/diagnosis.js';
-import { smtpSettingsFrom, transportOptionsFor, type SmtpEndpoint, type SmtpSettings } from '../src/smtp-probe/endpoint.js';
-import { probeServer } from '../src/smtp-probe/probe.js';
-import { parseReport, type ProbeReport } from '../src/smtp-probe/report.js';
+import { diagnose, factsFromError } from '../src/smtp/diagnosis.js';
+import { smtpSettingsFrom, transportOptionsFor, type SmtpEndpoint, type SmtpSettings } from '../src/smtp/endpoint.js';
+import { probeServer } from '../src/smtp/probe.js';
+import { parseReport, type ProbeReport } from '../src/smtp/report.js';
 import { translator } from '../src/i18n/index.js';
 import { destinationPolicyOf, refusalOf } from '../src/smtp/destination.js';
 import { acceptEverything, closedPort, peerUser, startRawService, startSilentPeer, startSmtpPeer } from './smtp-peer.js';

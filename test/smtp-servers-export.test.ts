@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { seedBenchDatabase } from '../bench/seed.js';
+import type { ServerConfirmation } from '../src/confirmation/store.js';
 import { csvRecord, csvSeparatorFrom } from '../src/smtp-servers/export/csv.js';
 import { neutralizeFormula, wallClock } from '../src/smtp-servers/export/columns.js';
 import { wrapText } from '../src/smtp-servers/export/pdf.js';
@@ -62,11 +63,11 @@ function pdfText(app: App, body: Buffer, layout = false): { text: string; pages:
 
 /** The export rows of the audit trail, once there are `count` of them (each is written as its file completes). */
 async function exportAudit(app: App, count: number) {
-  const read = () =>
-    app.database.sqlite
-      .prepare("SELECT action, target_type AS targetType, summary, actor FROM audit_log WHERE action = 'server.export' ORDER BY id")
-      .all() as { action: string; targetType: string; summary: string; actor: string }[];
-  for (let i = 0; i < 100 && read().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const read = async () =>
+    (await app.repositories.audit.list({ action: 'server.export', perPage: 100 })).rows
+      .reverse()
+      .map((r) => ({ action: r.action, targetType: r.targetType, summary: r.summary, actor: r.actor }));
+  for (let i = 0; i < 100 && (await read()).length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   return read();
 }
 
@@ -196,9 +197,7 @@ t.test('Excel: a real workbook with a bold frozen header, autofilter, widths, nu
   const app = await buildTestApp(t);
   const servers = await seedSixty(app);
   const confirmedAt = new Date('2026-03-15T09:30:00Z');
-  app.database.sqlite
-    .prepare("UPDATE smtp_servers SET confirmation_status = 'confirmed', confirmed_at = ? WHERE id = ?")
-    .run(confirmedAt.getTime(), servers[0]!.id);
+  await app.stores.confirmations.setServerConfirmation(servers[0]!.id, { status: 'confirmed', confirmedAt });
   const client = await adminClient(app);
   const res = await download(client, '/smtp-servers/export.xlsx');
   t.equal(res.statusCode, 200);
@@ -234,18 +233,17 @@ t.test('Excel: a real workbook with a bold frozen header, autofilter, widths, nu
 t.test('the Confirmation column has the words of the page: every state, and the last test', async (t) => {
   const app = await buildTestApp(t);
   const servers = await seedServers(app, 6);
-  const at = (iso: string) => new Date(iso).getTime();
-  const update = app.database.sqlite.prepare(
-    `UPDATE smtp_servers SET confirmation_status = @status, confirmed_at = @confirmedAt, confirmation_sent_at = @sentAt,
-       confirmation_expires_at = @expiresAt, confirmation_error = @error, last_test_at = @testAt, last_test_ok = @testOk WHERE id = @id`,
-  );
-  const none = { confirmedAt: null, sentAt: null, expiresAt: null, error: null, testAt: null, testOk: null };
-  update.run({ ...none, id: servers[0]!.id, status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z') });
-  update.run({ ...none, id: servers[1]!.id, status: 'pending', sentAt: Date.now() - 60_000, expiresAt: Date.now() + 86_400_000 });
-  update.run({ ...none, id: servers[2]!.id, status: 'pending', sentAt: at('2026-01-02T08:00:00Z'), expiresAt: at('2026-01-04T08:00:00Z') });
-  update.run({ ...none, id: servers[3]!.id, status: 'failed', error: JSON.stringify({ key: 'diagnosis.hostNotFound', params: { host: 'smtp.nulle-part.test' } }) });
-  update.run({ ...none, id: servers[4]!.id, status: 'unconfirmed', testAt: at('2026-02-01T12:00:00Z'), testOk: 1 });
-  update.run({ ...none, id: servers[5]!.id, status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z'), testAt: at('2026-02-01T12:00:00Z'), testOk: 0 });
+  const at = (iso: string) => new Date(iso);
+  const update = async (server: { id: number; version: number }, state: Partial<ServerConfirmation>, test?: { at: Date; ok: boolean }) => {
+    await app.stores.confirmations.setServerConfirmation(server.id, { confirmedAt: null, sentAt: null, expiresAt: null, error: null, ...state });
+    if (test) await app.stores.probes.recordOnServer(server.id, { ...test, report: '{}' }, server.version);
+  };
+  await update(servers[0]!, { status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z') });
+  await update(servers[1]!, { status: 'pending', sentAt: new Date(Date.now() - 60_000), expiresAt: new Date(Date.now() + 86_400_000) });
+  await update(servers[2]!, { status: 'pending', sentAt: at('2026-01-02T08:00:00Z'), expiresAt: at('2026-01-04T08:00:00Z') });
+  await update(servers[3]!, { status: 'failed', error: JSON.stringify({ key: 'diagnosis.hostNotFound', params: { host: 'smtp.nulle-part.test' } }) });
+  await update(servers[4]!, { status: 'unconfirmed' }, { at: at('2026-02-01T12:00:00Z'), ok: true });
+  await update(servers[5]!, { status: 'confirmed', confirmedAt: at('2026-03-15T09:30:00Z') }, { at: at('2026-02-01T12:00:00Z'), ok: false });
   const client = await adminClient(app);
 
   const page = await client.get('/smtp-servers?sort=id');
@@ -334,9 +332,8 @@ t.test('no password and no ciphertext in any export', async (t) => {
   const app = await buildTestApp(t);
   const secret = 'Export-Pl41ntext-Marker';
   await seedServers(app, 5, () => ({ password: secret }));
-  const ciphertexts = (app.database.sqlite.prepare('SELECT password_ciphertext AS c FROM smtp_servers').all() as { c: string }[]).map((r) => r.c);
+  const ciphertexts = (await app.stores.servers.passwordEnvelopes()).map((r) => r.envelope);
   t.equal(ciphertexts.length, 5);
-  await app.database.sqlite.prepare('SELECT 1').get();
   const client = await adminClient(app);
   await client.post('/smtp-servers/columns', { columns: ['id', 'title', 'username', 'links'] });
 

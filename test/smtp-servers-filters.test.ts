@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { parse } from 'csv-parse/sync';
 import { systemActor } from '../src/audit/repository.js';
-import type { Diagnosis, ProbeReport } from '../src/smtp-probe/report.js';
+import type { Diagnosis, ProbeReport } from '../src/smtp/report.js';
 import { adminClient, buildTestApp, seedServers, text } from './helper.js';
 
 const rowTitles = (html: string) => [...html.matchAll(/<th id=t\d+>(?:<a [^>]*>)?([^<]*)</g)].map((m) => m[1]!).sort();
@@ -33,9 +33,9 @@ async function sixStates(t: Test) {
   await confirmations.recordFailed(failed!, lost.tokenId, { at: now, diagnosis, summary: 'échec' }, systemActor);
   const report = (ok: boolean) => ({ version: 1, ok, startedAt: now.toISOString(), totalMs: 5, target: { host: 'smtp.exemple.fr', port: 587 }, steps: [], diagnosis: null }) as unknown as ProbeReport;
   const testedServer = await app.repositories.smtpServers.findServer(tested!);
-  await app.repositories.connectionTests.recordServerTest(tested!, 'Testé', report(true), systemActor, testedServer!.updatedAt);
+  await app.repositories.connectionTests.recordServerTest(tested!, 'Testé', report(true), systemActor, testedServer!.version);
   const failedServer = await app.repositories.smtpServers.findServer(failed!);
-  await app.repositories.connectionTests.recordServerTest(failed!, 'Échec', report(false), systemActor, failedServer!.updatedAt);
+  await app.repositories.connectionTests.recordServerTest(failed!, 'Échec', report(false), systemActor, failedServer!.version);
   return { app, client: await adminClient(app) };
 }
 

@@ -65,13 +65,14 @@ t.test('sorting by a column header, both ways, announced with aria-sort', async 
   await seedServers(app, 3, (i) => ({ title: ['Export', 'Équipe', 'Entrepôt'][i - 1]! }));
   const accented = await client.get('/smtp-servers?q=e');
   t.same(rowTitles(accented.body).filter((title) => title.startsWith('E') || title.startsWith('É')), ['Entrepôt', 'Équipe', 'Export'], 'accents sort as a French reader expects');
-  const { default: Database } = await import('better-sqlite3');
-  const other = new Database(app.database.file);
-  other.prepare("UPDATE smtp_servers SET title_sort = '' WHERE title = 'Équipe'").run();
-  other.close();
-  const { createSmtpServerRepository } = await import('../src/smtp-servers/repository.js');
-  createSmtpServerRepository(app.database.db, app.secrets);
-  t.same(app.database.sqlite.prepare("SELECT title_sort FROM smtp_servers WHERE title = 'Équipe'").get(), { title_sort: 'equipe' }, 'rows from before the sort key get it at start');
+  const equipe = (await app.repositories.smtpServers.listServers({ q: 'equipe' })).rows[0]!;
+  await app.stores.servers.setSortKey(equipe.id, '');
+  t.same(await app.stores.servers.missingSortKeys(), [{ id: equipe.id, title: 'Équipe' }], 'a row from before the sort key');
+  const { fillMissingSortKeys } = await import('../src/smtp-servers/repository.js');
+  await fillMissingSortKeys(app.stores);
+  t.same(await app.stores.servers.missingSortKeys(), [], 'rows from before the sort key get it at start');
+  const again = await client.get('/smtp-servers?q=e');
+  t.same(rowTitles(again.body).filter((title) => title.startsWith('E') || title.startsWith('É')), ['Entrepôt', 'Équipe', 'Export'], 'and sort where they belong');
 
   const bogus = await client.get('/smtp-servers?sort=password_ciphertext&dir=sideways');
   t.equal(bogus.statusCode, 200, 'an unknown sort falls back to the default');

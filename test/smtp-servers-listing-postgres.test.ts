@@ -9,7 +9,8 @@ import * as pgSchema from '../src/db/postgres/schema.js';
 import { createPostgresServerListing } from '../src/db/postgres/server-listing.js';
 import { departments as sqliteDepartments } from '../src/db/schema.js';
 import type { SortableColumn } from '../src/smtp-servers/columns.js';
-import { createServerListing, type ServerListFilter } from '../src/smtp-servers/list-sql.js';
+import { createServerListing } from '../src/db/sqlite/server-listing.js';
+import type { ServerListFilter } from '../src/smtp-servers/store.js';
 import { planSearch } from '../src/smtp-servers/search.js';
 import { onPostgres } from './stores.js';
 

@@ -14,13 +14,14 @@ t.test('search and sort agree with a brute-force reading of the table, broad or 
   seedBenchDatabase(file, 6000);
   const app = await buildApp(loadConfig({ NODE_ENV: 'test', RELAIS_DB: file, RELAIS_SECRET: 'bench-secret' }), { logger: false });
   t.teardown(() => app.close());
-  const all = app.database.sqlite.prepare('SELECT id, search_text AS text, title, port, host FROM smtp_servers').all() as {
-    id: number;
-    text: string;
-    title: string;
-    port: number;
-    host: string;
-  }[];
+  // The brute-force reading: every row, its search text made from the fields as the service makes it.
+  const everyDepartment = await app.repositories.smtpServers.listDepartments();
+  const all: { id: number; text: string; title: string; port: number; host: string }[] = [];
+  for await (const row of app.repositories.smtpServers.iterateServers({ sort: 'id' })) {
+    const served = row.usage === 'default' ? everyDepartment : row.departments;
+    const text = normalizeForSearch([row.title, row.host, row.email, row.senderName, row.username, ...served.map((d) => d.name)].join(' '));
+    all.push({ id: row.id, text, title: row.title, port: row.port, host: row.host });
+  }
   const keyOf: Partial<Record<SortableColumn, (row: (typeof all)[number]) => string | number>> = {
     title: (row) => normalizeForSearch(row.title),
     port: (row) => row.port,

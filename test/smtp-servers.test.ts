@@ -1,7 +1,16 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import t from 'tap';
+import type { FastifyInstance } from 'fastify';
 import { adminClient, buildTestApp, seedServers, text, validServer } from './helper.js';
+
+async function onlyServerId(app: FastifyInstance): Promise<number> {
+  const { rows } = await app.repositories.smtpServers.listServers();
+  if (rows.length !== 1) throw new Error(`expected one server, found ${rows.length}`);
+  return rows[0]!.id;
+}
+
+const versionIn = (html: string) => /<input type="hidden" name="version" value="(\d+)">/.exec(html)?.[1];
 
 t.test('the list starts empty and invites to add a server', async (t) => {
   const app = await buildTestApp(t);
@@ -41,21 +50,12 @@ t.test('creating a server stores it, encrypts the password and redirects with a 
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, '/smtp-servers');
 
-  const row = app.database.sqlite.prepare('SELECT * FROM smtp_servers').get() as Record<string, unknown>;
-  t.equal(row.title, 'Vente principale');
-  t.equal(row.host, 'smtp.exemple.fr');
-  t.equal(row.port, 587);
-  t.equal(row.security, 'starttls');
-  t.equal(row.usage, 'custom');
-  t.equal(row.verify_certificate, 1);
-  t.equal(row.confirmation_status, 'unconfirmed');
-  t.match(row.password_ciphertext, /^v1:[0-9a-f]{12}:/);
-  t.not(row.password_ciphertext, validServer.password);
-  t.equal(await app.repositories.smtpServers.revealPassword(row.id as number), validServer.password);
-  const departments = app.database.sqlite
-    .prepare('SELECT d.code FROM smtp_server_departments sd JOIN departments d ON d.id = sd.department_id WHERE sd.server_id = ?')
-    .all(row.id) as { code: string }[];
-  t.same(departments.map((d) => d.code), ['vente']);
+  const row = (await app.stores.servers.find(await onlyServerId(app)))!;
+  t.match(row, { title: 'Vente principale', host: 'smtp.exemple.fr', port: 587, security: 'starttls', usage: 'custom', verifyCertificate: true, confirmationStatus: 'unconfirmed', version: 1 });
+  t.match(row.passwordCiphertext, /^v1:[0-9a-f]{12}:/);
+  t.not(row.passwordCiphertext, validServer.password);
+  t.equal(await app.repositories.smtpServers.revealPassword(row.id), validServer.password);
+  t.same(row.departments.map((d) => d.code), ['vente']);
 
   const list = await client.get('/smtp-servers');
   t.match(text(list.body), 'Le serveur « Vente principale » a été créé.');
@@ -63,8 +63,8 @@ t.test('creating a server stores it, encrypts the password and redirects with a 
   const again = await client.get('/smtp-servers');
   t.notMatch(text(again.body), 'a été créé', 'the flash is shown once');
 
-  const audit = app.database.sqlite.prepare("SELECT action, summary FROM audit_log WHERE action = 'server.create'").get();
-  t.same(audit, { action: 'server.create', summary: 'Vente principale' });
+  const audit = (await app.repositories.audit.list({ action: 'server.create' })).rows.map((r) => ({ action: r.action, summary: r.summary }));
+  t.same(audit, [{ action: 'server.create', summary: 'Vente principale' }]);
 });
 
 t.test('the password never leaves the server: not in pages, not in the database file, not in the log', async (t) => {
@@ -79,7 +79,7 @@ t.test('the password never leaves the server: not in pages, not in the database 
   const client = await adminClient(app);
   const secret = 'Unique-Pl41ntext-Marker';
   await client.post('/smtp-servers', { ...validServer, password: secret });
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const id = await onlyServerId(app);
   const pages = [
     await client.get('/smtp-servers'),
     await client.get(`/smtp-servers/${id}/edit`),
@@ -104,7 +104,7 @@ t.test('editing keeps the stored password when the field is blank, replaces or c
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   await client.post('/smtp-servers', validServer);
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const id = await onlyServerId(app);
 
   let res = await client.post(`/smtp-servers/${id}`, { ...validServer, title: 'Vente Paris', password: '' });
   t.equal(res.statusCode, 303);
@@ -124,9 +124,9 @@ t.test('editing keeps the stored password when the field is blank, replaces or c
   t.equal(res.statusCode, 303);
   t.equal(await app.repositories.smtpServers.revealPassword(id), null, 'no authentication keeps no credentials');
 
-  const audit = app.database.sqlite.prepare("SELECT changes FROM audit_log WHERE action = 'server.update' ORDER BY id").all() as { changes: string }[];
-  t.same(JSON.parse(audit[0]!.changes), { title: ['Vente principale', 'Vente Paris'] });
-  t.same(JSON.parse(audit[1]!.changes).password, ['modifié', 'modifié']);
+  const audit = (await app.repositories.audit.list({ action: 'server.update' })).rows.reverse();
+  t.same(audit[0]!.changes, { title: ['Vente principale', 'Vente Paris'] });
+  t.same(audit[1]!.changes!.password, ['modifié', 'modifié']);
   t.notMatch(JSON.stringify(audit), 'N3w-Password!', 'the audit trail never holds a password');
 });
 
@@ -134,8 +134,8 @@ t.test('changing the mail path puts the server back to unconfirmed', async (t) =
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   await client.post('/smtp-servers', validServer);
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
-  app.database.sqlite.prepare("UPDATE smtp_servers SET confirmation_status = 'confirmed', confirmed_at = ? WHERE id = ?").run(Date.now(), id);
+  const id = await onlyServerId(app);
+  await app.stores.confirmations.setServerConfirmation(id, { status: 'confirmed', confirmedAt: new Date() });
   await client.post(`/smtp-servers/${id}`, { ...validServer, signature: 'Nouvelle signature', password: '' });
   t.equal((await app.repositories.smtpServers.findServer(id))!.confirmationStatus, 'confirmed', 'a new signature keeps the proof');
   const retype = await client.post(`/smtp-servers/${id}`, { ...validServer, host: 'smtp2.exemple.fr', password: '' });
@@ -187,8 +187,7 @@ t.test('each validation rule answers 422 with its message next to its field and 
     t.match(res.body, new RegExp(`aria-describedby="[^"]*${field}-error`), `${name}: the field points at its error`);
     t.notMatch(res.body, validServer.password, `${name}: the password is not echoed`);
   }
-  const count = app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number };
-  t.equal(count.n, 1, 'no invalid submission was written');
+  t.equal((await app.repositories.smtpServers.listServers()).total, 1, 'no invalid submission was written');
 
   const kept = await client.post('/smtp-servers', { ...validServer, port: '99999', title: 'Garde mes valeurs' });
   t.match(kept.body, 'value="Garde mes valeurs"', 'the values typed are kept');
@@ -202,8 +201,8 @@ t.test('a server without authentication needs neither user nor password', async 
   const client = await adminClient(app);
   const res = await client.post('/smtp-servers', { ...validServer, authentication: 'none', username: '', password: '', usage: 'default', departments: [] });
   t.equal(res.statusCode, 303);
-  const row = app.database.sqlite.prepare('SELECT authentication, username, password_ciphertext, usage FROM smtp_servers').get();
-  t.same(row, { authentication: 'none', username: '', password_ciphertext: null, usage: 'default' });
+  const row = (await app.stores.servers.find(await onlyServerId(app)))!;
+  t.same([row.authentication, row.username, row.passwordCiphertext, row.usage, row.departments], ['none', '', null, 'default', []]);
 });
 
 t.test('htmx gets the form fragment on errors and a redirect header on success', async (t) => {
@@ -224,16 +223,16 @@ t.test('delete asks for confirmation, then removes the server and its department
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   await client.post('/smtp-servers', validServer);
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const id = await onlyServerId(app);
   const confirm = await client.get(`/smtp-servers/${id}/delete`);
   t.equal(confirm.statusCode, 200);
   t.match(text(confirm.body), 'Supprimer « Vente principale » ?');
   t.match(confirm.body, `action="/smtp-servers/${id}/delete"`);
-  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number }).n, 1, 'looking at the confirmation deletes nothing');
+  t.equal((await app.repositories.smtpServers.listServers()).total, 1, 'looking at the confirmation deletes nothing');
   const res = await client.post(`/smtp-servers/${id}/delete`);
   t.equal(res.statusCode, 303);
-  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_servers').get() as { n: number }).n, 0);
-  t.equal((app.database.sqlite.prepare('SELECT COUNT(*) AS n FROM smtp_server_departments').get() as { n: number }).n, 0);
+  t.equal((await app.repositories.smtpServers.listServers()).total, 0);
+  t.equal(await app.stores.servers.find(id), null, 'the server and its departments are gone');
   const list = await client.get('/smtp-servers');
   t.match(text(list.body), 'Le serveur « Vente principale » a été supprimé.');
   t.equal((await client.post(`/smtp-servers/${id}/delete`)).statusCode, 404, 'deleting twice is a 404');
@@ -255,7 +254,7 @@ t.test('every POST needs the CSRF token; without it nothing changes', async (t) 
   const app = await buildTestApp(t);
   const client = await adminClient(app);
   await client.post('/smtp-servers', validServer);
-  const id = (app.database.sqlite.prepare('SELECT id FROM smtp_servers').get() as { id: number }).id;
+  const id = await onlyServerId(app);
   const attempts: [string, Record<string, string | string[]>][] = [
     ['/smtp-servers', { ...validServer, title: 'Pirate' }],
     [`/smtp-servers/${id}`, { ...validServer, title: 'Pirate' }],
@@ -273,8 +272,7 @@ t.test('every POST needs the CSRF token; without it nothing changes', async (t) 
   const stranger = await adminClient(app); // another signed-in browser, with its own CSRF secret
   const res = await stranger.post('/smtp-servers', { ...validServer, title: 'Pirate', _csrf: client.csrfToken });
   t.equal(res.statusCode, 403, "another browser's token is refused");
-  const rows = app.database.sqlite.prepare('SELECT title FROM smtp_servers').all();
-  t.same(rows, [{ title: 'Vente principale' }]);
+  t.same((await app.repositories.smtpServers.listServers()).rows.map((r) => r.title), ['Vente principale']);
 
   const viaHeader = await app.inject({
     method: 'POST',
@@ -325,7 +323,7 @@ t.test('input that once broke things: control characters, odd separators, non-AS
 
   const long = await client.post('/smtp-servers', { ...validServer, title: 'T'.repeat(120) });
   t.equal(long.statusCode, 303);
-  const id = (app.database.sqlite.prepare("SELECT id FROM smtp_servers WHERE title LIKE 'TTT%'").get() as { id: number }).id;
+  const id = (await app.repositories.smtpServers.listServers({ q: 'ttt' })).rows[0]!.id;
   const copy = await client.get(`/smtp-servers/new?from=${id}`);
   const copiedTitle = /<input id="title" name="title" type="text" value="([^"]*)"/.exec(copy.body)![1]!;
   t.equal([...copiedTitle].length, 120, 'the copy still fits the title limit');
@@ -339,4 +337,49 @@ t.test('input that once broke things: control characters, odd separators, non-AS
 
   const edit = await client.post(`/smtp-servers/${id}`, { ...validServer, title: '' });
   t.match(edit.body, `next=${encodeURIComponent(`/smtp-servers/${id}/edit`)}`, 'after a refused POST the language link names the form page');
+});
+
+t.test('an edit based on a version someone else has replaced is refused with the form kept, and can then be saved', async (t) => {
+  const app = await buildTestApp(t);
+  const alice = await adminClient(app);
+  const bob = await adminClient(app);
+  await alice.post('/smtp-servers', validServer);
+  const id = await onlyServerId(app);
+  const aliceForm = await alice.get(`/smtp-servers/${id}/edit`);
+  const bobForm = await bob.get(`/smtp-servers/${id}/edit`);
+  t.equal(versionIn(aliceForm.body), '1', 'the form carries the version it shows');
+
+  const saved = await alice.post(`/smtp-servers/${id}`, { ...validServer, password: '', senderName: 'Alice', version: versionIn(aliceForm.body)! });
+  t.equal(saved.statusCode, 303);
+  const late = await bob.post(`/smtp-servers/${id}`, { ...validServer, password: '', senderName: 'Bob', version: versionIn(bobForm.body)! });
+  t.equal(late.statusCode, 409, 'not a 500, not a silent overwrite');
+  t.match(text(late.body), 'Ce serveur a été modifié par quelqu’un d’autre pendant que vous le modifiiez : rien n’a été enregistré.');
+  t.match(late.body, /<input id="senderName" name="senderName" type="text" value="Bob"/, 'the values typed are kept');
+  t.equal(versionIn(late.body), '2', 'the form now stands on the version saved meanwhile');
+  const server = (await app.repositories.smtpServers.findServer(id))!;
+  t.match(server, { senderName: 'Alice', version: 2 }, 'the refused edit changed nothing');
+  t.equal((await app.repositories.audit.list({ action: 'server.update' })).total, 1);
+
+  const invalid = await bob.post(`/smtp-servers/${id}`, { ...validServer, password: '', host: 'bad host', version: versionIn(late.body)! });
+  t.equal(invalid.statusCode, 422);
+  t.equal(versionIn(invalid.body), '2', 'a form sent back with errors keeps the version it was filled from');
+
+  const again = await bob.post(`/smtp-servers/${id}`, { ...validServer, password: '', senderName: 'Bob', version: versionIn(late.body)! });
+  t.equal(again.statusCode, 303, 'saving again, knowingly, replaces the other change');
+  t.match(await app.repositories.smtpServers.findServer(id), { senderName: 'Bob', version: 3 });
+  t.equal((await bob.post(`/smtp-servers/${id}`, { ...validServer, password: '', version: 'abc' })).statusCode, 409, 'a garbled version never matches');
+});
+
+t.test('an edit of a server deleted meanwhile says so, and creates nothing', async (t) => {
+  const app = await buildTestApp(t);
+  const alice = await adminClient(app);
+  const bob = await adminClient(app);
+  await alice.post('/smtp-servers', validServer);
+  const id = await onlyServerId(app);
+  const form = await bob.get(`/smtp-servers/${id}/edit`);
+  await alice.post(`/smtp-servers/${id}/delete`);
+  const res = await bob.post(`/smtp-servers/${id}`, { ...validServer, password: '', version: versionIn(form.body)! });
+  t.equal(res.statusCode, 404);
+  t.match(text(res.body), 'Ce serveur a été supprimé pendant que vous le modifiiez : vos modifications n’ont pas été enregistrées.');
+  t.equal((await app.repositories.smtpServers.listServers()).total, 0);
 });

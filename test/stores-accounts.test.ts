@@ -3,7 +3,7 @@ import { systemActor } from '../src/audit/store.js';
 import { createPasswordHasher } from '../src/auth/password.js';
 import { createSessionRepository } from '../src/auth/sessions.js';
 import { prepareFirstStart, setupTokenUsable } from '../src/auth/setup.js';
-import { createLoginThrottle, defaultThrottlePolicy } from '../src/auth/throttle.js';
+import { accountKey, createLoginThrottle, defaultThrottlePolicy } from '../src/auth/throttle.js';
 import { hashToken, newToken } from '../src/auth/tokens.js';
 import { createUserRepository, DuplicateEmailError, LastAdminError, SetupTokenError } from '../src/auth/users.js';
 import { databaseFrom } from '../src/config.js';
@@ -259,6 +259,52 @@ await forEachStore(t, 'the throttle: success resets the pair, cancel forgets, th
   const ceiling = await throttle.reserve('carol@exemple.fr', '192.0.2.1', at(30));
   t.same(ceiling, { reserved: false, reason: 'address', retryAfterMs: policy.windowMs - 30_000 }, 'the cancelled attempt did not count');
 
-  t.equal(await throttle.purge(new Date(start + 24 * 3600_000 + 10_500)), 3, 'attempts older than a day are purged');
+  t.equal(await throttle.purge(new Date(start + 24 * 3600_000 + 10_500)), 2, 'failures older than a day are purged, the success is kept');
   t.ok((await throttle.reserve('ada@exemple.fr', '192.0.2.1', at(24 * 3600))).reserved);
+  t.equal(await throttle.purge(new Date(start + 31 * 24 * 3600_000)), 6, 'successes go once they vouch for nothing');
+});
+
+await forEachStore(t, 'the throttle: one IPv6 /64 is one address, fresh addresses are capped per account, a past success vouches', async (t, store) => {
+  const { stores } = await instance(t, store);
+  const throttle = createLoginThrottle(stores);
+  const start = Date.UTC(2026, 0, 5, 9);
+  const at = (s: number) => new Date(start + s * 1000);
+
+  const owner = await throttle.reserve('ada@exemple.fr', '2001:db8:aa:1::5', at(0));
+  t.ok(owner.reserved && owner.trusted, 'an address that has never failed is trusted');
+  if (owner.reserved) await throttle.succeeded(owner.attemptId);
+
+  // 60 addresses of one /64, one after the other: counted as one address, held to the pair's 5.
+  const oneHost = [];
+  for (let i = 1; i <= 60; i++) oneHost.push(await throttle.reserve('ada@exemple.fr', `2001:db8:1:2::${i.toString(16)}`, at(10 + i)));
+  t.equal(oneHost.filter((r) => r.reserved).length, 5, 'one /64 gets 5 guesses');
+  t.match(oneHost.at(-1), { reserved: false, reason: 'pair' });
+
+  // Fresh /64s: the first 3 failing addresses are spared the account's delay; after them, every new one waits.
+  const fresh = [];
+  for (let i = 1; i <= 4; i++) fresh.push(await throttle.reserve('ada@exemple.fr', `2001:db8:${i + 10}::1`, at(100 + i)));
+  t.same(fresh.map((r) => r.reserved), [true, true, false, false], 'past 3 failing addresses, a fresh one waits the account delay');
+  t.match(fresh.at(-1), { reserved: false, reason: 'account' });
+  t.ok(fresh[0]!.reserved && fresh[0]!.trusted, 'while few addresses have failed, a fresh one is trusted');
+
+  const back = await throttle.reserve('ada@exemple.fr', '2001:db8:aa:1::77', at(105));
+  t.ok(back.reserved && back.trusted, 'the owner, from the /64 that signed in before, is spared and trusted');
+
+  const days = await throttle.reserve('ada@exemple.fr', '2001:db8:aa:1::5', new Date(start + 29 * 24 * 3600_000));
+  t.ok(days.reserved && days.trusted, 'a success 29 days ago still vouches');
+});
+
+await forEachStore(t, 'the throttle: an email is normalised and cut once, so long and composed variants count as one', async (t, store) => {
+  const { stores } = await instance(t, store);
+  const throttle = createLoginThrottle(stores, { ...defaultThrottlePolicy, pairMaxFailures: 2 });
+  const now = new Date();
+  // « é » written decomposed (e + U+0301) shortens under NFC; U+0958 lengthens (it composes to two code units).
+  t.equal(accountKey(`a${'😀'.repeat(200)}`), `a${'😀'.repeat(159)}`, 'never half a surrogate pair');
+  for (const long of [`${'e\u0301'.repeat(330)}@exemple.fr`, `${'\u0958'.repeat(300)}@exemple.fr`]) {
+    const variants = [long, long.normalize('NFC'), `  ${long.toUpperCase()}  `, long.normalize('NFC').slice(0, 320)];
+    t.equal(accountKey(long).length, 320, 'cut to 320 after normalising');
+    const results = [];
+    for (const email of variants) results.push(await throttle.reserve(email, '198.51.100.8', now));
+    t.same(results.map((r) => r.reserved), [true, true, false, false], 'every variant is the same account');
+  }
 });

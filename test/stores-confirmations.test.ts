@@ -5,7 +5,7 @@ import { databaseFrom } from '../src/config.js';
 import { createConfirmationRepository, type IssueResult } from '../src/confirmation/repository.js';
 import { hashConfirmationToken } from '../src/confirmation/token.js';
 import { openStores } from '../src/db/open.js';
-import type { Diagnosis } from '../src/smtp-probe/report.js';
+import type { Diagnosis } from '../src/smtp/report.js';
 import { serverRows } from './server-rows.js';
 import { forEachStore, type TestStore } from './stores.js';
 
@@ -18,7 +18,6 @@ async function storesFor(t: Test, store: TestStore) {
 const admin: Actor = { userId: null, name: 'Alice Martin', ip: '192.0.2.7' };
 const visitor: Actor = { userId: null, name: 'anonyme', ip: '198.51.100.4' };
 const hour = 3600_000;
-const version = new Date(Date.UTC(2026, 0, 1));
 
 function issuedToken(result: IssueResult) {
   if (result.kind !== 'issued') throw new Error(`expected a link, got ${result.kind}`);
@@ -27,7 +26,7 @@ function issuedToken(result: IssueResult) {
 
 await forEachStore(t, 'a link: issued, seen without changing anything, used once', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  const id = await (await serverRows(t, store, stores)).insert('Vente', 'ventes@exemple.fr');
   const now = new Date();
   const first = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
   const link = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
@@ -65,7 +64,7 @@ await forEachStore(t, 'a link: issued, seen without changing anything, used once
 
 await forEachStore(t, 'expired and revoked links confirm nothing', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  const id = await (await serverRows(t, store, stores)).insert('Vente', 'ventes@exemple.fr');
   const now = new Date();
   const link = issuedToken(await confirmations.issue(id, { ttlHours: 1, now }));
   const later = new Date(now.getTime() + hour);
@@ -82,8 +81,8 @@ await forEachStore(t, 'expired and revoked links confirm nothing', async (t, sto
 
 await forEachStore(t, 'a send outrun by an edit leaves the server as the edit left it; a failed send says why', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const rows = await serverRows(t, store);
-  const id = await rows.insert('Vente', 'ventes@exemple.fr', version);
+  const rows = await serverRows(t, store, stores);
+  const id = await rows.insert('Vente', 'ventes@exemple.fr');
   const now = new Date();
   const link = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
   await stores.confirmations.revokeOpen(id, now);
@@ -109,7 +108,7 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
   if (store.kind === 'postgres') {
     // An edit in progress elsewhere while the message leaves, or while the link is followed: each waits for the edit and then sees the link void.
     const sending = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
-    let edit = await rows.editInProgress(id, 'smtp2.exemple.fr', new Date(version.getTime() + 1));
+    let edit = await rows.editInProgress(id, 'smtp2.exemple.fr');
     const sent = confirmations.recordSent(id, sending.tokenId, { sentAt: now, expiresAt: sending.expiresAt, summary: 'envoyé' }, admin);
     await sleep(100);
     await edit.commit();
@@ -118,7 +117,7 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
 
     const following = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
     await confirmations.recordSent(id, following.tokenId, { sentAt: now, expiresAt: following.expiresAt, summary: 'envoyé' }, admin);
-    edit = await rows.editInProgress(id, 'smtp3.exemple.fr', new Date(version.getTime() + 2));
+    edit = await rows.editInProgress(id, 'smtp3.exemple.fr');
     const confirming = confirmations.confirm(following.token, visitor);
     await sleep(100);
     await edit.commit();
@@ -130,8 +129,8 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
 
 await forEachStore(t, 'the throttle: exactly 5 links an hour per server and per address, however many ask at once', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const rows = await serverRows(t, store);
-  const id = await rows.insert('Vente', 'ventes@exemple.fr', version);
+  const rows = await serverRows(t, store, stores);
+  const id = await rows.insert('Vente', 'ventes@exemple.fr');
   const now = new Date();
   const results = await Promise.all(Array.from({ length: 9 }, () => confirmations.issue(id, { ttlHours: 48, now })));
   t.equal(results.filter((r) => r.kind === 'issued').length, 5, 'five links');
@@ -145,8 +144,8 @@ await forEachStore(t, 'the throttle: exactly 5 links an hour per server and per 
   t.equal((await confirmations.issue(id, { ttlHours: 48, now: new Date(now.getTime() + hour) })).kind, 'issued', 'an hour later it may send again');
 
   // Two servers with one address (whatever its case): five mails to it in all.
-  const a = await rows.insert('Achats', 'achats@exemple.fr', version);
-  const b = await rows.insert('Achats (copie)', 'ACHATS@exemple.fr', version);
+  const a = await rows.insert('Achats', 'achats@exemple.fr');
+  const b = await rows.insert('Achats (copie)', 'ACHATS@exemple.fr');
   const both = await Promise.all(Array.from({ length: 8 }, (_, i) => confirmations.issue(i % 2 ? a : b, { ttlHours: 48, now })));
   t.equal(both.filter((r) => r.kind === 'issued').length, 5);
   t.ok(both.some((r) => r.kind === 'throttled' && r.scope === 'recipient'), 'refused for the address');
@@ -155,7 +154,7 @@ await forEachStore(t, 'the throttle: exactly 5 links an hour per server and per 
   if (store.kind === 'postgres') {
     // Two instances on one database: their requests count together.
     const other = await storesFor(t, store);
-    const c = await rows.insert('Compta', 'compta@exemple.fr', version);
+    const c = await rows.insert('Compta', 'compta@exemple.fr');
     const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? confirmations : other.confirmations).issue(c, { ttlHours: 48, now })));
     t.equal(racing.filter((r) => r.kind === 'issued').length, 5, 'five links across two instances');
     t.equal((await other.stores.confirmations.tokensOf(c)).filter((r) => r.revokedAt === null).length, 1);
@@ -164,7 +163,7 @@ await forEachStore(t, 'the throttle: exactly 5 links an hour per server and per 
 
 await forEachStore(t, 'two confirmations at once: one confirms, the other finds the link used', async (t, store) => {
   const { stores, confirmations } = await storesFor(t, store);
-  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  const id = await (await serverRows(t, store, stores)).insert('Vente', 'ventes@exemple.fr');
   const instances = [confirmations, store.kind === 'postgres' ? (await storesFor(t, store)).confirmations : confirmations];
   for (const round of [0, 1]) {
     const link = issuedToken(await confirmations.issue(id, { ttlHours: 48 }));

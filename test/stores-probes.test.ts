@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { databaseFrom } from '../src/config.js';
 import { openStores } from '../src/db/open.js';
-import type { ProbeReport } from '../src/smtp-probe/report.js';
+import type { ProbeReport } from '../src/smtp/report.js';
 import { createConnectionTestRepository } from '../src/smtp-probe/repository.js';
 import { serverRows } from './server-rows.js';
 import { forEachStore, type TestStore } from './stores.js';
@@ -14,7 +14,6 @@ async function storesFor(t: Test, store: TestStore) {
 }
 
 const admin = { userId: null, name: 'Alice Martin', ip: '192.0.2.7' };
-const version = new Date(Date.UTC(2026, 0, 1, 8));
 
 function reportOf(ok: boolean, startedAt: Date): ProbeReport {
   return {
@@ -34,13 +33,13 @@ function reportOf(ok: boolean, startedAt: Date): ProbeReport {
 
 await forEachStore(t, 'a saved server’s test: kept on the row unless an edit outran it', async (t, store) => {
   const { stores, tests } = await storesFor(t, store);
-  const rows = await serverRows(t, store);
-  const id = await rows.insert('Vente', 'ventes@exemple.fr', version);
+  const rows = await serverRows(t, store, stores);
+  const id = await rows.insert('Vente', 'ventes@exemple.fr');
   t.equal(await stores.probes.lastOf(id), null, 'never tested');
 
   const startedAt = new Date(Date.UTC(2026, 0, 2, 9, 30, 15, 123));
   const failed = reportOf(false, startedAt);
-  t.equal(await tests.recordServerTest(id, 'Vente', failed, admin, version, { kind: 'stored' }), true);
+  t.equal(await tests.recordServerTest(id, 'Vente', failed, admin, 1, { kind: 'stored' }), true);
   const last = (await stores.probes.lastOf(id))!;
   t.equal(last.at.getTime(), startedAt.getTime(), 'when, to the millisecond');
   t.equal(last.ok, false);
@@ -60,20 +59,20 @@ await forEachStore(t, 'a saved server’s test: kept on the row unless an edit o
   ]);
 
   // Edited while a second test ran: the result of the old settings is not stamped on the new ones.
-  await rows.edit(id, 'smtp2.exemple.fr', new Date(version.getTime() + 1));
-  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, new Date(startedAt.getTime() + 1000)), admin, version), false);
+  await rows.edit(id, 'smtp2.exemple.fr');
+  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, new Date(startedAt.getTime() + 1000)), admin, 1), false);
   t.equal((await stores.probes.lastOf(id))!.ok, false, 'the earlier result stays as it was');
   t.same((await stores.audit.list({ action: 'server.test' })).rows[0]!.changes, { target: [null, 'smtp.exemple.fr:587'], result: [null, 'ok'], retained: [null, false] });
 
-  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, startedAt), admin, new Date(version.getTime() + 1)), true, 'tested as it now is');
+  t.equal(await tests.recordServerTest(id, 'Vente', reportOf(true, startedAt), admin, 2), true, 'tested as it now is');
   t.equal((await stores.probes.lastOf(id))!.ok, true);
-  t.equal(await tests.recordServerTest(id + 100, 'Disparu', reportOf(true, startedAt), admin, version), false, 'a deleted server keeps nothing');
+  t.equal(await tests.recordServerTest(id + 100, 'Disparu', reportOf(true, startedAt), admin, 1), false, 'a deleted server keeps nothing');
   t.equal((await stores.audit.list({ action: 'server.test' })).total, 4, 'every test is in the audit trail');
 
   if (store.kind === 'postgres') {
     // The edit still in progress elsewhere when the test ends: the result waits for it and is not stamped.
-    const edit = await rows.editInProgress(id, 'smtp3.exemple.fr', new Date(version.getTime() + 2));
-    const recording = tests.recordServerTest(id, 'Vente', reportOf(false, startedAt), admin, new Date(version.getTime() + 1));
+    const edit = await rows.editInProgress(id, 'smtp3.exemple.fr');
+    const recording = tests.recordServerTest(id, 'Vente', reportOf(false, startedAt), admin, 2);
     await sleep(100);
     await edit.commit();
     t.equal(await recording, false);
@@ -83,7 +82,7 @@ await forEachStore(t, 'a saved server’s test: kept on the row unless an edit o
 
 await forEachStore(t, 'a test of unsaved values: only the audit trail keeps it', async (t, store) => {
   const { stores, tests } = await storesFor(t, store);
-  const id = await (await serverRows(t, store)).insert('Vente', 'ventes@exemple.fr', version);
+  const id = await (await serverRows(t, store, stores)).insert('Vente', 'ventes@exemple.fr');
   await tests.recordDraftTest(id, reportOf(true, new Date()), admin, { kind: 'typed', password: 'secret-typed' });
   await tests.recordDraftTest(null, reportOf(false, new Date()), admin, { kind: 'none' });
   t.equal(await stores.probes.lastOf(id), null, 'nothing on the row');

@@ -37,19 +37,28 @@ export interface HashQueueLimits {
   concurrency: number;
   /** Verifications allowed to wait for a slot; one more is refused with HashQueueFullError. */
   queue: number;
+  /** Further waiting places only `trusted` verifications may take; they are also served first. */
+  reserved?: number;
+}
+
+/** How a verification waits: `trusted` ones (unlikely to be an attack) have places of their own and go first. */
+export interface VerifyLane {
+  trusted: boolean;
 }
 
 /**
- * Runs hashes a few at a time. Verifications (sign-in, current password) are refused when the queue is full, so a
- * flood of bogus sign-ins cannot push a real one back by seconds; new hashes (account creation) always wait their turn.
+ * Runs hashes a few at a time. Verifications (sign-in, current password) are refused when their lane is full, so a
+ * flood of bogus sign-ins cannot push a real one back by seconds, nor fill the places kept for trusted ones; new
+ * hashes (account creation) always wait their turn.
  */
 export function createHashQueue(limits: HashQueueLimits) {
   let running = 0;
   const waiting: (() => void)[] = [];
+  const trustedWaiting: (() => void)[] = [];
   let averageMs = 0;
 
   function release() {
-    const next = waiting.shift();
+    const next = trustedWaiting.shift() ?? waiting.shift();
     // The slot passes straight to the next in line, so a newcomer cannot slip in between.
     if (next) next();
     else running--;
@@ -58,16 +67,19 @@ export function createHashQueue(limits: HashQueueLimits) {
   return {
     limits,
     get waiting() {
-      return waiting.length;
+      return waiting.length + trustedWaiting.length;
     },
-    async run<T>(work: () => Promise<T>, options: { refuseWhenFull: boolean }): Promise<T> {
+    async run<T>(work: () => Promise<T>, options: { refuseWhenFull: boolean; trusted?: boolean }): Promise<T> {
       if (running < limits.concurrency) running++;
       else {
-        if (options.refuseWhenFull && waiting.length >= limits.queue) {
-          const seconds = Math.ceil(((waiting.length + running) * (averageMs || 500)) / limits.concurrency / 1000);
+        const lane = options.trusted ? trustedWaiting : waiting;
+        const room = options.trusted ? (limits.reserved ?? 0) : limits.queue;
+        if (options.refuseWhenFull && lane.length >= room) {
+          const ahead = lane.length + (options.trusted ? 0 : trustedWaiting.length) + running;
+          const seconds = Math.ceil((ahead * (averageMs || 500)) / limits.concurrency / 1000);
           throw new HashQueueFullError(Math.max(1, seconds));
         }
-        await new Promise<void>((resolve) => waiting.push(resolve));
+        await new Promise<void>((resolve) => lane.push(resolve));
       }
       const started = performance.now();
       try {
@@ -85,13 +97,13 @@ export type HashQueue = ReturnType<typeof createHashQueue>;
 
 const unboundedQueue = createHashQueue({ concurrency: 2, queue: Infinity });
 
-function derive(password: string, salt: Buffer, params: ScryptParams, length: number, queue: HashQueue, refuseWhenFull: boolean): Promise<Buffer> {
+function derive(password: string, salt: Buffer, params: ScryptParams, length: number, queue: HashQueue, options: { refuseWhenFull: boolean; trusted?: boolean }): Promise<Buffer> {
   return queue.run(
     () =>
       new Promise<Buffer>((resolve, reject) => {
         scrypt(password.normalize('NFC'), salt, length, scryptOptions(params), (err, key) => (err ? reject(err) : resolve(key)));
       }),
-    { refuseWhenFull },
+    options,
   );
 }
 
@@ -120,15 +132,15 @@ function parseHash(stored: string): ParsedHash | null {
 
 export async function hashPassword(password: string, params: ScryptParams, queue: HashQueue = unboundedQueue): Promise<string> {
   const salt = randomBytes(saltLength);
-  const hash = await derive(password, salt, params, keyLength, queue, false);
+  const hash = await derive(password, salt, params, keyLength, queue, { refuseWhenFull: false });
   return `${prefix}$ln=${params.ln},r=${params.r},p=${params.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
 /** Constant-time comparison; a malformed stored hash never matches. Throws HashQueueFullError when the queue is full. */
-export async function verifyPassword(password: string, stored: string, queue: HashQueue = unboundedQueue): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, queue: HashQueue = unboundedQueue, lane: VerifyLane = { trusted: false }): Promise<boolean> {
   const parsed = parseHash(stored);
   if (!parsed) return false;
-  const candidate = await derive(password, parsed.salt, parsed.params, parsed.hash.length, queue, true);
+  const candidate = await derive(password, parsed.salt, parsed.params, parsed.hash.length, queue, { refuseWhenFull: true, trusted: lane.trusted });
   return timingSafeEqual(candidate, parsed.hash);
 }
 
@@ -152,11 +164,11 @@ export function createPasswordHasher(cost: number, limits: HashQueueLimits) {
     params,
     queue,
     hash: (password: string) => hashPassword(password, params, queue),
-    verify: (password: string, stored: string) => verifyPassword(password, stored, queue),
+    verify: (password: string, stored: string, lane?: VerifyLane) => verifyPassword(password, stored, queue, lane),
     needsRehash: (stored: string) => needsRehash(stored, params),
-    async verifyAgainstNothing(password: string): Promise<false> {
+    async verifyAgainstNothing(password: string, lane?: VerifyLane): Promise<false> {
       dummy ??= hashPassword(randomBytes(16).toString('hex'), params, queue);
-      await verifyPassword(password, await dummy, queue);
+      await verifyPassword(password, await dummy, queue, lane);
       return false;
     },
   };

@@ -6,7 +6,9 @@ import { isValidEmail } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { csrfCookie } from '../web/cookies.js';
 import { sessionCookie } from './enforce.js';
-import { HashQueueFullError } from './password.js';
+import { HashQueueFullError, type VerifyLane } from './password.js';
+import { createRefusalLog } from './refusals.js';
+import { accountKey, addressKey } from './throttle.js';
 import { passwordLength } from './password-rules.js';
 import { setupTokenUsable } from './setup.js';
 import { normalizeEmail, SetupTokenError, type UserView } from './users.js';
@@ -46,6 +48,22 @@ export async function authRoutes(app: FastifyInstance) {
     return { known, typed: known ? known.email : isValidEmail(email) ? email : '' };
   }
 
+  // One audit entry and one log line per window for each kind of refusal, not one per request.
+  const refusals = createRefusalLog(loginThrottle.policy.windowMs);
+
+  async function auditRefusal(request: FastifyRequest, email: string, action: string, key: string, log: Record<string, unknown>, message: string) {
+    const noted = refusals.note(key);
+    if (!noted.report) return;
+    request.log.warn({ ip: request.ip, ...log, unreportedBefore: noted.unreported }, message);
+    const { known, typed } = await namedAccount(email);
+    await audit.record(request.user ? actorOf(request) : { userId: null, name: typed || 'anonyme', ip: request.ip }, {
+      action,
+      targetType: known ? 'user' : undefined,
+      targetId: known?.id,
+      summary: typed,
+    });
+  }
+
   /**
    * Reserves the attempt (counted as a failure until the password proves right), then checks the password.
    * Throttled attempts are audited; those the hashing queue had no room for are cancelled, as they checked nothing.
@@ -54,31 +72,27 @@ export async function authRoutes(app: FastifyInstance) {
     request: FastifyRequest,
     reply: FastifyReply,
     email: string,
-    check: () => Promise<T | null>,
+    check: (lane: VerifyLane) => Promise<T | null>,
   ): Promise<PasswordAttempt<T>> {
     const reservation = await loginThrottle.reserve(email, request.ip);
+    const address = addressKey(request.ip);
     if (!reservation.reserved) {
       const seconds = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000));
-      request.log.warn({ ip: request.ip, reason: reservation.reason, retryAfter: seconds }, 'password attempt throttled');
-      const { known, typed } = await namedAccount(email);
-      await audit.record(request.user ? actorOf(request) : { userId: null, name: typed || 'anonyme', ip: request.ip }, {
-        action: 'auth.loginThrottled',
-        targetType: known ? 'user' : undefined,
-        targetId: known?.id,
-        summary: typed,
-      });
+      // A refusal by the address's ceiling concerns every account: one report per address, whatever the names sent.
+      const key = reservation.reason === 'address' ? `throttled address ${address}` : `throttled ${reservation.reason} ${accountKey(email)} ${address}`;
+      await auditRefusal(request, email, 'auth.loginThrottled', key, { reason: reservation.reason, retryAfter: seconds }, 'password attempt throttled');
       reply.header('Retry-After', String(seconds));
-      const key = reservation.reason === 'account' ? 'auth.login.slowed' : 'auth.login.throttled';
-      return { outcome: 'refused', status: 429, error: { key, params: { wait: waitInWords(request.t, seconds * 1000) } } };
+      const messageKey = reservation.reason === 'account' ? 'auth.login.slowed' : 'auth.login.throttled';
+      return { outcome: 'refused', status: 429, error: { key: messageKey, params: { wait: waitInWords(request.t, seconds * 1000) } } };
     }
     try {
-      const result = await check();
+      const result = await check({ trusted: reservation.trusted });
       if (result) await loginThrottle.succeeded(reservation.attemptId);
       return { outcome: 'checked', result };
     } catch (err) {
       if (!(err instanceof HashQueueFullError)) throw err;
       await loginThrottle.cancel(reservation.attemptId);
-      request.log.warn({ ip: request.ip, retryAfter: err.retryAfterSeconds }, 'password attempt refused: the hashing queue is full');
+      await auditRefusal(request, email, 'auth.loginBusy', `busy ${address}`, { retryAfter: err.retryAfterSeconds }, 'password attempt refused: the hashing queue is full');
       reply.header('Retry-After', String(err.retryAfterSeconds));
       return { outcome: 'refused', status: 503, error: { key: 'auth.login.busy', params: { wait: waitInWords(request.t, err.retryAfterSeconds * 1000) } } };
     }
@@ -123,7 +137,7 @@ export async function authRoutes(app: FastifyInstance) {
       return renderLogin(reply, { email: values.email, next, error: { key: 'auth.login.missing' }, status: 422 });
     }
     const email = normalizeEmail(values.email);
-    const attempt = await attemptPassword(request, reply, email, () => users.checkCredentials(email, password));
+    const attempt = await attemptPassword(request, reply, email, (lane) => users.checkCredentials(email, password, lane));
     if (attempt.outcome === 'refused') return renderLogin(reply, { email: values.email, next, error: attempt.error, status: attempt.status });
 
     const user = attempt.result;
@@ -210,7 +224,7 @@ export async function authRoutes(app: FastifyInstance) {
     });
     if (!result.ok) return renderPassword(reply, result.errors, 422);
     // Guessing the current password from a session left open is throttled like signing in.
-    const attempt = await attemptPassword(request, reply, user.email, async () => (await users.verifyPassword(user.id, result.value.current)) || null);
+    const attempt = await attemptPassword(request, reply, user.email, async (lane) => (await users.verifyPassword(user.id, result.value.current, lane)) || null);
     if (attempt.outcome === 'refused') return renderPassword(reply, { currentPassword: attempt.error }, attempt.status);
     if (!attempt.result) return renderPassword(reply, { currentPassword: { key: 'auth.password.currentWrong' } }, 422);
     await users.setPassword(user.id, result.value.password, actorOf(request), {

@@ -119,9 +119,12 @@ export interface ThrottleStore {
   /** Times of failures after `after`, newest first. */
   failureTimes(filter: AttemptFilter, after: Date, page: { limit: number; offset?: number }): Promise<Date[]>;
   failureCount(filter: AttemptFilter, after: Date): Promise<{ count: number; last: Date | null }>;
+  /** How many different addresses have failed on this account after `after`. */
+  failingAddressCount(email: string, after: Date): Promise<number>;
   /** An attempt counted as a failure until `markSucceeded`; its id. */
   insertFailure(email: string, ip: string, at: Date): Promise<number>;
   markSucceeded(id: number): Promise<void>;
   delete(id: number): Promise<void>;
-  deleteBefore(at: Date): Promise<number>;
+  /** Deletes the failures (or the successes) older than `at`; how many. */
+  deleteBefore(at: Date, success: boolean): Promise<number>;
 }

@@ -1,6 +1,6 @@
 import type { Actor, FieldChanges } from '../audit/store.js';
 import type { Stores } from '../db/stores.js';
-import type { PasswordHasher } from './password.js';
+import type { PasswordHasher, VerifyLane } from './password.js';
 import type { Role, UserFields, UserView } from './store.js';
 import { hashToken } from './tokens.js';
 
@@ -138,10 +138,10 @@ export function createUserRepository(stores: Stores, hasher: PasswordHasher) {
      * The account these credentials open, or null. An unknown email costs the same work as a wrong password,
      * and a disabled account answers like a wrong password. A hash made with weaker parameters is upgraded.
      */
-    async checkCredentials(email: string, password: string): Promise<UserView | null> {
+    async checkCredentials(email: string, password: string, lane?: VerifyLane): Promise<UserView | null> {
       const row = await stores.users.findWithHash(normalizeEmail(email));
-      if (!row) return hasher.verifyAgainstNothing(password).then(() => null);
-      if (!(await hasher.verify(password, row.passwordHash))) return null;
+      if (!row) return hasher.verifyAgainstNothing(password, lane).then(() => null);
+      if (!(await hasher.verify(password, row.passwordHash, lane))) return null;
       if (row.disabled) return null;
       if (hasher.needsRehash(row.passwordHash)) {
         const upgraded = await hasher.hash(password);
@@ -152,10 +152,10 @@ export function createUserRepository(stores: Stores, hasher: PasswordHasher) {
     },
 
     /** Verifies a signed-in user's current password (the password page asks for it). */
-    async verifyPassword(id: number, password: string): Promise<boolean> {
+    async verifyPassword(id: number, password: string, lane?: VerifyLane): Promise<boolean> {
       const passwordHash = await stores.users.passwordHashOf(id);
-      if (passwordHash === null) return hasher.verifyAgainstNothing(password);
-      return hasher.verify(password, passwordHash);
+      if (passwordHash === null) return hasher.verifyAgainstNothing(password, lane);
+      return hasher.verify(password, passwordHash, lane);
     },
   };
 }

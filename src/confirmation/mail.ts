@@ -1,8 +1,5 @@
 import { formatDateTime, translator, type Locale } from '../i18n/index.js';
-
-function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from '../web/escape.js';
 
 export interface ConfirmationMailInput {
   server: { title: string; host: string; port: number; email: string; senderName: string };

@@ -1,6 +1,6 @@
 import type { Actor } from '../audit/store.js';
 import type { Stores } from '../db/stores.js';
-import type { Diagnosis } from '../smtp-probe/report.js';
+import type { Diagnosis } from '../smtp/report.js';
 import type { ConfirmationToken, ConfirmedServer } from './store.js';
 import { hashConfirmationToken, isWellFormedToken, newConfirmationToken } from './token.js';
 

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDateTime, type MessageKey, type Params } from '../i18n/index.js';
-import { parseId, redirectAfterPost } from '../smtp-servers/routes.js';
 import { actorOf } from '../web/actor.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import { listReturnPath } from '../web/return-path.js';
 import type { TokenState } from './repository.js';
 import { sendConfirmation } from './service.js';
 
-type IdParams = { Params: { id: string } };
 type TokenParams = { Params: { token: string } };
 
 export async function confirmationRoutes(app: FastifyInstance) {
@@ -29,7 +28,7 @@ export async function confirmationRoutes(app: FastifyInstance) {
     const outcome = id === null ? ({ kind: 'notFound' } as const) : await sendConfirmation(deps, id, request.locale, actorOf(request));
     switch (outcome.kind) {
       case 'notFound':
-        return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
+        return notFoundPage(reply);
       case 'throttled':
         return message(
           reply.header('Retry-After', String(Math.max(1, Math.ceil((outcome.retryAt.getTime() - Date.now()) / 1000)))),

@@ -1,10 +1,10 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Actor } from '../audit/repository.js';
 import type { Locale } from '../i18n/index.js';
-import { diagnose, factsFromError, isCertificateFailure } from '../smtp-probe/diagnosis.js';
-import { transportOptionsFor, type SmtpSettings } from '../smtp-probe/endpoint.js';
-import { probeServer, speaksImplicitTls } from '../smtp-probe/probe.js';
-import type { Diagnosis } from '../smtp-probe/report.js';
+import { diagnose, factsFromError, isCertificateFailure } from '../smtp/diagnosis.js';
+import { transportOptionsFor, type SmtpSettings } from '../smtp/endpoint.js';
+import { probeServer, speaksImplicitTls } from '../smtp/probe.js';
+import type { Diagnosis } from '../smtp/report.js';
 import { resolveDestination } from '../smtp/destination.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
 import { passwordFor, savedServerPassword, storedPasswordNote } from '../smtp-servers/validation.js';

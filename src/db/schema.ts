@@ -46,6 +46,8 @@ export const smtpServers = sqliteTable(
     lastTestSummary: text('last_test_summary'),
     // Lower-cased, accent-free copy of the searchable fields, indexed by smtp_servers_fts.
     searchText: text('search_text').notNull().default(''),
+    // Incremented by every update: a write based on an older reading (an edit form, a test result) is refused.
+    version: integer('version').notNull().default(1),
     ...timestamps,
   },
   (table) => [

@@ -2,6 +2,7 @@ import type { AuditStore } from '../audit/store.js';
 import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
 import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
+import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -11,6 +12,8 @@ export type StoreKind = 'sqlite' | 'postgres';
  */
 export interface Stores {
   readonly kind: StoreKind;
+  readonly servers: ServerStore;
+  readonly departments: DepartmentStore;
   readonly audit: AuditStore;
   readonly confirmations: ConfirmationStore;
   readonly probes: ProbeResultStore;

@@ -193,6 +193,8 @@ export const en: Record<MessageKey, string> = {
 
   'page.notFound.title': 'Page not found',
   'page.notFound.body': 'This page does not exist, or the server was deleted.',
+  'page.serverDeleted.title': 'Server deleted',
+  'page.serverDeleted.body': 'This server was deleted while you were editing it: your changes were not saved.',
   'page.tooLarge.title': 'Submission too large',
   'page.tooLarge.body': 'The form sent is larger than allowed ({limit}). Shorten the signature and try again.',
   'page.forbidden.title': 'Action refused',
@@ -208,6 +210,7 @@ export const en: Record<MessageKey, string> = {
   'page.storeWrite.title': 'Could not save',
   'error.store.diskFull': 'Saving failed: not enough disk space. Nothing was changed; try again once space has been freed.',
   'error.store.failed': 'Saving failed: the database refused the write. Nothing was changed; try again in a moment.',
+  'error.server.stale': 'Someone else changed this server while you were editing it: nothing was saved. The form keeps your values; check them, then save again to replace the other change.',
   'page.home': 'Back to servers',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page
@@ -336,6 +339,7 @@ export const en: Record<MessageKey, string> = {
   'audit.action.auth.login': 'Sign-in',
   'audit.action.auth.loginFailed': 'Failed sign-in',
   'audit.action.auth.loginThrottled': 'Attempt held back (too many failures)',
+  'audit.action.auth.loginBusy': 'Sign-in refused (verification queue full)',
   'audit.action.auth.logout': 'Sign-out',
   'audit.action.user.create': 'Account created',
   'audit.action.user.update': 'Account changed',

@@ -194,6 +194,8 @@ export const fr = {
 
   'page.notFound.title': 'Page introuvable',
   'page.notFound.body': 'Cette page n’existe pas, ou le serveur a été supprimé.',
+  'page.serverDeleted.title': 'Serveur supprimé',
+  'page.serverDeleted.body': 'Ce serveur a été supprimé pendant que vous le modifiiez : vos modifications n’ont pas été enregistrées.',
   'page.tooLarge.title': 'Envoi trop volumineux',
   'page.tooLarge.body': 'Le formulaire envoyé dépasse la taille permise ({limit}). Raccourcissez la signature et réessayez.',
   'page.forbidden.title': 'Action refusée',
@@ -210,6 +212,7 @@ export const fr = {
   'page.storeWrite.title': 'Enregistrement impossible',
   'error.store.diskFull': 'L’enregistrement a échoué : espace disque insuffisant. Rien n’a été modifié ; réessayez quand de la place aura été libérée.',
   'error.store.failed': 'L’enregistrement a échoué : la base de données a refusé l’écriture. Rien n’a été modifié ; réessayez dans un instant.',
+  'error.server.stale': 'Ce serveur a été modifié par quelqu’un d’autre pendant que vous le modifiiez : rien n’a été enregistré. Le formulaire garde vos valeurs ; vérifiez-les, puis enregistrez à nouveau pour remplacer l’autre modification.',
   'page.home': 'Retour aux serveurs',
 
   // Access control (issue 3): accounts, sign-in, users page, audit page
@@ -339,6 +342,7 @@ export const fr = {
   'audit.action.auth.login': 'Connexion',
   'audit.action.auth.loginFailed': 'Échec de connexion',
   'audit.action.auth.loginThrottled': 'Tentative retardée (trop d’échecs)',
+  'audit.action.auth.loginBusy': 'Connexion refusée (file de vérification pleine)',
   'audit.action.auth.logout': 'Déconnexion',
   'audit.action.user.create': 'Création de compte',
   'audit.action.user.update': 'Modification de compte',

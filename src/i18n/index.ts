@@ -47,6 +47,19 @@ export function pickLocale(cookieValue: string | undefined, acceptLanguage: stri
 }
 
 const dateTimeFormats = new Map<Locale, Intl.DateTimeFormat>();
+let timeZone = 'Europe/Paris';
+
+/** The zone every date is shown in (config.timeZone, set once at start). */
+export function displayTimeZone(): string {
+  return timeZone;
+}
+
+export function useDisplayTimeZone(zone: string): void {
+  if (zone === timeZone) return;
+  timeZone = zone;
+  dateTimeFormats.clear();
+}
+
 /** One format everywhere, day first: `09/02/2025 12:32` (English writes it the same way, without a comma). */
 export function formatDateTime(locale: Locale, date: Date | null | undefined): string {
   if (!date || Number.isNaN(date.getTime())) return '';
@@ -59,7 +72,7 @@ export function formatDateTime(locale: Locale, date: Date | null | undefined): s
       hour: '2-digit',
       minute: '2-digit',
       hourCycle: 'h23',
-      timeZone: process.env.TZ || 'Europe/Paris',
+      timeZone,
     });
     dateTimeFormats.set(locale, format);
   }

@@ -1,7 +1,7 @@
 import type { Actor, FieldChanges } from '../audit/store.js';
 import type { Stores } from '../db/stores.js';
 import { storedPasswordNote, type PasswordChoice } from '../smtp-servers/validation.js';
-import type { ProbeReport } from './report.js';
+import type { ProbeReport } from '../smtp/report.js';
 
 /** What the audit trail keeps of a test: codes and parameters, put into words by the audit page. */
 function auditChanges(report: ProbeReport, password: PasswordChoice, extra: FieldChanges = {}): FieldChanges {
@@ -19,10 +19,10 @@ export function createConnectionTestRepository(stores: Stores) {
   return {
     /**
      * The test of a saved server: its result stays on the row (when, ok or not, the whole report) for the list —
-     * unless the server was edited while the test ran (`testedVersion` is its updatedAt before the test): then the
+     * unless the server was edited while the test ran (`testedVersion` is its row version before the test): then the
      * result speaks of settings the server no longer has, and only the audit trail keeps it.
      */
-    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: Date, password: PasswordChoice = { kind: 'none' }): Promise<boolean> {
+    async recordServerTest(serverId: number, title: string, report: ProbeReport, actor: Actor, testedVersion: number, password: PasswordChoice = { kind: 'none' }): Promise<boolean> {
       return stores.transaction(async (tx) => {
         const stamped = await tx.probes.recordOnServer(serverId, { at: new Date(report.startedAt), ok: report.ok, report: JSON.stringify(report) }, testedVersion);
         // Edited while the test ran: the result speaks of settings the server no longer has.

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { renderServerForm } from '../smtp-servers/form-view.js';
 import type { ServerView } from '../smtp-servers/repository.js';
-import { parseId, redirectAfterPost, renderServerForm } from '../smtp-servers/routes.js';
 import {
   passwordFor,
   savedServerPassword,
@@ -12,26 +12,21 @@ import {
 } from '../smtp-servers/validation.js';
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
-import type { SmtpEndpoint } from './endpoint.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
+import type { SmtpEndpoint } from '../smtp/endpoint.js';
+import { probeServer } from '../smtp/probe.js';
+import { parseReport } from '../smtp/report.js';
 import { InFlight } from './in-flight.js';
-import { probeServer } from './probe.js';
-import { parseReport } from './report.js';
 
 const resultTarget = 'test-result';
 
 /** The fields a connection test needs; the others (title, usage, signature) can wait for the save. */
 const connectionFields: ServerFormField[] = ['host', 'port', 'security', 'authentication', 'email', 'username', 'password'];
 
-type IdParams = { Params: { id: string } };
-
 export async function connectionTestRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;
   const tests = app.repositories.connectionTests;
   const running = new InFlight();
-
-  async function notFound(reply: FastifyReply) {
-    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
-  }
 
   async function findServer(raw: string): Promise<ServerView | null> {
     const id = parseId(raw);
@@ -41,12 +36,12 @@ export async function connectionTestRoutes(app: FastifyInstance) {
   // The saved server, as it is: the result stays on its row for the list, and the page shows it (POST → 303 → GET).
   app.post<IdParams>('/smtp-servers/:id/test', { config: { access: 'admin' } }, async (request, reply) => {
     const server = await findServer(request.params.id);
-    if (!server) return notFound(reply);
+    if (!server) return notFoundPage(reply);
     const key = `server:${server.id}`;
     const tested = await running.exclusive(key, async () => {
       const choice = savedServerPassword(server);
       const report = await probeServer(server, await passwordFor(choice, () => servers.revealPassword(server.id)), app.smtpSettings);
-      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.updatedAt, choice);
+      await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.version, choice);
       return true;
     });
     // A second click while the first test runs starts nothing: it waits for that test and shows its result.
@@ -59,7 +54,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
 
   app.get<IdParams>('/smtp-servers/:id/test', { config: { access: 'viewer' } }, async (request, reply) => {
     const server = await findServer(request.params.id);
-    if (!server) return notFound(reply);
+    if (!server) return notFoundPage(reply);
     return reply.page('smtp-servers/test', {
       server,
       report: parseReport(server.lastTestSummary),
@@ -115,7 +110,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
 
   app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin', formLists: serverFormLists } }, async (request, reply) => {
     const server = await findServer(request.params.id);
-    if (!server) return notFound(reply);
+    if (!server) return notFoundPage(reply);
     return testTypedValues(request, reply, server);
   });
 }

@@ -9,9 +9,10 @@ export interface ProbeResult {
 export interface ProbeResultStore {
   /**
    * Stamps the result on the server only if its row is still the one tested (compare-and-set on `testedVersion`, the
-   * server's updatedAt read before the test): an edit meanwhile means the result speaks of other settings. true when stamped.
+   * server's row version read before the test): an edit meanwhile means the result speaks of other settings. true when
+   * stamped. Not an edit: the version stays.
    */
-  recordOnServer(serverId: number, result: ProbeResult, testedVersion: Date): Promise<boolean>;
+  recordOnServer(serverId: number, result: ProbeResult, testedVersion: number): Promise<boolean>;
   lastOf(serverId: number): Promise<ProbeResult | null>;
 }
 

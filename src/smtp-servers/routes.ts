@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
+import { renderServerForm, type ServerFormView } from './form-view.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
-import { DuplicateTitleError, type ServerView } from './repository.js';
+import { DuplicateTitleError, StaleServerError, type ServerView } from './repository.js';
 import {
-  combinationMismatches,
   limits,
-  mismatchesOfValues,
   serverFormLists,
   storedPasswordOf,
   suggestedPorts,
@@ -20,18 +19,11 @@ import {
 } from './validation.js';
 
 const tableTarget = 'servers-table';
-const formTarget = 'server-form';
 
-type IdParams = { Params: { id: string } };
-
-export function parseId(raw: string): number | null {
-  return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
-}
-
-/** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
-export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
-  if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', url).code(200).send('');
-  return reply.redirect(url, 303);
+/** The version an edit form was filled from; a form without one (an old page, a script) is not checked, a garbled one never matches. */
+function versionOf(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return typeof raw === 'string' && /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : 0;
 }
 
 /** "Titre (copie 2)", the title shortened if need be so the copy can be saved as it is. */
@@ -82,47 +74,6 @@ function combinationOf(server: ServerView): Combination {
   return { port: server.port, security: server.security, authentication: server.authentication };
 }
 
-export interface ServerFormView {
-  server: ServerView | null;
-  /** A new server's form filled from this one (Dupliquer): nothing is saved until « Créer le serveur ». */
-  copyOf?: ServerView | null;
-  values: ServerFormValues;
-  errors: ServerFormErrors;
-  status: number;
-  /** A connection test of the values typed (the "Tester avant d'enregistrer" button). */
-  test?: Record<string, unknown>;
-  /** The store refused the write: said above the form, the values typed kept. */
-  failure?: { key: MessageKey } | null;
-}
-
-/** The create/edit form: the whole page, or the form alone when htmx asked for it. */
-export async function renderServerForm(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
-  const departments = await app.repositories.smtpServers.listDepartments();
-  const body = (request.method === 'POST' ? request.body ?? {} : {}) as Record<string, unknown>;
-  const data = {
-    server: options.server,
-    copyOf: options.copyOf ?? null,
-    mismatches: mismatchesOfValues(options.values),
-    allMismatches: combinationMismatches,
-    // The page never gets a typed password back: when one was typed, the field says it must be typed again.
-    passwordDropped: typeof body.password === 'string' && body.password !== '',
-    values: options.values,
-    errors: options.errors,
-    departments,
-    suggestedPorts,
-    action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
-    testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
-    test: options.test ?? null,
-    failure: options.failure ?? null,
-    title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
-    // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
-    path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',
-  };
-  // htmx swaps no 5xx: a failed write comes back as a whole page, which the page's script shows in place.
-  if (wantsFragment(request, formTarget) && !options.failure) return reply.fragment('smtp-servers/_form', data, options.status);
-  return reply.page('smtp-servers/form-page', data, options.status);
-}
-
 export async function smtpServerRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;
 
@@ -145,16 +96,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     };
   }
 
-  async function renderForm(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    options: ServerFormView,
-  ) {
+  async function renderForm(request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
     return renderServerForm(app, request, reply, options);
   }
 
-  async function notFound(reply: FastifyReply) {
-    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
+  /** An edit sent for a server deleted meanwhile (maybe from another instance). */
+  async function serverDeleted(reply: FastifyReply) {
+    return reply.page('errors/error', { titleKey: 'page.serverDeleted.title', bodyKey: 'page.serverDeleted.body', params: {} }, 404);
   }
 
   app.get('/smtp-servers', { config: { access: 'viewer' } }, async (request, reply) => {
@@ -194,7 +142,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.get('/smtp-servers/new', async (request, reply) => {
     const from = (request.query as Record<string, unknown>).from;
     const copyOf = from === undefined ? null : await copySource(from);
-    if (from !== undefined && !copyOf) return notFound(reply);
+    if (from !== undefined && !copyOf) return notFoundPage(reply);
     const values = copyOf ? await copyValues(request, copyOf) : emptyFormValues();
     return renderForm(request, reply, { server: null, copyOf, values, errors: {}, status: 200 });
   });
@@ -222,14 +170,14 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.get<IdParams>('/smtp-servers/:id/edit', async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
-    if (!server) return notFound(reply);
+    if (!server) return notFoundPage(reply);
     return renderForm(request, reply, { server, values: formValuesOf(server), errors: {}, status: 200 });
   });
 
   app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
-    if (!server) return notFound(reply);
+    if (!server) return id === null ? notFoundPage(reply) : serverDeleted(reply);
     const departments = await servers.listDepartments();
     const body = request.form;
     const result = validateServerForm(body, {
@@ -239,13 +187,18 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request));
-      if (!updated) return notFound(reply);
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version) });
+      if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
       const failure = storeWriteMessage(err);
       if (failure) return renderForm(request, reply, { server, values: result.values, errors: {}, failure, status: 503 });
+      // Saved meanwhile by someone else: the form shows what was typed, and saving again replaces the other change.
+      if (err instanceof StaleServerError) {
+        const current = err.current;
+        return renderForm(request, reply, { server: current, values: result.values, errors: {}, failure: { key: 'error.server.stale' }, status: 409, version: current.version });
+      }
       if (!(err instanceof DuplicateTitleError)) throw err;
       const errors: ServerFormErrors = { title: { key: 'error.title.taken', params: { title: result.value.title } } };
       return renderForm(request, reply, { server, values: result.values, errors, status: 422 });
@@ -256,21 +209,21 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   app.post<IdParams>('/smtp-servers/:id/duplicate', async (request, reply) => {
     const id = parseId(request.params.id);
     const source = id === null ? null : await servers.findServer(id);
-    if (!source) return notFound(reply);
+    if (!source) return notFoundPage(reply);
     return redirectAfterPost(request, reply, `/smtp-servers/new?from=${source.id}`);
   });
 
   app.get<IdParams>('/smtp-servers/:id/delete', async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
-    if (!server) return notFound(reply);
+    if (!server) return notFoundPage(reply);
     return reply.page('smtp-servers/delete', { server, title: request.t('delete.title', { title: server.title }), back: currentPath(request) });
   });
 
   app.post<IdParams>('/smtp-servers/:id/delete', async (request, reply) => {
     const id = parseId(request.params.id);
     const deleted = id === null ? null : await servers.deleteServer(id, actorOf(request));
-    if (!deleted) return notFound(reply);
+    if (!deleted) return notFoundPage(reply);
     reply.flash('success', 'flash.deleted', { title: deleted.title });
     return redirectAfterPost(request, reply, '/smtp-servers');
   });

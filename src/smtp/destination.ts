@@ -50,7 +50,7 @@ export function destinationPolicyOf(allowPrivate: boolean, allowedNetworks: stri
 }
 
 /** The 16 bytes of an IPv6 address ("::1", "64:ff9b::1.2.3.4", "fe80::1%lo"), or null. */
-function ipv6Bytes(address: string): number[] | null {
+export function ipv6Bytes(address: string): number[] | null {
   let text = address.split('%')[0]!;
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
   if (dotted) {

@@ -1,16 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { passwordFieldData, redirectAfterPost } from '../auth/routes.js';
+import { passwordLength } from '../auth/password-rules.js';
 import { DuplicateEmailError, LastAdminError, type UserView } from '../auth/users.js';
 import { validatePasswordForm, validateUserForm, type FormErrors, type PasswordField, type UserField, type UserFormValues } from '../auth/validation.js';
 import type { MessageKey } from '../i18n/index.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
-
-type IdParams = { Params: { id: string } };
-
-function parseId(raw: string): number | null {
-  return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
-}
+import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 
 function valuesOf(user: UserView): UserFormValues {
   return { email: user.email, displayName: user.displayName, role: user.role, disabled: user.disabled };
@@ -19,10 +14,6 @@ function valuesOf(user: UserView): UserFormValues {
 /** The administrators' page: accounts, roles, disabling, password resets. Every route here is admin-only (the default). */
 export async function userRoutes(app: FastifyInstance) {
   const users = app.repositories.users;
-
-  async function notFound(reply: FastifyReply) {
-    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
-  }
 
   async function findFromParams(request: FastifyRequest<IdParams>): Promise<UserView | null> {
     const id = parseId(request.params.id);
@@ -48,7 +39,7 @@ export async function userRoutes(app: FastifyInstance) {
     return reply.page(
       'users/form-page',
       {
-        ...passwordFieldData,
+        passwordLength,
         resetErrors: {},
         ...rest,
         account,
@@ -86,18 +77,18 @@ export async function userRoutes(app: FastifyInstance) {
 
   app.get<IdParams>('/users/:id/edit', async (request, reply) => {
     const user = await findFromParams(request);
-    if (!user) return notFound(reply);
+    if (!user) return notFoundPage(reply);
     return renderForm(request, reply, { user, values: valuesOf(user), errors: {}, status: 200 });
   });
 
   app.post<IdParams>('/users/:id', async (request, reply) => {
     const user = await findFromParams(request);
-    if (!user) return notFound(reply);
+    if (!user) return notFoundPage(reply);
     const result = validateUserForm(request.form, { withPassword: false });
     if (!result.ok) return renderForm(request, reply, { user, values: result.values, errors: result.errors, status: 422 });
     try {
       const updated = await users.updateUser(user.id, result.value, actorOf(request));
-      if (!updated) return notFound(reply);
+      if (!updated) return notFoundPage(reply);
       const changed = Object.keys(updated.changes).length > 0;
       if (!changed) reply.flash('info', 'flash.user.unchanged');
       else if (updated.user.disabled && !user.disabled) reply.flash('success', 'flash.user.disabled', { name: updated.user.displayName });
@@ -123,7 +114,7 @@ export async function userRoutes(app: FastifyInstance) {
 
   app.post<IdParams>('/users/:id/password', async (request, reply) => {
     const user = await findFromParams(request);
-    if (!user) return notFound(reply);
+    if (!user) return notFoundPage(reply);
     const result = validatePasswordForm(request.form, {
       email: user.email,
       displayName: user.displayName,

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { UndecryptableSecretError } from '../crypto/secret-box.js';
 import { storeWriteErrorOf, type StoreWriteFailure } from '../db/failures.js';
 import type { MessageKey } from '../i18n/index.js';
+import { notFoundPage } from './replies.js';
 
 interface ErrorPage {
   status: number;
@@ -39,9 +40,7 @@ function pageFor(error: FastifyError): ErrorPage {
 
 /** Every failure gets a page in the user's language with a status that says what happened; never a stack trace. */
 export function registerErrorPages(app: FastifyInstance, bodyLimit: number) {
-  app.setNotFoundHandler(async (request, reply) => {
-    return reply.page('errors/error', { titleKey: 'page.notFound.title', bodyKey: 'page.notFound.body', params: {} }, 404);
-  });
+  app.setNotFoundHandler(async (request, reply) => notFoundPage(reply));
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const page = pageFor(error);

@@ -4,11 +4,8 @@ import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, t
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { csrfCookie } from './cookies.js';
-import { storedFailureWords } from '../smtp-probe/diagnosis.js';
-
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { storedFailureWords } from '../smtp/diagnosis.js';
+import { escapeHtml } from './escape.js';
 
 export const localeCookieName = 'relais_lang';
 const flashCookieName = 'relais_flash';

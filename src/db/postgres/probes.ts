@@ -6,11 +6,11 @@ import { smtpServers } from './schema.js';
 export function createPostgresProbeResultStore(db: PgExecutor): ProbeResultStore {
   return {
     async recordOnServer(serverId, result, testedVersion) {
-      // An edit in progress holds the row: this waits for it, then finds updated_at moved on and stamps nothing.
+      // An edit in progress holds the row: this waits for it, then finds its version moved on and stamps nothing.
       const stamped = await db
         .update(smtpServers)
         .set({ lastTestAt: result.at, lastTestOk: result.ok, lastTestSummary: result.report })
-        .where(and(eq(smtpServers.id, serverId), eq(smtpServers.updatedAt, testedVersion)))
+        .where(and(eq(smtpServers.id, serverId), eq(smtpServers.version, testedVersion)))
         .returning({ id: smtpServers.id });
       return stamped.length === 1;
     },

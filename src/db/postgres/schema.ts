@@ -55,6 +55,7 @@ export const smtpServers = pgTable(
     // Lower-cased, accent-free copy of the searchable fields, written by the app; its trigram index is in the
     // custom migration (it needs the pg_trgm extension first).
     searchText: text('search_text').notNull().default(''),
+    version: integer('version').notNull().default(1),
     ...timestamps,
   },
   (table) => [

@@ -3,13 +3,12 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
-import type { ServerDepartment, ServerListFilter } from '../../smtp-servers/list-sql.js';
+import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
 import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
 import { likePattern } from '../like.js';
-import { departments as departmentsTable, smtpServers } from './schema.js';
+import { smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
-type Department = typeof departmentsTable.$inferSelect;
 
 // Byte-wise like SQLite: title_sort and host compare as "C"; the case-insensitive columns fold ASCII only, as
 // SQLite's NOCASE does (lower() under "C" leaves "É" alone), each with its index (migrations/postgres).
@@ -82,7 +81,7 @@ const broadSearchThreshold = 2000;
 const maxRemembered = 500;
 
 /**
- * The list's SQL on PostgreSQL, mirroring createServerListing (src/smtp-servers/list-sql.ts): the same rows in the
+ * The list's SQL on PostgreSQL, mirroring createServerListing (src/db/sqlite/server-listing.ts): the same rows in the
  * same order for the same filter. `fields` are the table's columns a row carries, `flags` conditions (PostgreSQL SQL)
  * it carries as booleans.
  */

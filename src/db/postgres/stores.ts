@@ -6,14 +6,17 @@ import { createPostgresSessionStore } from './sessions.js';
 import { createPostgresSetupTokenStore } from './setup-tokens.js';
 import { createPostgresThrottleStore } from './throttle.js';
 import { createPostgresUserStore } from './users.js';
+import { createPostgresDepartmentStore, createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import type { PgDb, PostgresHandle } from './client.js';
 
 /** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */
 export type PgExecutor = PgDb | Parameters<Parameters<PgDb['transaction']>[0]>[0];
 
-function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean): Stores {
+function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresListingCache, inTransaction: boolean): Stores {
   const stores: Stores = {
     kind: 'postgres',
+    servers: createPostgresServerStore(db, listings),
+    departments: createPostgresDepartmentStore(db),
     audit: createPostgresAuditStore(db),
     confirmations: createPostgresConfirmationStore(db),
     probes: createPostgresProbeResultStore(db),
@@ -23,7 +26,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
     throttle: createPostgresThrottleStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
-      return handle.db.transaction((tx) => fn(storesOn(tx, handle, true)));
+      return handle.db.transaction((tx) => fn(storesOn(tx, handle, listings, true)));
     },
     healthy: () => handle.healthy(),
     close: () => handle.close(),
@@ -32,5 +35,5 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, inTransaction: boolean
 }
 
 export function createPostgresStores(handle: PostgresHandle): Stores {
-  return storesOn(handle.db, handle, false);
+  return storesOn(handle.db, handle, createPostgresListingCache(handle.db), false);
 }

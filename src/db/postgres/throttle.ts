@@ -1,4 +1,4 @@
-import { count, desc, eq, lt, max, sql } from 'drizzle-orm';
+import { and, count, countDistinct, desc, eq, lt, max, sql } from 'drizzle-orm';
 import type { AttemptFilter, ThrottleStore } from '../../auth/store.js';
 import { attemptsMatching } from '../account-columns.js';
 import { loginAttempts } from './schema.js';
@@ -34,6 +34,10 @@ export function createPostgresThrottleStore(db: PgExecutor): ThrottleStore {
       const [row] = await db.select({ n: count(), last: max(loginAttempts.at) }).from(loginAttempts).where(matching(filter, false, after));
       return { count: row?.n ?? 0, last: row?.last ?? null };
     },
+    async failingAddressCount(email, after) {
+      const [row] = await db.select({ n: countDistinct(loginAttempts.ip) }).from(loginAttempts).where(matching({ email }, false, after));
+      return row?.n ?? 0;
+    },
     async insertFailure(email, ip, at) {
       const [row] = await db.insert(loginAttempts).values({ email, ip, at, success: false }).returning({ id: loginAttempts.id });
       return row!.id;
@@ -44,8 +48,8 @@ export function createPostgresThrottleStore(db: PgExecutor): ThrottleStore {
     async delete(id) {
       await db.delete(loginAttempts).where(eq(loginAttempts.id, id));
     },
-    async deleteBefore(at) {
-      return (await db.delete(loginAttempts).where(lt(loginAttempts.at, at)).returning({ id: loginAttempts.id })).length;
+    async deleteBefore(at, success) {
+      return (await db.delete(loginAttempts).where(and(lt(loginAttempts.at, at), eq(loginAttempts.success, success))).returning({ id: loginAttempts.id })).length;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { probeResultOf, type ProbeResultStore } from '../../smtp-probe/store.js';
 import type { Db } from '../client.js';
 import { smtpServers } from '../schema.js';
@@ -7,12 +7,11 @@ import type { WriteLock } from './write-lock.js';
 export function createSqliteProbeResultStore(db: Db, lock: WriteLock): ProbeResultStore {
   return {
     async recordOnServer(serverId, result, testedVersion) {
-      // The column's SQL default is a REAL of whole milliseconds, hence a comparison within 1 ms.
       const { changes } = await lock.run(() =>
         db
           .update(smtpServers)
           .set({ lastTestAt: result.at, lastTestOk: result.ok, lastTestSummary: result.report })
-          .where(and(eq(smtpServers.id, serverId), sql`abs(${smtpServers.updatedAt} - ${testedVersion.getTime()}) < 1`))
+          .where(and(eq(smtpServers.id, serverId), eq(smtpServers.version, testedVersion)))
           .run(),
       );
       return changes === 1;

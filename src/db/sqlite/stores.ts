@@ -8,6 +8,7 @@ import { createSqliteSetupTokenStore } from './setup-tokens.js';
 import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
 import { sharedWriteLock } from './write-lock.js';
+import { createSqliteDepartmentStore, createSqliteServerStore } from './servers.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -15,6 +16,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const { sqlite, db } = handle;
   const stores: Stores = {
     kind: 'sqlite',
+    servers: createSqliteServerStore(db, sqlite, lock),
+    departments: createSqliteDepartmentStore(db),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),

@@ -1,4 +1,4 @@
-import { count, desc, eq, lt, max } from 'drizzle-orm';
+import { and, count, countDistinct, desc, eq, lt, max } from 'drizzle-orm';
 import type { AttemptFilter, ThrottleStore } from '../../auth/store.js';
 import { attemptsMatching } from '../account-columns.js';
 import type { Db } from '../client.js';
@@ -29,6 +29,9 @@ export function createSqliteThrottleStore(db: Db, lock: WriteLock): ThrottleStor
       const row = db.select({ n: count(), last: max(loginAttempts.at) }).from(loginAttempts).where(matching(filter, false, after)).get();
       return { count: row?.n ?? 0, last: row?.last ?? null };
     },
+    async failingAddressCount(email, after) {
+      return db.select({ n: countDistinct(loginAttempts.ip) }).from(loginAttempts).where(matching({ email }, false, after)).get()?.n ?? 0;
+    },
     insertFailure(email, ip, at) {
       return lock.run(() => db.insert(loginAttempts).values({ email, ip, at, success: false }).returning({ id: loginAttempts.id }).get().id);
     },
@@ -42,8 +45,8 @@ export function createSqliteThrottleStore(db: Db, lock: WriteLock): ThrottleStor
         db.delete(loginAttempts).where(eq(loginAttempts.id, id)).run();
       });
     },
-    deleteBefore(at) {
-      return lock.run(() => db.delete(loginAttempts).where(lt(loginAttempts.at, at)).run().changes);
+    deleteBefore(at, success) {
+      return lock.run(() => db.delete(loginAttempts).where(and(lt(loginAttempts.at, at), eq(loginAttempts.success, success))).run().changes);
     },
   };
 }

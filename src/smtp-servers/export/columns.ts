@@ -1,8 +1,8 @@
-import { formatDateTime, type Locale, type MessageKey, type Translate } from '../../i18n/index.js';
+import { displayTimeZone, formatDateTime, type Locale, type MessageKey, type Translate } from '../../i18n/index.js';
 import { columnLabelKey, defaultColumns, type ServerColumn, type SortableColumn, type SortDirection } from '../columns.js';
 import type { ServerListItem } from '../repository.js';
 import { authenticationModes, securityModes } from '../validation.js';
-import { storedFailureWords } from '../../smtp-probe/diagnosis.js';
+import { storedFailureWords } from '../../smtp/diagnosis.js';
 
 /** Every table column but the row actions. */
 export type ExportColumn = Exclude<ServerColumn, 'links'>;
@@ -54,11 +54,6 @@ export interface ExportMeta {
   q: string;
   sort: SortableColumn;
   dir: SortDirection;
-}
-
-/** The time zone pages show dates in; keep in step with formatDateTime in src/i18n. */
-export function displayTimeZone(): string {
-  return process.env.TZ || 'Europe/Paris';
 }
 
 /**

@@ -4,7 +4,8 @@ import type { CsvSeparator } from './csv.js';
 import type { ExportJob, ExportResult } from './types.js';
 
 export { csvSeparatorFrom, type CsvSeparator } from './csv.js';
-export { exportColumns, displayTimeZone, type ExportContext, type ExportMeta } from './columns.js';
+export { exportColumns, type ExportContext, type ExportMeta } from './columns.js';
+export { displayTimeZone } from '../../i18n/index.js';
 export { isExportAborted } from './flow.js';
 export type { ExportJob, ExportResult } from './types.js';
 

@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import type { RelaisConfig } from '../config.js';
-import { connectHost, destinationPolicyOf, type DestinationPolicy } from '../smtp/destination.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
+import { connectHost, destinationPolicyOf, type DestinationPolicy } from './destination.js';
 
 /** What it takes to reach a server and speak for its address: a server row, or the values typed in its form. */
 export interface SmtpEndpoint {

@@ -1,32 +1,17 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { getTableColumns } from 'drizzle-orm';
-import { smtpServers, type Department } from '../db/schema.js';
-import { defaultSort, type SortableColumn, type SortDirection } from './columns.js';
+import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
+import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
+import { smtpServers } from '../schema.js';
 import {
   ftsPhrase,
   indexable,
   planSearch,
   type ConfirmationFilter,
   type SearchTerm,
-  type SecurityFilter,
   type TermMeaning,
   type TestFilter,
-} from './search.js';
-
-/** What selects and orders the servers of the list and of the exports. */
-export interface ServerListFilter {
-  q?: string;
-  confirmation?: ConfirmationFilter | '';
-  test?: TestFilter | '';
-  security?: SecurityFilter | '';
-  sort?: SortableColumn;
-  dir?: SortDirection;
-}
-
-export interface ServerDepartment {
-  code: string;
-  name: string;
-}
+} from '../../smtp-servers/search.js';
 
 interface Condition {
   sql: string;

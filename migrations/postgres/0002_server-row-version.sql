@@ -1,0 +1,1 @@
+ALTER TABLE "smtp_servers" ADD COLUMN "version" integer DEFAULT 1 NOT NULL;

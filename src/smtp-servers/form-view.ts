@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { MessageKey } from '../i18n/index.js';
+import { wantsFragment } from '../web/render.js';
+import type { ServerView } from './repository.js';
+import { combinationMismatches, mismatchesOfValues, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
+
+const formTarget = 'server-form';
+
+export interface ServerFormView {
+  server: ServerView | null;
+  /** A new server's form filled from this one (Dupliquer): nothing is saved until « Créer le serveur ». */
+  copyOf?: ServerView | null;
+  values: ServerFormValues;
+  errors: ServerFormErrors;
+  status: number;
+  /** A connection test of the values typed (the "Tester avant d'enregistrer" button). */
+  test?: Record<string, unknown>;
+  /** The store refused the write: said above the form, the values typed kept. */
+  failure?: { key: MessageKey } | null;
+  /** The server's version the form is based on, sent back with it; by default the one it came with, else the server's. */
+  version?: number;
+}
+
+/** The create/edit form: the whole page, or the form alone when htmx asked for it. */
+export async function renderServerForm(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
+  const departments = await app.repositories.smtpServers.listDepartments();
+  const body = (request.method === 'POST' ? request.body ?? {} : {}) as Record<string, unknown>;
+  const data = {
+    server: options.server,
+    copyOf: options.copyOf ?? null,
+    mismatches: mismatchesOfValues(options.values),
+    allMismatches: combinationMismatches,
+    // The page never gets a typed password back: when one was typed, the field says it must be typed again.
+    passwordDropped: typeof body.password === 'string' && body.password !== '',
+    values: options.values,
+    errors: options.errors,
+    departments,
+    suggestedPorts,
+    action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
+    testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',
+    test: options.test ?? null,
+    failure: options.failure ?? null,
+    version: options.version ?? (typeof body.version === 'string' ? body.version : options.server?.version),
+    title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
+    // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
+    path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',
+  };
+  // htmx swaps no 5xx: a failed write comes back as a whole page, which the page's script shows in place.
+  if (wantsFragment(request, formTarget) && !options.failure) return reply.fragment('smtp-servers/_form', data, options.status);
+  return reply.page('smtp-servers/form-page', data, options.status);
+}

@@ -1,0 +1,155 @@
+import type { ConfirmationStatus } from '../confirmation/store.js';
+import type { SortableColumn, SortDirection } from './columns.js';
+import type { ConfirmationFilter, SecurityFilter, TestFilter } from './search.js';
+import type { Authentication, Security, Usage } from './validation.js';
+
+/** What selects and orders the servers of the list and of the exports. */
+export interface ServerListFilter {
+  q?: string;
+  confirmation?: ConfirmationFilter | '';
+  test?: TestFilter | '';
+  security?: SecurityFilter | '';
+  sort?: SortableColumn;
+  dir?: SortDirection;
+}
+
+
+export interface Department {
+  id: number;
+  code: string;
+  name: string;
+  position: number;
+}
+
+export interface ServerDepartment {
+  code: string;
+  name: string;
+}
+
+/** What a form writes to a server's row, with the keys the store indexes (computed by the service). */
+export interface ServerColumns {
+  title: string;
+  /** The title folded to lower case: unique, so "Vente" and "VENTE" cannot both exist. */
+  titleKey: string;
+  titleSort: string;
+  host: string;
+  port: number;
+  security: Security;
+  authentication: Authentication;
+  email: string;
+  senderName: string;
+  username: string;
+  usage: Usage;
+  verifyCertificate: boolean;
+  signature: string;
+  /** Lower-cased, accent-free copy of the searchable fields. */
+  searchText: string;
+}
+
+/** The state columns a form does not write: the confirmation and the last connection test. */
+export interface ServerState {
+  confirmationStatus: ConfirmationStatus;
+  confirmationSentAt: Date | null;
+  confirmationExpiresAt: Date | null;
+  confirmedAt: Date | null;
+  confirmationError: string | null;
+  lastTestAt: Date | null;
+  lastTestOk: boolean | null;
+  lastTestSummary: string | null;
+}
+
+/** A server's row as stored: the password only as its encrypted envelope. */
+export interface StoredServer extends Omit<ServerColumns, 'titleKey' | 'titleSort' | 'searchText'>, ServerState {
+  id: number;
+  /** AES-256-GCM envelope "v1:<keyId>:…", never the plaintext. */
+  passwordCiphertext: string | null;
+  /** Incremented by every update: a write based on an older reading is refused by comparing it. */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  /** The departments the server is linked to, in their display order. */
+  departments: ServerDepartment[];
+}
+
+/** An update of a server's row; fields left out keep their value. The store adds one to its version. */
+export type ServerChanges = Partial<ServerColumns & ServerState & { passwordCiphertext: string | null }>;
+
+export type UpdateOutcome = 'updated' | 'stale' | 'missing';
+
+/** A row of the list page: the columns asked for, the password's two flags, the departments served. */
+export type ListedServer = Omit<StoredServer, 'passwordCiphertext'> & { hasPassword: boolean; passwordUnreadable: boolean };
+
+export interface ListedPage {
+  rows: ListedServer[];
+  total: number;
+  page: number;
+  pages: number;
+  perPage: number;
+}
+
+/** The columns the exports read: the list's, nothing about the password or the bookkeeping. */
+export const exportedFields = [
+  'id',
+  'title',
+  'host',
+  'port',
+  'security',
+  'authentication',
+  'email',
+  'senderName',
+  'username',
+  'usage',
+  'confirmationStatus',
+  'confirmationSentAt',
+  'confirmationExpiresAt',
+  'confirmedAt',
+  'confirmationError',
+  'lastTestAt',
+  'lastTestOk',
+] as const satisfies readonly (keyof StoredServer)[];
+
+/** What the exports read of a server, with the departments it serves. */
+export type ExportedServer = Pick<StoredServer, (typeof exportedFields)[number] | 'departments'>;
+
+/** A consistent, read-only view of the registry for a long read (an export); close it when done. */
+export interface ServerSnapshot {
+  /** Every matching server in display order, a batch at a time; leaving the loop early stops the cursor. */
+  batches(filter?: ServerListFilter, batchSize?: number): AsyncGenerator<ExportedServer[]>;
+  close(): void;
+}
+
+/**
+ * The servers' rows and their departments. The rules (what an edit resets, the audit, encryption, unique titles in
+ * words) are the service's (repository.ts). A write whose title is taken throws UniqueViolation (src/db/errors.ts).
+ */
+export interface ServerStore {
+  find(id: number): Promise<StoredServer | null>;
+  /** Whether another server (not `exceptId`) has this title key. */
+  titleKeyTaken(titleKey: string, exceptId?: number): Promise<boolean>;
+  insert(row: ServerColumns & { passwordCiphertext: string | null }): Promise<number>;
+  /** Applies the changes and adds one to the version, only if the row is still at `expectedVersion` (when given). */
+  update(id: number, changes: ServerChanges, expectedVersion?: number): Promise<UpdateOutcome>;
+  /** Links the server to exactly these departments. */
+  setDepartments(serverId: number, departmentIds: number[]): Promise<void>;
+  /** true when it existed. Its links to departments and its confirmation links go with it. */
+  delete(id: number): Promise<boolean>;
+  /** One page of the list in display order, with the exact count; `keyIds` are the keys that open a stored password. */
+  page(filter: ServerListFilter, page: number, perPage: number, keyIds: readonly string[]): Promise<ListedPage>;
+  /** Opens a consistent snapshot for an export. */
+  openSnapshot(): ServerSnapshot;
+  /** Rows written before the sort key existed (migration 0004): their id and title. */
+  missingSortKeys(): Promise<{ id: number; title: string }[]>;
+  /** Writes a sort key left empty (a backfill: not an edit, the version stays). */
+  setSortKey(id: number, titleSort: string): Promise<void>;
+  /** Every stored password envelope, for the rotation of keys. */
+  passwordEnvelopes(): Promise<{ id: number; envelope: string }[]>;
+  /** Replaces an envelope by another of the same password (a key rotation: not an edit, the version stays). */
+  replaceEnvelope(id: number, envelope: string): Promise<void>;
+  /** How many stored passwords were sealed by none of these keys (by the key id their envelope names). */
+  countSealedByNoneOf(keyIds: readonly string[]): Promise<number>;
+}
+
+export interface DepartmentStore {
+  /** Every department, in display order. */
+  list(): Promise<Department[]>;
+}
