@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchExports } from './export.js';
+import { benchListings, postgresUnreachable, seedBenchPostgres } from './listing.js';
 import { seedBenchDatabase } from './seed.js';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
 import { openDatabase } from '../src/db/client.js';
@@ -184,6 +185,24 @@ try {
     );
   }
   for (const [what, value, note] of rows) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+
+  // The same servers on PostgreSQL, and the list's queries on both stores side by side (in this process).
+  const unreachable = await postgresUnreachable();
+  if (unreachable) {
+    console.log(`\nPostgreSQL part skipped: ${unreachable}`);
+  } else {
+    const seededAt = performance.now();
+    const smallPg = await seedBenchPostgres(10_000);
+    const largePg = skipSearch ? undefined : await seedBenchPostgres(100_000);
+    console.log(`\nThe list's queries on both stores, in this process (PostgreSQL seeded in ${((performance.now() - seededAt) / 1000).toFixed(1)} s):`);
+    try {
+      const stores = await benchListings(searchQueries, { file: small, url: smallPg.url }, largePg && { file: large, url: largePg.url });
+      for (const [what, value, note] of stores) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+    } finally {
+      await smallPg.drop();
+      await largePg?.drop();
+    }
+  }
   if (process.env.BENCH_SKIP_EXPORTS !== '1') {
     console.log('\nExports (each in a child process of its own):');
     await benchExports();

@@ -68,8 +68,10 @@ export const smtpServers = pgTable(
     index('smtp_servers_authentication_idx').on(table.authentication),
     index('smtp_servers_security_idx').on(table.security),
     index('smtp_servers_email_idx').on(sql`lower(${table.email})`),
-    index('smtp_servers_sender_name_idx').on(sql`lower(${table.senderName})`),
-    index('smtp_servers_username_idx').on(sql`lower(${table.username})`),
+    // The case-insensitive orders fold ASCII only, as SQLite's NOCASE does: lower() under "C" leaves "É" as it is.
+    index('smtp_servers_email_sort_idx').on(sql`lower(${table.email} collate "C")`),
+    index('smtp_servers_sender_name_idx').on(sql`lower(${table.senderName} collate "C")`),
+    index('smtp_servers_username_idx').on(sql`lower(${table.username} collate "C")`),
     index('smtp_servers_usage_idx').on(table.usage),
     index('smtp_servers_confirmation_idx').on(table.confirmationStatus),
   ],

@@ -1,23 +1,241 @@
-// PLACEHOLDER until the PostgreSQL listing (another branch, same path and signature) is merged: it replaces this file.
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import QueryStream from 'pg-query-stream';
+import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
 import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
+import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
+import { likePattern } from '../like.js';
+import { smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
-type Row<K extends string, F extends string> = Record<K, unknown> & Record<F, boolean> & { departments: ServerDepartment[] };
 
+// Byte-wise like SQLite: title_sort and host compare as "C"; the case-insensitive columns fold ASCII only, as
+// SQLite's NOCASE does (lower() under "C" leaves "É" alone), each with its index (migrations/postgres).
+const sortSql: Record<SortableColumn, string> = {
+  id: 'id',
+  title: 'title_sort COLLATE "C"',
+  host: 'host COLLATE "C"',
+  port: 'port',
+  authentication: 'authentication',
+  security: 'security',
+  email: 'lower(email COLLATE "C")',
+  senderName: 'lower(sender_name COLLATE "C")',
+  username: 'lower(username COLLATE "C")',
+  usage: 'usage',
+  confirmation: 'confirmation_status',
+};
+
+function confirmationSql(status: ConfirmationFilter, now: number): SQL {
+  // A pending link that has expired confirms nothing: the list shows it as expired, the filter as not confirmed.
+  if (status === 'unconfirmed') {
+    return sql`(confirmation_status = 'unconfirmed' OR (confirmation_status = 'pending' AND confirmation_expires_at <= ${now}))`;
+  }
+  if (status === 'pending') return sql`(confirmation_status = 'pending' AND confirmation_expires_at > ${now})`;
+  return sql`confirmation_status = ${status}`;
+}
+
+const testSql: Record<TestFilter, SQL> = {
+  ok: sql`last_test_ok = true`,
+  failed: sql`last_test_ok = false`,
+  never: sql`last_test_at IS NULL`,
+};
+
+function meaningSql(meaning: TermMeaning, now: number): SQL {
+  if ('port' in meaning) return sql`port = ${meaning.port}`;
+  if ('security' in meaning) return sql`security = ${meaning.security}`;
+  return confirmationSql(meaning.confirmation, now);
+}
+
+// LIKE, not strpos: the planner then estimates how many rows match and picks the trigram index or a walk in order.
+// A port no server uses matches no row, so "serveur 123" needs no look-up first: the OR is just the text.
+function termSql(term: SearchTerm, now: number): SQL {
+  const text = sql`search_text LIKE ${likePattern(term.text)}`;
+  return term.meaning ? sql`(${meaningSql(term.meaning, now)} OR ${text})` : text;
+}
+
+function whereOf(filter: ServerListFilter, terms: SearchTerm[], now: number): SQL {
+  const conditions: SQL[] = [];
+  if (filter.confirmation) conditions.push(confirmationSql(filter.confirmation, now));
+  if (filter.test) conditions.push(testSql[filter.test]);
+  if (filter.security) conditions.push(sql`security = ${filter.security}`);
+  for (const term of terms) conditions.push(termSql(term, now));
+  return conditions.length ? sql` WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
+}
+
+function orderOf(filter: ServerListFilter): SQL {
+  const dir = filter.dir === 'desc' ? 'DESC' : 'ASC';
+  return sql.raw(` ORDER BY ${sortSql[filter.sort ?? defaultSort.sort]} ${dir}, id ${dir}`);
+}
+
+type Columns = Record<string, { name: string; mapFromDriverValue(value: unknown): unknown }>;
+
+const departmentIdsSql = sql.raw(
+  `CASE WHEN usage = 'custom' THEN (SELECT string_agg(department_id::text, ',' ORDER BY department_id) FROM smtp_server_departments WHERE server_id = smtp_servers.id) END AS "departments_served"`,
+);
+
+const dialect = new PgDialect();
+
+// Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
+const broadSearchThreshold = 2000;
+const maxRemembered = 500;
+
+/**
+ * The list's SQL on PostgreSQL, mirroring createServerListing (src/db/sqlite/server-listing.ts): the same rows in the
+ * same order for the same filter. `fields` are the table's columns a row carries, `flags` conditions (PostgreSQL SQL)
+ * it carries as booleans.
+ */
 export function createPostgresServerListing<K extends string, F extends string = never>(
-  _db: PgExecutor,
-  _fields: readonly K[],
-  _departments: () => Department[] | Promise<Department[]>,
-  _flags: Record<F, string> = {} as Record<F, string>,
+  db: PgExecutor,
+  fields: readonly K[],
+  departments: () => Department[] | Promise<Department[]>,
+  flags: Record<F, string> = {} as Record<F, string>,
 ) {
-  const missing = () => new Error('the PostgreSQL server listing is not merged yet');
+  const columns = getTableColumns(smtpServers) as unknown as Columns;
+  const mapped = fields.map((key) => [key, columns[key]!] as const);
+  const flagNames = Object.keys(flags) as F[];
+  const select = sql.raw(
+    [...mapped.map(([, column]) => `"${column.name}"`), ...flagNames.map((name, i) => `(${flags[name]}) AS "flag_${i}"`)].join(', '),
+  );
+
+  type Row = Record<K, unknown> & Record<F, boolean> & { departments: ServerDepartment[] };
+
+  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row, worked out
+  // again when the department list is a new one.
+  let servedBy = new Map<string, ServerDepartment[]>();
+  let servedFrom: Department[] | undefined;
+  async function departmentReader(): Promise<(ids: unknown) => ServerDepartment[]> {
+    const all = await departments();
+    if (all !== servedFrom) {
+      servedFrom = all;
+      servedBy = new Map();
+    }
+    const cache = servedBy;
+    return (ids) => {
+      if (typeof ids !== 'string' || !ids) return [];
+      let served = cache.get(ids);
+      if (!served) {
+        const wanted = ids.split(',');
+        served = all.filter((d) => wanted.includes(String(d.id))).map((d) => ({ code: d.code, name: d.name }));
+        cache.set(ids, served);
+      }
+      return served;
+    };
+  }
+
+  function rowOf(values: Record<string, unknown>, served: (ids: unknown) => ServerDepartment[]): Row {
+    const row = {} as Row;
+    for (const [key, column] of mapped) {
+      const value = values[column.name];
+      (row as Record<K, unknown>)[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+    }
+    flagNames.forEach((name, i) => ((row as Record<F, boolean>)[name] = values[`flag_${i}`] === true));
+    row.departments = served(values.departments_served);
+    return row;
+  }
+
+  // Searches found broad at their last count: a hint of the plan, never of the result.
+  const broadBefore = new Set<string>();
+  function remember(shapeKey: string, broad: boolean) {
+    if (!broad) return void broadBefore.delete(shapeKey);
+    if (broadBefore.size >= maxRemembered) broadBefore.delete(broadBefore.values().next().value!);
+    broadBefore.add(shapeKey);
+  }
+
+  function termsOf(q: string | undefined): SearchTerm[] {
+    return q ? planSearch(q) : [];
+  }
+
+  // On the narrow copy (same column names, its own trigram index): a broad match is counted without the wide rows.
+  async function count(where: SQL): Promise<number> {
+    const result = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers_search${where}`);
+    return Number(result.rows[0]!.n);
+  }
+
+  function everySql(filter: ServerListFilter): SQL {
+    return sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers${whereOf(filter, termsOf(filter.q), Date.now())}${orderOf(filter)}`;
+  }
+
   return {
-    async page(_filter: ServerListFilter, _page: number, _perPage: number): Promise<{ rows: Row<K, F>[]; total: number; page: number; pages: number; perPage: number }> {
-      throw missing();
+    /** One page in display order, with the exact count of the matches. */
+    async page(filter: ServerListFilter, page: number, perPage: number) {
+      const where = whereOf(filter, termsOf(filter.q), Date.now());
+      const order = orderOf(filter);
+      const pageOf = (total: number, rows: Row[]) => {
+        const pages = Math.max(1, Math.ceil(total / perPage));
+        return { rows, total, page: Math.min(Math.max(1, page), pages), pages, perPage };
+      };
+      const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
+      const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentIdsSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
+      const key = dialect.sqlToQuery(where);
+      const shapeKey = key.sql + JSON.stringify(key.params);
+      // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
+      // count is exact whatever the guess, which only chooses the plan.
+      if (broadBefore.has(shapeKey) && page >= 1) {
+        const result = await db.execute(
+          rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (SELECT count(*) FROM smtp_servers_search${where}) AS "total_matches"`),
+        );
+        const first = result.rows[0];
+        if (first) {
+          const total = Number(first.total_matches);
+          if (total <= broadSearchThreshold) broadBefore.delete(shapeKey);
+          const served = await departmentReader();
+          return pageOf(total, result.rows.map((values) => rowOf(values, served)));
+        }
+      }
+      const total = await count(where);
+      const { page: current } = pageOf(total, []);
+      if (total === 0) return pageOf(total, []);
+      const broad = total > broadSearchThreshold;
+      remember(shapeKey, broad);
+      // A broad search walks the sort column's index and stops after one page; a narrower one sorts the few rows the
+      // trigram index finds (materialized, so the planner cannot walk the whole index for a match it overestimates).
+      const ids = broad
+        ? sql`SELECT id FROM smtp_servers${where}${order}${limitAt(current)}`
+        : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(current)}`;
+      // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
+      const result = await db.execute(rowsOf(ids));
+      const served = await departmentReader();
+      return pageOf(total, result.rows.map((values) => rowOf(values, served)));
     },
-    // eslint-disable-next-line require-yield
-    async *batches(_filter: ServerListFilter, _batchSize: number): AsyncGenerator<Row<K, F>[]> {
-      throw missing();
+
+    /**
+     * Every match in display order, a batch at a time, from one snapshot (REPEATABLE READ, read only) on a connection
+     * of its own, through a cursor: memory holds a batch, not the result. Leaving the loop early closes the cursor.
+     */
+    async *batches(filter: ServerListFilter, batchSize = 250): AsyncGenerator<Row[]> {
+      const pool = (db as { $client?: unknown }).$client;
+      if (!(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
+      const { sql: text, params } = dialect.sqlToQuery(everySql(filter));
+      const served = await departmentReader();
+      const client = await pool.connect();
+      let broken = false;
+      let stream: QueryStream | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
+        let batch: Row[] = [];
+        for await (const values of stream) {
+          batch.push(rowOf(values as Record<string, unknown>, served));
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      } catch (err) {
+        broken = true;
+        throw err;
+      } finally {
+        if (stream && !stream.destroyed) stream.destroy();
+        try {
+          if (!broken) await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        // A connection whose cursor or transaction could not be closed cleanly is not handed out again.
+        client.release(broken);
+      }
     },
   };
 }
