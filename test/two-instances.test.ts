@@ -100,7 +100,7 @@ onPostgres(t, 'two instances on one PostgreSQL database', async (t, url) => {
     t.equal((await onA.post(`/smtp-servers/${server!.id}/delete`, {})).statusCode, 303, 'A deleted it');
     const edit = await onB.post(`/smtp-servers/${server!.id}`, { ...validServer, title: 'Modifié sur B' });
     t.equal(edit.statusCode, 404);
-    t.match(text(edit.body), 'le serveur a été supprimé');
+    t.match(text(edit.body), 'Ce serveur a été supprimé pendant que vous le modifiiez : vos modifications n’ont pas été enregistrées.');
     t.equal((await repositories.smtpServers.listServers({ q: 'Modifié sur B' })).total, 0, 'nothing came back');
   });
 
