@@ -144,11 +144,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
 
   // Before the database opens: without its key (RELAIS_SECRET on PostgreSQL) the start stops with nothing left open.
-  const { box, source, created } = loadSecretBox({
-    secret: config.secret,
-    previousSecrets: config.previousSecrets,
-    dbFile: config.database.kind === 'sqlite' ? config.database.file : null,
-  });
+  const { box, source, created } = loadSecretBox({ secret: config.secret, previousSecrets: config.previousSecrets, dbFile: config.dbFile });
   const opened = await openStores(config.database);
   const { stores } = opened;
   app.decorate('stores', stores);

@@ -4,8 +4,8 @@ import { parseNetwork } from './smtp/destination.js';
 export interface RelaisConfig {
   port: number;
   host: string;
-  /** The SQLite file, beside which the key file lives when RELAIS_SECRET is not set (SQLite only). */
-  dbFile: string;
+  /** The SQLite file, beside which the key file lives when RELAIS_SECRET is not set; null on PostgreSQL. */
+  dbFile: string | null;
   /** RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anything else is a SQLite file path. */
   database: DatabaseConfig;
   publicUrl: string;
@@ -132,7 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
   const port = intFrom(env.PORT, 3000, 'PORT');
   const host = env.HOST || '127.0.0.1';
   const database = databaseFrom(env.RELAIS_DB);
-  const dbFile = database.kind === 'sqlite' ? database.file : path.resolve(defaultDbFile);
+  const dbFile = database.kind === 'sqlite' ? database.file : null;
   const publicUrl = (env.RELAIS_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
   return {
     port,

@@ -54,7 +54,7 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.ok(source.audit_log!.length >= 4 && source.sessions!.length >= 1 && source.confirmation_tokens!.length === 1 && source.login_attempts!.length >= 1);
 
   // The app keeps the file open: the copy reads a consistent snapshot beside it.
-  const copied = await copySqliteToPostgres({ from: app.config.dbFile, to: url });
+  const copied = await copySqliteToPostgres({ from: app.database.file, to: url });
   t.same(
     Object.fromEntries(copied.map((c) => [c.table, c.rows])),
     Object.fromEntries(Object.entries(source).map(([table, rows]) => [table, rows.length])),
@@ -89,13 +89,13 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.equal(next.rows[0].id, gone + 1, 'identity sequences continue after every id SQLite gave, the deleted one included');
   await pool.query(`DELETE FROM smtp_servers WHERE id = $1`, [next.rows[0].id]);
 
-  const again = await copySqliteToPostgres({ from: app.config.dbFile, to: url }).catch((err: unknown) => err);
+  const again = await copySqliteToPostgres({ from: app.database.file, to: url }).catch((err: unknown) => err);
   t.ok(again instanceof CopyRefusedError, 'a target holding data is refused');
   t.match((again as Error).message, /already holds data \(users, audit_log, smtp_servers, .*\); copy only into an empty database$/);
   t.equal(await count(pool, 'smtp_servers'), 2, 'and left as it was');
   t.equal(await count(pool, 'audit_log'), source.audit_log!.length);
 
-  const cli = await dbCopy(app.config.dbFile, url).catch((err: { code: number; stderr: string }) => err);
+  const cli = await dbCopy(app.database.file, url).catch((err: { code: number; stderr: string }) => err);
   t.equal((cli as { code: number }).code, 1, 'npm run db:copy exits 1 on a refusal');
   t.match((cli as { stderr: string }).stderr, /^db:copy: postgres:\/\/postgres@127\.0\.0\.1:5432\/relais_t_\w+ already holds data/);
 });
@@ -104,8 +104,8 @@ onPostgres(t, 'npm run db:copy prints what it copied; a missing source is refuse
   const app = await buildTestApp(t);
   const admin = await adminClient(app);
   t.equal((await admin.post('/smtp-servers', validServer)).statusCode, 303);
-  const { stdout } = await dbCopy(app.config.dbFile, url);
-  t.match(stdout, `Copied ${app.config.dbFile} to postgres://postgres@127.0.0.1:5432/`);
+  const { stdout } = await dbCopy(app.database.file, url);
+  t.match(stdout, `Copied ${app.database.file} to postgres://postgres@127.0.0.1:5432/`);
   t.match(stdout, /\n {2}smtp_servers: 1 row\n/);
   t.match(stdout, /\n {2}smtp_server_departments: 1 row\n/);
   t.match(stdout, /\n {2}departments: 3 rows\n/);
@@ -123,7 +123,7 @@ onPostgres(t, 'a copy that fails half-way leaves the target as it was: one trans
   t.equal((await admin.post('/smtp-servers', validServer)).statusCode, 303);
   // PostgreSQL text refuses a NUL character, SQLite keeps it: the last table copied (the audit trail) fails.
   app.database.sqlite.prepare(`UPDATE audit_log SET summary = summary || char(0)`).run();
-  const err = await copySqliteToPostgres({ from: app.config.dbFile, to: url }).catch((e: unknown) => e);
+  const err = await copySqliteToPostgres({ from: app.database.file, to: url }).catch((e: unknown) => e);
   t.match((err as Error).message, /invalid byte sequence|0x00/);
   const pool = new pg.Pool({ connectionString: url });
   t.teardown(() => pool.end());
