@@ -69,14 +69,14 @@ onPostgres(t, 'the migrations apply on an empty database, and again without effe
   const tables = await handle.pool.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
   t.same(
     tables.rows.map((r) => r.table_name),
-    ['audit_log', 'confirmation_tokens', 'departments', 'login_attempts', 'sessions', 'setup_tokens', 'smtp_server_departments', 'smtp_servers', 'users'],
+    ['audit_log', 'confirmation_tokens', 'departments', 'login_attempts', 'sessions', 'setup_tokens', 'smtp_server_departments', 'smtp_servers', 'smtp_servers_search', 'users'],
   );
   const departments = await handle.pool.query(`SELECT id, code FROM departments ORDER BY id`);
   t.same(departments.rows, [{ id: 1, code: 'achat' }, { id: 2, code: 'vente' }, { id: 3, code: 'production' }]);
   const unaccented = await handle.pool.query(`SELECT lower(relais_unaccent('Équipe Hôtel')) AS v`);
   t.equal(unaccented.rows[0].v, 'equipe hotel');
   const indexes = await handle.pool.query(`SELECT indexname FROM pg_indexes WHERE indexname LIKE '%trgm%' ORDER BY 1`);
-  t.same(indexes.rows.map((r) => r.indexname), ['audit_log_search_trgm_idx', 'smtp_servers_search_trgm_idx']);
+  t.same(indexes.rows.map((r) => r.indexname), ['audit_log_search_trgm_idx', 'smtp_servers_search_text_trgm_idx', 'smtp_servers_search_trgm_idx']);
   await migratePostgres(handle.pool);
   const applied = await handle.pool.query(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
   t.equal(applied.rows[0].n, journal.entries.length, 'each migration recorded once');
