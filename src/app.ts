@@ -5,7 +5,6 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
-import { Eta } from 'eta';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -45,6 +44,7 @@ import { requestLogFields } from './web/request-log.js';
 import { brotliOptions, compressionEncodings, compressionThreshold } from './web/compress-html.js';
 import { csrfCookie } from './web/cookies.js';
 import { csrfUserInfo, renderPlugin } from './web/render.js';
+import { createViewEngine } from './web/view-engine.js';
 
 export interface Repositories {
   smtpServers: SmtpServerRepository;
@@ -237,7 +237,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
 
   await app.register(view, {
-    engine: { eta: new Eta({ views: viewsDir, cache: config.production, rmWhitespace: true }) },
+    engine: { eta: createViewEngine({ views: viewsDir, cache: config.production, rmWhitespace: true }) },
     templates: viewsDir,
     production: config.production,
   });

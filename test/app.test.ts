@@ -6,6 +6,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
 import { safeReturnPath as safeNext } from '../src/web/return-path.js';
+import { createViewEngine } from '../src/web/view-engine.js';
 import { formatDateTime, pickLocale } from '../src/i18n/index.js';
 import { adminClient, buildTestApp, text } from './helper.js';
 
@@ -192,4 +193,13 @@ t.test('a page is compressed as the browser asks, in one piece, and decodes to t
   const refused = await get({ 'accept-encoding': 'br', 'x-no-compression': '1' });
   t.equal(refused.headers['content-encoding'], undefined, 'x-no-compression is honoured');
   t.match(refused.body, '</html>');
+});
+
+t.test('the view engine resolves includes as Eta does, and still refuses a path outside the views', async (t) => {
+  const views = t.testdir({ 'page.eta': '<%~ include("./part", { n: it.n }) %>', 'part.eta': '<p><%= it.n %></p>' });
+  const eta = createViewEngine({ views, cache: true });
+  t.equal(eta.render('page', { n: 1 }), '<p>1</p>');
+  t.equal(eta.render('page', { n: '<2>' }), '<p>&lt;2&gt;</p>', 'the remembered path serves the next render, escaped as before');
+  t.throws(() => eta.render('../outside', {}), /not in the views directory/);
+  t.throws(() => eta.render('../outside', {}), /not in the views directory/, 'a refusal is not remembered as a path');
 });
