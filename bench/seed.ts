@@ -69,6 +69,8 @@ export function benchServers(count: number, secret = 'bench-secret'): SeedServer
       usage: custom ? 'custom' : 'default',
       departmentIds: custom ? [served[0]!.id] : [],
       confirmationStatus: i % 5 === 0 ? 'confirmed' : 'unconfirmed',
+      // A confirmed server carries its date, as the confirmation link records it: the list's weight counts it.
+      confirmedAt: i % 5 === 0 ? new Date(Date.UTC(2025, 1, 9, 11, 32) + i * 60_000) : null,
     });
   }
   return servers;

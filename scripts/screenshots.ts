@@ -91,7 +91,7 @@ try {
     { title: 'Relais atelier', host: '127.0.0.1', port: String(peer.port), security: 'none', email: peerUser.username, senderName: 'Atelier', username: peerUser.username, password: peerUser.password },
   ], asAdmin);
   await page.goto(relais.url('/smtp-servers?q=atelier'));
-  await page.getByRole('button', { name: 'Tester la connexion de « Relais atelier »' }).click();
+  await page.getByRole('button', { name: 'Tester la connexion Relais atelier', exact: true }).click();
   await page.waitForURL(`**/smtp-servers/${tested!.id}/test`);
   await shoot(page, 'connection-test');
 

@@ -6,6 +6,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { keyFromSecret, loadSecretBox, SecretBox } from '../src/crypto/secret-box.js';
 import { safeReturnPath as safeNext } from '../src/web/return-path.js';
+import { createViewEngine } from '../src/web/view-engine.js';
 import { formatDateTime, pickLocale } from '../src/i18n/index.js';
 import { adminClient, buildTestApp, sqliteOnly, text } from './helper.js';
 
@@ -165,4 +166,40 @@ t.test('a gzip-compressed page still decodes to the full page', async (t) => {
   const res = await app.inject({ url: '/smtp-servers', headers: { 'accept-encoding': 'gzip', cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
   const html = zlib.gunzipSync(res.rawPayload).toString('utf8');
   t.match(html, '</html>');
+});
+
+t.test('a page is compressed as the browser asks, in one piece, and decodes to the same page', async (t) => {
+  const app = await buildTestApp(t);
+  const client = await adminClient(app);
+  const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const get = (headers: Record<string, string>) => app.inject({ url: '/smtp-servers/new', headers: { cookie, ...headers } });
+  const withoutToken = (html: string) => html.replace(/name="_csrf" value="[^"]+"/g, '').replace(/x-csrf-token&quot;:&quot;[^&]+/, '');
+  const plain = await get({ 'accept-encoding': 'identity' });
+  t.equal(plain.headers['content-encoding'], undefined);
+  const decoders: Record<string, (body: Buffer) => Buffer> = { br: zlib.brotliDecompressSync, gzip: zlib.gunzipSync, deflate: zlib.inflateSync };
+  for (const [accept, encoding] of [
+    ['gzip, deflate, br', 'br'],
+    ['gzip, deflate', 'gzip'],
+    ['x-gzip', 'gzip'],
+    ['br;q=0, gzip;q=0.5, deflate', 'deflate'],
+  ] as const) {
+    const res = await get({ 'accept-encoding': accept });
+    t.equal(res.headers['content-encoding'], encoding, accept);
+    t.match(String(res.headers.vary), /accept-encoding/i, 'caches keep one copy per encoding');
+    t.match(String(res.headers.vary), /HX-Request, HX-Target/);
+    if (encoding !== 'deflate') t.equal(Number(res.headers['content-length']), res.rawPayload.length, 'sent with its length, not in chunks');
+    t.equal(withoutToken(decoders[encoding]!(res.rawPayload).toString('utf8')), withoutToken(plain.body));
+  }
+  const refused = await get({ 'accept-encoding': 'br', 'x-no-compression': '1' });
+  t.equal(refused.headers['content-encoding'], undefined, 'x-no-compression is honoured');
+  t.match(refused.body, '</html>');
+});
+
+t.test('the view engine resolves includes as Eta does, and still refuses a path outside the views', async (t) => {
+  const views = t.testdir({ 'page.eta': '<%~ include("./part", { n: it.n }) %>', 'part.eta': '<p><%= it.n %></p>' });
+  const eta = createViewEngine({ views, cache: true });
+  t.equal(eta.render('page', { n: 1 }), '<p>1</p>');
+  t.equal(eta.render('page', { n: '<2>' }), '<p>&lt;2&gt;</p>', 'the remembered path serves the next render, escaped as before');
+  t.throws(() => eta.render('../outside', {}), /not in the views directory/);
+  t.throws(() => eta.render('../outside', {}), /not in the views directory/, 'a refusal is not remembered as a path');
 });

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, type Params, type Translate } from '../i18n/index.js';
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
+import { compressedHtml } from './compress-html.js';
 import { csrfCookie } from './cookies.js';
 import { storedFailureWords } from '../smtp/diagnosis.js';
 import { escapeHtml } from './escape.js';
@@ -91,7 +92,10 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
   }
 
   function sendHtml(reply: FastifyReply, html: string, status: number) {
-    return reply.code(status).header('Vary', 'HX-Request, HX-Target').type('text/html; charset=utf-8').send(html);
+    reply.code(status).header('Vary', 'HX-Request, HX-Target').type('text/html; charset=utf-8');
+    const compressed = compressedHtml(html, reply.request.headers);
+    if (!compressed) return reply.send(html);
+    return reply.header('Vary', 'Accept-Encoding, HX-Request, HX-Target').header('Content-Encoding', compressed.encoding).send(compressed.body);
   }
 
   app.decorateReply('renderHtml', async function renderHtml(this: FastifyReply, template: string, data = {}, kind = 'fragment') {
