@@ -39,12 +39,12 @@ t.test('starting twice on the same file migrates once and keeps the data', sqlit
   const dir = t.testdir();
   const config = loadConfig({ NODE_ENV: 'test', RELAIS_DB: path.join(dir, 'relais.sqlite'), RELAIS_SECRET: 'x'.repeat(40) });
   const first = await buildApp(config, { logger: false });
-  first.database.sqlite.prepare("INSERT INTO audit_log (at, action) VALUES (1, 'marker')").run();
+  await first.stores.audit.append({ userId: null, name: 'test', ip: null }, { action: 'marker' }, new Date(1));
   await first.close();
   const second = await buildApp(config, { logger: false });
   t.teardown(() => second.close());
-  t.equal((second.database.sqlite.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'marker'").get() as { n: number }).n, 1);
-  t.equal((second.database.sqlite.prepare('SELECT COUNT(*) AS n FROM departments').get() as { n: number }).n, 3);
+  t.equal((await second.stores.audit.list({ action: 'marker' })).total, 1);
+  t.equal((await second.stores.departments.list()).length, 3);
 });
 
 t.test('pages carry a strict CSP and security headers, and are compressed', async (t) => {

@@ -122,7 +122,7 @@ onPostgres(t, 'a copy that fails half-way leaves the target as it was: one trans
   const admin = await adminClient(app);
   t.equal((await admin.post('/smtp-servers', validServer)).statusCode, 303);
   // PostgreSQL text refuses a NUL character, SQLite keeps it: the last table copied (the audit trail) fails.
-  app.database.sqlite.prepare(`UPDATE audit_log SET summary = summary || char(0)`).run();
+  await app.stores.audit.append({ userId: null, name: 'test', ip: null }, { action: 'test.nul', summary: 'NUL \u0000 inside' });
   const err = await copySqliteToPostgres({ from: app.database.file, to: url }).catch((e: unknown) => e);
   t.match((err as Error).message, /invalid byte sequence|0x00/);
   const pool = new pg.Pool({ connectionString: url });

@@ -41,9 +41,10 @@ scenario(
     s.t.equal(await s.flash(), 'Vous êtes déconnecté.');
     await page.goto(s.url('/smtp-servers'));
     s.t.match(s.path(), /^\/login\?next=/, 'after signing out the list asks for a sign-in again');
-    const sessions = s.sqlite.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number };
-    s.t.equal(sessions.n, 0, 'the session is gone on the server too');
-    const actions = (s.sqlite.prepare('SELECT action FROM audit_log WHERE action LIKE ? ORDER BY id').all('auth.%') as { action: string }[]).map((r) => r.action);
+    const sessions = await Promise.all((await s.stores.users.list()).map((user) => s.stores.sessions.ofUser(user.id)));
+    s.t.equal(sessions.flat().length, 0, 'the session is gone on the server too');
+    const trail = (await s.stores.audit.list({ perPage: 1000 })).rows.reverse();
+    const actions = trail.map((r) => r.action).filter((action) => action.startsWith('auth.'));
     s.t.same(actions, ['auth.loginFailed', 'auth.login', 'auth.logout'], 'the audit trail has all three');
   },
   { signIn: false },
@@ -103,7 +104,7 @@ scenario('the audit page: newest first, filter by action and by text, next page'
   for (let i = 1; i <= 55; i++) {
     await s.app.repositories.audit.record({ userId: null, name: 'import', ip: '10.0.0.9' }, { action: 'server.test', targetType: 'smtp_server', targetId: 1, summary: `Essai ${i}` });
   }
-  const total = (s.sqlite.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+  const { total } = await s.stores.audit.list();
   s.t.ok(total > 55, `${total} entries, more than a page`);
   await s.goto('/smtp-servers');
   await page.locator('.topnav').getByRole('link', { name: 'Journal' }).click();

@@ -223,7 +223,8 @@ scenario('the keyboard alone: fill and send the form', async (s) => {
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Clavier seul » a été créé.');
 
-  const row = s.sqlite.prepare('SELECT title, host, port, security, usage FROM smtp_servers').get();
+  const [saved] = (await s.app.repositories.smtpServers.listServers()).rows;
+  const row = { title: saved?.title, host: saved?.host, port: saved?.port, security: saved?.security, usage: saved?.usage };
   s.t.same(row, { title: 'Clavier seul', host: 'smtp.clavier.exemple.fr', port: 465, security: 'tls', usage: 'custom' });
   s.t.same(keys.unseen, [], 'every element reached with Tab shows where the focus is');
 });

@@ -70,8 +70,9 @@ export class Scenario {
     return this.relais.app;
   }
 
-  get sqlite() {
-    return this.relais.app.database.sqlite;
+  /** What Relais keeps, read and written through its stores (never the database file), as the app itself does. */
+  get stores() {
+    return this.relais.app.stores;
   }
 
   url(pathname: string): string {

@@ -10,7 +10,7 @@ scenario('a password no configured key opens is marked in the list, explained in
   const [server] = await createServers(s.app, [{ title: 'Achats Lyon', host: 'smtp.lyon.exemple.fr', email: 'achats@exemple.fr', senderName: 'Achats' }]);
   // The bytes a key dropped too early leaves behind: sealed by a key that is neither RELAIS_SECRET nor a previous one.
   const sealedElsewhere = new SecretBox(keyFromSecret('une clé que Relais n’a plus')).encrypt('Mot-de-passe-1!');
-  s.sqlite.prepare('UPDATE smtp_servers SET password_ciphertext = ? WHERE id = ?').run(sealedElsewhere, server!.id);
+  await s.stores.servers.replaceEnvelope(server!.id, sealedElsewhere);
 
   await s.goto('/smtp-servers');
   const row = page.locator(`#server-${server!.id}`);

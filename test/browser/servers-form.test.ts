@@ -4,7 +4,7 @@
 import { scenario, type Scenario } from './harness.js';
 import { createServers } from './support.js';
 
-const serverCount = (s: Scenario) => (s.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n;
+const serverCount = async (s: Scenario) => (await s.app.repositories.smtpServers.listServers()).total;
 
 /** The error shown inside the field that holds this control. */
 function errorOf(s: Scenario, controlId: string) {
@@ -50,7 +50,7 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
   s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp://mail exemple.fr', 'what was typed is kept');
   s.t.equal(await page.getByLabel('Nom d’envoi').inputValue(), 'Service Vente');
   s.t.equal(await page.getByLabel(/^Mot de passe/).inputValue(), '', 'the password is never sent back');
-  s.t.equal(serverCount(s), 0, 'nothing was saved');
+  s.t.equal(await serverCount(s), 0, 'nothing was saved');
   if (s.js) {
     s.t.equal(s.loads, loadsBefore, 'htmx swapped the form in place');
     s.t.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary', 'the keyboard is taken to the error summary');
@@ -71,16 +71,17 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Vente principale » a été créé.');
   s.t.same(await s.rowTitles(), ['Vente principale']);
-  const row = s.sqlite.prepare('SELECT title, host, port, email, sender_name, username, usage FROM smtp_servers').get();
-  s.t.same(row, { title: 'Vente principale', host: 'smtp.exemple.fr', port: 587, email: 'ventes@exemple.fr', sender_name: 'Service Vente', username: 'ventes@exemple.fr', usage: 'custom' });
+  const [saved] = (await s.app.repositories.smtpServers.listServers()).rows;
+  const row = { title: saved?.title, host: saved?.host, port: saved?.port, email: saved?.email, senderName: saved?.senderName, username: saved?.username, usage: saved?.usage };
+  s.t.same(row, { title: 'Vente principale', host: 'smtp.exemple.fr', port: 587, email: 'ventes@exemple.fr', senderName: 'Service Vente', username: 'ventes@exemple.fr', usage: 'custom' });
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(1), 'Secret-1234!');
 });
 
 scenario('edit with the password left blank keeps the stored password; a new host asks for it again', async (s) => {
   const { page } = s;
   const [server] = await createServers(s.app, [{ title: 'Achats Lyon', host: 'smtp.lyon.exemple.fr', email: 'achats@exemple.fr', senderName: 'Achats', password: 'Ancien-Secret-9!' }]);
-  const ciphertext = () => (s.sqlite.prepare('SELECT password_ciphertext AS c FROM smtp_servers WHERE id = ?').get(server!.id) as { c: string }).c;
-  const before = ciphertext();
+  const ciphertext = async () => (await s.stores.servers.find(server!.id))?.passwordCiphertext;
+  const before = await ciphertext();
   await s.goto('/smtp-servers');
   await page.getByRole('link', { name: 'Modifier Achats Lyon' }).click();
   await s.until('the edit form is shown', () => page.locator('#server-form').isVisible());
@@ -94,7 +95,7 @@ scenario('edit with the password left blank keeps the stored password; a new hos
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Achats Lyon » a été enregistré.');
   s.t.match(await page.locator(`#server-${server!.id}`).innerText(), 'Achats Lyon et Villeurbanne');
-  s.t.equal(ciphertext(), before, 'the stored password was not touched');
+  s.t.equal(await ciphertext(), before, 'the stored password was not touched');
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Ancien-Secret-9!');
 
   // The stored password only ever goes to the server it was typed for.
@@ -109,7 +110,7 @@ scenario('edit with the password left blank keeps the stored password; a new hos
   await page.getByLabel('Remplacer le mot de passe').fill('Nouveau-Secret-7!');
   await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
-  const after = s.sqlite.prepare('SELECT host FROM smtp_servers WHERE id = ?').get(server!.id) as { host: string };
+  const after = (await s.app.repositories.smtpServers.findServer(server!.id))!;
   s.t.equal(after.host, 'smtp2.lyon.exemple.fr');
   s.t.equal(await s.app.repositories.smtpServers.revealPassword(server!.id), 'Nouveau-Secret-7!');
 });
@@ -156,7 +157,7 @@ scenario('delete a server through its confirmation page', async (s) => {
 
   await page.getByRole('link', { name: 'Annuler' }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
-  s.t.equal(serverCount(s), 2, 'cancelling deletes nothing');
+  s.t.equal(await serverCount(s), 2, 'cancelling deletes nothing');
 
   await page.getByRole('link', { name: 'Supprimer Relais interne' }).click();
   await s.until('the confirmation page is shown', () => s.path() === '/smtp-servers/1/delete');
@@ -164,7 +165,7 @@ scenario('delete a server through its confirmation page', async (s) => {
   await s.until('the list is back', () => s.path() === '/smtp-servers');
   s.t.equal(await s.flash(), 'Le serveur « Relais interne » a été supprimé.');
   s.t.same(await s.rowTitles(), ['Vente']);
-  s.t.equal(serverCount(s), 1);
+  s.t.equal(await serverCount(s), 1);
 });
 
 scenario('every failed submit, the first and the next, brings the error summary into view and takes focus to it', async (s) => {

@@ -68,7 +68,7 @@ scenario('test the connection from the list: the report page, then the result on
   await s.until('the list', () => s.path() === '/smtp-servers');
   s.t.match(await page.locator(`#server-${server.id} .col-confirmation`).innerText(), 'Test réussi le');
 
-  s.sqlite.prepare('UPDATE smtp_servers SET username = ? WHERE id = ?').run('inconnu@exemple.fr', server.id);
+  await s.stores.servers.update(server.id, { username: 'inconnu@exemple.fr' });
   await page.getByRole('button', { name: "Tester la connexion Vente principale", exact: true }).click();
   await s.until('the report page', () => s.path() === `/smtp-servers/${server.id}/test`);
   s.t.match(await page.locator('#test-report-heading').innerText(), 'Échec du test');
@@ -101,7 +101,7 @@ scenario('test before saving: the result comes into the form, nothing is saved',
     s.t.match(await page.locator('.password-retype').innerText(), 'retapez-le');
   }
   s.t.equal(await page.getByLabel('Hôte').inputValue(), '127.0.0.1', 'the values typed are kept');
-  s.t.equal((s.sqlite.prepare('SELECT count(*) AS n FROM smtp_servers').get() as { n: number }).n, 0, 'nothing was saved');
+  s.t.equal((await s.app.repositories.smtpServers.listServers()).total, 0, 'nothing was saved');
   await s.checkAccessibility('the form with a test result');
 });
 

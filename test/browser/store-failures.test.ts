@@ -16,7 +16,7 @@ scenario('a save on a full disk says so above the form and keeps what was typed;
   await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
   await page.locator('#signature').fill(longSignature);
 
-  fillDatabase(s.sqlite);
+  fillDatabase(s.app.database.sqlite);
   await page.getByRole('button', { name: 'Créer le serveur' }).click();
   await s.until('the failure is said', async () => (await page.locator('#error-summary').count()) === 1);
   s.t.equal(await page.locator('#error-summary').innerText(), 'L’enregistrement a échoué : espace disque insuffisant. Rien n’a été modifié ; réessayez quand de la place aura été libérée.');
@@ -25,7 +25,7 @@ scenario('a save on a full disk says so above the form and keeps what was typed;
   s.t.equal(await page.getByLabel(/^Mot de passe/).inputValue(), '', 'the password is never sent back');
   s.t.equal((await s.app.repositories.smtpServers.listServers()).total, 0, 'nothing was saved');
 
-  makeRoom(s.sqlite);
+  makeRoom(s.app.database.sqlite);
   await page.getByLabel(/^Mot de passe/).fill('Secret-1234!');
   await page.getByRole('button', { name: 'Créer le serveur' }).click();
   await s.until('the list is back', () => s.path() === '/smtp-servers');
