@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { openDatabase } from '../src/db/client.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
 import { translator } from '../src/i18n/index.js';
 import { defaultColumns } from '../src/smtp-servers/columns.js';

@@ -8,7 +8,7 @@ import { benchExports } from './export.js';
 import { benchListings, postgresUnreachable, seedBenchPostgres } from './listing.js';
 import { seedBenchDatabase } from './seed.js';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
-import { openDatabase } from '../src/db/client.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
 import { createSqliteStores } from '../src/db/sqlite/stores.js';
 import { createSmtpServerRepository } from '../src/smtp-servers/repository.js';
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
-import { openDatabase } from '../src/db/client.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
 import { insertRows, resetIdentitySequences } from '../src/db/copy.js';
 import { titleKeyOf } from '../src/smtp-servers/repository.js';
 import { normalizeForSearch } from '../src/smtp-servers/search.js';

@@ -23,7 +23,7 @@ import { createConfirmationRepository, type ConfirmationRepository } from './con
 import { confirmationRoutes } from './confirmation/routes.js';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.js';
 import { countSecretsByKey } from './crypto/stored-secrets.js';
-import type { DatabaseHandle } from './db/client.js';
+import type { DatabaseHandle } from './db/sqlite/client.js';
 import { openStores } from './db/open.js';
 import type { Stores } from './db/stores.js';
 import { healthRoutes } from './health/routes.js';

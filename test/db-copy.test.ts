@@ -10,7 +10,7 @@ import { getTableConfig as sqliteConfig, SQLiteTable } from 'drizzle-orm/sqlite-
 import pg from 'pg';
 import { copySqliteToPostgres, CopyRefusedError } from '../src/db/copy.js';
 import * as pgSchema from '../src/db/postgres/schema.js';
-import * as sqliteSchema from '../src/db/schema.js';
+import * as sqliteSchema from '../src/db/sqlite/schema.js';
 import { adminClient, buildTestApp, validServer } from './helper.js';
 import { serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { createTestDatabase, onPostgres } from './stores.js';

@@ -3,7 +3,7 @@ import { getTableName, is, SQL } from 'drizzle-orm';
 import { getTableConfig as pgConfig, PgTable, type PgColumn } from 'drizzle-orm/pg-core';
 import { getTableConfig as sqliteConfig, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import * as pgSchema from '../src/db/postgres/schema.js';
-import * as sqliteSchema from '../src/db/schema.js';
+import * as sqliteSchema from '../src/db/sqlite/schema.js';
 import { tablesInCopyOrder } from '../src/db/copy.js';
 
 // What a column means, whatever the dialect: a timestamp is milliseconds in both (SQLite integer, PostgreSQL bigint).

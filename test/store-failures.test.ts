@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { openDatabase } from '../src/db/client.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
 import { adminClient, buildTestApp, testSecret, text, validServer } from './helper.js';
 import { fillDatabase, longSignature, makeRoom } from './store-faults.js';
 

@@ -1,5 +1,5 @@
-import type { Db } from '../db/client.js';
-import { auditLog } from '../db/schema.js';
+import type { Db } from '../db/sqlite/client.js';
+import { auditLog } from '../db/sqlite/schema.js';
 import type { Stores } from '../db/stores.js';
 import { auditRowOf, type Actor, type AuditEntry } from './store.js';
 

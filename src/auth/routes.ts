@@ -7,18 +7,13 @@ import { actorOf } from '../web/actor.js';
 import { csrfCookie } from '../web/cookies.js';
 import { sessionCookie } from './enforce.js';
 import { HashQueueFullError, type VerifyLane } from './password.js';
+import { redirectAfterPost } from '../web/replies.js';
 import { createRefusalLog } from './refusals.js';
 import { accountKey, addressKey } from './throttle.js';
 import { passwordLength } from './password-rules.js';
 import { setupTokenUsable } from './setup.js';
 import { normalizeEmail, SetupTokenError, type UserView } from './users.js';
 import { loginValuesFrom, validatePasswordForm, validateUserForm, type FieldError, type FormErrors, type PasswordField, type UserField, type UserFormValues } from './validation.js';
-
-/** After a successful POST: htmx is told to load the page itself, a plain form gets 303 See Other. */
-export function redirectAfterPost(request: FastifyRequest, reply: FastifyReply, url: string) {
-  if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', url).code(200).send('');
-  return reply.redirect(url, 303);
-}
 
 /** What the password fields need to draw their hint and the live length meter. */
 export const passwordFieldData = { passwordLength };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { is } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
-import { openDatabase, type DatabaseHandle } from './client.js';
+import { openDatabase, type DatabaseHandle } from './sqlite/client.js';
 import { openPostgres, redactUrl } from './postgres/client.js';
 import * as pgSchema from './postgres/schema.js';
 

@@ -1,5 +1,5 @@
 import type { DatabaseConfig } from '../config.js';
-import { openDatabase, type DatabaseHandle } from './client.js';
+import { openDatabase, type DatabaseHandle } from './sqlite/client.js';
 import { openPostgres } from './postgres/client.js';
 import { createPostgresStores } from './postgres/stores.js';
 import { createSqliteStores } from './sqlite/stores.js';

@@ -1,8 +1,8 @@
 import { and, count, desc, eq, or, sql, type SQL } from 'drizzle-orm';
 import { auditRowOf, pageOf, parseChanges, type AuditStore } from '../../audit/store.js';
-import type { Db } from '../client.js';
+import type { Db } from './client.js';
 import { likePattern } from '../like.js';
-import { auditLog, users } from '../schema.js';
+import { auditLog, users } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 export function createSqliteAuditStore(db: Db, lock: WriteLock): AuditStore {

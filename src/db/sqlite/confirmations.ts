@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { confirmationRowOf, confirmationSelections, type ConfirmationStore } from '../../confirmation/store.js';
-import type { Db } from '../client.js';
-import { confirmationTokens, smtpServers } from '../schema.js';
+import type { Db } from './client.js';
+import { confirmationTokens, smtpServers } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 const { server: serverColumns, state: confirmationColumns } = confirmationSelections(smtpServers);

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { probeResultOf, type ProbeResultStore } from '../../smtp-probe/store.js';
-import type { Db } from '../client.js';
-import { smtpServers } from '../schema.js';
+import type { Db } from './client.js';
+import { smtpServers } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 export function createSqliteProbeResultStore(db: Db, lock: WriteLock): ProbeResultStore {

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { getTableColumns } from 'drizzle-orm';
 import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
 import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
-import { smtpServers } from '../schema.js';
+import { smtpServers } from './schema.js';
 import {
   ftsPhrase,
   indexable,

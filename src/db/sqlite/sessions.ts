@@ -1,8 +1,8 @@
 import { and, desc, eq, lt, ne, or, sql } from 'drizzle-orm';
 import type { SessionStore } from '../../auth/store.js';
 import { sessionWithUserColumns } from '../account-columns.js';
-import type { Db } from '../client.js';
-import { sessions, users } from '../schema.js';
+import type { Db } from './client.js';
+import { sessions, users } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 export function createSqliteSessionStore(db: Db, lock: WriteLock): SessionStore {

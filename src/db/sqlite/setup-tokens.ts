@@ -1,7 +1,7 @@
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { SetupTokenStore } from '../../auth/store.js';
-import type { Db } from '../client.js';
-import { setupTokens } from '../schema.js';
+import type { Db } from './client.js';
+import { setupTokens } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 export function createSqliteSetupTokenStore(db: Db, lock: WriteLock): SetupTokenStore {

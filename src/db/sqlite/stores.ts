@@ -1,5 +1,5 @@
 import type { Stores } from '../stores.js';
-import type { DatabaseHandle } from '../client.js';
+import type { DatabaseHandle } from './client.js';
 import { createSqliteAuditStore } from './audit.js';
 import { createSqliteConfirmationStore } from './confirmations.js';
 import { createSqliteProbeResultStore } from './probes.js';

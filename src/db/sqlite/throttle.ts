@@ -1,8 +1,8 @@
 import { and, count, countDistinct, desc, eq, lt, max } from 'drizzle-orm';
 import type { AttemptFilter, ThrottleStore } from '../../auth/store.js';
 import { attemptsMatching } from '../account-columns.js';
-import type { Db } from '../client.js';
-import { loginAttempts } from '../schema.js';
+import type { Db } from './client.js';
+import { loginAttempts } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
 const matching = (filter: AttemptFilter, success: boolean, after: Date) => attemptsMatching(loginAttempts, filter, success, after);

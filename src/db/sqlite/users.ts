@@ -1,8 +1,8 @@
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { DuplicateEmailError, type UserStore } from '../../auth/store.js';
 import { userViewColumns } from '../account-columns.js';
-import type { Db } from '../client.js';
-import { users } from '../schema.js';
+import type { Db } from './client.js';
+import { users } from './schema.js';
 import { isUniqueViolation } from './errors.js';
 import type { WriteLock } from './write-lock.js';
 

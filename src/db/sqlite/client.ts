@@ -4,9 +4,10 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DatabaseOpenError, openFailureReason, sqliteCause } from './failures.js';
+import { DatabaseOpenError } from '../failures.js';
+import { openFailureReason, sqliteCause } from './failures.js';
 import * as schema from './schema.js';
-import { probeWrite } from './sqlite/health.js';
+import { probeWrite } from './health.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 
@@ -17,8 +18,8 @@ export interface DatabaseHandle {
   close(): void;
 }
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const migrationsFolder = path.join(projectRoot, 'migrations');
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const migrationsFolder = path.join(projectRoot, 'migrations', 'sqlite');
 
 export function openDatabase(file: string): DatabaseHandle {
   let sqlite: Database.Database | undefined;
