@@ -14,12 +14,7 @@ export interface ServerListFilter {
 }
 
 
-export interface Department {
-  id: number;
-  code: string;
-  name: string;
-  position: number;
-}
+export type { Department, DepartmentStore } from '../departments/store.js';
 
 export interface ServerDepartment {
   code: string;
@@ -56,6 +51,10 @@ export interface ServerState {
   lastTestAt: Date | null;
   lastTestOk: boolean | null;
   lastTestSummary: string | null;
+  /** A deactivated server is kept and shown, never used to send. */
+  active: boolean;
+  /** « En panne » until then (set by the sending outbox): skipped by the departments' routing while it lasts. */
+  downUntil: Date | null;
 }
 
 /** A server's row as stored: the password only as its encrypted envelope. */
@@ -147,9 +146,4 @@ export interface ServerStore {
   replaceEnvelope(id: number, envelope: string): Promise<void>;
   /** How many stored passwords were sealed by none of these keys (by the key id their envelope names). */
   countSealedByNoneOf(keyIds: readonly string[]): Promise<number>;
-}
-
-export interface DepartmentStore {
-  /** Every department, in display order. */
-  list(): Promise<Department[]>;
 }

@@ -22,6 +22,7 @@ export const departments = pgTable('departments', {
   code: text('code').notNull().unique(),
   name: text('name').notNull(),
   position: integer('position').notNull().default(0),
+  active: boolean('active').notNull().default(true),
 });
 
 export const smtpServers = pgTable(
@@ -56,6 +57,8 @@ export const smtpServers = pgTable(
     // custom migration (it needs the pg_trgm extension first).
     searchText: text('search_text').notNull().default(''),
     version: integer('version').notNull().default(1),
+    active: boolean('active').notNull().default(true),
+    downUntil: timestampMs('down_until'),
     ...timestamps,
   },
   (table) => [
@@ -88,6 +91,20 @@ export const smtpServerDepartments = pgTable(
       .references(() => departments.id, { onDelete: 'restrict' }),
   },
   (table) => [primaryKey({ columns: [table.serverId, table.departmentId] }), index('smtp_server_departments_department_idx').on(table.departmentId)],
+);
+
+export const departmentServers = pgTable(
+  'department_servers',
+  {
+    departmentId: integer('department_id')
+      .notNull()
+      .references(() => departments.id, { onDelete: 'cascade' }),
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.departmentId, table.serverId] }), index('department_servers_server_idx').on(table.serverId)],
 );
 
 export const confirmationTokens = pgTable(

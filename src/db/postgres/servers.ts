@@ -1,5 +1,5 @@
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
-import { exportedFields, type Department, type DepartmentStore, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
+import { exportedFields, type Department, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
 import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { isUniqueViolation } from './errors.js';
@@ -19,15 +19,8 @@ async function titled<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-const byPosition = [asc(departments.position), asc(departments.id)];
 
-export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
-  return {
-    async list() {
-      return db.select().from(departments).orderBy(...byPosition);
-    },
-  };
-}
+const byPosition = [asc(departments.position), asc(departments.id)];
 
 /** What the listings share across the transactions of one pool: the departments, read once, and the listings themselves. */
 export function createPostgresListingCache(db: PgExecutor) {

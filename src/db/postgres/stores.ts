@@ -7,7 +7,8 @@ import { createPostgresSetupTokenStore } from './setup-tokens.js';
 import { createPostgresThrottleStore } from './throttle.js';
 import { createPostgresUserStore } from './users.js';
 import { StoreUnavailableError } from '../failures.js';
-import { createPostgresDepartmentStore, createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
+import { createPostgresDepartmentStore } from './departments.js';
+import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
 /** The pool, or one transaction's connection: stores run their SQL on whichever they were made with. */

@@ -11,6 +11,8 @@ export const departments = sqliteTable('departments', {
   code: text('code').notNull().unique(),
   name: text('name').notNull(),
   position: integer('position').notNull().default(0),
+  // A deactivated department is kept (its history, its links) but no longer sends nor is offered to servers.
+  active: integer('active', { mode: 'boolean' }).notNull().default(true),
 });
 
 export const smtpServers = sqliteTable(
@@ -48,6 +50,10 @@ export const smtpServers = sqliteTable(
     searchText: text('search_text').notNull().default(''),
     // Incremented by every update: a write based on an older reading (an edit form, a test result) is refused.
     version: integer('version').notNull().default(1),
+    // A deactivated server is kept and shown, never used to send.
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    // « En panne » until then: skipped by the departments' routing while it lasts (set by the sending outbox).
+    downUntil: integer('down_until', { mode: 'timestamp_ms' }),
     ...timestamps,
   },
   (table) => [
@@ -78,6 +84,25 @@ export const smtpServerDepartments = sqliteTable(
       .references(() => departments.id, { onDelete: 'restrict' }),
   },
   (table) => [primaryKey({ columns: [table.serverId, table.departmentId] })],
+);
+
+/**
+ * The order of the servers that serve a department: the first usable one sends, the next ones are its backups.
+ * A serving server without a row here comes after those that have one (by id), so a server just given a department
+ * is at the end of its list without a write.
+ */
+export const departmentServers = sqliteTable(
+  'department_servers',
+  {
+    departmentId: integer('department_id')
+      .notNull()
+      .references(() => departments.id, { onDelete: 'cascade' }),
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.departmentId, table.serverId] }), index('department_servers_server_idx').on(table.serverId)],
 );
 
 export const confirmationTokens = sqliteTable(

@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
-import type { Department, DepartmentStore, ExportedServer, ListedServer, ServerDepartment, ServerStore } from '../../smtp-servers/store.js';
+import type { Department, ExportedServer, ListedServer, ServerDepartment, ServerStore } from '../../smtp-servers/store.js';
 import { exportedFields } from '../../smtp-servers/store.js';
 import type { Db } from './client.js';
 import { UniqueViolation } from '../errors.js';
@@ -22,13 +22,6 @@ function titled<T>(write: () => T): T {
   }
 }
 
-export function createSqliteDepartmentStore(db: Db): DepartmentStore {
-  return {
-    async list() {
-      return db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all();
-    },
-  };
-}
 
 export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, lock: WriteLock): ServerStore {
   // Departments change only with the migrations: read once, shared by every listing.

@@ -9,7 +9,8 @@ import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
 import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
-import { createSqliteDepartmentStore, createSqliteServerStore } from './servers.js';
+import { createSqliteServerStore } from './servers.js';
+import { createSqliteDepartmentStore } from './departments.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -18,7 +19,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const stores: Stores = {
     kind: 'sqlite',
     servers: createSqliteServerStore(db, sqlite, lock),
-    departments: createSqliteDepartmentStore(db),
+    departments: createSqliteDepartmentStore(db, lock),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),

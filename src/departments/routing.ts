@@ -1,0 +1,37 @@
+import type { Department, DepartmentCandidate, DepartmentStore } from './store.js';
+
+/** Why a server that serves a department would not send its mail now, in the order these are checked. */
+export type SkipReason = 'inactive' | 'unconfirmed' | 'down';
+
+export interface RoutedServer extends DepartmentCandidate {
+  /** null when it would be used: the first such one sends, the next ones are its backups. */
+  skip: SkipReason | null;
+}
+
+export interface DepartmentRoute {
+  department: Department;
+  /** Every server that serves the department, in its order, each with why it is skipped (if it is). */
+  servers: RoutedServer[];
+  /** The servers that would be tried, in order; empty when the department itself is deactivated. */
+  usable: RoutedServer[];
+}
+
+export function skipReasonOf(server: Pick<DepartmentCandidate, 'active' | 'confirmationStatus' | 'downUntil'>, now: Date): SkipReason | null {
+  if (!server.active) return 'inactive';
+  if (server.confirmationStatus !== 'confirmed') return 'unconfirmed';
+  if (server.downUntil && server.downUntil.getTime() > now.getTime()) return 'down';
+  return null;
+}
+
+/** How a department's mail would be routed now; null for a code no department has. */
+export async function routeOf(departments: DepartmentStore, code: string, now = new Date()): Promise<DepartmentRoute | null> {
+  const department = await departments.findByCode(code);
+  if (!department) return null;
+  const servers = (await departments.candidates(department.id)).map((server) => ({ ...server, skip: skipReasonOf(server, now) }));
+  return { department, servers, usable: department.active ? servers.filter((server) => server.skip === null) : [] };
+}
+
+/** The servers that would send a department's mail now, primary first; none for an unknown or deactivated department. */
+export async function serversFor(departments: DepartmentStore, code: string, now = new Date()): Promise<RoutedServer[]> {
+  return (await routeOf(departments, code, now))?.usable ?? [];
+}

@@ -1,0 +1,74 @@
+import t, { type Test } from 'tap';
+import { databaseFrom } from '../src/config.js';
+import { openStores } from '../src/db/open.js';
+import type { Stores } from '../src/db/stores.js';
+import { routeOf, serversFor } from '../src/departments/routing.js';
+import { forEachStore, type TestStore } from './stores.js';
+
+async function storesFor(t: Test, store: TestStore) {
+  const { stores } = await openStores(databaseFrom(store.relaisDb));
+  t.teardown(() => stores.close());
+  return stores;
+}
+
+async function addServer(stores: Stores, title: string, usage: 'default' | 'custom', departmentCodes: string[] = []) {
+  const id = await stores.servers.insert({
+    title,
+    titleKey: title.toLowerCase(),
+    titleSort: title.toLowerCase(),
+    host: `${title.toLowerCase()}.example.com`,
+    port: 587,
+    security: 'starttls',
+    authentication: 'none',
+    email: `${title.toLowerCase()}@example.com`,
+    senderName: title,
+    username: '',
+    usage,
+    verifyCertificate: true,
+    signature: '',
+    searchText: title.toLowerCase(),
+    passwordCiphertext: null,
+  });
+  const all = await stores.departments.list();
+  await stores.servers.setDepartments(id, all.filter((d) => departmentCodes.includes(d.code)).map((d) => d.id));
+  await stores.servers.update(id, { confirmationStatus: 'confirmed' });
+  return id;
+}
+
+await forEachStore(t, 'a department is served by its custom servers and every default one, in its order, skipping the unusable', async (t, store) => {
+  const stores = await storesFor(t, store);
+  const venteOnly = await addServer(stores, 'Vente', 'custom', ['vente']);
+  const everyone = await addServer(stores, 'Commun', 'default');
+  const achatOnly = await addServer(stores, 'Achat', 'custom', ['achat']);
+  const backup = await addServer(stores, 'Secours', 'custom', ['vente', 'production']);
+
+  t.same((await serversFor(stores.departments, 'vente')).map((s) => s.id), [venteOnly, everyone, backup], 'never placed: by id');
+  t.same((await serversFor(stores.departments, 'achat')).map((s) => s.id), [everyone, achatOnly]);
+
+  const vente = (await stores.departments.findByCode('vente'))!;
+  await stores.transaction((tx) => tx.departments.setOrder(vente.id, [backup, venteOnly]));
+  t.same((await serversFor(stores.departments, 'vente')).map((s) => s.id), [backup, venteOnly, everyone], 'placed first, in their order; the unplaced after');
+
+  await stores.servers.update(backup, { active: false });
+  await stores.servers.update(venteOnly, { confirmationStatus: 'pending' });
+  await stores.servers.update(everyone, { downUntil: new Date(Date.now() + 60_000) });
+  const route = (await routeOf(stores.departments, 'vente'))!;
+  t.same(route.servers.map((s) => [s.title, s.skip]), [['Secours', 'inactive'], ['Vente', 'unconfirmed'], ['Commun', 'down']]);
+  t.same(route.usable, [], 'nothing usable');
+  t.same((await serversFor(stores.departments, 'vente', new Date(Date.now() + 120_000))).map((s) => s.id), [everyone], 'the cool-down over, the default server is back');
+
+  t.equal(await routeOf(stores.departments, 'marketing'), null, 'an unknown code');
+  t.same(await serversFor(stores.departments, 'marketing'), []);
+});
+
+await forEachStore(t, 'a deleted server leaves the department orders; an added default server serves every department', async (t, store) => {
+  const stores = await storesFor(t, store);
+  const first = await addServer(stores, 'Premier', 'custom', ['production']);
+  const second = await addServer(stores, 'Second', 'custom', ['production']);
+  const production = (await stores.departments.findByCode('production'))!;
+  await stores.transaction((tx) => tx.departments.setOrder(production.id, [second, first]));
+  await stores.servers.delete(second);
+  t.same((await serversFor(stores.departments, 'production')).map((s) => s.id), [first]);
+  const later = await addServer(stores, 'Général', 'default');
+  for (const code of ['achat', 'vente', 'production']) t.ok((await serversFor(stores.departments, code)).some((s) => s.id === later), `${code} is served by the default server`);
+});
