@@ -2,7 +2,8 @@
 // leaving a department with no usable server. On SQLite, and on PostgreSQL under RELAIS_TEST_STORE=postgres.
 import t from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { adminClient, auditTrail, buildTestApp, seedServers, text, validServer, viewerClient } from './helper.js';
+import { adminClient, auditTrail, buildTestApp, Client, createAccount, seedServers, signIn, text, validServer, viewerClient } from './helper.js';
+import { onPostgres } from './stores.js';
 
 const fragment = { 'hx-request': 'true', 'hx-target': 'department-servers' };
 
@@ -333,4 +334,25 @@ t.test('changing the usage of the last usable server of a department asks in the
   // Default usage keeps serving everything: nothing to ask.
   const toDefault = await admin.post(`/smtp-servers/${alpha!.id}`, { ...form, usage: 'default', departments: [] });
   t.equal(toDefault.statusCode, 303);
+});
+
+onPostgres(t, 'two instances on one PostgreSQL database: what one changes in the departments, the other shows at once', async (t, url) => {
+  const first = await buildTestApp(t, { RELAIS_DB: url });
+  const second = await buildTestApp(t, { RELAIS_DB: url });
+  await seedServers(first!, 1, () => ({ title: 'Lié à Vente', usage: 'custom', departments: ['vente'] }));
+  const one = await adminClient(first!);
+  const other = new Client(second!);
+  await signIn(other, (await createAccount(second!, 'admin', { email: 'autre@relais.test' })).email);
+  // The other instance reads its lists first, as it would have before the change.
+  t.match(text((await other.get('/smtp-servers')).body), 'Lié à Vente');
+  t.notMatch((await other.get('/smtp-servers/new')).body, 'departments-export');
+
+  t.equal((await one.post('/departments', { code: 'export', name: 'Export' })).statusCode, 303);
+  t.equal((await one.post('/departments/vente', { name: 'Ventes France' })).statusCode, 303);
+  t.match((await other.get('/smtp-servers/new')).body, 'id="departments-export"', 'the new department is offered there');
+  const list = text((await other.get('/smtp-servers')).body);
+  t.match(list, 'Ventes France', 'the renamed department in the Usage column');
+  t.same((await second!.repositories.smtpServers.listServers({ q: 'ventes france' })).rows.map((s) => s.title), ['Lié à Vente'], 'and in the search');
+  await one.post('/departments/export/active', { active: '0' });
+  t.notMatch((await other.get('/smtp-servers/new')).body, 'departments-export', 'deactivated: no longer offered there either');
 });
