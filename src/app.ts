@@ -26,6 +26,8 @@ import { countSecretsByKey } from './crypto/stored-secrets.js';
 import type { DatabaseHandle } from './db/sqlite/client.js';
 import { openStores } from './db/open.js';
 import type { Stores } from './db/stores.js';
+import { departmentRoutes } from './departments/routes.js';
+import { createDepartmentRepository, type DepartmentRepository } from './departments/service.js';
 import { healthRoutes } from './health/routes.js';
 import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerRepository } from './smtp-servers/repository.js';
@@ -54,6 +56,7 @@ export interface Repositories {
   loginThrottle: LoginThrottle;
   confirmations: ConfirmationRepository;
   connectionTests: ConnectionTestRepository;
+  departments: DepartmentRepository;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -178,6 +181,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
+    departments: createDepartmentRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
 
@@ -256,6 +260,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   // Before the server routes, so /smtp-servers/export.csv can never be read as a server id.
   await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
+  await app.register(departmentRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);
   await app.register(auditRoutes);

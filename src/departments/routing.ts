@@ -35,3 +35,39 @@ export async function routeOf(departments: DepartmentStore, code: string, now = 
 export async function serversFor(departments: DepartmentStore, code: string, now = new Date()): Promise<RoutedServer[]> {
   return (await routeOf(departments, code, now))?.usable ?? [];
 }
+
+/** What a department's page and the server list warn about: nothing would send its mail, or nothing would back it up. */
+export type RouteWarning = 'noServer' | 'noBackup';
+
+/** null for a deactivated department: it sends nothing, on purpose. */
+export function warningOf(route: DepartmentRoute): RouteWarning | null {
+  if (!route.department.active) return null;
+  if (route.usable.length === 0) return 'noServer';
+  if (route.usable.length === 1) return 'noBackup';
+  return null;
+}
+
+/** Every department's route now, in display order. */
+export async function allRoutes(departments: DepartmentStore, now = new Date()): Promise<DepartmentRoute[]> {
+  const routes = [];
+  for (const department of await departments.list()) {
+    const servers = (await departments.candidates(department.id)).map((server) => ({ ...server, skip: skipReasonOf(server, now) }));
+    routes.push({ department, servers, usable: department.active ? servers.filter((server) => server.skip === null) : [] });
+  }
+  return routes;
+}
+
+/**
+ * The active departments this server alone would send for now, and that a change would leave with no usable server:
+ * every one of them when it is deactivated or deleted, those it no longer serves when its usage changes.
+ */
+export async function departmentsLeftWithout(
+  departments: DepartmentStore,
+  serverId: number,
+  stillServes: (department: Department) => boolean = () => false,
+  now = new Date(),
+): Promise<Department[]> {
+  return (await allRoutes(departments, now))
+    .filter((route) => route.usable.length === 1 && route.usable[0]!.id === serverId && !stillServes(route.department))
+    .map((route) => route.department);
+}

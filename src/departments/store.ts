@@ -29,4 +29,20 @@ export interface DepartmentStore {
   candidates(departmentId: number): Promise<DepartmentCandidate[]>;
   /** Writes the department's order: these servers at positions 1, 2, 3…, in this order; other placements are dropped. */
   setOrder(departmentId: number, serverIds: readonly number[]): Promise<void>;
+  /**
+   * Inside a transaction, holds the department's order until it ends: two moves (maybe on two instances) read and
+   * write it one after the other.
+   */
+  lockOrder(departmentId: number): Promise<void>;
+  /**
+   * Puts the server at the end of the department's order (max + 1), unless it is placed already. The serving servers
+   * not yet placed are placed first, by id, so the server comes after them too. Call it inside a transaction.
+   */
+  appendServer(departmentId: number, serverId: number): Promise<void>;
+  /** The server loses its place in these departments' orders. */
+  dropServer(serverId: number, departmentIds: readonly number[]): Promise<void>;
+  /** Adds a department after the others; throws UniqueViolation('code') when the code is taken. */
+  insert(department: { code: string; name: string }): Promise<Department>;
+  /** false when no department has this id. */
+  update(id: number, changes: Partial<Pick<Department, 'name' | 'active'>>): Promise<boolean>;
 }

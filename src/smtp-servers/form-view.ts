@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MessageKey } from '../i18n/index.js';
 import { wantsFragment } from '../web/render.js';
-import type { ServerView } from './repository.js';
+import type { Department, ServerView } from './repository.js';
 import { combinationMismatches, mismatchesOfValues, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
 
 const formTarget = 'server-form';
@@ -19,6 +19,8 @@ export interface ServerFormView {
   failure?: { key: MessageKey } | null;
   /** The server's version the form is based on, sent back with it; by default the one it came with, else the server's. */
   version?: number;
+  /** The departments this edit would leave with no usable server: the form asks to confirm it. */
+  lastUsable?: Department[];
 }
 
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
@@ -34,7 +36,9 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     passwordDropped: typeof body.password === 'string' && body.password !== '',
     values: options.values,
     errors: options.errors,
-    departments,
+    // A deactivated department is offered only to the servers linked to it already.
+    departments: departments.filter((d) => d.active || options.values.departments.includes(d.code) || Boolean(options.server?.departments.some((l) => l.code === d.code))),
+    lastUsable: options.lastUsable ?? [],
     suggestedPorts,
     action: options.server ? `/smtp-servers/${options.server.id}` : '/smtp-servers',
     testAction: options.server ? `/smtp-servers/${options.server.id}/edit/test` : '/smtp-servers/new/test',

@@ -2,6 +2,7 @@ import type { Actor, FieldChanges } from '../audit/store.js';
 import { envelopePrefix, keyIdOf, UndecryptableSecretError, type SecretBox } from '../crypto/secret-box.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
+import { departmentsLeftWithout } from '../departments/routing.js';
 import { defaultPerPage } from './columns.js';
 import { normalizeForSearch } from './search.js';
 import type { Department, ExportedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
@@ -57,6 +58,49 @@ export class StaleServerError extends Error {
   }
 }
 
+/** What a server is found by: its own fields and the names of the departments it serves. */
+export function searchTextOf(server: Pick<ServerColumns, 'title' | 'host' | 'email' | 'senderName' | 'username'>, departmentNames: readonly string[]): string {
+  return normalizeForSearch([server.title, server.host, server.email, server.senderName, server.username, ...departmentNames].join(' '));
+}
+
+/** After a department was added or renamed: the servers that serve it are found by its name as it is now. */
+export async function refreshSearchTexts(tx: Stores, serverIds: readonly number[]): Promise<void> {
+  const all = await tx.departments.list();
+  for (const id of serverIds) {
+    const server = await tx.servers.find(id);
+    if (!server) continue;
+    const names = server.usage === 'default' ? all.map((d) => d.name) : server.departments.map((d) => d.name);
+    await tx.servers.setSearchText(id, searchTextOf(server, names));
+  }
+}
+
+/** The ids of the departments a server serves: every one in default usage, else those it is linked to. */
+function servedIds(usage: string, linked: readonly { code: string }[], all: readonly Department[]): number[] {
+  if (usage === 'default') return all.map((d) => d.id);
+  return all.filter((d) => linked.some((l) => l.code === d.code)).map((d) => d.id);
+}
+
+/**
+ * A server newly given a department goes to the end of its order; one that stops serving a department loses its place.
+ * Inside the transaction that saves the server.
+ */
+async function placeInOrders(tx: Stores, serverId: number, before: readonly number[], after: readonly number[]) {
+  for (const departmentId of after) if (!before.includes(departmentId)) await tx.departments.appendServer(departmentId, serverId);
+  await tx.departments.dropServer(serverId, before.filter((departmentId) => !after.includes(departmentId)));
+}
+
+/** The administrator confirmed that these departments are left with no usable server: said in the same transaction. */
+async function recordLastUsable(tx: Stores, actor: Actor, server: { id: number; title: string }, departments: readonly Department[] | undefined) {
+  if (!departments?.length) return;
+  await tx.audit.append(actor, {
+    action: 'server.lastUsableConfirmed',
+    targetType: 'smtp_server',
+    targetId: server.id,
+    summary: server.title,
+    changes: { departments: [null, departments.map((d) => d.code).join(',')] },
+  });
+}
+
 /** Rows written before the title_sort column existed (migration 0004) get their sort key, once. */
 export async function fillMissingSortKeys(stores: Stores): Promise<void> {
   const missing = await stores.servers.missingSortKeys();
@@ -93,9 +137,8 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
 
 /** The rules of the registry over `stores.servers`: unique titles, encryption, what an edit resets, the audit. */
 export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
-  let departmentCache: Promise<Department[]> | null = null;
-  // Departments change only with the migrations.
-  const allDepartments = (): Promise<Department[]> => (departmentCache ??= stores.departments.list().catch((err: unknown) => ((departmentCache = null), Promise.reject(err))));
+  // Read each time (3 to 20 rows): administrators add and rename departments, maybe on another instance.
+  const allDepartments = (): Promise<Department[]> => stores.departments.list();
 
   const unreadable = (envelope: string | null) => envelope !== null && !secrets.keyIds.some((keyId) => envelope.startsWith(envelopePrefix(keyId)));
 
@@ -127,7 +170,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       usage: input.usage,
       verifyCertificate: input.verifyCertificate,
       signature: input.signature,
-      searchText: normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...named.map((d) => d.name)].join(' ')),
+      searchText: searchTextOf(input, named.map((d) => d.name)),
     };
   }
 
@@ -197,6 +240,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
      * source's stored password: the caller has checked it goes to the same server (storedPasswordStillApplies).
      */
     async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number } = {}): Promise<ServerView> {
+      const all = await allDepartments();
       const served = await servedBy(input);
       const id = await withUniqueTitle(input.title, () =>
         stores.transaction(async (tx) => {
@@ -206,6 +250,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           const password = input.password ?? copiedPassword;
           const id = await tx.servers.insert({ ...(await columnsOf(input, served)), passwordCiphertext: password ? secrets.encrypt(password) : null });
           await tx.servers.setDepartments(id, served.map((d) => d.id));
+          await placeInOrders(tx, id, [], servedIds(input.usage, served, all));
           if (source) {
             await tx.audit.append(actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: id, summary: `${source.title} → ${input.title}` });
           } else {
@@ -222,8 +267,14 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
      * Returns null when the server no longer exists. `expectedVersion`: the version the form was filled from; when the
      * server has changed since (another administrator, another instance), throws StaleServerError and changes nothing.
      */
-    async updateServer(id: number, input: ServerInput, actor: Actor, options: { expectedVersion?: number } = {}): Promise<{ server: ServerView; changes: FieldChanges } | null> {
+    async updateServer(
+      id: number,
+      input: ServerInput,
+      actor: Actor,
+      options: { expectedVersion?: number; confirmedLastUsable?: Department[] } = {},
+    ): Promise<{ server: ServerView; changes: FieldChanges } | null> {
       const served = await servedBy(input);
+      const all = await allDepartments();
       const result = await withUniqueTitle(input.title, () =>
         stores.transaction(async (tx) => {
           const before = await read(tx, id);
@@ -254,10 +305,12 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           if (outcome === 'stale') throw new StaleServerError((await read(tx, id))!);
           if (pathChanged) await tx.confirmations.revokeOpen(id, new Date());
           await tx.servers.setDepartments(id, served.map((d) => d.id));
+          await placeInOrders(tx, id, servedIds(before.usage, before.departments, all), servedIds(input.usage, served, all));
           if (Object.keys(changes).length) {
             await tx.audit.append(actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }
           await recordConfirmedCombination(tx, actor, id, input);
+          await recordLastUsable(tx, actor, { id, title: input.title }, options.confirmedLastUsable);
           return changes;
         }),
       );
@@ -265,11 +318,40 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       return { server: (await read(stores, id))!, changes: result };
     },
 
+    /**
+     * The departments this server alone would send for now and that the change would leave with none: all of them
+     * for a deactivation or a deletion; with `input`, those an edit of its usage would stop it serving.
+     */
+    async departmentsLeftWithout(id: number, input?: Pick<ServerInput, 'usage' | 'departmentCodes'>): Promise<Department[]> {
+      const stillServes = input ? (d: Department) => input.usage === 'default' || input.departmentCodes.includes(d.code) : undefined;
+      return departmentsLeftWithout(stores.departments, id, stillServes);
+    },
+
+    /** A deactivated server is kept and shown, never used to send. null when it no longer exists. */
+    async setServerActive(id: number, active: boolean, actor: Actor, options: { confirmedLastUsable?: Department[] } = {}): Promise<ServerView | null> {
+      return stores.transaction(async (tx) => {
+        const before = await read(tx, id);
+        if (!before) return null;
+        if (before.active === active) return before;
+        if ((await tx.servers.update(id, { active })) !== 'updated') return null;
+        await tx.audit.append(actor, {
+          action: active ? 'server.activate' : 'server.deactivate',
+          targetType: 'smtp_server',
+          targetId: id,
+          summary: before.title,
+          changes: { active: [before.active, active] },
+        });
+        if (!active) await recordLastUsable(tx, actor, before, options.confirmedLastUsable);
+        return read(tx, id);
+      });
+    },
+
     /** Its departments' links and its confirmation links go with it. */
-    async deleteServer(id: number, actor: Actor): Promise<ServerView | null> {
+    async deleteServer(id: number, actor: Actor, options: { confirmedLastUsable?: Department[] } = {}): Promise<ServerView | null> {
       return stores.transaction(async (tx) => {
         const existing = await read(tx, id);
         if (!existing) return null;
+        await recordLastUsable(tx, actor, existing, options.confirmedLastUsable);
         if (!(await tx.servers.delete(id))) return null;
         await tx.audit.append(actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
         return existing;

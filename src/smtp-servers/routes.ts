@@ -3,10 +3,11 @@ import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
+import { listReturnPath } from '../web/return-path.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { renderServerForm, type ServerFormView } from './form-view.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
-import { DuplicateTitleError, StaleServerError, type ServerView } from './repository.js';
+import { DuplicateTitleError, StaleServerError, type Department, type ServerView } from './repository.js';
 import {
   limits,
   serverFormLists,
@@ -70,6 +71,16 @@ function formValuesOf(server: ServerView): ServerFormValues {
   };
 }
 
+/** The departments a server may be linked to: the active ones, and those it is linked to already. */
+function offeredCodes(departments: Department[], linked: { code: string }[] = []): string[] {
+  return departments.filter((d) => d.active || linked.some((l) => l.code === d.code)).map((d) => d.code);
+}
+
+/** The administrator ticked the box (or pressed the button) that accepts leaving these departments with no server. */
+function lastUsableConfirmed(body: Record<string, unknown>): boolean {
+  return body.confirmLastUsable === 'on';
+}
+
 function combinationOf(server: ServerView): Combination {
   return { port: server.port, security: server.security, authentication: server.authentication };
 }
@@ -109,7 +120,8 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const state = listStateFrom(request.query as Record<string, unknown>);
     const data = await tableData(request, state);
     if (wantsFragment(request, tableTarget)) return reply.fragment('smtp-servers/_table', data);
-    return reply.page('smtp-servers/index', { ...data, title: request.t('servers.title') });
+    const warnings = await app.repositories.departments.warnings();
+    return reply.page('smtp-servers/index', { ...data, warnings, title: request.t('servers.title') });
   });
 
   app.post('/smtp-servers/columns', { config: { access: 'viewer', formLists: ['columns'] } }, async (request, reply) => {
@@ -152,7 +164,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const body = request.form;
     const copyOf = await copySource(body.duplicateOf);
     // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(copyOf) });
+    const result = validateServerForm(body, { departmentCodes: offeredCodes(departments, copyOf?.departments), storedPassword: storedPasswordOf(copyOf) });
     if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
     try {
       const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
@@ -181,13 +193,19 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const departments = await servers.listDepartments();
     const body = request.form;
     const result = validateServerForm(body, {
-      departmentCodes: departments.map((d) => d.code),
+      departmentCodes: offeredCodes(departments, server.departments),
       storedPassword: storedPasswordOf(server),
       storedCombination: combinationOf(server),
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
+    // Its usage changed so that a department it alone sends for would have none left: asked once, named.
+    const lastUsable = await servers.departmentsLeftWithout(server.id, result.value);
+    if (lastUsable.length && !lastUsableConfirmed(body)) {
+      const errors: ServerFormErrors = { confirmLastUsable: { key: 'error.lastUsable.required', params: { departments: lastUsable.map((d) => d.name).join(', ') } } };
+      return renderForm(request, reply, { server, values: result.values, errors, lastUsable, status: 422 });
+    }
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version) });
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version), confirmedLastUsable: lastUsable });
       if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
@@ -217,14 +235,41 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
     if (!server) return notFoundPage(reply);
-    return reply.page('smtp-servers/delete', { server, title: request.t('delete.title', { title: server.title }), back: currentPath(request) });
+    const lastUsable = await servers.departmentsLeftWithout(server.id);
+    return reply.page('smtp-servers/delete', { server, lastUsable, error: false, title: request.t('delete.title', { title: server.title }), back: currentPath(request) });
   });
 
   app.post<IdParams>('/smtp-servers/:id/delete', async (request, reply) => {
     const id = parseId(request.params.id);
-    const deleted = id === null ? null : await servers.deleteServer(id, actorOf(request));
+    const server = id === null ? null : await servers.findServer(id);
+    if (!server) return notFoundPage(reply);
+    const lastUsable = await servers.departmentsLeftWithout(server.id);
+    if (lastUsable.length && !lastUsableConfirmed(request.form)) {
+      return reply.page('smtp-servers/delete', { server, lastUsable, error: true, title: request.t('delete.title', { title: server.title }), path: `/smtp-servers/${server.id}/delete` }, 422);
+    }
+    const deleted = await servers.deleteServer(server.id, actorOf(request), { confirmedLastUsable: lastUsable });
     if (!deleted) return notFoundPage(reply);
     reply.flash('success', 'flash.deleted', { title: deleted.title });
     return redirectAfterPost(request, reply, '/smtp-servers');
+  });
+
+  // Deactivate / reactivate, from the list's row and from the server's page; a deactivation that would leave a
+  // department with no usable server first shows a page naming it, whose button confirms.
+  app.post<IdParams>('/smtp-servers/:id/active', async (request, reply) => {
+    const id = parseId(request.params.id);
+    const server = id === null ? null : await servers.findServer(id);
+    if (!server) return notFoundPage(reply);
+    const body = request.form;
+    const ownPage = `/smtp-servers/${server.id}/edit`;
+    const back = body.back === ownPage ? ownPage : listReturnPath(body.back);
+    const active = body.active === '1';
+    const lastUsable = active ? [] : await servers.departmentsLeftWithout(server.id);
+    if (lastUsable.length && !lastUsableConfirmed(body)) {
+      return reply.page('smtp-servers/deactivate', { server, lastUsable, back, title: request.t('deactivate.title', { title: server.title }), path: back });
+    }
+    const updated = await servers.setServerActive(server.id, active, actorOf(request), { confirmedLastUsable: lastUsable });
+    if (!updated) return notFoundPage(reply);
+    reply.flash('success', active ? 'flash.server.activated' : 'flash.server.deactivated', { title: updated.title });
+    return redirectAfterPost(request, reply, back);
   });
 }

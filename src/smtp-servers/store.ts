@@ -140,6 +140,8 @@ export interface ServerStore {
   missingSortKeys(): Promise<{ id: number; title: string }[]>;
   /** Writes a sort key left empty (a backfill: not an edit, the version stays). */
   setSortKey(id: number, titleSort: string): Promise<void>;
+  /** Rewrites the search text after a department it names changed (not an edit of the server: the version stays). */
+  setSearchText(id: number, searchText: string): Promise<void>;
   /** Every stored password envelope, for the rotation of keys. */
   passwordEnvelopes(): Promise<{ id: number; envelope: string }[]>;
   /** Replaces an envelope by another of the same password (a key rotation: not an edit, the version stays). */

@@ -28,6 +28,7 @@ export const serverFormFields = [
   'verifyCertificate',
   'signature',
   'confirmCombination',
+  'confirmLastUsable',
 ] as const;
 export type ServerFormField = (typeof serverFormFields)[number];
 /** The form's fields that may repeat: any other sent twice is refused before the route runs. */

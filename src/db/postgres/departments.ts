@@ -1,5 +1,7 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
 import type { DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
+import { UniqueViolation } from '../errors.js';
+import { isUniqueViolation } from './errors.js';
 import { departments, departmentServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
@@ -30,6 +32,50 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
     async setOrder(departmentId, serverIds) {
       await db.delete(departmentServers).where(eq(departmentServers.departmentId, departmentId));
       if (serverIds.length) await db.insert(departmentServers).values(serverIds.map((serverId, i) => ({ departmentId, serverId, position: i + 1 })));
+    },
+
+    async lockOrder(departmentId) {
+      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR UPDATE`);
+    },
+
+    async appendServer(departmentId, serverId) {
+      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR UPDATE`);
+      const [placed] = await db.select({ position: departmentServers.position }).from(departmentServers)
+        .where(and(eq(departmentServers.departmentId, departmentId), eq(departmentServers.serverId, serverId)));
+      if (placed) return;
+      const last = async () => (await db.select({ n: max(departmentServers.position) }).from(departmentServers).where(eq(departmentServers.departmentId, departmentId)))[0]?.n ?? 0;
+      await db.execute(sql`
+        INSERT INTO department_servers (department_id, server_id, position)
+        SELECT ${departmentId}, s.id, ${await last()} + row_number() OVER (ORDER BY s.id)
+        FROM smtp_servers s
+        WHERE s.id <> ${serverId}
+          AND (s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))
+          AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)`);
+      await db.insert(departmentServers).values({ departmentId, serverId, position: (await last()) + 1 });
+    },
+
+    async dropServer(serverId, departmentIds) {
+      if (departmentIds.length === 0) return;
+      await db.delete(departmentServers).where(and(eq(departmentServers.serverId, serverId), inArray(departmentServers.departmentId, [...departmentIds])));
+    },
+
+    async insert(department) {
+      try {
+        // The next position is read and written in one statement.
+        const [row] = await db
+          .insert(departments)
+          .values({ ...department, position: sql`(SELECT coalesce(max(position), 0) + 1 FROM departments)` })
+          .returning();
+        return row!;
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new UniqueViolation('code', err);
+        throw err;
+      }
+    },
+
+    async update(id, changes) {
+      const rows = await db.update(departments).set(changes).where(eq(departments.id, id)).returning({ id: departments.id });
+      return rows.length === 1;
     },
   };
 }

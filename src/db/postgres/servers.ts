@@ -22,11 +22,10 @@ async function titled<T>(write: () => Promise<T>): Promise<T> {
 
 const byPosition = [asc(departments.position), asc(departments.id)];
 
-/** What the listings share across the transactions of one pool: the departments, read once, and the listings themselves. */
+/** What the listings share across the transactions of one pool: the listings themselves. */
 export function createPostgresListingCache(db: PgExecutor) {
-  let departmentCache: Department[] | null = null;
-  // Departments change only with the migrations.
-  const departmentsOnce = async (): Promise<Department[]> => (departmentCache ??= await db.select().from(departments).orderBy(...byPosition));
+  // Read at each listing: administrators add and rename departments (3 to 20 rows), maybe on another instance.
+  const departmentsOnce = async (): Promise<Department[]> => db.select().from(departments).orderBy(...byPosition);
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {
     return createPostgresServerListing(db, listedFields, departmentsOnce, passwordFlagsSql(keyIds));
@@ -127,6 +126,10 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
 
     async setSortKey(id, titleSort) {
       await db.update(smtpServers).set({ titleSort }).where(eq(smtpServers.id, id));
+    },
+
+    async setSearchText(id, searchText) {
+      await db.update(smtpServers).set({ searchText }).where(eq(smtpServers.id, id));
     },
 
     async passwordEnvelopes() {

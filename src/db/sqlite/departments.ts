@@ -1,6 +1,8 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
 import type { DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
+import { UniqueViolation } from '../errors.js';
 import type { Db } from './client.js';
+import { isUniqueViolation } from './errors.js';
 import { departments, departmentServers } from './schema.js';
 import type { WriteLock } from './write-lock.js';
 
@@ -32,6 +34,49 @@ export function createSqliteDepartmentStore(db: Db, lock: WriteLock): Department
         db.delete(departmentServers).where(eq(departmentServers.departmentId, departmentId)).run();
         if (serverIds.length) db.insert(departmentServers).values(serverIds.map((serverId, i) => ({ departmentId, serverId, position: i + 1 }))).run();
       });
+    },
+
+    // A transaction on SQLite holds the write lock from its BEGIN IMMEDIATE: nobody else writes meanwhile.
+    async lockOrder() {},
+
+    async appendServer(departmentId, serverId) {
+      await lock.run(() => {
+        const placed = db.select({ position: departmentServers.position }).from(departmentServers)
+          .where(and(eq(departmentServers.departmentId, departmentId), eq(departmentServers.serverId, serverId))).get();
+        if (placed) return;
+        const last = () => db.select({ n: max(departmentServers.position) }).from(departmentServers).where(eq(departmentServers.departmentId, departmentId)).get()?.n ?? 0;
+        db.run(sql`
+          INSERT INTO department_servers (department_id, server_id, position)
+          SELECT ${departmentId}, s.id, ${last()} + row_number() OVER (ORDER BY s.id)
+          FROM smtp_servers s
+          WHERE s.id <> ${serverId}
+            AND (s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))
+            AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)`);
+        db.insert(departmentServers).values({ departmentId, serverId, position: last() + 1 }).run();
+      });
+    },
+
+    async dropServer(serverId, departmentIds) {
+      if (departmentIds.length === 0) return;
+      await lock.run(() =>
+        db.delete(departmentServers).where(and(eq(departmentServers.serverId, serverId), inArray(departmentServers.departmentId, [...departmentIds]))).run(),
+      );
+    },
+
+    async insert(department) {
+      return lock.run(() => {
+        const position = (db.select({ n: max(departments.position) }).from(departments).get()?.n ?? 0) + 1;
+        try {
+          return db.insert(departments).values({ ...department, position }).returning().get();
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new UniqueViolation('code', err);
+          throw err;
+        }
+      });
+    },
+
+    async update(id, changes) {
+      return lock.run(() => db.update(departments).set(changes).where(eq(departments.id, id)).run().changes === 1);
     },
   };
 }

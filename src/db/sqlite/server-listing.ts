@@ -155,14 +155,26 @@ export function createServerListing<K extends string, F extends string = never>(
     return planSearch(q).map((term) => (term.meaning && 'port' in term.meaning && !portInUse.get(term.meaning.port) ? { ...term, meaning: null } : term));
   }
 
-  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row.
-  const servedBy = new Map<string, ServerDepartment[]>();
+  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row, worked out
+  // again when a department was added or renamed (the list is read at each listing).
+  let servedBy = new Map<string, ServerDepartment[]>();
+  let current: Department[] = [];
+  let currentKey = '';
+  function readDepartments() {
+    const all = departments();
+    const key = all.map((d) => `${d.id}\t${d.code}\t${d.name}`).join('\n');
+    current = all;
+    if (key !== currentKey) {
+      currentKey = key;
+      servedBy = new Map();
+    }
+  }
   function servedDepartments(ids: unknown): ServerDepartment[] {
     if (typeof ids !== 'string' || !ids) return [];
     let served = servedBy.get(ids);
     if (!served) {
       const wanted = ids.split(',');
-      served = departments()
+      served = current
         .filter((d) => wanted.includes(String(d.id)))
         .map((d) => ({ code: d.code, name: d.name }));
       servedBy.set(ids, served);
@@ -192,6 +204,7 @@ export function createServerListing<K extends string, F extends string = never>(
   return {
     /** One page in display order, with the exact count of the matches. */
     page(filter: ServerListFilter, page: number, perPage: number) {
+      readDepartments();
       const now = Date.now();
       const terms = termsOf(filter.q);
       const total = count(filter, terms, now);
@@ -210,6 +223,7 @@ export function createServerListing<K extends string, F extends string = never>(
 
     /** Every match in display order, for a cursor on another connection; read its rows with `rowOf`. */
     everySql(filter: ServerListFilter): BoundSql {
+      readDepartments();
       const where = whereOf(filter, termsOf(filter.q), 'index', Date.now());
       return { sql: `SELECT ${select.sql}, ${departmentIdsSql} FROM smtp_servers${where.sql}${orderOf(filter)}`, params: where.params };
     },

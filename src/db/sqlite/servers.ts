@@ -24,9 +24,8 @@ function titled<T>(write: () => T): T {
 
 
 export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, lock: WriteLock): ServerStore {
-  // Departments change only with the migrations: read once, shared by every listing.
-  let departmentCache: Department[] | null = null;
-  const allDepartments = () => (departmentCache ??= db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all());
+  // Read at each listing: administrators add and rename departments (3 to 20 rows), maybe from another instance.
+  const allDepartments = (): Department[] => db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all();
   const exportListing = createServerListing(sqlite, exportedFields, allDepartments);
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {
@@ -141,6 +140,10 @@ export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, 
 
     async setSortKey(id, titleSort) {
       await lock.run(() => db.update(smtpServers).set({ titleSort }).where(eq(smtpServers.id, id)).run());
+    },
+
+    async setSearchText(id, searchText) {
+      await lock.run(() => db.update(smtpServers).set({ searchText }).where(eq(smtpServers.id, id)).run());
     },
 
     async passwordEnvelopes() {
