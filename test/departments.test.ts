@@ -249,7 +249,7 @@ t.test('deactivating a server: a badge on the list, skipped by its departments, 
   const list = await admin.get('/smtp-servers');
   t.match(text(list.body), 'Le serveur « Alpha » a été désactivé.');
   t.match(list.body, /<a href=\/smtp-servers\/\d+\/edit>Alpha<\/a> <span class="badge badge-inactive">Désactivé<\/span>/);
-  t.match(list.body, `formaction=/smtp-servers/${alpha!.id}/active name=active value=1`, 'a reactivate button');
+  t.notMatch(list.body, `/smtp-servers/${alpha!.id}/active`, 'no row button: the 50 rows stay under 40 KB; its page has it');
   t.match(text((await admin.get('/departments/vente')).body), 'Alpha ventes@exemple.fr Ignoré : désactivé');
   t.match((await admin.get(`/smtp-servers/${alpha!.id}/edit`)).body, /<input type="hidden" name="active" value="1">/, 'its page offers to reactivate it');
 
