@@ -34,6 +34,7 @@ import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerReposit
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
+import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { useDisplayTimeZone } from './i18n/index.js';
@@ -79,6 +80,8 @@ declare module 'fastify' {
     registeredRoutes: RegisteredRoute[];
     /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
     smtpSettings: SmtpSettings;
+    /** The sending outbox (src/outbox/): accept, find, list, retry, cancel. */
+    outbox: OutboxService;
   }
 }
 
@@ -184,6 +187,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     departments: createDepartmentRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
+  app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();
