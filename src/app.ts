@@ -33,7 +33,8 @@ import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
-import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { OAuthTokens } from './smtp/oauth-tokens.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
@@ -76,6 +77,8 @@ declare module 'fastify' {
     registeredRoutes: RegisteredRoute[];
     /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
     smtpSettings: SmtpSettings;
+    /** OAuth2 access tokens, in memory only: shared by the connection test, the confirmation and the outbox. */
+    oauthTokens: OAuthTokens;
   }
 }
 
@@ -92,6 +95,7 @@ export const logRedactPaths = [
   '*.password',
   'body.password',
   'req.body.password',
+  ...['oauthClientSecret', 'oauthServiceAccountKey', 'accessToken', 'access_token', 'clientSecret', 'serviceAccountKey'].flatMap((name) => [name, `*.${name}`, `body.${name}`, `req.body.${name}`]),
 ];
 
 /**
@@ -180,6 +184,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     connectionTests: createConnectionTestRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
+  app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();

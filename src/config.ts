@@ -55,6 +55,23 @@ export interface RelaisConfig {
   smtpAllowPrivate: boolean;
   /** RELAIS_SMTP_ALLOWED_NETWORKS: networks (CIDR) allowed although refused by default, e.g. 127.0.0.0/8 for a local Postfix. */
   smtpAllowedNetworks: string[];
+  /** RELAIS_OAUTH_MICROSOFT_AUTHORITY: where Microsoft 365 tokens come from (`<authority>/<tenant>/oauth2/v2.0/token`). */
+  oauthMicrosoftAuthority: string;
+  /** RELAIS_OAUTH_GOOGLE_TOKEN_URL: Google's token endpoint for service accounts. */
+  oauthGoogleTokenUrl: string;
+}
+
+/** An http(s) URL without a trailing slash; a wrong one stops the start. */
+function urlFrom(value: string | undefined, fallback: string, name: string): string {
+  const raw = (value || fallback).trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an http:// or https:// URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${name} must be an http:// or https:// URL, got "${value}"`);
+  return raw.replace(/\/+$/, '');
 }
 
 function positiveIntFrom(value: string | undefined, fallback: number, name: string): number {
@@ -171,5 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
     smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
+    oauthMicrosoftAuthority: urlFrom(env.RELAIS_OAUTH_MICROSOFT_AUTHORITY, 'https://login.microsoftonline.com', 'RELAIS_OAUTH_MICROSOFT_AUTHORITY'),
+    oauthGoogleTokenUrl: urlFrom(env.RELAIS_OAUTH_GOOGLE_TOKEN_URL, 'https://oauth2.googleapis.com/token', 'RELAIS_OAUTH_GOOGLE_TOKEN_URL'),
   };
 }

@@ -10,6 +10,7 @@ import { DuplicateTitleError, StaleServerError, type ServerView } from './reposi
 import {
   limits,
   serverFormLists,
+  storedOAuthSecretOf,
   storedPasswordOf,
   suggestedPorts,
   validateServerForm,
@@ -48,6 +49,8 @@ function emptyFormValues(): ServerFormValues {
     signature: '',
     clearPassword: false,
     confirmCombination: false,
+    oauthTenant: '',
+    oauthClientId: '',
   };
 }
 
@@ -67,6 +70,8 @@ function formValuesOf(server: ServerView): ServerFormValues {
     signature: server.signature,
     clearPassword: false,
     confirmCombination: false,
+    oauthTenant: server.oauthTenant,
+    oauthClientId: server.oauthClientId,
   };
 }
 
@@ -152,7 +157,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const body = request.form;
     const copyOf = await copySource(body.duplicateOf);
     // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(copyOf) });
+    const result = validateServerForm(body, {
+      departmentCodes: departments.map((d) => d.code),
+      storedPassword: storedPasswordOf(copyOf),
+      storedOAuthSecret: storedOAuthSecretOf(copyOf),
+    });
     if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
     try {
       const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
@@ -184,6 +193,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       departmentCodes: departments.map((d) => d.code),
       storedPassword: storedPasswordOf(server),
       storedCombination: combinationOf(server),
+      storedOAuthSecret: storedOAuthSecretOf(server),
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     try {
