@@ -66,6 +66,8 @@ export const en: Record<MessageKey, string> = {
   'security.unusualHint': 'The port, security or authentication do not go together; the combination was confirmed when saved.',
   'authentication.none': 'None',
   'authentication.password': 'Password',
+  'authentication.oauth2-microsoft': 'OAuth2 Microsoft 365',
+  'authentication.oauth2-google': 'OAuth2 Google',
   'usage.default': 'Default',
   'usage.defaultAll': 'All departments',
   'usage.custom': 'Custom',
@@ -583,6 +585,7 @@ export const en: Record<MessageKey, string> = {
   'error.oauthServiceAccountKey.tooLong': 'The JSON key must be at most {max} characters.',
   'error.oauthServiceAccountKey.json': 'This is not JSON: paste the whole content of the downloaded key file.',
   'error.oauthServiceAccountKey.fields': 'This key lacks the client_email and private_key fields of a service account key.',
+  'nudge.badge': 'Switch to OAuth2',
   'nudge.office365':
     'Microsoft turns password authentication (SMTP AUTH basic) off by default for Exchange Online tenants from the end of December 2026: switch to “OAuth2 — Microsoft 365”.',
   'nudge.gmail':

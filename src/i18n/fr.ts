@@ -65,6 +65,8 @@ export const fr = {
   'security.unusualHint': 'Le port, la sécurité ou l’authentification ne vont pas ensemble ; la combinaison a été confirmée à l’enregistrement.',
   'authentication.none': 'Aucune',
   'authentication.password': 'Mot de passe',
+  'authentication.oauth2-microsoft': 'OAuth2 Microsoft 365',
+  'authentication.oauth2-google': 'OAuth2 Google',
   'usage.default': 'Par défaut',
   'usage.defaultAll': 'Tous les services',
   'usage.custom': 'Personnalisée',
@@ -588,6 +590,7 @@ export const fr = {
   'error.oauthServiceAccountKey.tooLong': 'La clé JSON ne doit pas dépasser {max} caractères.',
   'error.oauthServiceAccountKey.json': 'Ce n’est pas du JSON : collez tout le contenu du fichier de clé téléchargé.',
   'error.oauthServiceAccountKey.fields': 'Cette clé n’a pas les champs client_email et private_key d’une clé de compte de service.',
+  'nudge.badge': 'Passer à OAuth2',
   'nudge.office365':
     'Microsoft désactive par défaut l’authentification par mot de passe (SMTP AUTH basic) des locataires Exchange Online à partir de fin décembre 2026 : passez à « OAuth2 — Microsoft 365 ».',
   'nudge.gmail':

@@ -9,6 +9,7 @@ import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink,
 import { DuplicateTitleError, StaleServerError, type ServerView } from './repository.js';
 import {
   limits,
+  passwordNudgeOf,
   serverFormLists,
   storedOAuthSecretOf,
   storedPasswordOf,
@@ -98,6 +99,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       filterNames,
       filterChoices,
       ariaSort,
+      passwordNudgeOf,
     };
   }
 

@@ -244,6 +244,20 @@ export function savedServerOAuthSecret(server: StoredOAuthTarget & { hasOauthSec
   return chooseOAuthSecret({ authentication: server.authentication, typed: '', towards: oauthTargetOf(server) }, stored);
 }
 
+export type PasswordNudge = 'office365' | 'gmail';
+
+/**
+ * A password towards Microsoft 365 or Gmail: Microsoft turns basic authentication off by default from the end of
+ * December 2026, Google takes only app passwords. Said on the list and the form; the stored password is never read for it.
+ */
+export function passwordNudgeOf(server: { host: string; authentication: string }): PasswordNudge | null {
+  if (server.authentication !== 'password') return null;
+  const host = server.host.trim().toLowerCase().replace(/\.$/, '');
+  if (host === 'smtp.office365.com' || host === 'outlook.office365.com') return 'office365';
+  if (host === 'smtp.gmail.com') return 'gmail';
+  return null;
+}
+
 /** The secret a choice stands for; the stored one is decrypted only when chosen. */
 export async function passwordFor(choice: PasswordChoice, revealStored: () => Promise<string | null>): Promise<string | null> {
   if (choice.kind === 'typed') return choice.password;
