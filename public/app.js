@@ -20,7 +20,8 @@ function showCombination(form) {
   const port = form.querySelector('#port');
   if (!block || !security || !port) return;
   const p = Number(port.value.trim());
-  const password = form.querySelector('#authentication-password')?.checked ?? false;
+  // A password or an OAuth2 token: either would cross the network in clear.
+  const password = ['password', 'oauth2-microsoft', 'oauth2-google'].includes(form.querySelector('input[name="authentication"]:checked')?.value);
   const found = {
     tlsOnPlainPort: security.value === 'tls' && (p === 587 || p === 25),
     plainOnTlsPort: security.value !== 'tls' && p === 465,
@@ -35,6 +36,23 @@ for (const type of ['change', 'input']) {
     if (form?.querySelector('[data-combination]')) showCombination(form);
   });
 }
+
+// Only the chosen authentication's fields are shown; without JavaScript every group is there, each under its legend,
+// and the server ignores the groups of the other modes.
+function showAuthGroups(form) {
+  const chosen = form.querySelector('input[name="authentication"]:checked')?.value ?? '';
+  for (const group of form.querySelectorAll('[data-auth-group]')) group.hidden = group.dataset.authGroup !== chosen;
+  for (const hint of form.querySelectorAll('[data-no-js-only]')) hint.hidden = true;
+}
+function showAllAuthGroups(root) {
+  for (const form of root.querySelectorAll('form')) if (form.querySelector('[data-auth-group]')) showAuthGroups(form);
+}
+document.addEventListener('change', (event) => {
+  const input = event.target;
+  if (input instanceof HTMLInputElement && input.name === 'authentication' && input.form) showAuthGroups(input.form);
+});
+showAllAuthGroups(document);
+document.addEventListener('htmx:load', (event) => showAllAuthGroups(event.target instanceof Element ? (event.target.closest('form') ?? event.target).parentElement ?? document : document));
 
 // After htmx swaps a form with errors, take the keyboard to the summary like a page load would. The summary is looked
 // up in the document, not in the swap's target: an outerHTML swap hands over the old, detached form, whose summary

@@ -36,7 +36,8 @@ import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { routeAccess, type Access } from './web/access.js';
-import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
+import { OAuthTokens } from './smtp/oauth-tokens.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
@@ -82,6 +83,8 @@ declare module 'fastify' {
     smtpSettings: SmtpSettings;
     /** The sending outbox (src/outbox/): accept, find, list, retry, cancel. */
     outbox: OutboxService;
+    /** OAuth2 access tokens, in memory only: shared by the connection test, the confirmation and the outbox. */
+    oauthTokens: OAuthTokens;
   }
 }
 
@@ -98,6 +101,7 @@ export const logRedactPaths = [
   '*.password',
   'body.password',
   'req.body.password',
+  ...['oauthClientSecret', 'oauthServiceAccountKey', 'accessToken', 'access_token', 'clientSecret', 'serviceAccountKey'].flatMap((name) => [name, `*.${name}`, `body.${name}`, `req.body.${name}`]),
 ];
 
 /**
@@ -188,6 +192,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   app.decorate('smtpSettings', smtpSettings);
   app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
+  app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();

@@ -57,6 +57,10 @@ export interface RelaisConfig {
   smtpAllowedNetworks: string[];
   /** The sending outbox: see src/outbox/worker.ts and the README's « Outbox » section. */
   outbox: OutboxSettings;
+  /** RELAIS_OAUTH_MICROSOFT_AUTHORITY: where Microsoft 365 tokens come from (`<authority>/<tenant>/oauth2/v2.0/token`). */
+  oauthMicrosoftAuthority: string;
+  /** RELAIS_OAUTH_GOOGLE_TOKEN_URL: Google's token endpoint for service accounts. */
+  oauthGoogleTokenUrl: string;
 }
 
 export interface OutboxSettings {
@@ -104,6 +108,19 @@ function outboxSettingsFrom(env: NodeJS.ProcessEnv): OutboxSettings {
     sendTimeoutMs: positiveIntFrom(env.RELAIS_SMTP_SEND_TIMEOUT_MS, 60_000, 'RELAIS_SMTP_SEND_TIMEOUT_MS'),
     poolConnections: positiveIntFrom(env.RELAIS_SMTP_POOL_CONNECTIONS, 5, 'RELAIS_SMTP_POOL_CONNECTIONS'),
   };
+}
+
+/** An http(s) URL without a trailing slash; a wrong one stops the start. */
+function urlFrom(value: string | undefined, fallback: string, name: string): string {
+  const raw = (value || fallback).trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an http:// or https:// URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${name} must be an http:// or https:// URL, got "${value}"`);
+  return raw.replace(/\/+$/, '');
 }
 
 function positiveIntFrom(value: string | undefined, fallback: number, name: string): number {
@@ -221,5 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
     outbox: outboxSettingsFrom(env),
+    oauthMicrosoftAuthority: urlFrom(env.RELAIS_OAUTH_MICROSOFT_AUTHORITY, 'https://login.microsoftonline.com', 'RELAIS_OAUTH_MICROSOFT_AUTHORITY'),
+    oauthGoogleTokenUrl: urlFrom(env.RELAIS_OAUTH_GOOGLE_TOKEN_URL, 'https://oauth2.googleapis.com/token', 'RELAIS_OAUTH_GOOGLE_TOKEN_URL'),
   };
 }

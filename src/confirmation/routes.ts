@@ -15,6 +15,7 @@ export async function confirmationRoutes(app: FastifyInstance) {
     settings: app.smtpSettings,
     publicUrl: app.config.publicUrl,
     ttlHours: app.config.confirmationTtlHours,
+    tokens: app.oauthTokens,
   };
 
   function message(reply: FastifyReply, status: number, titleKey: MessageKey, bodyKey: MessageKey, params: Params, kind: string) {

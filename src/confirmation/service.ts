@@ -2,7 +2,9 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { Actor } from '../audit/repository.js';
 import type { Locale } from '../i18n/index.js';
 import { diagnose, factsFromError, isCertificateFailure } from '../smtp/diagnosis.js';
+import { withSmtpAuth } from '../smtp/credentials.js';
 import { transportOptionsFor, type SmtpSettings } from '../smtp/endpoint.js';
+import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { probeServer, speaksImplicitTls } from '../smtp/probe.js';
 import type { Diagnosis } from '../smtp/report.js';
 import { resolveDestination } from '../smtp/destination.js';
@@ -17,6 +19,8 @@ export interface ConfirmationDeps {
   settings: SmtpSettings;
   publicUrl: string;
   ttlHours: number;
+  /** The OAuth2 tokens shared with the connection test and the outbox. */
+  tokens: OAuthTokens;
 }
 
 export type SendOutcome =
@@ -38,6 +42,7 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   const before = await deps.servers.findServer(serverId);
   if (!before) return { kind: 'notFound' };
   await passwordFor(savedServerPassword(before), () => deps.servers.revealPassword(serverId));
+  await deps.servers.revealCredentials(before);
   const issued = await deps.confirmations.issue(serverId, { ttlHours: deps.ttlHours });
   if (issued.kind === 'notFound') return issued;
   // Read once the link exists: an edit from now on voids it, so the mail cannot prove settings it was not sent with.
@@ -46,7 +51,7 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   if (issued.kind === 'throttled') return { ...issued, server };
 
   const choice = savedServerPassword(server);
-  const password = await passwordFor(choice, () => deps.servers.revealPassword(serverId));
+  const credentials = await deps.servers.revealCredentials(server);
   const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   let address: string | null = null;
@@ -54,14 +59,18 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
   try {
     // Resolved and checked once; nodemailer connects to that very address and keeps the name for TLS.
     address = (await resolveDestination(server.host, deps.settings.destinations)).address;
-    transport = nodemailer.createTransport(transportOptionsFor(server, password, deps.settings, address));
-    await transport.sendMail({
-      from: { name: server.senderName, address: server.email },
-      to: server.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+    const checked = address;
+    await withSmtpAuth(credentials, deps.tokens, async (auth) => {
+      transport?.close();
+      transport = nodemailer.createTransport(transportOptionsFor(server, auth, deps.settings, checked));
+      await transport.sendMail({
+        from: { name: server.senderName, address: server.email },
+        to: server.email,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+      });
     });
     await deps.confirmations.recordSent(serverId, issued.tokenId, { sentAt: new Date(), expiresAt: issued.expiresAt, summary: route }, actor);
     return { kind: 'sent', server, expiresAt: issued.expiresAt };
@@ -83,6 +92,6 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
     await deps.confirmations.recordFailed(serverId, issued.tokenId, { at: new Date(), diagnosis, summary: `${route} : ${diagnosis.kind}` }, actor);
     return { kind: 'failed', server, diagnosis };
   } finally {
-    transport?.close();
+    (transport as Transporter | null)?.close();
   }
 }

@@ -12,8 +12,8 @@ export interface SecretCensus {
 /** Two counts by key id prefix, for the start-up log. */
 export async function countSecretsByKey(stores: Stores, box: SecretBox): Promise<SecretCensus> {
   return {
-    underOldKey: await stores.servers.countSealedByNoneOf([box.current.id]),
-    undecryptable: await stores.servers.countSealedByNoneOf(box.keyIds),
+    underOldKey: (await stores.servers.countSealedByNoneOf([box.current.id])) + (await stores.servers.countOauthSecretsSealedByNoneOf([box.current.id])),
+    undecryptable: (await stores.servers.countSealedByNoneOf(box.keyIds)) + (await stores.servers.countOauthSecretsSealedByNoneOf(box.keyIds)),
   };
 }
 
@@ -30,12 +30,19 @@ export interface RotationResult {
 export async function rotateSecrets(stores: Stores, box: SecretBox, actor: Actor): Promise<RotationResult> {
   return stores.transaction(async (tx) => {
     const result: RotationResult = { rewritten: 0, alreadyCurrent: 0, needOldKey: 0 };
-    for (const { id, envelope } of await tx.servers.passwordEnvelopes()) {
-      if (!box.needsRotation(envelope)) result.alreadyCurrent++;
-      else if (!box.canDecrypt(envelope)) result.needOldKey++;
-      else {
-        await tx.servers.replaceEnvelope(id, box.encrypt(box.decrypt(envelope)));
-        result.rewritten++;
+    // The SMTP passwords, then the OAuth2 secrets (client secrets, service account keys): one key for all.
+    const kinds = [
+      [await tx.servers.passwordEnvelopes(), (id: number, envelope: string) => tx.servers.replaceEnvelope(id, envelope)],
+      [await tx.servers.oauthSecretEnvelopes(), (id: number, envelope: string) => tx.servers.replaceOauthSecretEnvelope(id, envelope)],
+    ] as const;
+    for (const [envelopes, replace] of kinds) {
+      for (const { id, envelope } of envelopes) {
+        if (!box.needsRotation(envelope)) result.alreadyCurrent++;
+        else if (!box.canDecrypt(envelope)) result.needOldKey++;
+        else {
+          await replace(id, box.encrypt(box.decrypt(envelope)));
+          result.rewritten++;
+        }
       }
     }
     if (result.rewritten > 0) {

@@ -65,6 +65,8 @@ export const fr = {
   'security.unusualHint': 'Le port, la sécurité ou l’authentification ne vont pas ensemble ; la combinaison a été confirmée à l’enregistrement.',
   'authentication.none': 'Aucune',
   'authentication.password': 'Mot de passe',
+  'authentication.oauth2-microsoft': 'OAuth2 Microsoft 365',
+  'authentication.oauth2-google': 'OAuth2 Google',
   'usage.default': 'Par défaut',
   'usage.defaultAll': 'Tous les services',
   'usage.custom': 'Personnalisée',
@@ -640,6 +642,79 @@ export const fr = {
   'audit.field.active': 'Actif',
   'audit.field.position': 'Rang',
   'audit.field.name': 'Nom',
+  'form.authentication.oauth2-microsoft': 'OAuth2 — Microsoft 365',
+  'form.authentication.oauth2-google': 'OAuth2 — Google Workspace',
+  'form.oauth.microsoft.legend': 'OAuth2 — Microsoft 365 (application inscrite dans le locataire)',
+  'form.oauth.google.legend': 'OAuth2 — Google Workspace (compte de service)',
+  'form.oauth.noJs': 'Ne remplissez que le groupe de l’authentification choisie : les autres sont ignorés à l’enregistrement.',
+  'form.oauth.microsoft.steps':
+    'L’administrateur du locataire doit avoir : inscrit une application (Microsoft Entra, « Inscriptions d’applications ») avec un secret client ; ajouté la permission SMTP.SendAsApp (Office 365 Exchange Online) avec le consentement administrateur ; déclaré son principal de service dans Exchange (New-ServicePrincipal) et donné à ce principal le droit sur la boîte (Add-MailboxPermission -AccessRights FullAccess) ; activé SMTP AUTH pour la boîte (Set-CASMailbox -SmtpClientAuthenticationDisabled $false). L’utilisateur est la boîte au nom de laquelle Relais envoie.',
+  'form.oauth.google.steps':
+    'L’administrateur Google Workspace doit avoir : créé un compte de service et sa clé JSON (console Google Cloud, IAM) ; accordé la délégation au niveau du domaine à son ID client pour le champ d’application https://mail.google.com/ (console d’administration, Sécurité › Contrôle des accès aux API). L’utilisateur est la boîte que le compte de service emprunte.',
+  'form.oauthTenant': 'Locataire (ID ou domaine)',
+  'form.oauthTenant.hint': 'L’ID du répertoire (un GUID) ou un domaine du locataire, par exemple contoso.onmicrosoft.com.',
+  'form.oauthClientId': 'ID d’application (client)',
+  'form.oauthClientId.hint': 'L’« ID d’application (client) » de l’inscription, un GUID.',
+  'form.oauthClientSecret': 'Secret client',
+  'form.oauthClientSecret.hint': 'La valeur du secret (pas son ID). Chiffrée, jamais réaffichée.',
+  'form.oauthClientSecret.replace': 'Nouveau secret client',
+  'form.oauthServiceAccountKey': 'Clé JSON du compte de service',
+  'form.oauthServiceAccountKey.hint': 'Collez le contenu du fichier .json téléchargé. La clé privée est chiffrée, jamais réaffichée.',
+  'form.oauthServiceAccountKey.replace': 'Nouvelle clé JSON',
+  'form.oauthSecret.stored': 'Secret enregistré',
+  'form.oauthSecret.storedFor': 'Clé enregistrée du compte de service {account}',
+  'form.oauthSecret.replaceHint': 'Laissez vide pour garder le secret enregistré (même serveur, même boîte, même application).',
+  'form.oauthSecret.unreadable': 'Secret illisible',
+  'form.oauthSecret.unreadableHint': 'Aucune clé configurée ne déchiffre le secret enregistré : retapez-le, ou remettez l’ancienne clé dans RELAIS_PREVIOUS_SECRETS.',
+  'error.username.mailboxRequired': 'Indiquez la boîte mail au nom de laquelle Relais envoie.',
+  'error.username.mailbox': 'Avec OAuth2, l’utilisateur est l’adresse de la boîte mail (exemple : ventes@exemple.fr).',
+  'error.oauthTenant.required': 'Indiquez le locataire Microsoft 365 (son ID ou un de ses domaines).',
+  'error.oauthTenant.invalid': 'Le locataire est un GUID ou un nom de domaine, sans espace ni barre oblique.',
+  'error.oauthClientId.required': 'Indiquez l’ID d’application (client).',
+  'error.oauthClientId.invalid': 'L’ID d’application ne contient que des lettres, chiffres et tirets.',
+  'error.oauthClientSecret.required': 'Indiquez le secret client de l’application.',
+  'error.oauthClientSecret.retype': 'Le serveur, la boîte, le locataire ou l’application ont changé : retapez le secret client, le secret enregistré ne sert que pour ceux-là.',
+  'error.oauthClientSecret.tooLong': 'Le secret client ne doit pas dépasser {max} caractères.',
+  'error.oauthServiceAccountKey.required': 'Collez la clé JSON du compte de service.',
+  'error.oauthServiceAccountKey.retype': 'Le serveur ou la boîte ont changé : collez à nouveau la clé JSON, la clé enregistrée ne sert que pour ceux-là.',
+  'error.oauthServiceAccountKey.tooLong': 'La clé JSON ne doit pas dépasser {max} caractères.',
+  'error.oauthServiceAccountKey.json': 'Ce n’est pas du JSON : collez tout le contenu du fichier de clé téléchargé.',
+  'error.oauthServiceAccountKey.fields': 'Cette clé n’a pas les champs client_email et private_key d’une clé de compte de service.',
+  'nudge.badge': 'Passer à OAuth2',
+  'nudge.office365':
+    'Microsoft désactive par défaut l’authentification par mot de passe (SMTP AUTH basic) des locataires Exchange Online à partir de fin décembre 2026 : passez à « OAuth2 — Microsoft 365 ».',
+  'nudge.gmail':
+    'Google Workspace n’accepte plus les mots de passe ordinaires en SMTP depuis le 30 septembre 2024 : utilisez un mot de passe d’application (16 caractères, avec la validation en deux étapes) ou, mieux, « OAuth2 — Google Workspace ».',
+  'audit.field.oauthSecret': 'Secret OAuth2',
+  'audit.field.oauthTenant': 'Locataire OAuth2',
+  'audit.field.oauthClientId': 'Application OAuth2',
+  'probe.step.token': 'Jeton OAuth2',
+  'probe.note.tokenFetched': 'Nouveau jeton obtenu, valable {minutes} min.',
+  'probe.note.tokenCached': 'Jeton déjà obtenu (en mémoire), encore valable {minutes} min.',
+  'probe.note.tokenRefreshed': 'Le serveur a refusé le jeton précédent : nouveau jeton obtenu, valable {minutes} min.',
+  'diagnosis.tokenTenant':
+    'Locataire introuvable (AADSTS90002) : « {endpoint} » ne connaît pas ce locataire. Vérifiez l’ID du répertoire ou le domaine dans le champ Locataire.',
+  'diagnosis.tokenSecret':
+    'Secret client refusé (AADSTS7000215) : ce n’est pas un secret valide de cette application. Copiez la valeur du secret (pas son ID) dans Entra › Inscriptions d’applications › Certificats et secrets, et retapez-la.',
+  'diagnosis.tokenSecretExpired':
+    'Secret client expiré (AADSTS7000222) : créez un nouveau secret dans Entra › Inscriptions d’applications › Certificats et secrets, et tapez-le ici.',
+  'diagnosis.tokenConsent':
+    'Consentement non accordé (AADSTS65001) : un administrateur du locataire doit accorder le consentement administrateur à la permission SMTP.SendAsApp de l’application.',
+  'diagnosis.tokenAppNotFound':
+    'Application introuvable dans ce locataire (AADSTS700016) : vérifiez l’ID d’application (client) et que l’application est inscrite dans ce locataire-là.',
+  'diagnosis.tokenDelegation':
+    'Google refuse le jeton ({code}) : la délégation au niveau du domaine n’est pas accordée à ce compte de service pour https://mail.google.com/, ou la boîte « {username} » n’existe pas dans le domaine. Console d’administration › Sécurité › Contrôle des accès aux API › Délégation au niveau du domaine.',
+  'diagnosis.tokenKeyInvalid': 'La clé du compte de service enregistrée n’est pas utilisable (JSON ou clé privée illisible) : collez à nouveau le fichier de clé.',
+  'diagnosis.tokenUnreachable': 'Le point d’obtention des jetons « {endpoint} » ne répond pas ({code}) : vérifiez l’accès de Relais à Internet (proxy, pare-feu) ou RELAIS_OAUTH_MICROSOFT_AUTHORITY / RELAIS_OAUTH_GOOGLE_TOKEN_URL.',
+  'diagnosis.tokenRefused': 'Le point d’obtention des jetons « {endpoint} » a refusé la demande ({code}) : {detail}',
+  'diagnosis.oauthRefused.microsoft':
+    'Le jeton est valide mais Exchange le refuse (535 5.7.3) : il manque le principal de service de l’application dans Exchange (New-ServicePrincipal) ou son droit sur la boîte « {username} » (Add-MailboxPermission -AccessRights FullAccess).',
+  'diagnosis.oauthRefused.google':
+    'Le jeton est valide mais Gmail le refuse : vérifiez que la boîte « {username} » existe, que Gmail est activé pour elle et que la délégation couvre https://mail.google.com/.',
+  'diagnosis.smtpAuthDisabled':
+    'SMTP AUTH est désactivé pour le locataire ou pour la boîte « {username} » (5.7.139) : Set-CASMailbox -Identity {username} -SmtpClientAuthenticationDisabled $false, ou Set-TransportConfig -SmtpClientAuthenticationDisabled $false pour le locataire.',
+  'diagnosis.basicAuthDisabled':
+    'Le serveur n’accepte plus l’authentification par mot de passe (550 5.7.30) : choisissez « OAuth2 — Microsoft 365 » et renseignez l’application du locataire.',
 } as const;
 
 export type MessageKey = keyof typeof fr;

@@ -1,3 +1,4 @@
+import type { Authentication } from '../smtp-servers/validation.js';
 import type { MessageAttempt, MessageDetail, MessageListQuery, MessagePage, MessageStatus, MessageSummary, OutgoingAttachment } from './types.js';
 
 /** A message as the service hands it to the store: validated, its ids and its hash computed. */
@@ -75,7 +76,7 @@ export interface SendingServer {
   host: string;
   port: number;
   security: 'none' | 'starttls' | 'tls';
-  authentication: 'none' | 'password';
+  authentication: Authentication;
   email: string;
   senderName: string;
   username: string;

@@ -3,8 +3,10 @@ import { renderServerForm } from '../smtp-servers/form-view.js';
 import type { ServerView } from '../smtp-servers/repository.js';
 import {
   passwordFor,
+  savedServerOAuthSecret,
   savedServerPassword,
   serverFormLists,
+  storedOAuthSecretOf,
   storedPasswordOf,
   validateServerForm,
   type ServerFormErrors,
@@ -14,6 +16,8 @@ import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import type { SmtpEndpoint } from '../smtp/endpoint.js';
+import { credentialsOf } from '../smtp/credentials.js';
+import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { probeServer } from '../smtp/probe.js';
 import { parseReport } from '../smtp/report.js';
 import { InFlight } from './in-flight.js';
@@ -21,7 +25,13 @@ import { InFlight } from './in-flight.js';
 const resultTarget = 'test-result';
 
 /** The fields a connection test needs; the others (title, usage, signature) can wait for the save. */
-const connectionFields: ServerFormField[] = ['host', 'port', 'security', 'authentication', 'email', 'username', 'password'];
+const connectionFields: ServerFormField[] = ['host', 'port', 'security', 'authentication', 'email', 'username', 'password', 'oauthTenant', 'oauthClientId', 'oauthClientSecret', 'oauthServiceAccountKey'];
+
+/** The probe's OAuth2 options: the token source and the credentials, when the server authenticates with OAuth2. */
+function oauthOptionsOf(server: Parameters<typeof credentialsOf>[0], oauthSecret: string | null, tokens: OAuthTokens) {
+  const credentials = credentialsOf(server, { password: null, oauthSecret });
+  return credentials.kind === 'oauth2' ? { oauth: { credentials: credentials.oauth, tokens } } : {};
+}
 
 export async function connectionTestRoutes(app: FastifyInstance) {
   const servers = app.repositories.smtpServers;
@@ -40,7 +50,8 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     const key = `server:${server.id}`;
     const tested = await running.exclusive(key, async () => {
       const choice = savedServerPassword(server);
-      const report = await probeServer(server, await passwordFor(choice, () => servers.revealPassword(server.id)), app.smtpSettings);
+      const oauthSecret = await passwordFor(savedServerOAuthSecret(server), () => servers.revealOauthSecret(server.id));
+      const report = await probeServer(server, await passwordFor(choice, () => servers.revealPassword(server.id)), app.smtpSettings, oauthOptionsOf(server, oauthSecret, app.oauthTokens));
       await tests.recordServerTest(server.id, server.title, report, actorOf(request), server.version, choice);
       return true;
     });
@@ -70,7 +81,11 @@ export async function connectionTestRoutes(app: FastifyInstance) {
   async function testTypedValues(request: FastifyRequest, reply: FastifyReply, server: ServerView | null) {
     const body = request.form;
     const departments = await servers.listDepartments();
-    const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(server) });
+    const result = validateServerForm(body, {
+      departmentCodes: departments.map((d) => d.code),
+      storedPassword: storedPasswordOf(server),
+      storedOAuthSecret: storedOAuthSecretOf(server),
+    });
     const values = result.values;
     const errors: ServerFormErrors = {};
     if (!result.ok) for (const field of connectionFields) if (result.errors[field]) errors[field] = result.errors[field];
@@ -88,14 +103,16 @@ export async function connectionTestRoutes(app: FastifyInstance) {
       security: values.security as SmtpEndpoint['security'],
       authentication: values.authentication as SmtpEndpoint['authentication'],
       email: values.email,
-      username: values.authentication === 'password' ? values.username : '',
+      username: values.authentication !== 'none' ? values.username : '',
       verifyCertificate: values.verifyCertificate,
     };
     // The same choice the save would make: the stored password only towards the server it was typed for.
     const choice = result.password;
     const password = await passwordFor(choice, async () => (server ? servers.revealPassword(server.id) : null));
+    const oauthSecret = await passwordFor(result.oauthSecret, async () => (server ? servers.revealOauthSecret(server.id) : null));
+    const oauth = oauthOptionsOf({ ...endpoint, oauthTenant: values.oauthTenant, oauthClientId: values.oauthClientId }, oauthSecret, app.oauthTokens);
     const report = await running.exclusive(server ? `server:${server.id}` : `new:${actorOf(request).userId}`, () =>
-      probeServer(endpoint, password, app.smtpSettings),
+      probeServer(endpoint, password, app.smtpSettings, oauth),
     );
     if (report === null) {
       if (wantsFragment(request, resultTarget)) return reply.fragment('smtp-servers/_test-result', { test: { busy: true } }, 409);

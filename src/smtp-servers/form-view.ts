@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MessageKey } from '../i18n/index.js';
 import { wantsFragment } from '../web/render.js';
 import type { Department, ServerView } from './repository.js';
-import { combinationMismatches, mismatchesOfValues, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
+import { combinationMismatches, mismatchesOfValues, passwordNudgeOf, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
 
 const formTarget = 'server-form';
 
@@ -31,6 +31,7 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     server: options.server,
     copyOf: options.copyOf ?? null,
     mismatches: mismatchesOfValues(options.values),
+    nudge: passwordNudgeOf(options.values),
     allMismatches: combinationMismatches,
     // The page never gets a typed password back: when one was typed, the field says it must be typed again.
     passwordDropped: typeof body.password === 'string' && body.password !== '',

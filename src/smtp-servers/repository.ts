@@ -6,7 +6,8 @@ import { departmentsLeftWithout } from '../departments/routing.js';
 import { defaultPerPage } from './columns.js';
 import { normalizeForSearch } from './search.js';
 import type { Department, ExportedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
-import { mismatchesOf, type ServerInput } from './validation.js';
+import { credentialsOf, type SmtpCredentials } from '../smtp/credentials.js';
+import { mismatchesOf, passwordFor, savedServerOAuthSecret, savedServerPassword, type ServerInput } from './validation.js';
 
 export type { Department, ServerDepartment, ServerListFilter };
 
@@ -16,8 +17,12 @@ export interface ServerListQuery extends ServerListFilter {
 }
 
 /** A server as pages and exports see it: everything but the password, which is only "stored or not". */
-export type ServerView = Omit<StoredServer, 'passwordCiphertext'> & {
+export type ServerView = Omit<StoredServer, 'passwordCiphertext' | 'oauthSecretCiphertext'> & {
   hasPassword: boolean;
+  /** An OAuth2 client secret or service account key is stored (never shown). */
+  hasOauthSecret: boolean;
+  /** …but no configured key can decrypt it. */
+  oauthSecretUnreadable: boolean;
   /** A password is stored but no configured key can decrypt it: it must be typed again, or the old key restored. */
   passwordUnreadable: boolean;
   /** Port, security and authentication that do not go together (saved after an explicit confirmation). */
@@ -31,7 +36,7 @@ export type ServerListItem = ExportedServer;
 export type ServerReadSnapshot = ServerSnapshot;
 
 export interface ServerPage {
-  rows: ServerView[];
+  rows: Omit<ServerView, 'hasOauthSecret' | 'oauthSecretUnreadable'>[];
   total: number;
   page: number;
   pages: number;
@@ -39,7 +44,7 @@ export interface ServerPage {
 }
 
 /** Fields whose change means the mail path is no longer the one that was proven. */
-const pathFields = ['host', 'port', 'security', 'email', 'username'] as const;
+const pathFields = ['host', 'port', 'security', 'email', 'username', 'authentication', 'oauthTenant', 'oauthClientId'] as const;
 
 export function titleKeyOf(title: string): string {
   return title.normalize('NFC').trim().toLowerCase();
@@ -118,7 +123,7 @@ function withUniqueTitle<T>(title: string, write: () => Promise<T>): Promise<T> 
 }
 
 /** What the audit trail compares between two states of a server; the password is never among them. */
-function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches'>): Record<string, unknown> {
+function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches' | 'oauthSecret'>): Record<string, unknown> {
   return {
     title: view.title,
     host: view.host,
@@ -132,6 +137,8 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
     departments: view.departments.map((d) => d.code).join(','),
     verifyCertificate: view.verifyCertificate,
     signature: view.signature,
+    oauthTenant: view.oauthTenant,
+    oauthClientId: view.oauthClientId,
   };
 }
 
@@ -143,8 +150,15 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
   const unreadable = (envelope: string | null) => envelope !== null && !secrets.keyIds.some((keyId) => envelope.startsWith(envelopePrefix(keyId)));
 
   function viewOf(server: StoredServer): ServerView {
-    const { passwordCiphertext, ...rest } = server;
-    return { ...rest, hasPassword: passwordCiphertext !== null, passwordUnreadable: unreadable(passwordCiphertext), unusualCombination: mismatchesOf(server).length > 0 };
+    const { passwordCiphertext, oauthSecretCiphertext, ...rest } = server;
+    return {
+      ...rest,
+      hasPassword: passwordCiphertext !== null,
+      passwordUnreadable: unreadable(passwordCiphertext),
+      hasOauthSecret: oauthSecretCiphertext !== null,
+      oauthSecretUnreadable: unreadable(oauthSecretCiphertext),
+      unusualCombination: mismatchesOf(server).length > 0,
+    };
   }
 
   async function read(tx: Stores, id: number): Promise<ServerView | null> {
@@ -170,6 +184,8 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       usage: input.usage,
       verifyCertificate: input.verifyCertificate,
       signature: input.signature,
+      oauthTenant: input.oauthTenant,
+      oauthClientId: input.oauthClientId,
       searchText: searchTextOf(input, named.map((d) => d.name)),
     };
   }
@@ -235,6 +251,24 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       return secrets.decrypt(ciphertext);
     },
 
+    /** The plaintext OAuth2 secret (client secret or service account key), for a token request only. Throws UndecryptableSecretError. */
+    async revealOauthSecret(id: number): Promise<string | null> {
+      const ciphertext = (await stores.servers.find(id))?.oauthSecretCiphertext;
+      if (!ciphertext) return null;
+      if (!secrets.canDecrypt(ciphertext)) throw new UndecryptableSecretError(keyIdOf(ciphertext), id);
+      return secrets.decrypt(ciphertext);
+    },
+
+    /**
+     * What a saved server authenticates with, its secret revealed (the « typed or stored » rule, towards itself): what
+     * smtpAuthFor (src/smtp/credentials.ts) turns into nodemailer's `auth`. Throws UndecryptableSecretError.
+     */
+    async revealCredentials(server: ServerView): Promise<SmtpCredentials> {
+      const password = await passwordFor(savedServerPassword(server), () => this.revealPassword(server.id));
+      const oauthSecret = await passwordFor(savedServerOAuthSecret(server), () => this.revealOauthSecret(server.id));
+      return credentialsOf(server, { password, oauthSecret });
+    },
+
     /**
      * `copyOf`: the server this one duplicates. A password left blank (`input.password` undefined) then takes the
      * source's stored password: the caller has checked it goes to the same server (storedPasswordStillApplies).
@@ -248,7 +282,9 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           const source = options.copyOf === undefined ? null : await tx.servers.find(options.copyOf);
           const copiedPassword = input.password === undefined && source?.passwordCiphertext ? secrets.decrypt(source.passwordCiphertext) : null;
           const password = input.password ?? copiedPassword;
-          const id = await tx.servers.insert({ ...(await columnsOf(input, served)), passwordCiphertext: password ? secrets.encrypt(password) : null });
+          // The OAuth2 secret is copied sealed as it is, like an unreadable password would be: the same key opens both.
+          const oauthSecretCiphertext = input.oauthSecret === undefined ? source?.oauthSecretCiphertext ?? null : input.oauthSecret === null ? null : secrets.encrypt(input.oauthSecret);
+          const id = await tx.servers.insert({ ...(await columnsOf(input, served)), passwordCiphertext: password ? secrets.encrypt(password) : null, oauthSecretCiphertext });
           await tx.servers.setDepartments(id, served.map((d) => d.id));
           await placeInOrders(tx, id, [], servedIds(input.usage, served, all));
           if (source) {
@@ -288,12 +324,16 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           if (input.password !== undefined && (input.password !== null || before.hasPassword)) {
             changes.password = [before.hasPassword ? 'modifié' : '', input.password === null ? 'effacé' : 'modifié'];
           }
-          const pathChanged = pathFields.some((field) => field in changes) || 'password' in changes;
+          if (input.oauthSecret !== undefined && (input.oauthSecret !== null || before.hasOauthSecret)) {
+            changes.oauthSecret = [before.hasOauthSecret ? 'modifié' : '', input.oauthSecret === null ? 'effacé' : 'modifié'];
+          }
+          const pathChanged = pathFields.some((field) => field in changes) || 'password' in changes || 'oauthSecret' in changes;
           // The last connection test speaks of the old settings: it no longer says anything about these.
           const testOutdated = pathChanged || 'verifyCertificate' in changes;
           const row: ServerChanges = {
             ...(await columnsOf(input, served)),
             ...(input.password === undefined ? {} : { passwordCiphertext: input.password === null ? null : secrets.encrypt(input.password) }),
+            ...(input.oauthSecret === undefined ? {} : { oauthSecretCiphertext: input.oauthSecret === null ? null : secrets.encrypt(input.oauthSecret) }),
             ...(pathChanged
               ? { confirmationStatus: 'unconfirmed', confirmationSentAt: null, confirmationExpiresAt: null, confirmedAt: null, confirmationError: null }
               : {}),

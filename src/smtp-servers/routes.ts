@@ -10,7 +10,9 @@ import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink,
 import { DuplicateTitleError, StaleServerError, type Department, type ServerView } from './repository.js';
 import {
   limits,
+  passwordNudgeOf,
   serverFormLists,
+  storedOAuthSecretOf,
   storedPasswordOf,
   suggestedPorts,
   validateServerForm,
@@ -49,6 +51,8 @@ function emptyFormValues(): ServerFormValues {
     signature: '',
     clearPassword: false,
     confirmCombination: false,
+    oauthTenant: '',
+    oauthClientId: '',
   };
 }
 
@@ -68,6 +72,8 @@ function formValuesOf(server: ServerView): ServerFormValues {
     signature: server.signature,
     clearPassword: false,
     confirmCombination: false,
+    oauthTenant: server.oauthTenant,
+    oauthClientId: server.oauthClientId,
   };
 }
 
@@ -104,6 +110,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       filterNames,
       filterChoices,
       ariaSort,
+      passwordNudgeOf,
     };
   }
 
@@ -164,7 +171,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const body = request.form;
     const copyOf = await copySource(body.duplicateOf);
     // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
-    const result = validateServerForm(body, { departmentCodes: offeredCodes(departments, copyOf?.departments), storedPassword: storedPasswordOf(copyOf) });
+    const result = validateServerForm(body, {
+      departmentCodes: offeredCodes(departments, copyOf?.departments),
+      storedPassword: storedPasswordOf(copyOf),
+      storedOAuthSecret: storedOAuthSecretOf(copyOf),
+    });
     if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
     try {
       const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
@@ -196,6 +207,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       departmentCodes: offeredCodes(departments, server.departments),
       storedPassword: storedPasswordOf(server),
       storedCombination: combinationOf(server),
+      storedOAuthSecret: storedOAuthSecretOf(server),
     });
     if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
     // Its usage changed so that a department it alone sends for would have none left: asked once, named.

@@ -39,6 +39,10 @@ export interface ServerColumns {
   signature: string;
   /** Messages per minute the outbox may hand it, across instances; null or left out: no limit. */
   rateLimitPerMinute?: number | null;
+  /** OAuth2: the Microsoft tenant; '' otherwise (the default). */
+  oauthTenant?: string;
+  /** OAuth2: the Microsoft application id or the Google service account's address; '' otherwise (the default). */
+  oauthClientId?: string;
   /** Lower-cased, accent-free copy of the searchable fields. */
   searchText: string;
 }
@@ -67,8 +71,12 @@ export interface ServerState {
 /** A server's row as stored: the password only as its encrypted envelope. */
 export interface StoredServer extends Omit<ServerColumns, 'titleKey' | 'titleSort' | 'searchText'>, ServerState {
   id: number;
+  oauthTenant: string;
+  oauthClientId: string;
   /** AES-256-GCM envelope "v1:<keyId>:…", never the plaintext. */
   passwordCiphertext: string | null;
+  /** The OAuth2 client secret or service account key, sealed like the password; never the plaintext. */
+  oauthSecretCiphertext: string | null;
   /** Incremented by every update: a write based on an older reading is refused by comparing it. */
   version: number;
   createdAt: Date;
@@ -78,12 +86,12 @@ export interface StoredServer extends Omit<ServerColumns, 'titleKey' | 'titleSor
 }
 
 /** An update of a server's row; fields left out keep their value. The store adds one to its version. */
-export type ServerChanges = Partial<ServerColumns & ServerState & { passwordCiphertext: string | null }>;
+export type ServerChanges = Partial<ServerColumns & ServerState & { passwordCiphertext: string | null; oauthSecretCiphertext: string | null }>;
 
 export type UpdateOutcome = 'updated' | 'stale' | 'missing';
 
 /** A row of the list page: the columns asked for, the password's two flags, the departments served. */
-export type ListedServer = Omit<StoredServer, 'passwordCiphertext'> & { hasPassword: boolean; passwordUnreadable: boolean };
+export type ListedServer = Omit<StoredServer, 'passwordCiphertext' | 'oauthSecretCiphertext'> & { hasPassword: boolean; passwordUnreadable: boolean };
 
 export interface ListedPage {
   rows: ListedServer[];
@@ -132,7 +140,7 @@ export interface ServerStore {
   find(id: number): Promise<StoredServer | null>;
   /** Whether another server (not `exceptId`) has this title key. */
   titleKeyTaken(titleKey: string, exceptId?: number): Promise<boolean>;
-  insert(row: ServerColumns & { passwordCiphertext: string | null }): Promise<number>;
+  insert(row: ServerColumns & { passwordCiphertext: string | null; oauthSecretCiphertext?: string | null }): Promise<number>;
   /** Applies the changes and adds one to the version, only if the row is still at `expectedVersion` (when given). */
   update(id: number, changes: ServerChanges, expectedVersion?: number): Promise<UpdateOutcome>;
   /** Links the server to exactly these departments. */
@@ -155,4 +163,10 @@ export interface ServerStore {
   replaceEnvelope(id: number, envelope: string): Promise<void>;
   /** How many stored passwords were sealed by none of these keys (by the key id their envelope names). */
   countSealedByNoneOf(keyIds: readonly string[]): Promise<number>;
+  /** Every stored OAuth2 secret envelope (client secrets, service account keys), for the rotation of keys. */
+  oauthSecretEnvelopes(): Promise<{ id: number; envelope: string }[]>;
+  /** Replaces an OAuth2 secret's envelope by another of the same secret (a key rotation: the version stays). */
+  replaceOauthSecretEnvelope(id: number, envelope: string): Promise<void>;
+  /** How many stored OAuth2 secrets were sealed by none of these keys. */
+  countOauthSecretsSealedByNoneOf(keyIds: readonly string[]): Promise<number>;
 }

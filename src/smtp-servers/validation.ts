@@ -1,9 +1,11 @@
 import net from 'node:net';
 import { domainToASCII } from 'node:url';
 import type { MessageKey, Params } from '../i18n/index.js';
+import { parseServiceAccountKey } from '../smtp/oauth-tokens.js';
 
 export const securityModes = ['none', 'starttls', 'tls'] as const;
-export const authenticationModes = ['none', 'password'] as const;
+export const authenticationModes = ['none', 'password', 'oauth2-microsoft', 'oauth2-google'] as const;
+export const oauthModes = ['oauth2-microsoft', 'oauth2-google'] as const;
 export const usageModes = ['default', 'custom'] as const;
 export type Security = (typeof securityModes)[number];
 export type Authentication = (typeof authenticationModes)[number];
@@ -11,7 +13,7 @@ export type Usage = (typeof usageModes)[number];
 
 export const suggestedPorts: Record<Security, number> = { none: 25, starttls: 587, tls: 465 };
 
-export const limits = { title: 120, senderName: 120, username: 254, password: 1024, signature: 20_000 } as const;
+export const limits = { title: 120, senderName: 120, username: 254, password: 1024, signature: 20_000, oauthTenant: 253, oauthClientId: 254, oauthClientSecret: 1024, oauthServiceAccountKey: 20_000 } as const;
 
 export const serverFormFields = [
   'title',
@@ -29,6 +31,10 @@ export const serverFormFields = [
   'signature',
   'confirmCombination',
   'confirmLastUsable',
+  'oauthTenant',
+  'oauthClientId',
+  'oauthClientSecret',
+  'oauthServiceAccountKey',
 ] as const;
 export type ServerFormField = (typeof serverFormFields)[number];
 /** The form's fields that may repeat: any other sent twice is refused before the route runs. */
@@ -51,6 +57,12 @@ export interface ServerInput {
   signature: string;
   /** The port/security mismatches the administrator confirmed with this save (empty when the combination is usual). */
   confirmedMismatches: CombinationMismatch[];
+  /** OAuth2: the Microsoft tenant (id or domain); '' otherwise. */
+  oauthTenant: string;
+  /** OAuth2: the Microsoft application (client) id, or the Google service account's address; '' otherwise. */
+  oauthClientId: string;
+  /** The client secret or the service account's JSON key: undefined keeps the stored one; null clears it; a string replaces it. */
+  oauthSecret: string | null | undefined;
 }
 
 /** What the form shows again after a failed submission: never the password. */
@@ -69,6 +81,8 @@ export interface ServerFormValues {
   signature: string;
   clearPassword: boolean;
   confirmCombination: boolean;
+  oauthTenant: string;
+  oauthClientId: string;
 }
 
 export interface FieldError {
@@ -78,8 +92,8 @@ export interface FieldError {
 export type ServerFormErrors = Partial<Record<ServerFormField, FieldError>>;
 
 export type ValidationResult =
-  | { ok: true; value: ServerInput; values: ServerFormValues; password: PasswordChoice }
-  | { ok: false; values: ServerFormValues; errors: ServerFormErrors; password: PasswordChoice };
+  | { ok: true; value: ServerInput; values: ServerFormValues; password: PasswordChoice; oauthSecret: PasswordChoice }
+  | { ok: false; values: ServerFormValues; errors: ServerFormErrors; password: PasswordChoice; oauthSecret: PasswordChoice };
 
 /** Where a stored password may be sent: the server it was typed for. */
 export interface StoredPasswordTarget {
@@ -96,6 +110,15 @@ export interface ValidationContext {
   storedPassword: StoredPasswordTarget | null;
   /** Editing a server: a combination it already had was confirmed then, and is not asked about again. */
   storedCombination?: Combination | null;
+  /** Editing (or copying) a server that has an OAuth2 secret: a blank field keeps it, along the same path only. */
+  storedOAuthSecret?: StoredOAuthTarget | null;
+}
+
+/** Where a stored OAuth2 secret may be used: the same mode, tenant and application, towards the same server and mailbox. */
+export interface StoredOAuthTarget extends StoredPasswordTarget {
+  authentication: string;
+  oauthTenant: string;
+  oauthClientId: string;
 }
 
 export type Combination = Pick<ServerInput, 'port' | 'security' | 'authentication'>;
@@ -111,7 +134,7 @@ export function mismatchesOf(combination: Combination): CombinationMismatch[] {
   const found: CombinationMismatch[] = [];
   if (combination.security === 'tls' && (combination.port === 587 || combination.port === 25)) found.push('tlsOnPlainPort');
   if (combination.security !== 'tls' && combination.port === 465) found.push('plainOnTlsPort');
-  if (combination.security === 'none' && combination.authentication === 'password') found.push('passwordInClear');
+  if (combination.security === 'none' && combination.authentication !== 'none') found.push('passwordInClear');
   return found;
 }
 
@@ -121,7 +144,7 @@ export function mismatchesOfValues(values: Pick<ServerFormValues, 'port' | 'secu
   return mismatchesOf({
     port: Number(values.port),
     security: values.security as Security,
-    authentication: values.authentication === 'password' ? 'password' : 'none',
+    authentication: (authenticationModes as readonly string[]).includes(values.authentication) ? (values.authentication as Authentication) : 'none',
   });
 }
 
@@ -180,6 +203,60 @@ export function savedServerPassword(server: StoredPasswordTarget & { hasPassword
   // An unreadable stored password is still "the stored one" here: revealing it refuses the request in words.
   const stored = server.hasPassword ? passwordTargetOf(server) : null;
   return choosePassword({ authentication: server.authentication, typed: '', clear: false, towards: passwordTargetOf(server) }, stored);
+}
+
+export function isOAuth(authentication: string): authentication is (typeof oauthModes)[number] {
+  return (oauthModes as readonly string[]).includes(authentication);
+}
+
+/** How a server reaches its token and its mailbox: what a stored OAuth2 secret is bound to. */
+export function oauthTargetOf(server: StoredOAuthTarget): StoredOAuthTarget {
+  return { ...passwordTargetOf(server), authentication: server.authentication, oauthTenant: server.oauthTenant, oauthClientId: server.oauthClientId };
+}
+
+export function storedOAuthSecretOf(
+  server: (StoredOAuthTarget & { hasOauthSecret: boolean; oauthSecretUnreadable?: boolean }) | null,
+): StoredOAuthTarget | null {
+  return server?.hasOauthSecret && !server.oauthSecretUnreadable ? oauthTargetOf(server) : null;
+}
+
+/**
+ * The « typed or stored » rule of choosePassword for the OAuth2 secret (client secret or service account key): the
+ * stored one only along the path it was typed for — same mode, tenant and application, same server and mailbox —
+ * since the token it yields would otherwise go to another machine or speak for another mailbox.
+ */
+export function chooseOAuthSecret(use: { authentication: string; typed: string; towards: StoredOAuthTarget }, stored: StoredOAuthTarget | null): PasswordChoice {
+  const max = use.authentication === 'oauth2-google' ? limits.oauthServiceAccountKey : limits.oauthClientSecret;
+  if (use.typed.length > max) return { kind: 'tooLong' };
+  if (!isOAuth(use.authentication)) return { kind: 'none' };
+  if (use.typed.trim() !== '') return { kind: 'typed', password: use.typed.trim() };
+  if (!stored) return { kind: 'missing' };
+  const samePath =
+    stored.authentication === use.authentication &&
+    stored.oauthTenant.toLowerCase() === use.towards.oauthTenant.toLowerCase() &&
+    (use.authentication === 'oauth2-google' || stored.oauthClientId === use.towards.oauthClientId) &&
+    storedPasswordStillApplies(stored, use.towards);
+  return samePath ? { kind: 'stored' } : { kind: 'retype' };
+}
+
+/** A saved server, as it is: its stored OAuth2 secret, towards itself. */
+export function savedServerOAuthSecret(server: StoredOAuthTarget & { hasOauthSecret: boolean }): PasswordChoice {
+  const stored = server.hasOauthSecret ? oauthTargetOf(server) : null;
+  return chooseOAuthSecret({ authentication: server.authentication, typed: '', towards: oauthTargetOf(server) }, stored);
+}
+
+export type PasswordNudge = 'office365' | 'gmail';
+
+/**
+ * A password towards Microsoft 365 or Gmail: Microsoft turns basic authentication off by default from the end of
+ * December 2026, Google takes only app passwords. Said on the list and the form; the stored password is never read for it.
+ */
+export function passwordNudgeOf(server: { host: string; authentication: string }): PasswordNudge | null {
+  if (server.authentication !== 'password') return null;
+  const host = server.host.trim().toLowerCase().replace(/\.$/, '');
+  if (host === 'smtp.office365.com' || host === 'outlook.office365.com') return 'office365';
+  if (host === 'smtp.gmail.com') return 'gmail';
+  return null;
 }
 
 /** The secret a choice stands for; the stored one is decrypted only when chosen. */
@@ -264,6 +341,8 @@ export function formValuesFrom(raw: Record<string, unknown>): ServerFormValues {
     signature: text(raw.signature).replace(/\r\n/g, '\n'),
     clearPassword: checked(raw.clearPassword),
     confirmCombination: checked(raw.confirmCombination),
+    oauthTenant: text(raw.oauthTenant).trim(),
+    oauthClientId: text(raw.oauthClientId).trim(),
   };
 }
 
@@ -304,13 +383,38 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     errors.senderName = { key: 'error.senderName.tooLong', params: { max: limits.senderName } };
   }
 
-  const needsCredentials = values.authentication === 'password';
+  const oauth = isOAuth(values.authentication);
+  const needsCredentials = values.authentication === 'password' || oauth;
   if (CONTROL_CHARACTERS.test(values.username)) errors.username = { key: 'error.username.invalid' };
   else if (values.username.length > limits.username) {
     errors.username = { key: 'error.username.tooLong', params: { max: limits.username } };
-  } else if (needsCredentials && !values.username) errors.username = { key: 'error.username.required' };
+  } else if (needsCredentials && !values.username) errors.username = { key: oauth ? 'error.username.mailboxRequired' : 'error.username.required' };
+  else if (oauth && !isValidEmail(values.username)) errors.username = { key: 'error.username.mailbox' };
+
+  // OAuth2's fields count only in their own mode: the others are ignored (and cleared) on save.
+  const microsoft = values.authentication === 'oauth2-microsoft';
+  const google = values.authentication === 'oauth2-google';
+  if (microsoft) {
+    if (!values.oauthTenant) errors.oauthTenant = { key: 'error.oauthTenant.required' };
+    else if (values.oauthTenant.length > limits.oauthTenant || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(values.oauthTenant)) errors.oauthTenant = { key: 'error.oauthTenant.invalid' };
+    if (!values.oauthClientId) errors.oauthClientId = { key: 'error.oauthClientId.required' };
+    else if (values.oauthClientId.length > limits.oauthClientId || !/^[A-Za-z0-9._-]+$/.test(values.oauthClientId)) errors.oauthClientId = { key: 'error.oauthClientId.invalid' };
+  }
+  const typedSecret = text(microsoft ? raw.oauthClientSecret : google ? raw.oauthServiceAccountKey : '');
+  const typedKey = google && typedSecret.trim() !== '' ? parseServiceAccountKey(typedSecret.trim()) : null;
+  const oauthTenant = microsoft ? values.oauthTenant : '';
+  const storedOAuth = context.storedOAuthSecret ?? null;
+  // Google's « application » is the service account the key belongs to: the typed key's, or the stored one's.
+  const oauthClientId = microsoft ? values.oauthClientId : google ? (typedKey?.ok ? typedKey.key.client_email : storedOAuth?.oauthClientId ?? '') : '';
 
   const towards = { host: host || values.host, port, security: values.security as Security, username: values.username, verifyCertificate: values.verifyCertificate };
+  const secretField = microsoft ? 'oauthClientSecret' : 'oauthServiceAccountKey';
+  const oauthChoice = chooseOAuthSecret({ authentication: values.authentication, typed: typedSecret, towards: { ...towards, authentication: values.authentication, oauthTenant, oauthClientId } }, storedOAuth);
+  if (oauthChoice.kind === 'tooLong') errors[secretField] = { key: `error.${secretField}.tooLong`, params: { max: limits[secretField] } };
+  else if (oauthChoice.kind === 'missing') errors[secretField] = { key: `error.${secretField}.required` };
+  else if (oauthChoice.kind === 'retype') errors[secretField] = { key: `error.${secretField}.retype` };
+  else if (typedKey && !typedKey.ok) errors.oauthServiceAccountKey = { key: typedKey.reason === 'json' ? 'error.oauthServiceAccountKey.json' : 'error.oauthServiceAccountKey.fields' };
+  const oauthSecretChange = oauthChoice.kind === 'typed' ? oauthChoice.password : oauthChoice.kind === 'stored' ? undefined : null;
   const choice = choosePassword({ authentication: values.authentication, typed: password, clear: values.clearPassword, towards }, context.storedPassword);
   if (choice.kind === 'tooLong') errors.password = { key: 'error.password.tooLong', params: { max: limits.password } };
   else if (choice.kind === 'cleared' || choice.kind === 'missing') errors.password = { key: 'error.password.required' };
@@ -337,11 +441,12 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
   const confirmedMismatches = alreadyConfirmed ? [] : mismatches;
   if (confirmedMismatches.length > 0 && !values.confirmCombination) errors.confirmCombination = { key: 'error.confirmCombination.required' };
 
-  if (Object.keys(errors).length > 0) return { ok: false, values, errors, password: choice };
+  if (Object.keys(errors).length > 0) return { ok: false, values, errors, password: choice, oauthSecret: oauthChoice };
   return {
     ok: true,
     values,
     password: choice,
+    oauthSecret: oauthChoice,
     value: {
       title: values.title,
       host,
@@ -357,6 +462,9 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
       verifyCertificate: values.verifyCertificate,
       signature: values.signature,
       confirmedMismatches,
+      oauthTenant,
+      oauthClientId,
+      oauthSecret: oauthSecretChange,
     },
   };
 }

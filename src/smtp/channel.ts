@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { notSmtpSampleChars, printable, smtpLine } from '../smtp/reply.js';
+import type { TokenFailureFacts } from './oauth-tokens.js';
 
 /** One SMTP reply, all its lines joined. */
 export interface SmtpReply {
@@ -24,6 +25,8 @@ export interface FailureFacts {
   notSmtp?: string;
   /** The address was refused by the destination policy (loopback, link-local, metadata, unspecified). */
   refused?: { kind: string; address: string };
+  /** The OAuth2 token endpoint refused, or could not be reached: what it said. */
+  token?: TokenFailureFacts;
 }
 
 export class ProbeFailure extends Error {

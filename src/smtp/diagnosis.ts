@@ -3,6 +3,7 @@ import { DestinationRefused } from '../smtp/destination.js';
 import { boundedReply, messageChars, printable } from '../smtp/reply.js';
 import type { FailureFacts } from './channel.js';
 import type { SmtpEndpoint } from './endpoint.js';
+import { TokenFailure, type TokenFailureFacts } from './oauth-tokens.js';
 import type { Diagnosis, DiagnosisKind, TlsDetails } from './report.js';
 
 export interface DiagnosisContext {
@@ -59,6 +60,28 @@ function make(kind: DiagnosisKind, params: Params, facts: FailureFacts, key: Mes
   return { kind, key, params, ...(reply ? { reply: reply.slice(0, 500) } : {}) };
 }
 
+/** The token endpoint's refusal, by Microsoft's AADSTS code or Google's OAuth error. */
+function tokenDiagnosis(token: TokenFailureFacts, base: Params, facts: FailureFacts): Diagnosis {
+  const params: Params = { ...base, endpoint: token.endpoint, code: token.aadsts ?? token.error ?? token.network ?? '?', detail: token.description ?? token.error ?? token.network ?? '?' };
+  const withReply = { ...facts, response: token.description ?? token.error };
+  if (token.network) return make('tokenUnreachable', params, { ...facts, response: undefined });
+  if (token.error === 'invalid_key') return make('tokenKeyInvalid', params, { ...facts, response: undefined });
+  switch (token.aadsts) {
+    case 'AADSTS90002':
+      return make('tokenTenant', params, withReply);
+    case 'AADSTS7000215':
+      return make('tokenSecret', params, withReply);
+    case 'AADSTS7000222':
+      return make('tokenSecretExpired', params, withReply);
+    case 'AADSTS65001':
+      return make('tokenConsent', params, withReply);
+    case 'AADSTS700016':
+      return make('tokenAppNotFound', params, withReply);
+  }
+  if (token.provider === 'google' && (token.error === 'invalid_grant' || token.error === 'unauthorized_client')) return make('tokenDelegation', params, withReply);
+  return make('tokenRefused', params, withReply);
+}
+
 /**
  * Turns a failure (from the connection test or from nodemailer) into words an admin can act on.
  * Order matters: the most specific cause first, the server's bare reply code last.
@@ -78,6 +101,10 @@ export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagno
     return make('addressRefused', { ...base, address: facts.refused.address }, facts, key);
   }
   if (facts.notSmtp !== undefined) return make('notSmtp', { ...base, sample: facts.notSmtp }, facts);
+  if (facts.token) return tokenDiagnosis(facts.token, base, facts);
+  // Microsoft's own codes: SMTP AUTH off for the tenant or the mailbox, basic authentication retired.
+  if (/\b5\.7\.139\b/.test(response)) return make('smtpAuthDisabled', base, facts);
+  if (/\b5\.7\.30\b/.test(response) || /Basic authentication is not supported/i.test(response)) return make('basicAuthDisabled', base, facts);
 
   const cert = certificateCode(facts);
   if (cert) {
@@ -124,6 +151,11 @@ export function diagnose(facts: FailureFacts, context: DiagnosisContext): Diagno
   }
   if (command === 'GREETING' && code) return make('greetingRefused', base, facts);
 
+  const oauth = endpoint.authentication === 'oauth2-microsoft' || endpoint.authentication === 'oauth2-google';
+  if (oauth && (command.startsWith('AUTH') || facts.code === 'EAUTH') && code !== 504 && !/mechanism/i.test(message)) {
+    // The token was issued, yet the server refuses it: the permission on the mailbox side is what is missing.
+    return make('oauthRefused', base, facts, endpoint.authentication === 'oauth2-microsoft' ? 'diagnosis.oauthRefused.microsoft' : 'diagnosis.oauthRefused.google');
+  }
   if (command.startsWith('AUTH') || facts.code === 'EAUTH') {
     if (/Missing credentials/i.test(message)) return make('authFailed', base, facts);
     if (code === 504 || /mechanism/i.test(message)) return make('authMechanism', base, facts);
@@ -165,6 +197,7 @@ export function factsFromError(err: unknown): FailureFacts {
     else facts.response = bounded.reply;
   }
   if (err instanceof DestinationRefused) facts.refused = { kind: err.kind, address: err.address };
+  if (err instanceof TokenFailure) facts.token = err.facts;
   if (/Greeting never received/i.test(message)) facts.timeoutPhase = 'greeting';
   else if (/Connection timeout/i.test(message)) facts.timeoutPhase = 'connect';
   return facts;

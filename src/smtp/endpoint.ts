@@ -4,7 +4,9 @@ import os from 'node:os';
 import tls from 'node:tls';
 import type { RelaisConfig } from '../config.js';
 import type { Authentication, Security } from '../smtp-servers/validation.js';
+import type { NodemailerAuth } from './credentials.js';
 import { connectHost, destinationPolicyOf, type DestinationPolicy } from './destination.js';
+import type { OAuthSettings } from './oauth-tokens.js';
 
 /** What it takes to reach a server and speak for its address: a server row, or the values typed in its form. */
 export interface SmtpEndpoint {
@@ -79,11 +81,24 @@ export function tlsOptionsFor(endpoint: SmtpEndpoint, settings: SmtpSettings): t
   };
 }
 
+/** Where OAuth2 tokens come from, read once at start. */
+export function oauthSettingsFrom(config: RelaisConfig): OAuthSettings {
+  return {
+    microsoftAuthority: config.oauthMicrosoftAuthority,
+    googleTokenUrl: config.oauthGoogleTokenUrl,
+    timeoutMs: Math.max(config.smtpConnectTimeoutMs, 10_000),
+    // Microsoft's and Google's tokens last an hour: five minutes before, the next use fetches a new one.
+    refreshMarginMs: 5 * 60_000,
+  };
+}
+
 /**
- * nodemailer's SMTP transport for this server, its security mode mapped to what nodemailer expects. `address` is the
+ * nodemailer's SMTP transport for this server, its security mode mapped to what nodemailer expects. `auth`: the
+ * password (a string), or what smtpAuthFor gave (a password or XOAUTH2). `address` is the
  * one resolveDestination checked: nodemailer connects there and keeps the host name for SNI and the certificate.
  */
-export function transportOptionsFor(endpoint: SmtpEndpoint, password: string | null, settings: SmtpSettings, address?: string) {
+export function transportOptionsFor(endpoint: SmtpEndpoint, auth: string | null | NodemailerAuth | undefined, settings: SmtpSettings, address?: string) {
+  const nodemailerAuth = auth !== null && typeof auth === 'object' ? auth : endpoint.authentication === 'password' ? { user: endpoint.username, pass: auth ?? '' } : undefined;
   return {
     host: address ?? connectHost(endpoint.host),
     port: endpoint.port,
@@ -95,7 +110,7 @@ export function transportOptionsFor(endpoint: SmtpEndpoint, password: string | n
     connectionTimeout: settings.connectTimeoutMs,
     greetingTimeout: settings.greetingTimeoutMs,
     socketTimeout: settings.commandTimeoutMs * 2,
-    ...(endpoint.authentication === 'password' ? { auth: { user: endpoint.username, pass: password ?? '' } } : {}),
+    ...(nodemailerAuth ? { auth: nodemailerAuth } : {}),
     disableFileAccess: true,
     disableUrlAccess: true,
   };

@@ -9,6 +9,7 @@ import { bannerChars, boundedReply, printable, replyLineChars } from '../smtp/re
 import { ProbeFailure, SmtpChannel, type FailureFacts, type SmtpReply } from './channel.js';
 import { diagnose, factsFromError } from './diagnosis.js';
 import { connectHost, tlsOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
+import { TokenFailure, type AccessToken, type OAuthCredentials, type OAuthTokens } from './oauth-tokens.js';
 import type { Capabilities, Message, ProbeReport, ProbeStep, StepName, TlsDetails } from './report.js';
 
 function elapsed(start: number): number {
@@ -182,7 +183,7 @@ export async function probeServer(
   password: string | null,
   settings: SmtpSettings,
   /** `address`: one already resolved and checked (by the confirmation's send), used instead of a second lookup. */
-  options: { certificateOnly?: boolean; address?: string } = {},
+  options: { certificateOnly?: boolean; address?: string; oauth?: { credentials: OAuthCredentials; tokens: OAuthTokens } } = {},
 ): Promise<ProbeReport> {
   const startedAt = new Date();
   const start = performance.now();
@@ -198,7 +199,7 @@ export async function probeServer(
       security: endpoint.security,
       authentication: endpoint.authentication,
       email: endpoint.email,
-      username: endpoint.authentication === 'password' ? endpoint.username : '',
+      username: endpoint.authentication !== 'none' ? endpoint.username : '',
       verifyCertificate: endpoint.verifyCertificate,
     },
     address: null,
@@ -271,6 +272,33 @@ export async function probeServer(
     }
     steps.push({ name: 'certificate', outcome: 'failed', durationMs: elapsed(begin), note: { key: 'probe.note.certificateRefused', params: { name: details.subjectName, error } } });
     throw new ProbeFailure({ code: 'ESOCKET', originalCode: error, command: 'CONN', message: error });
+  }
+
+  /** The token step, before AUTH XOAUTH2: which endpoint, how long, and whether the token is new or from the cache. */
+  async function tokenStep(refresh: boolean): Promise<AccessToken> {
+    const oauth = options.oauth;
+    const begin = performance.now();
+    if (!oauth) throw new ProbeFailure({ code: 'EAUTH', command: 'AUTH', message: 'No OAuth2 credentials' });
+    const sent = `POST ${oauth.tokens.endpointOf(oauth.credentials)}`;
+    try {
+      const token = await oauth.tokens.token(oauth.credentials, endpoint.username, { refresh });
+      const minutes = Math.max(0, Math.round((token.expiresAt - Date.now()) / 60_000));
+      const key = !token.fetched ? 'probe.note.tokenCached' : refresh ? 'probe.note.tokenRefreshed' : 'probe.note.tokenFetched';
+      steps.push({ name: 'token', outcome: 'ok', durationMs: elapsed(begin), sent, note: { key, params: { minutes } } });
+      return token;
+    } catch (err) {
+      const failure = err instanceof TokenFailure ? err : new TokenFailure({ provider: oauth.credentials.provider, endpoint: oauth.tokens.endpointOf(oauth.credentials), network: String((err as Error).message ?? err) });
+      const said = [failure.facts.status, failure.facts.error, failure.facts.description].filter(Boolean).join(' ') || failure.facts.network || '';
+      steps.push({ name: 'token', outcome: 'failed', durationMs: elapsed(begin), sent, reply: said });
+      throw new ProbeFailure({ code: 'EOAUTHTOKEN', command: 'TOKEN', message: failure.message, token: failure.facts });
+    }
+  }
+
+  /** AUTH XOAUTH2 with a bearer token; a server's 334 challenge (its JSON error) is answered by an empty line. */
+  async function xoauth2(accessToken: string): Promise<SmtpReply> {
+    const line = `AUTH XOAUTH2 ${b64(`user=${endpoint.username}\u0001auth=Bearer ${accessToken}\u0001\u0001`)}`;
+    const reply = await channel!.command(line, commandTimeout, 'AUTH XOAUTH2');
+    return reply.code === 334 ? channel!.command('', commandTimeout, 'AUTH XOAUTH2') : reply;
   }
 
   const commandTimeout = settings.commandTimeoutMs;
@@ -371,6 +399,26 @@ export async function probeServer(
           throw err;
         }
       }
+    } else if (endpoint.authentication === 'oauth2-microsoft' || endpoint.authentication === 'oauth2-google') {
+      if (!capabilities.auth.includes('XOAUTH2')) {
+        steps.push({ name: 'auth', outcome: 'failed', sent: 'AUTH XOAUTH2' });
+        throw new ProbeFailure({ code: 'EAUTH', command: 'AUTH', message: `XOAUTH2 is not an offered mechanism (${capabilities.auth.join(' ')})`, responseCode: 504 });
+      }
+      const token = await tokenStep(false);
+      let begin = performance.now();
+      let reply = await xoauth2(token.accessToken);
+      if (reply.code !== 235 && !token.fetched) {
+        // A token the server had accepted before is refused (revoked, or its rights changed): a new one, once.
+        steps.push({ name: 'auth', outcome: 'warning', durationMs: elapsed(begin), sent: 'AUTH XOAUTH2', reply: shortReply(reply) });
+        const fresh = await tokenStep(true);
+        begin = performance.now();
+        reply = await xoauth2(fresh.accessToken);
+      }
+      if (reply.code !== 235) {
+        steps.push({ name: 'auth', outcome: 'failed', durationMs: elapsed(begin), sent: 'AUTH XOAUTH2', reply: shortReply(reply) });
+        throw smtpFailure(reply, 'AUTH XOAUTH2', 'EAUTH');
+      }
+      steps.push({ name: 'auth', outcome: 'ok', durationMs: elapsed(begin), sent: 'AUTH XOAUTH2', reply: shortReply(reply) });
     } else {
       steps.push({ name: 'auth', outcome: 'skipped', note: { key: 'probe.note.noAuthConfigured' } });
     }

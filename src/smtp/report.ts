@@ -34,6 +34,18 @@ export type DiagnosisKind =
   | 'connectionClosed'
   | 'notSmtp'
   | 'addressRefused'
+  | 'tokenTenant'
+  | 'tokenSecret'
+  | 'tokenSecretExpired'
+  | 'tokenConsent'
+  | 'tokenAppNotFound'
+  | 'tokenDelegation'
+  | 'tokenKeyInvalid'
+  | 'tokenUnreachable'
+  | 'tokenRefused'
+  | 'oauthRefused'
+  | 'smtpAuthDisabled'
+  | 'basicAuthDisabled'
   | 'unknown';
 
 export interface Diagnosis extends Message {
@@ -51,6 +63,7 @@ export type StepName =
   | 'ehlo'
   | 'starttls'
   | 'ehloAfterTls'
+  | 'token'
   | 'auth'
   | 'mailFrom'
   | 'rcptTo'

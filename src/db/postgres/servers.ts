@@ -7,7 +7,7 @@ import { departments, smtpServerDepartments, smtpServers } from './schema.js';
 import { createPostgresServerListing } from './server-listing.js';
 import type { PgExecutor } from './stores.js';
 
-const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
+const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
 const listedFields = Object.keys(rowColumns) as (keyof typeof rowColumns)[];
 
 async function titled<T>(write: () => Promise<T>): Promise<T> {
@@ -59,7 +59,7 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
   return {
     async find(id) {
       const [row] = await db
-        .select({ ...rowColumns, passwordCiphertext: smtpServers.passwordCiphertext })
+        .select({ ...rowColumns, passwordCiphertext: smtpServers.passwordCiphertext, oauthSecretCiphertext: smtpServers.oauthSecretCiphertext })
         .from(smtpServers)
         .where(eq(smtpServers.id, id));
       return row ? { ...row, departments: row.usage === 'custom' ? await departmentsOf(id) : [] } : null;
@@ -147,6 +147,24 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
 
     async countSealedByNoneOf(keyIds) {
       const [row] = await db.select({ n: count() }).from(smtpServers).where(sealedByNone(smtpServers.passwordCiphertext, keyIds));
+      return row?.n ?? 0;
+    },
+
+    async oauthSecretEnvelopes() {
+      const rows = await db
+        .select({ id: smtpServers.id, envelope: smtpServers.oauthSecretCiphertext })
+        .from(smtpServers)
+        .where(isNotNull(smtpServers.oauthSecretCiphertext))
+        .orderBy(asc(smtpServers.id));
+      return rows.map((row) => ({ id: row.id, envelope: row.envelope! }));
+    },
+
+    async replaceOauthSecretEnvelope(id, envelope) {
+      await db.update(smtpServers).set({ oauthSecretCiphertext: envelope }).where(eq(smtpServers.id, id));
+    },
+
+    async countOauthSecretsSealedByNoneOf(keyIds) {
+      const [row] = await db.select({ n: count() }).from(smtpServers).where(sealedByNone(smtpServers.oauthSecretCiphertext, keyIds));
       return row?.n ?? 0;
     },
   };

@@ -27,12 +27,17 @@ export const smtpServers = sqliteTable(
     host: text('host').notNull(),
     port: integer('port').notNull(),
     security: text('security', { enum: ['none', 'starttls', 'tls'] }).notNull(),
-    authentication: text('authentication', { enum: ['none', 'password'] }).notNull(),
+    authentication: text('authentication', { enum: ['none', 'password', 'oauth2-microsoft', 'oauth2-google'] }).notNull(),
     email: text('email').notNull(),
     senderName: text('sender_name').notNull(),
     username: text('username').notNull().default(''),
     // AES-256-GCM envelope "v1:<keyId>:<iv>:<tag>:<ciphertext>"; never the plaintext.
     passwordCiphertext: text('password_ciphertext'),
+    // OAuth2 (XOAUTH2): the Microsoft tenant and application id, or the Google service account's address; the client
+    // secret or the service account's JSON key sealed like the password.
+    oauthTenant: text('oauth_tenant').notNull().default(''),
+    oauthClientId: text('oauth_client_id').notNull().default(''),
+    oauthSecretCiphertext: text('oauth_secret_ciphertext'),
     usage: text('usage', { enum: ['default', 'custom'] }).notNull().default('default'),
     verifyCertificate: integer('verify_certificate', { mode: 'boolean' }).notNull().default(true),
     signature: text('signature').notNull().default(''),

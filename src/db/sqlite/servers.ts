@@ -10,7 +10,7 @@ import { isUniqueViolation } from './errors.js';
 import { createServerListing } from './server-listing.js';
 import type { WriteLock } from './write-lock.js';
 
-const { passwordCiphertext: _password, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
+const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
 const listedFields = Object.keys(rowColumns) as (keyof typeof rowColumns)[];
 
 function titled<T>(write: () => T): T {
@@ -45,7 +45,7 @@ export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, 
   return {
     async find(id) {
       const row = db
-        .select({ ...rowColumns, passwordCiphertext: smtpServers.passwordCiphertext })
+        .select({ ...rowColumns, passwordCiphertext: smtpServers.passwordCiphertext, oauthSecretCiphertext: smtpServers.oauthSecretCiphertext })
         .from(smtpServers)
         .where(eq(smtpServers.id, id))
         .get();
@@ -162,6 +162,24 @@ export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, 
 
     async countSealedByNoneOf(keyIds) {
       return db.select({ n: count() }).from(smtpServers).where(sealedByNone(smtpServers.passwordCiphertext, keyIds)).get()?.n ?? 0;
+    },
+
+    async oauthSecretEnvelopes() {
+      const rows = db
+        .select({ id: smtpServers.id, envelope: smtpServers.oauthSecretCiphertext })
+        .from(smtpServers)
+        .where(isNotNull(smtpServers.oauthSecretCiphertext))
+        .orderBy(asc(smtpServers.id))
+        .all();
+      return rows.map((row) => ({ id: row.id, envelope: row.envelope! }));
+    },
+
+    async replaceOauthSecretEnvelope(id, envelope) {
+      await lock.run(() => db.update(smtpServers).set({ oauthSecretCiphertext: envelope }).where(eq(smtpServers.id, id)).run());
+    },
+
+    async countOauthSecretsSealedByNoneOf(keyIds) {
+      return db.select({ n: count() }).from(smtpServers).where(sealedByNone(smtpServers.oauthSecretCiphertext, keyIds)).get()?.n ?? 0;
     },
   };
 }
