@@ -31,6 +31,8 @@ import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
+import { createLogoRepository, type LogoRepository } from './signature/repository.js';
+import { signatureRoutes } from './signature/routes.js';
 import { userRoutes } from './users/routes.js';
 import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
@@ -54,6 +56,7 @@ export interface Repositories {
   loginThrottle: LoginThrottle;
   confirmations: ConfirmationRepository;
   connectionTests: ConnectionTestRepository;
+  logos: LogoRepository;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -178,6 +181,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
+    logos: createLogoRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
 
@@ -212,7 +216,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(compress, { threshold: compressionThreshold, encodings: compressionEncodings, brotliOptions });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { parser: (body) => qs.parse(body) });
-  await app.register(formBodyPlugin);
+  await app.register(formBodyPlugin, { bodyLimit });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: csrfCookie(config.publicUrl).name,
@@ -256,6 +260,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   // Before the server routes, so /smtp-servers/export.csv can never be read as a server id.
   await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
+  await app.register(signatureRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);
   await app.register(auditRoutes);

@@ -2,6 +2,7 @@ import type { Actor, FieldChanges } from '../audit/store.js';
 import { envelopePrefix, keyIdOf, UndecryptableSecretError, type SecretBox } from '../crypto/secret-box.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
+import { applyLogoChange, type LogoChange } from '../signature/repository.js';
 import { defaultPerPage } from './columns.js';
 import { normalizeForSearch } from './search.js';
 import type { Department, ExportedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
@@ -196,7 +197,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
      * `copyOf`: the server this one duplicates. A password left blank (`input.password` undefined) then takes the
      * source's stored password: the caller has checked it goes to the same server (storedPasswordStillApplies).
      */
-    async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number } = {}): Promise<ServerView> {
+    async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number; logo?: LogoChange } = {}): Promise<ServerView> {
       const served = await servedBy(input);
       const id = await withUniqueTitle(input.title, () =>
         stores.transaction(async (tx) => {
@@ -206,10 +207,12 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           const password = input.password ?? copiedPassword;
           const id = await tx.servers.insert({ ...(await columnsOf(input, served)), passwordCiphertext: password ? secrets.encrypt(password) : null });
           await tx.servers.setDepartments(id, served.map((d) => d.id));
+          const logo = await applyLogoChange(tx, id, options.logo ?? null);
+          const changes = logo ? { logo } : undefined;
           if (source) {
-            await tx.audit.append(actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: id, summary: `${source.title} → ${input.title}` });
+            await tx.audit.append(actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: id, summary: `${source.title} → ${input.title}`, changes });
           } else {
-            await tx.audit.append(actor, { action: 'server.create', targetType: 'smtp_server', targetId: id, summary: input.title });
+            await tx.audit.append(actor, { action: 'server.create', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }
           await recordConfirmedCombination(tx, actor, id, input);
           return id;
@@ -222,7 +225,12 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
      * Returns null when the server no longer exists. `expectedVersion`: the version the form was filled from; when the
      * server has changed since (another administrator, another instance), throws StaleServerError and changes nothing.
      */
-    async updateServer(id: number, input: ServerInput, actor: Actor, options: { expectedVersion?: number } = {}): Promise<{ server: ServerView; changes: FieldChanges } | null> {
+    async updateServer(
+      id: number,
+      input: ServerInput,
+      actor: Actor,
+      options: { expectedVersion?: number; logo?: LogoChange } = {},
+    ): Promise<{ server: ServerView; changes: FieldChanges } | null> {
       const served = await servedBy(input);
       const result = await withUniqueTitle(input.title, () =>
         stores.transaction(async (tx) => {
@@ -254,6 +262,8 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           if (outcome === 'stale') throw new StaleServerError((await read(tx, id))!);
           if (pathChanged) await tx.confirmations.revokeOpen(id, new Date());
           await tx.servers.setDepartments(id, served.map((d) => d.id));
+          const logo = await applyLogoChange(tx, id, options.logo ?? null);
+          if (logo) changes.logo = logo;
           if (Object.keys(changes).length) {
             await tx.audit.append(actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }

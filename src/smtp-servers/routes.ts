@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logoChangeFrom } from '../signature/form.js';
+import { serverFormFiles } from '../signature/logo.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
@@ -147,15 +149,19 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server: null, copyOf, values, errors: {}, status: 200 });
   });
 
-  app.post('/smtp-servers', { config: { formLists: serverFormLists } }, async (request, reply) => {
+  app.post('/smtp-servers', { config: { formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const departments = await servers.listDepartments();
     const body = request.form;
     const copyOf = await copySource(body.duplicateOf);
     // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
     const result = validateServerForm(body, { departmentCodes: departments.map((d) => d.code), storedPassword: storedPasswordOf(copyOf) });
-    if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
+    const logo = logoChangeFrom(body, request.formFiles, { copyOf: copyOf?.id });
+    if (!result.ok || !logo.ok) {
+      const errors: ServerFormErrors = { ...(result.ok ? {} : result.errors), ...(logo.ok ? {} : { logo: logo.error }) };
+      return renderForm(request, reply, { server: null, copyOf, values: result.values, errors, status: 422 });
+    }
     try {
-      const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
+      const server = await servers.createServer(result.value, actorOf(request), { ...(copyOf ? { copyOf: copyOf.id } : {}), logo: logo.change });
       reply.flash('success', 'flash.created', { title: server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
@@ -174,7 +180,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server, values: formValuesOf(server), errors: {}, status: 200 });
   });
 
-  app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
+  app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
     if (!server) return id === null ? notFoundPage(reply) : serverDeleted(reply);
@@ -185,9 +191,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       storedPassword: storedPasswordOf(server),
       storedCombination: combinationOf(server),
     });
-    if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
+    const logo = logoChangeFrom(body, request.formFiles);
+    if (!result.ok || !logo.ok) {
+      const errors: ServerFormErrors = { ...(result.ok ? {} : result.errors), ...(logo.ok ? {} : { logo: logo.error }) };
+      return renderForm(request, reply, { server, values: result.values, errors, status: 422 });
+    }
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version) });
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version), logo: logo.change });
       if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');

@@ -10,6 +10,9 @@ export const timestampMs = customType<{ data: Date; driverData: string | number 
   fromDriver: (value) => new Date(Number(value)),
 });
 
+/** Raw bytes (SQLite: blob). */
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
 const nowMs = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
 
 const timestamps = {
@@ -89,6 +92,18 @@ export const smtpServerDepartments = pgTable(
   },
   (table) => [primaryKey({ columns: [table.serverId, table.departmentId] }), index('smtp_server_departments_department_idx').on(table.departmentId)],
 );
+
+export const serverLogos = pgTable('server_logos', {
+  serverId: integer('server_id')
+    .primaryKey()
+    .references(() => smtpServers.id, { onDelete: 'cascade' }),
+  contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/gif'] }).notNull(),
+  bytes: bytea('bytes').notNull(),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
+  size: integer('size').notNull(),
+  updatedAt: timestampMs('updated_at').notNull(),
+});
 
 export const confirmationTokens = pgTable(
   'confirmation_tokens',

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const timestamps = {
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
@@ -79,6 +79,19 @@ export const smtpServerDepartments = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.serverId, table.departmentId] })],
 );
+
+// Apart from smtp_servers so the list never reads the images; one logo per server, gone with it.
+export const serverLogos = sqliteTable('server_logos', {
+  serverId: integer('server_id')
+    .primaryKey()
+    .references(() => smtpServers.id, { onDelete: 'cascade' }),
+  contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/gif'] }).notNull(),
+  bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
+  size: integer('size').notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
 
 export const confirmationTokens = sqliteTable(
   'confirmation_tokens',
