@@ -34,7 +34,10 @@ export function signatureText(cleanHtml: string): string {
     }
     const name = rawName!.toLowerCase();
     if (name === 'br' || name === 'hr') out += '\n';
-    else if (lineEnds.has(name)) out += '\n';
+    // A block starts and ends a line, without leaving blank ones between blocks.
+    else if (lineEnds.has(name)) {
+      if (out !== '' && !out.endsWith('\n')) out += '\n';
+    }
     else if ((name === 'td' || name === 'th') && closing) out += ' ';
     else if (name === 'a' && !closing) {
       const href = /\shref="([^"]*)"/i.exec(attributes ?? '')?.[1];

@@ -71,6 +71,7 @@ export function sanitizeSignature(signature: string): CleanSignature {
     allowedSchemesAppliedToAttributes: ['href', 'src'],
     allowProtocolRelative: false,
     disallowedTagsMode: 'discard',
+    exclusiveFilter: (frame) => frame.tag === 'img' && frame.attribs.src !== logoPlaceholderSrc,
     transformTags: {
       '*': (tagName, attribs) => {
         const name = tagName.toLowerCase();
@@ -87,12 +88,14 @@ export function sanitizeSignature(signature: string): CleanSignature {
           else if (key === 'href' && !linkSchemes.includes(schemeOf(value) ?? '')) removed.add(`href="${shorten(value)}"`);
           else kept[key] = value;
         }
-        if (name === 'img' && kept.src?.trim().toLowerCase() !== logoPlaceholderSrc) {
-          removed.add(kept.src ? `<img src="${shorten(kept.src)}">` : '<img>');
-          // Not on the allowlist under this name: sanitize-html drops it.
-          return { tagName: 'removed-img', attribs: {} };
+        if (name === 'img') {
+          if (kept.src?.trim().toLowerCase() === logoPlaceholderSrc) kept.src = logoPlaceholderSrc;
+          else {
+            removed.add(kept.src ? `<img src="${shorten(kept.src)}">` : '<img>');
+            // Without a src, exclusiveFilter drops it.
+            delete kept.src;
+          }
         }
-        if (name === 'img') kept.src = logoPlaceholderSrc;
         return { tagName, attribs: kept };
       },
     },
