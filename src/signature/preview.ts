@@ -20,5 +20,6 @@ export function signaturePreview(signature: string, logoUrl: string | null, miss
   const html = clean.html.replace(placeholderImage, (image) =>
     logoUrl ? image.replace(`src="${logoPlaceholderSrc}"`, `src="${logoUrl}"`) : `<span class="logo-missing">${escapeHtml(missingLogoWords)}</span>`,
   );
-  return { html, text: signatureText(clean.html), removed: clean.removed };
+  // The page's CSP refuses inline styles anyway; leaving them out spares the browser's console a refusal per element.
+  return { html: html.replace(/\sstyle="[^"]*"/g, ''), text: signatureText(clean.html), removed: clean.removed };
 }
