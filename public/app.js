@@ -110,3 +110,20 @@ document.addEventListener('htmx:configRequest', (event) => {
   if (verb !== 'get' || !formData) return;
   for (const name of [...new Set(formData.keys())]) if (formData.getAll(name).every((value) => value === '') && name !== 'q') formData.delete(name);
 });
+
+// « Insérer le logo »: writes the logo's placeholder where the cursor is; the input event refreshes the preview.
+for (const button of document.querySelectorAll('[data-insert-logo]')) button.hidden = false;
+document.addEventListener('htmx:load', (event) => {
+  for (const button of event.detail.elt.querySelectorAll?.('[data-insert-logo]') ?? []) button.hidden = false;
+});
+document.addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('[data-insert-logo]') : null;
+  if (!button) return;
+  const field = document.getElementById(button.dataset.insertInto);
+  if (!(field instanceof HTMLTextAreaElement)) return;
+  const start = field.selectionStart ?? field.value.length;
+  const end = field.selectionEnd ?? start;
+  field.setRangeText(button.dataset.insertLogo, start, end, 'end');
+  field.focus();
+  field.dispatchEvent(new Event('input', { bubbles: true }));
+});

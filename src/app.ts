@@ -33,6 +33,8 @@ import { languageRoutes } from './i18n/routes.js';
 import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerRepository } from './smtp-servers/repository.js';
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
+import { createLogoRepository, type LogoRepository } from './signature/repository.js';
+import { signatureRoutes } from './signature/routes.js';
 import { userRoutes } from './users/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { routeAccess, type Access } from './web/access.js';
@@ -59,6 +61,7 @@ export interface Repositories {
   confirmations: ConfirmationRepository;
   connectionTests: ConnectionTestRepository;
   departments: DepartmentRepository;
+  logos: LogoRepository;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -189,6 +192,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
     departments: createDepartmentRepository(stores),
+    logos: createLogoRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
   app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
@@ -225,7 +229,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(compress, { threshold: compressionThreshold, encodings: compressionEncodings, brotliOptions });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { parser: (body) => qs.parse(body) });
-  await app.register(formBodyPlugin);
+  await app.register(formBodyPlugin, { bodyLimit });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: csrfCookie(config.publicUrl).name,
@@ -270,6 +274,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(smtpServerExportRoutes);
   await app.register(smtpServerRoutes);
   await app.register(departmentRoutes);
+  await app.register(signatureRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);
   await app.register(auditRoutes);

@@ -12,6 +12,7 @@ import { copySqliteToPostgres, CopyRefusedError } from '../src/db/copy.js';
 import * as pgSchema from '../src/db/postgres/schema.js';
 import * as sqliteSchema from '../src/db/sqlite/schema.js';
 import { adminClient, buildTestApp, validServer } from './helper.js';
+import { pngOf } from './signature-images.js';
 import { serverThrough, startSmtpPeer } from './smtp-peer.js';
 import { createTestDatabase, onPostgres } from './stores.js';
 
@@ -48,6 +49,8 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.equal((await admin.post(`/smtp-servers/${gone}/delete`)).statusCode, 303, 'a deleted server: its id is not to be given again');
   t.equal((await admin.post(`/smtp-servers/${tested}/test`)).statusCode, 303, 'a connection test result');
   t.equal((await admin.post(`/smtp-servers/${confirmed}/confirmation`, { back: '/smtp-servers' })).statusCode, 303, 'a confirmation token');
+  const logo = pngOf(40, 20);
+  await app.stores.logos.put({ serverId: tested, contentType: 'image/png', bytes: logo, width: 40, height: 20, size: logo.length, updatedAt: new Date() });
 
   const source: Record<string, Row[]> = {};
   for (const table of sqliteTables) source[sqliteConfig(table).name] = app.database.db.select().from(table).all() as Row[];
@@ -81,6 +84,8 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
   t.equal(server!.passwordCiphertext, source.smtp_servers!.find((row) => row.id === tested)!.passwordCiphertext);
   t.equal(server!.lastTestOk, true, 'booleans are booleans');
   t.equal(typeof server!.updatedAt.getTime(), 'number');
+  const [copiedLogo] = await db.select().from(pgSchema.serverLogos).where(eq(pgSchema.serverLogos.serverId, tested));
+  t.ok(copiedLogo?.bytes.equals(logo), 'a logo’s bytes are copied as they are');
 
   const next = await pool.query(
     `INSERT INTO smtp_servers (title, title_key, host, port, security, authentication, email, sender_name)

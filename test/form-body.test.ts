@@ -26,7 +26,19 @@ const hostileBodies: [string, string, string][] = [
   ['a JSON object', 'application/json', JSON.stringify({ title: { $ne: '' }, password: { 0: 'x' } })],
   ['a JSON body that is an array', 'application/json', JSON.stringify([{ password: 'x' }])],
   ['a plain-text body', 'text/plain', 'password=x'],
+  ['a multipart field sent twice', 'multipart/form-data; boundary=B', multipart([['title', 'Pirate'], ['password', ''], ['password', 'x']])],
+  ['a multipart bracketed name', 'multipart/form-data; boundary=B', multipart([['password[]', 'x']])],
+  ['a multipart file no form has', 'multipart/form-data; boundary=B', multipart([['title', 'Pirate']], [['attachment', 'x.png', 'not a logo']])],
 ];
+
+/** A multipart/form-data body (boundary B) with these fields and files. */
+function multipart(fields: [string, string][], files: [string, string, string][] = []): string {
+  const parts = fields.map(([name, value]) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+  for (const [name, filename, content] of files) {
+    parts.push(`--B\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\nContent-Type: image/png\r\n\r\n${content}\r\n`);
+  }
+  return `${parts.join('')}--B--\r\n`;
+}
 
 t.test('every POST route refuses duplicated, array-valued and object-valued fields with 400, and nothing changes', async (t) => {
   const app = await buildTestApp(t);

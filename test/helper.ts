@@ -86,7 +86,7 @@ export class Client {
   }
 
   /** One request to the app: app.inject() here; HttpClient (test/http-client.ts) sends it over the network instead. */
-  protected async request(method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: string): Promise<Response> {
+  protected async request(method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: string | Buffer): Promise<Response> {
     const res = await this.app.inject({ method, url, remoteAddress: this.remoteAddress, headers, ...(payload === undefined ? {} : { payload }) });
     return { statusCode: res.statusCode, headers: res.headers, body: res.body };
   }
@@ -118,7 +118,31 @@ export class Client {
     return this.send(url, 'application/json', JSON.stringify(body), { 'x-csrf-token': this.csrfToken, ...headers });
   }
 
-  private async send(url: string, type: string, payload: string, headers: Record<string, string>): Promise<Response> {
+  /**
+   * Posts multipart/form-data as a browser does for a form with a file input: fields (a list repeats its name), then
+   * files; a file input left empty can be sent as `{ filename: '', content: Buffer.alloc(0) }`.
+   */
+  async postMultipart(
+    url: string,
+    fields: Record<string, string | string[]> = {},
+    files: Record<string, { filename: string; content: Buffer; type?: string }> = {},
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    if (!this.csrfToken) await this.get(this.cookies.has('relais_session') ? '/smtp-servers' : '/login');
+    const boundary = '----RelaisTestBoundary7MA4YWxkTrZu0gW';
+    const chunks: Buffer[] = [];
+    const all: [string, string][] = '_csrf' in fields ? [] : [['_csrf', this.csrfToken]];
+    for (const [key, value] of Object.entries(fields)) for (const v of Array.isArray(value) ? value : [value]) all.push([key, v]);
+    for (const [key, value] of all) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${key}"\r\n\r\n${value}\r\n`));
+    for (const [key, file] of Object.entries(files)) {
+      chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${key}"; filename="${file.filename}"\r\nContent-Type: ${file.type ?? 'application/octet-stream'}\r\n\r\n`));
+      chunks.push(file.content, Buffer.from('\r\n'));
+    }
+    chunks.push(Buffer.from(`--${boundary}--\r\n`));
+    return this.send(url, `multipart/form-data; boundary=${boundary}`, Buffer.concat(chunks), headers);
+  }
+
+  private async send(url: string, type: string, payload: string | Buffer, headers: Record<string, string>): Promise<Response> {
     const res = await this.request('POST', url, { 'content-type': type, cookie: this.cookieHeader(), ...headers }, payload);
     this.remember(res);
     return res;

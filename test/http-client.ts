@@ -8,8 +8,8 @@ export class HttpClient extends Client {
     super(null as never);
   }
 
-  protected override async request(method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: string): Promise<Response> {
-    const res = await fetch(this.baseUrl + url, { method, headers, body: payload, redirect: 'manual' });
+  protected override async request(method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: string | Buffer): Promise<Response> {
+    const res = await fetch(this.baseUrl + url, { method, headers, body: typeof payload === 'string' || payload === undefined ? payload : new Uint8Array(payload), redirect: 'manual' });
     const out: Response['headers'] = Object.fromEntries(res.headers);
     out['set-cookie'] = res.headers.getSetCookie();
     return { statusCode: res.status, headers: out, body: await res.text() };

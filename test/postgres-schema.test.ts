@@ -9,6 +9,7 @@ import { tablesInCopyOrder } from '../src/db/copy.js';
 // What a column means, whatever the dialect: a timestamp is milliseconds in both (SQLite integer, PostgreSQL bigint).
 function kindOf(column: SQLiteColumn | PgColumn): string {
   if (column.dataType === 'date' || column.getSQLType() === 'bigint') return 'timestamp-ms';
+  if (column.dataType === 'buffer' || column.getSQLType() === 'bytea') return 'bytes';
   return column.dataType === 'custom' ? column.getSQLType() : column.dataType;
 }
 
@@ -21,7 +22,8 @@ function describe(config: ReturnType<typeof sqliteConfig> | ReturnType<typeof pg
           kind: kindOf(c),
           notNull: c.notNull,
           // Each dialect says "now" its own way; a literal default must be the same.
-          default: is(c.default, SQL) ? 'an SQL expression' : c.hasDefault ? c.default : 'none',
+          // (SQLite marks an INTEGER PRIMARY KEY, the rowid, as defaulted without a value: that is no default.)
+          default: is(c.default, SQL) ? 'an SQL expression' : c.hasDefault && c.default !== undefined ? c.default : 'none',
           primary: c.primary,
           unique: c.isUnique,
           enumValues: c.enumValues ?? null,

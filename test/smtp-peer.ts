@@ -54,7 +54,8 @@ export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise
       return callback(err);
     },
     onData(stream, session, callback) {
-      simpleParser(stream)
+      // cid: links kept as sent, so a test can match an inline image with its attachment.
+      simpleParser(stream, { keepCidLinks: true })
         .then((mail) => {
           const message = { mail, envelope: session.envelope, user: session.user };
           messages.push(message);

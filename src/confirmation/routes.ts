@@ -12,6 +12,7 @@ export async function confirmationRoutes(app: FastifyInstance) {
   const deps = {
     servers: app.repositories.smtpServers,
     confirmations: app.repositories.confirmations,
+    logos: app.repositories.logos,
     settings: app.smtpSettings,
     publicUrl: app.config.publicUrl,
     ttlHours: app.config.confirmationTtlHours,

@@ -8,6 +8,8 @@ import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { probeServer, speaksImplicitTls } from '../smtp/probe.js';
 import type { Diagnosis } from '../smtp/report.js';
 import { resolveDestination } from '../smtp/destination.js';
+import { signatureParts, withSignature } from '../signature/compose.js';
+import type { LogoRepository } from '../signature/repository.js';
 import type { ServerView, SmtpServerRepository } from '../smtp-servers/repository.js';
 import { passwordFor, savedServerPassword, storedPasswordNote } from '../smtp-servers/validation.js';
 import { composeConfirmationMail } from './mail.js';
@@ -16,6 +18,7 @@ import type { ConfirmationRepository, ThrottleScope } from './repository.js';
 export interface ConfirmationDeps {
   servers: SmtpServerRepository;
   confirmations: ConfirmationRepository;
+  logos: LogoRepository;
   settings: SmtpSettings;
   publicUrl: string;
   ttlHours: number;
@@ -52,7 +55,9 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
 
   const choice = savedServerPassword(server);
   const credentials = await deps.servers.revealCredentials(server);
-  const mail = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
+  const composed = composeConfirmationMail({ server, link: confirmationLink(deps.publicUrl, issued.token), expiresAt: issued.expiresAt, locale });
+  // The server's signature closes it, the logo inside the message (bytes, never a URL or a path nodemailer would fetch).
+  const mail = { subject: composed.subject, ...withSignature(composed, signatureParts(server, await deps.logos.find(serverId))) };
   const route = `${server.title} → ${server.email} (${server.host}:${server.port})${storedPasswordNote(choice, server)}`;
   let address: string | null = null;
   let transport: Transporter | null = null;
@@ -69,6 +74,7 @@ export async function sendConfirmation(deps: ConfirmationDeps, serverId: number,
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
+        attachments: mail.attachments,
         headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
       });
     });

@@ -4,6 +4,7 @@ import type { ProbeResultStore } from '../smtp-probe/store.js';
 import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
 import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 import type { OutboxStore } from '../outbox/store.js';
+import type { LogoStore } from '../signature/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -18,6 +19,8 @@ export interface Stores {
   readonly kind: StoreKind;
   readonly servers: ServerStore;
   readonly departments: DepartmentStore;
+  /** Each server's signature logo. */
+  readonly logos: LogoStore;
   readonly audit: AuditStore;
   readonly confirmations: ConfirmationStore;
   readonly probes: ProbeResultStore;

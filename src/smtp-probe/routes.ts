@@ -12,6 +12,7 @@ import {
   type ServerFormErrors,
   type ServerFormField,
 } from '../smtp-servers/validation.js';
+import { serverFormFiles } from '../signature/logo.js';
 import { actorOf } from '../web/actor.js';
 import { wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
@@ -123,9 +124,9 @@ export async function connectionTestRoutes(app: FastifyInstance) {
     return renderServerForm(app, request, reply, { server, values, errors: {}, status: 200, test: { report, passwordTyped } });
   }
 
-  app.post('/smtp-servers/new/test', { config: { access: 'admin', formLists: serverFormLists } }, async (request, reply) => testTypedValues(request, reply, null));
+  app.post('/smtp-servers/new/test', { config: { access: 'admin', formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => testTypedValues(request, reply, null));
 
-  app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin', formLists: serverFormLists } }, async (request, reply) => {
+  app.post<IdParams>('/smtp-servers/:id/edit/test', { config: { access: 'admin', formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const server = await findServer(request.params.id);
     if (!server) return notFoundPage(reply);
     return testTypedValues(request, reply, server);

@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MessageKey } from '../i18n/index.js';
+import { logoLimits } from '../signature/logo.js';
+import { signaturePreview } from '../signature/preview.js';
+import { logoPlaceholder } from '../signature/sanitize.js';
 import { wantsFragment } from '../web/render.js';
 import type { Department, ServerView } from './repository.js';
 import { combinationMismatches, mismatchesOfValues, passwordNudgeOf, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
@@ -23,10 +26,32 @@ export interface ServerFormView {
   lastUsable?: Department[];
 }
 
+/** The logo stored (or to be copied), and the signature's preview showing it through the logo route. */
+async function signatureView(app: FastifyInstance, request: FastifyRequest, options: ServerFormView) {
+  const logos = app.repositories.logos;
+  const logo = options.server ? await logos.describe(options.server.id) : null;
+  const copyLogo = !options.server && options.copyOf ? await logos.describe(options.copyOf.id) : null;
+  const shown = logo ?? copyLogo;
+  const logoUrl = shown ? `/smtp-servers/${shown.serverId}/logo?v=${shown.updatedAt.getTime()}` : null;
+  return {
+    logo,
+    copyLogo,
+    logoUrl,
+    logoLimits: { maxKb: logoLimits.bytes / 1024, maxWidth: logoLimits.width, maxHeight: logoLimits.height },
+    logoPlaceholder,
+    // A file chosen does not survive the form coming back: the field says it must be chosen again.
+    logoDropped: request.method === 'POST' && request.formFiles?.logo !== undefined,
+    removeLogo: request.method === 'POST' && request.form?.removeLogo === 'on',
+    preview: signaturePreview(options.values.signature, logoUrl, request.t('form.signature.logoMissing')),
+    previewAction: options.server ? `/smtp-servers/${options.server.id}/edit/preview` : '/smtp-servers/new/preview',
+  };
+}
+
 /** The create/edit form: the whole page, or the form alone when htmx asked for it. */
 export async function renderServerForm(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, options: ServerFormView) {
   const departments = await app.repositories.smtpServers.listDepartments();
   const body = (request.method === 'POST' ? request.body ?? {} : {}) as Record<string, unknown>;
+  const signature = await signatureView(app, request, options);
   const data = {
     server: options.server,
     copyOf: options.copyOf ?? null,
@@ -46,6 +71,7 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
     test: options.test ?? null,
     failure: options.failure ?? null,
     version: options.version ?? (typeof body.version === 'string' ? body.version : options.server?.version),
+    ...signature,
     title: options.server ? request.t('form.editTitle', { title: options.server.title }) : request.t('form.newTitle'),
     // After a POST the address bar shows the POST URL; links back to "this page" must name the form's own page.
     path: options.server ? `/smtp-servers/${options.server.id}/edit` : '/smtp-servers/new',

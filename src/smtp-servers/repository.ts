@@ -3,6 +3,7 @@ import { envelopePrefix, keyIdOf, UndecryptableSecretError, type SecretBox } fro
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { departmentsLeftWithout } from '../departments/routing.js';
+import { applyLogoChange, type LogoChange } from '../signature/repository.js';
 import { defaultPerPage } from './columns.js';
 import { normalizeForSearch } from './search.js';
 import type { Department, ExportedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
@@ -273,7 +274,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
      * `copyOf`: the server this one duplicates. A password left blank (`input.password` undefined) then takes the
      * source's stored password: the caller has checked it goes to the same server (storedPasswordStillApplies).
      */
-    async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number } = {}): Promise<ServerView> {
+    async createServer(input: ServerInput, actor: Actor, options: { copyOf?: number; logo?: LogoChange } = {}): Promise<ServerView> {
       const all = await allDepartments();
       const served = await servedBy(input);
       const id = await withUniqueTitle(input.title, () =>
@@ -287,10 +288,12 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           const id = await tx.servers.insert({ ...(await columnsOf(input, served)), passwordCiphertext: password ? secrets.encrypt(password) : null, oauthSecretCiphertext });
           await tx.servers.setDepartments(id, served.map((d) => d.id));
           await placeInOrders(tx, id, [], servedIds(input.usage, served, all));
+          const logo = await applyLogoChange(tx, id, options.logo ?? null);
+          const changes = logo ? { logo } : undefined;
           if (source) {
-            await tx.audit.append(actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: id, summary: `${source.title} → ${input.title}` });
+            await tx.audit.append(actor, { action: 'server.duplicate', targetType: 'smtp_server', targetId: id, summary: `${source.title} → ${input.title}`, changes });
           } else {
-            await tx.audit.append(actor, { action: 'server.create', targetType: 'smtp_server', targetId: id, summary: input.title });
+            await tx.audit.append(actor, { action: 'server.create', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }
           await recordConfirmedCombination(tx, actor, id, input);
           return id;
@@ -307,7 +310,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       id: number,
       input: ServerInput,
       actor: Actor,
-      options: { expectedVersion?: number; confirmedLastUsable?: Department[] } = {},
+      options: { expectedVersion?: number; confirmedLastUsable?: Department[]; logo?: LogoChange } = {},
     ): Promise<{ server: ServerView; changes: FieldChanges } | null> {
       const served = await servedBy(input);
       const all = await allDepartments();
@@ -346,6 +349,8 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
           if (pathChanged) await tx.confirmations.revokeOpen(id, new Date());
           await tx.servers.setDepartments(id, served.map((d) => d.id));
           await placeInOrders(tx, id, servedIds(before.usage, before.departments, all), servedIds(input.usage, served, all));
+          const logo = await applyLogoChange(tx, id, options.logo ?? null);
+          if (logo) changes.logo = logo;
           if (Object.keys(changes).length) {
             await tx.audit.append(actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }

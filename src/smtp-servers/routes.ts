@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logoChangeFrom } from '../signature/form.js';
+import { serverFormFiles } from '../signature/logo.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
 import { currentPath, wantsFragment } from '../web/render.js';
@@ -166,7 +168,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server: null, copyOf, values, errors: {}, status: 200 });
   });
 
-  app.post('/smtp-servers', { config: { formLists: serverFormLists } }, async (request, reply) => {
+  app.post('/smtp-servers', { config: { formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const departments = await servers.listDepartments();
     const body = request.form;
     const copyOf = await copySource(body.duplicateOf);
@@ -176,9 +178,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       storedPassword: storedPasswordOf(copyOf),
       storedOAuthSecret: storedOAuthSecretOf(copyOf),
     });
-    if (!result.ok) return renderForm(request, reply, { server: null, copyOf, values: result.values, errors: result.errors, status: 422 });
+    const logo = logoChangeFrom(body, request.formFiles, { copyOf: copyOf?.id });
+    if (!result.ok || !logo.ok) {
+      const errors: ServerFormErrors = { ...(result.ok ? {} : result.errors), ...(logo.ok ? {} : { logo: logo.error }) };
+      return renderForm(request, reply, { server: null, copyOf, values: result.values, errors, status: 422 });
+    }
     try {
-      const server = await servers.createServer(result.value, actorOf(request), copyOf ? { copyOf: copyOf.id } : {});
+      const server = await servers.createServer(result.value, actorOf(request), { ...(copyOf ? { copyOf: copyOf.id } : {}), logo: logo.change });
       reply.flash('success', 'flash.created', { title: server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');
     } catch (err) {
@@ -197,7 +203,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     return renderForm(request, reply, { server, values: formValuesOf(server), errors: {}, status: 200 });
   });
 
-  app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists } }, async (request, reply) => {
+  app.post<IdParams>('/smtp-servers/:id', { config: { formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const id = parseId(request.params.id);
     const server = id === null ? null : await servers.findServer(id);
     if (!server) return id === null ? notFoundPage(reply) : serverDeleted(reply);
@@ -209,7 +215,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       storedCombination: combinationOf(server),
       storedOAuthSecret: storedOAuthSecretOf(server),
     });
-    if (!result.ok) return renderForm(request, reply, { server, values: result.values, errors: result.errors, status: 422 });
+    const logo = logoChangeFrom(body, request.formFiles);
+    if (!result.ok || !logo.ok) {
+      const errors: ServerFormErrors = { ...(result.ok ? {} : result.errors), ...(logo.ok ? {} : { logo: logo.error }) };
+      return renderForm(request, reply, { server, values: result.values, errors, status: 422 });
+    }
     // Its usage changed so that a department it alone sends for would have none left: asked once, named.
     const lastUsable = await servers.departmentsLeftWithout(server.id, result.value);
     if (lastUsable.length && !lastUsableConfirmed(body)) {
@@ -217,7 +227,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       return renderForm(request, reply, { server, values: result.values, errors, lastUsable, status: 422 });
     }
     try {
-      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version), confirmedLastUsable: lastUsable });
+      const updated = await servers.updateServer(server.id, result.value, actorOf(request), { expectedVersion: versionOf(body.version), confirmedLastUsable: lastUsable, logo: logo.change });
       if (!updated) return serverDeleted(reply);
       reply.flash('success', 'flash.updated', { title: updated.server.title });
       return redirectAfterPost(request, reply, '/smtp-servers');

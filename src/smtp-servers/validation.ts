@@ -2,6 +2,7 @@ import net from 'node:net';
 import { domainToASCII } from 'node:url';
 import type { MessageKey, Params } from '../i18n/index.js';
 import { parseServiceAccountKey } from '../smtp/oauth-tokens.js';
+import { sanitizeSignature } from '../signature/sanitize.js';
 
 export const securityModes = ['none', 'starttls', 'tls'] as const;
 export const authenticationModes = ['none', 'password', 'oauth2-microsoft', 'oauth2-google'] as const;
@@ -29,6 +30,7 @@ export const serverFormFields = [
   'departments',
   'verifyCertificate',
   'signature',
+  'logo',
   'confirmCombination',
   'confirmLastUsable',
   'oauthTenant',
@@ -432,6 +434,13 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
 
   if (values.signature.length > limits.signature) {
     errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
+  } else {
+    // Never saved with something the sanitiser would take out: the form comes back cleaned, saying what went.
+    const clean = sanitizeSignature(values.signature);
+    if (clean.removed.length > 0) {
+      errors.signature = { key: 'error.signature.cleaned', params: { removed: clean.removed.join(', ') } };
+      values.signature = clean.html;
+    }
   }
 
   const mismatches = errors.port || errors.security || errors.authentication ? [] : mismatchesOfValues(values);

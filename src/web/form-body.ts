@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** A request body read once: every field one string, except the fields its route declares as lists. */
@@ -8,11 +9,25 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Body fields that may repeat (checkboxes). Any other field sent twice, as an array or as an object is refused. */
     formLists?: readonly string[];
+    /** File fields a multipart body may carry, each with the most bytes it may hold (the rest is not read). */
+    formFiles?: Readonly<Record<string, { maxBytes: number }>>;
   }
   interface FastifyRequest {
     /** The body as typed fields; empty when the request had none. */
     form: FormFields;
+    /** The files of a multipart body, by field; a file input left empty is absent. */
+    formFiles: Readonly<Record<string, UploadedFile>>;
   }
+}
+
+/** A file as it came in a multipart body: its name and declared type are the browser's word, to be checked. */
+export interface UploadedFile {
+  filename: string;
+  declaredType: string;
+  /** At most the field's maxBytes. */
+  bytes: Buffer;
+  /** The file went past its field's maxBytes: what is beyond was not kept. */
+  truncated: boolean;
 }
 
 export class MalformedBodyError extends Error {
@@ -63,10 +78,59 @@ export function fieldList(fields: FormFields, name: string): string[] {
   return [...value];
 }
 
+/** The form's fields sent as multipart/form-data, under the same one-value rule, and its declared files. */
+async function readMultipart(request: FastifyRequest, bodyLimit: number): Promise<{ fields: FormFields; files: Record<string, UploadedFile> }> {
+  const config = request.routeOptions.config;
+  const lists = config?.formLists ?? [];
+  const declared = config?.formFiles ?? {};
+  const maxBytes = Math.max(0, ...Object.values(declared).map((f) => f.maxBytes));
+  const fields: Record<string, string | string[]> = Object.create(null);
+  const files: Record<string, UploadedFile> = Object.create(null);
+  let refused: MalformedBodyError | null = null;
+  let fieldBytes = 0;
+  const parts = request.parts({ limits: { fileSize: maxBytes, files: Object.keys(declared).length + 1, fields: 200, fieldSize: bodyLimit } });
+  for await (const part of parts) {
+    const name = part.fieldname;
+    // Read to the end in every case, so the refusal is sent once the whole request has been received.
+    if (part.type === 'file') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of part.file) if (!refused) chunks.push(chunk as Buffer);
+      const bytes = Buffer.concat(chunks);
+      if (refused) continue;
+      // A file input left empty is sent as an unnamed, empty part.
+      if (part.filename === '' && bytes.length === 0 && !(name in files)) continue;
+      if (!(name in declared) || name in files || name in fields || /[[\]]/.test(name)) refused = new MalformedBodyError(name);
+      else files[name] = { filename: part.filename, declaredType: part.mimetype, bytes: bytes.subarray(0, declared[name]!.maxBytes), truncated: part.file.truncated || bytes.length > declared[name]!.maxBytes };
+      continue;
+    }
+    if (refused) continue;
+    const value = part.value;
+    fieldBytes += Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+    if (part.valueTruncated || fieldBytes > bodyLimit) throw Object.assign(new Error('request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+    if (/[[\]]/.test(name) || typeof value !== 'string' || name in files) refused = new MalformedBodyError(name);
+    else if (!(name in fields)) fields[name] = value;
+    else if (lists.includes(name)) fields[name] = [fields[name]!, value].flat();
+    else refused = new MalformedBodyError(name);
+  }
+  if (refused) throw refused;
+  return { fields, files };
+}
+
 /** Every body is checked before any handler (and the CSRF check) sees it; `request.body` is replaced by the fields. */
-export const formBodyPlugin = fp(async function formBodyPlugin(app: FastifyInstance) {
+export const formBodyPlugin = fp(async function formBodyPlugin(app: FastifyInstance, options: { bodyLimit: number }) {
+  // A file past its limit is cut and marked truncated, not an error: the form comes back with the reason by the field.
+  await app.register(multipart, { limits: { fieldSize: options.bodyLimit }, throwFileSizeLimit: false });
   app.decorateRequest('form', null as unknown as FormFields);
+  app.decorateRequest('formFiles', null as unknown as Record<string, UploadedFile>);
   app.addHook('preValidation', async (request) => {
+    request.formFiles = {};
+    if (request.isMultipart()) {
+      const { fields, files } = await readMultipart(request, options.bodyLimit);
+      request.form = fields;
+      request.formFiles = files;
+      request.body = fields;
+      return;
+    }
     const fields = readFormFields(request.body, request.routeOptions.config?.formLists);
     request.form = fields;
     if (request.body !== undefined) request.body = fields;

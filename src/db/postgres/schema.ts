@@ -10,7 +10,8 @@ export const timestampMs = customType<{ data: Date; driverData: string | number 
   fromDriver: (value) => new Date(Number(value)),
 });
 
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+/** Raw bytes (SQLite: blob). */
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 const nowMs = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
 
@@ -116,6 +117,17 @@ export const departmentServers = pgTable(
   },
   (table) => [primaryKey({ columns: [table.departmentId, table.serverId] }), index('department_servers_server_idx').on(table.serverId)],
 );
+export const serverLogos = pgTable('server_logos', {
+  serverId: integer('server_id')
+    .primaryKey()
+    .references(() => smtpServers.id, { onDelete: 'cascade' }),
+  contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/gif'] }).notNull(),
+  bytes: bytea('bytes').notNull(),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
+  size: integer('size').notNull(),
+  updatedAt: timestampMs('updated_at').notNull(),
+});
 
 export const confirmationTokens = pgTable(
   'confirmation_tokens',

@@ -6,6 +6,7 @@ import { createPostgresSessionStore } from './sessions.js';
 import { createPostgresSetupTokenStore } from './setup-tokens.js';
 import { createPostgresThrottleStore } from './throttle.js';
 import { createPostgresUserStore } from './users.js';
+import { createPostgresLogoStore } from './logos.js';
 import { StoreUnavailableError } from '../failures.js';
 import { createPostgresDepartmentStore } from './departments.js';
 import { createPostgresOutboxStore } from './outbox.js';
@@ -20,6 +21,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     kind: 'postgres',
     servers: createPostgresServerStore(db, listings),
     departments: createPostgresDepartmentStore(db),
+    logos: createPostgresLogoStore(db),
     audit: createPostgresAuditStore(db),
     confirmations: createPostgresConfirmationStore(db),
     probes: createPostgresProbeResultStore(db),

@@ -116,6 +116,18 @@ export const departmentServers = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.departmentId, table.serverId] }), index('department_servers_server_idx').on(table.serverId)],
 );
+// Apart from smtp_servers so the list never reads the images; one logo per server, gone with it.
+export const serverLogos = sqliteTable('server_logos', {
+  serverId: integer('server_id')
+    .primaryKey()
+    .references(() => smtpServers.id, { onDelete: 'cascade' }),
+  contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/gif'] }).notNull(),
+  bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
+  size: integer('size').notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
 
 export const confirmationTokens = sqliteTable(
   'confirmation_tokens',

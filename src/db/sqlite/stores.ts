@@ -7,6 +7,7 @@ import { createSqliteSessionStore } from './sessions.js';
 import { createSqliteSetupTokenStore } from './setup-tokens.js';
 import { createSqliteThrottleStore } from './throttle.js';
 import { createSqliteUserStore } from './users.js';
+import { createSqliteLogoStore } from './logos.js';
 import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
 import { createSqliteServerStore } from './servers.js';
@@ -21,6 +22,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     kind: 'sqlite',
     servers: createSqliteServerStore(db, sqlite, lock),
     departments: createSqliteDepartmentStore(db, lock),
+    logos: createSqliteLogoStore(db, lock),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
     probes: createSqliteProbeResultStore(db, lock),
