@@ -8,6 +8,7 @@ import { createPostgresThrottleStore } from './throttle.js';
 import { createPostgresUserStore } from './users.js';
 import { StoreUnavailableError } from '../failures.js';
 import { createPostgresDepartmentStore } from './departments.js';
+import { createPostgresApiTokenStore } from './api-tokens.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
@@ -26,6 +27,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     sessions: createPostgresSessionStore(db),
     setupTokens: createPostgresSetupTokenStore(db),
     throttle: createPostgresThrottleStore(db),
+    apiTokens: createPostgresApiTokenStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));

@@ -11,6 +11,7 @@ import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
 import { createSqliteServerStore } from './servers.js';
 import { createSqliteDepartmentStore } from './departments.js';
+import { createSqliteApiTokenStore } from './api-tokens.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -27,6 +28,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     sessions: createSqliteSessionStore(db, lock),
     setupTokens: createSqliteSetupTokenStore(db, lock),
     throttle: createSqliteThrottleStore(db, lock),
+    apiTokens: createSqliteApiTokenStore(db, lock),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {
