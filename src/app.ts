@@ -9,6 +9,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import qs from 'node:querystring';
+import { apiPlugin } from './api/plugin.js';
+import { apiTokenRoutes } from './api-tokens/routes.js';
+import { createApiTokenService, type ApiTokenService } from './api-tokens/service.js';
 import { createAuditRepository, type AuditRepository } from './audit/repository.js';
 import { auditRoutes } from './audit/routes.js';
 import { accessControl, isStaticUrl } from './auth/enforce.js';
@@ -54,6 +57,7 @@ export interface Repositories {
   loginThrottle: LoginThrottle;
   confirmations: ConfirmationRepository;
   connectionTests: ConnectionTestRepository;
+  apiTokens: ApiTokenService;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -178,6 +182,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
+    apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });
   app.decorate('smtpSettings', smtpSettings);
 
@@ -247,6 +252,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.addHook('preHandler', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     if (request.routeOptions.config && (request.routeOptions.config as { csrf?: boolean }).csrf === false) return done();
+    // An API token is sent on purpose by its holder, never by a browser on its own: there is nothing to forge.
+    if (routeAccess(request.routeOptions.config) === 'token') return done();
     app.csrfProtection(request, reply, done);
   });
 
@@ -261,6 +268,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(auditRoutes);
   await app.register(connectionTestRoutes);
   await app.register(confirmationRoutes);
+  await app.register(apiTokenRoutes);
+  await app.register(apiPlugin);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;

@@ -67,6 +67,8 @@ export function fieldList(fields: FormFields, name: string): string[] {
 export const formBodyPlugin = fp(async function formBodyPlugin(app: FastifyInstance) {
   app.decorateRequest('form', null as unknown as FormFields);
   app.addHook('preValidation', async (request) => {
+    // A route with a body schema (the API) is checked by that schema instead; form routes have none.
+    if (request.routeOptions.schema?.body) return;
     const fields = readFormFields(request.body, request.routeOptions.config?.formLists);
     request.form = fields;
     if (request.body !== undefined) request.body = fields;
