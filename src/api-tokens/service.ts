@@ -54,13 +54,13 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
       const secret = tokenPrefix + randomBytes(32).toString('base64url');
       const id = await stores.transaction(async (tx) => {
         const known = await tx.departments.list();
-        const departmentIds = scope.allDepartments ? [] : known.filter((d) => scope.departments.includes(d.code)).map((d) => d.id);
+        const chosen = scope.allDepartments ? [] : known.filter((d) => scope.departments.includes(d.code));
         const tokenId = await tx.apiTokens.insert({
           name: scope.name,
           tokenHash: hashToken(secret),
           hint: secret.slice(0, tokenPrefix.length + 4),
           allDepartments: scope.allDepartments,
-          departmentIds,
+          departmentIds: chosen.map((d) => d.id),
           createdAt: now,
           createdBy: actor.userId,
         });
@@ -71,7 +71,7 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
             targetType: 'apiToken',
             targetId: tokenId,
             summary: scope.name,
-            changes: { departments: [null, scope.allDepartments ? { key: 'apiTokens.allDepartments' } : scope.departments.join(',')] },
+            changes: { departments: [null, scope.allDepartments ? { key: 'apiTokens.allDepartments' } : chosen.map((d) => d.code).join(',')] },
           },
           now,
         );
