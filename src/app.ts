@@ -35,6 +35,7 @@ import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerReposit
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
+import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { useDisplayTimeZone } from './i18n/index.js';
@@ -80,6 +81,8 @@ declare module 'fastify' {
     registeredRoutes: RegisteredRoute[];
     /** How Relais reaches SMTP servers (time-outs, extra CAs), read once from the config. */
     smtpSettings: SmtpSettings;
+    /** The sending outbox (src/outbox/): accept, find, list, retry, cancel. */
+    outbox: OutboxService;
   }
 }
 
@@ -185,6 +188,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });
   app.decorate('smtpSettings', smtpSettings);
+  app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();

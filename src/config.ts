@@ -57,6 +57,55 @@ export interface RelaisConfig {
   smtpAllowedNetworks: string[];
   /** RELAIS_API_RATE_LIMIT_PER_MINUTE: requests one API token may make per minute, over every instance. */
   apiRateLimitPerMinute: number;
+  /** The sending outbox: see src/outbox/worker.ts and the README's « Outbox » section. */
+  outbox: OutboxSettings;
+}
+
+export interface OutboxSettings {
+  /** RELAIS_OUTBOX_WORKER=false: this instance accepts messages but sends none (another instance does). */
+  worker: boolean;
+  /** Messages one instance sends at once. */
+  concurrency: number;
+  /** How long a claimed message stays this instance's; after that, another instance may take it over. */
+  leaseMs: number;
+  /** How often an idle worker looks for due messages (an accept on this instance wakes it at once). */
+  pollMs: number;
+  /** Waits after a round in which every server failed, in order; the last one repeats. */
+  backoffMs: number[];
+  /** Past this age a message that could not be delivered fails. */
+  maxAgeMs: number;
+  /** Bodies and attachments are purged after this many days (RELAIS_MESSAGE_RETENTION_DAYS). */
+  retentionDays: number;
+  /** Failures in a row after which a server is « en panne », and for how long. */
+  downAfterFailures: number;
+  downForMs: number;
+  /** Waiting for the server's answer while sending (socket time-out); past it after DATA, the message may have arrived. */
+  sendTimeoutMs: number;
+  /** Connections of one server's pool. */
+  poolConnections: number;
+}
+
+function numbersFrom(value: string | undefined, fallback: number[], name: string): number[] {
+  if (value === undefined || value.trim() === '') return fallback;
+  const numbers = value.split(',').map((part) => Number(part.trim()));
+  if (numbers.some((n) => !Number.isFinite(n) || n < 0)) throw new Error(`${name} must be non-negative numbers separated by commas, got "${value}"`);
+  return numbers;
+}
+
+function outboxSettingsFrom(env: NodeJS.ProcessEnv): OutboxSettings {
+  return {
+    worker: env.RELAIS_OUTBOX_WORKER === undefined || env.RELAIS_OUTBOX_WORKER === '' ? true : booleanFrom(env.RELAIS_OUTBOX_WORKER, 'RELAIS_OUTBOX_WORKER'),
+    concurrency: positiveIntFrom(env.RELAIS_OUTBOX_CONCURRENCY, 16, 'RELAIS_OUTBOX_CONCURRENCY'),
+    leaseMs: intFrom(env.RELAIS_OUTBOX_LEASE_SECONDS, 300, 'RELAIS_OUTBOX_LEASE_SECONDS') * 1000,
+    pollMs: intFrom(env.RELAIS_OUTBOX_POLL_MS, 1000, 'RELAIS_OUTBOX_POLL_MS'),
+    backoffMs: numbersFrom(env.RELAIS_OUTBOX_BACKOFF_SECONDS, [60, 300, 900, 3600, 7200], 'RELAIS_OUTBOX_BACKOFF_SECONDS').map((s) => s * 1000),
+    maxAgeMs: intFrom(env.RELAIS_OUTBOX_MAX_AGE_HOURS, 48, 'RELAIS_OUTBOX_MAX_AGE_HOURS') * 3_600_000,
+    retentionDays: intFrom(env.RELAIS_MESSAGE_RETENTION_DAYS, 30, 'RELAIS_MESSAGE_RETENTION_DAYS'),
+    downAfterFailures: positiveIntFrom(env.RELAIS_SERVER_DOWN_AFTER_FAILURES, 3, 'RELAIS_SERVER_DOWN_AFTER_FAILURES'),
+    downForMs: intFrom(env.RELAIS_SERVER_DOWN_SECONDS, 300, 'RELAIS_SERVER_DOWN_SECONDS') * 1000,
+    sendTimeoutMs: positiveIntFrom(env.RELAIS_SMTP_SEND_TIMEOUT_MS, 60_000, 'RELAIS_SMTP_SEND_TIMEOUT_MS'),
+    poolConnections: positiveIntFrom(env.RELAIS_SMTP_POOL_CONNECTIONS, 5, 'RELAIS_SMTP_POOL_CONNECTIONS'),
+  };
 }
 
 function positiveIntFrom(value: string | undefined, fallback: number, name: string): number {
@@ -174,5 +223,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
     apiRateLimitPerMinute: positiveIntFrom(env.RELAIS_API_RATE_LIMIT_PER_MINUTE, 600, 'RELAIS_API_RATE_LIMIT_PER_MINUTE'),
+    outbox: outboxSettingsFrom(env),
   };
 }

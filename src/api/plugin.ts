@@ -5,7 +5,6 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiCaller } from '../api-tokens/service.js';
 import { StoreUnavailableError, storeWriteErrorOf } from '../db/failures.js';
-import type { Outbox } from '../outbox/types.js';
 import { apiPrefix } from '../web/access.js';
 import { apiDocsRoutes } from './docs-routes.js';
 import { messageRoutes } from './messages-routes.js';
@@ -14,7 +13,6 @@ import { problemSchema } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    outbox: Outbox;
     /** The OpenAPI 3.1 document of the API, built from its routes' schemas. */
     apiDescription(): Record<string, unknown>;
   }

@@ -4,6 +4,7 @@ import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
 import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
 import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
+import type { OutboxStore } from '../outbox/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -26,6 +27,7 @@ export interface Stores {
   readonly setupTokens: SetupTokenStore;
   readonly throttle: ThrottleStore;
   readonly apiTokens: ApiTokenStore;
+  readonly outbox: OutboxStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

@@ -408,6 +408,8 @@ export const en: Record<MessageKey, string> = {
   'audit.action.server.create': 'Server created',
   'audit.action.server.update': 'Server changed',
   'audit.action.server.delete': 'Server deleted',
+  'audit.action.message.retry': 'Message retried',
+  'audit.action.message.cancel': 'Message cancelled',
   'audit.action.server.duplicate': 'Server duplicated',
   'audit.action.server.unusualCombination': 'Unusual combination confirmed',
   'audit.action.server.confirmation_send': 'Confirmation sent',

@@ -411,6 +411,8 @@ export const fr = {
   'audit.action.server.create': 'Création de serveur',
   'audit.action.server.update': 'Modification de serveur',
   'audit.action.server.delete': 'Suppression de serveur',
+  'audit.action.message.retry': 'Nouvel essai d’un message',
+  'audit.action.message.cancel': 'Annulation d’un message',
   'audit.action.server.duplicate': 'Duplication de serveur',
   'audit.action.server.unusualCombination': 'Combinaison inhabituelle confirmée',
   'audit.action.server.confirmation_send': 'Envoi de la confirmation',

@@ -37,6 +37,8 @@ export interface ServerColumns {
   usage: Usage;
   verifyCertificate: boolean;
   signature: string;
+  /** Messages per minute the outbox may hand it, across instances; null or left out: no limit. */
+  rateLimitPerMinute?: number | null;
   /** Lower-cased, accent-free copy of the searchable fields. */
   searchText: string;
 }
@@ -55,6 +57,11 @@ export interface ServerState {
   active: boolean;
   /** « En panne » until then (set by the sending outbox): skipped by the departments' routing while it lasts. */
   downUntil: Date | null;
+  /** Sending failures in a row (the outbox's), the last success and the last error, kept on the row and shown. */
+  consecutiveFailures: number;
+  lastSuccessAt: Date | null;
+  lastErrorAt: Date | null;
+  lastError: string | null;
 }
 
 /** A server's row as stored: the password only as its encrypted envelope. */

@@ -10,6 +10,8 @@ export const timestampMs = customType<{ data: Date; driverData: string | number 
   fromDriver: (value) => new Date(Number(value)),
 });
 
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
 const nowMs = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
 
 const timestamps = {
@@ -59,6 +61,11 @@ export const smtpServers = pgTable(
     version: integer('version').notNull().default(1),
     active: boolean('active').notNull().default(true),
     downUntil: timestampMs('down_until'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    lastSuccessAt: timestampMs('last_success_at'),
+    lastErrorAt: timestampMs('last_error_at'),
+    lastError: text('last_error'),
+    rateLimitPerMinute: integer('rate_limit_per_minute'),
     ...timestamps,
   },
   (table) => [
@@ -219,4 +226,93 @@ export const apiTokenRequests = pgTable(
     count: integer('count').notNull(),
   },
   (table) => [primaryKey({ columns: [table.tokenId, table.windowStart] })],
+);
+
+export const outboxMessages = pgTable(
+  'outbox_messages',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    publicId: text('public_id').notNull().unique(),
+    departmentCode: text('department_code').notNull(),
+    pinnedServerId: integer('pinned_server_id'),
+    originKind: text('origin_kind', { enum: ['token', 'user'] }).notNull(),
+    originId: integer('origin_id').notNull(),
+    originName: text('origin_name').notNull(),
+    toAddresses: text('to_addresses').notNull(),
+    ccAddresses: text('cc_addresses').notNull().default('[]'),
+    bccAddresses: text('bcc_addresses').notNull().default('[]'),
+    replyTo: text('reply_to'),
+    subject: text('subject').notNull(),
+    textBody: text('text_body'),
+    htmlBody: text('html_body'),
+    messageId: text('message_id').notNull(),
+    status: text('status', { enum: ['queued', 'sending', 'retry', 'sent', 'failed', 'cancelled'] }).notNull().default('queued'),
+    attemptCount: integer('attempt_count').notNull().default(0),
+    roundCount: integer('round_count').notNull().default(0),
+    dueAt: timestampMs('due_at'),
+    leaseOwner: text('lease_owner'),
+    triedServerIds: text('tried_server_ids').notNull().default('[]'),
+    stickyServerId: integer('sticky_server_id'),
+    lastServerId: integer('last_server_id'),
+    lastServerTitle: text('last_server_title'),
+    lastReply: text('last_reply'),
+    idempotencyKey: text('idempotency_key'),
+    bodyHash: text('body_hash'),
+    searchText: text('search_text').notNull().default(''),
+    acceptedAt: timestampMs('accepted_at').notNull(),
+    updatedAt: timestampMs('updated_at').notNull(),
+    sentAt: timestampMs('sent_at'),
+    purgedAt: timestampMs('purged_at'),
+  },
+  (table) => [
+    index('outbox_messages_due_idx').on(table.dueAt),
+    index('outbox_messages_accepted_idx').on(table.acceptedAt, table.id),
+    index('outbox_messages_status_idx').on(table.status, table.acceptedAt),
+    index('outbox_messages_department_idx').on(table.departmentCode, table.acceptedAt),
+    index('outbox_messages_server_idx').on(table.lastServerId, table.acceptedAt),
+    uniqueIndex('outbox_messages_idempotency_unique').on(table.originKind, table.originId, table.idempotencyKey),
+  ],
+);
+
+export const outboxAttachments = pgTable(
+  'outbox_attachments',
+  {
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => outboxMessages.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    filename: text('filename').notNull(),
+    contentType: text('content_type').notNull(),
+    content: bytea('content').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.messageId, table.position] })],
+);
+
+export const outboxAttempts = pgTable(
+  'outbox_attempts',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => outboxMessages.id, { onDelete: 'cascade' }),
+    at: timestampMs('at').notNull(),
+    serverId: integer('server_id'),
+    serverTitle: text('server_title').notNull(),
+    outcome: text('outcome', { enum: ['sent', 'failover', 'deferred', 'failed'] }).notNull(),
+    reply: text('reply'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id)],
+);
+
+export const smtpSendSlots = pgTable(
+  'smtp_send_slots',
+  {
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    windowStart: timestampMs('window_start').notNull(),
+    used: integer('used').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.serverId, table.windowStart] })],
 );

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const timestamps = {
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
@@ -54,6 +54,13 @@ export const smtpServers = sqliteTable(
     active: integer('active', { mode: 'boolean' }).notNull().default(true),
     // « En panne » until then: skipped by the departments' routing while it lasts (set by the sending outbox).
     downUntil: integer('down_until', { mode: 'timestamp_ms' }),
+    // Sending failures in a row (reset by a success): at the outbox's threshold the server goes « en panne ».
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    lastSuccessAt: integer('last_success_at', { mode: 'timestamp_ms' }),
+    lastErrorAt: integer('last_error_at', { mode: 'timestamp_ms' }),
+    lastError: text('last_error'),
+    // Messages per minute this server may be given, across every instance; null: no limit.
+    rateLimitPerMinute: integer('rate_limit_per_minute'),
     ...timestamps,
   },
   (table) => [
@@ -224,6 +231,107 @@ export const apiTokenRequests = sqliteTable(
     count: integer('count').notNull(),
   },
   (table) => [primaryKey({ columns: [table.tokenId, table.windowStart] })],
+);
+
+/** The outbox: a message is stored here before any attempt, and its log line stays after its bodies are purged. */
+export const outboxMessages = sqliteTable(
+  'outbox_messages',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    // Opaque and public: the API's id.
+    publicId: text('public_id').notNull().unique(),
+    departmentCode: text('department_code').notNull(),
+    // Only this server (a test send), not the department's routing.
+    pinnedServerId: integer('pinned_server_id'),
+    originKind: text('origin_kind', { enum: ['token', 'user'] }).notNull(),
+    originId: integer('origin_id').notNull(),
+    originName: text('origin_name').notNull(),
+    // JSON arrays of addresses.
+    toAddresses: text('to_addresses').notNull(),
+    ccAddresses: text('cc_addresses').notNull().default('[]'),
+    bccAddresses: text('bcc_addresses').notNull().default('[]'),
+    replyTo: text('reply_to'),
+    subject: text('subject').notNull(),
+    textBody: text('text_body'),
+    htmlBody: text('html_body'),
+    // The Message-ID header, fixed at acceptance and kept across attempts and servers.
+    messageId: text('message_id').notNull(),
+    status: text('status', { enum: ['queued', 'sending', 'retry', 'sent', 'failed', 'cancelled'] }).notNull().default('queued'),
+    attemptCount: integer('attempt_count').notNull().default(0),
+    // Rounds in which every usable server was tried and none took it: the backoff's step.
+    roundCount: integer('round_count').notNull().default(0),
+    // When a worker should take it: its next attempt (queued, retry) or the end of its lease (sending); null once done.
+    dueAt: integer('due_at', { mode: 'timestamp_ms' }),
+    leaseOwner: text('lease_owner'),
+    // JSON array of the servers already tried in the current round (a rate-limit wait resumes after them).
+    triedServerIds: text('tried_server_ids').notNull().default('[]'),
+    // A time-out after DATA: the next attempt goes to this server only, never to another at once.
+    stickyServerId: integer('sticky_server_id'),
+    lastServerId: integer('last_server_id'),
+    lastServerTitle: text('last_server_title'),
+    lastReply: text('last_reply'),
+    idempotencyKey: text('idempotency_key'),
+    bodyHash: text('body_hash'),
+    // Lower-cased, accent-free recipients and subject, for the log's search.
+    searchText: text('search_text').notNull().default(''),
+    acceptedAt: integer('accepted_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+    sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+    // Bodies and attachments removed after the retention days; the log line stays.
+    purgedAt: integer('purged_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [
+    index('outbox_messages_due_idx').on(table.dueAt),
+    index('outbox_messages_accepted_idx').on(table.acceptedAt, table.id),
+    index('outbox_messages_status_idx').on(table.status, table.acceptedAt),
+    index('outbox_messages_department_idx').on(table.departmentCode, table.acceptedAt),
+    index('outbox_messages_server_idx').on(table.lastServerId, table.acceptedAt),
+    uniqueIndex('outbox_messages_idempotency_unique').on(table.originKind, table.originId, table.idempotencyKey),
+  ],
+);
+
+export const outboxAttachments = sqliteTable(
+  'outbox_attachments',
+  {
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => outboxMessages.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    filename: text('filename').notNull(),
+    contentType: text('content_type').notNull(),
+    content: blob('content', { mode: 'buffer' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.messageId, table.position] })],
+);
+
+export const outboxAttempts = sqliteTable(
+  'outbox_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => outboxMessages.id, { onDelete: 'cascade' }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    serverId: integer('server_id'),
+    serverTitle: text('server_title').notNull(),
+    outcome: text('outcome', { enum: ['sent', 'failover', 'deferred', 'failed'] }).notNull(),
+    reply: text('reply'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id)],
+);
+
+/** Messages handed to a rate-limited server per minute: a slot is reserved here, atomically, before the send. */
+export const smtpSendSlots = sqliteTable(
+  'smtp_send_slots',
+  {
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    windowStart: integer('window_start', { mode: 'timestamp_ms' }).notNull(),
+    used: integer('used').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.serverId, table.windowStart] })],
 );
 
 export type SmtpServerRow = typeof smtpServers.$inferSelect;

@@ -1,0 +1,285 @@
+import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import type { OutboxStore } from '../../outbox/store.js';
+import { UniqueViolation } from '../errors.js';
+import { likePattern } from '../like.js';
+import { isUniqueViolation } from './errors.js';
+import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
+import type { PgExecutor } from './stores.js';
+
+const summaryColumns = {
+  publicId: m.publicId,
+  status: m.status,
+  departmentCode: m.departmentCode,
+  toAddresses: m.toAddresses,
+  subject: m.subject,
+  messageId: m.messageId,
+  acceptedAt: m.acceptedAt,
+  dueAt: m.dueAt,
+  attemptCount: m.attemptCount,
+  lastReply: m.lastReply,
+  lastServerId: m.lastServerId,
+  lastServerTitle: m.lastServerTitle,
+};
+
+const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo };
+
+const claimedColumns = {
+  id: m.id,
+  publicId: m.publicId,
+  departmentCode: m.departmentCode,
+  pinnedServerId: m.pinnedServerId,
+  toAddresses: m.toAddresses,
+  ccAddresses: m.ccAddresses,
+  bccAddresses: m.bccAddresses,
+  replyTo: m.replyTo,
+  subject: m.subject,
+  messageId: m.messageId,
+  attemptCount: m.attemptCount,
+  roundCount: m.roundCount,
+  triedServerIds: m.triedServerIds,
+  stickyServerId: m.stickyServerId,
+  acceptedAt: m.acceptedAt,
+};
+
+export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
+  return {
+    // Its two inserts belong together: the service calls it inside stores.transaction.
+    async insert(message) {
+      try {
+        const [row] = await db
+          .insert(m)
+          .values({
+            publicId: message.publicId,
+            departmentCode: message.department,
+            pinnedServerId: message.pinnedServerId,
+            originKind: message.origin.kind,
+            originId: message.origin.id,
+            originName: message.origin.name,
+            toAddresses: JSON.stringify(message.to),
+            ccAddresses: JSON.stringify(message.cc),
+            bccAddresses: JSON.stringify(message.bcc),
+            replyTo: message.replyTo,
+            subject: message.subject,
+            textBody: message.text,
+            htmlBody: message.html,
+            messageId: message.messageId,
+            status: 'queued',
+            dueAt: message.acceptedAt,
+            idempotencyKey: message.idempotencyKey,
+            bodyHash: message.bodyHash,
+            searchText: message.searchText,
+            acceptedAt: message.acceptedAt,
+            updatedAt: message.acceptedAt,
+          })
+          .returning({ ...summaryColumns, id: m.id });
+        if (message.attachments.length) {
+          await db
+            .insert(outboxAttachments)
+            .values(message.attachments.map((a, position) => ({ messageId: row!.id, position, filename: a.filename, contentType: a.contentType, content: a.content })));
+        }
+        return summaryOf(row!);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
+        throw err;
+      }
+    },
+
+    async findByIdempotencyKey(originKind, originId, key) {
+      const [row] = await db
+        .select({ ...summaryColumns, bodyHash: m.bodyHash })
+        .from(m)
+        .where(and(eq(m.originKind, originKind), eq(m.originId, originId), eq(m.idempotencyKey, key)));
+      return row ? { message: summaryOf(row), bodyHash: row.bodyHash } : null;
+    },
+
+    async find(publicId) {
+      const [row] = await db.select(detailColumns).from(m).where(eq(m.publicId, publicId));
+      if (!row) return null;
+      const attempts = await db
+        .select({ at: outboxAttempts.at, serverId: outboxAttempts.serverId, serverTitle: outboxAttempts.serverTitle, outcome: outboxAttempts.outcome, reply: outboxAttempts.reply, durationMs: outboxAttempts.durationMs })
+        .from(outboxAttempts)
+        .where(eq(outboxAttempts.messageId, row.id))
+        .orderBy(asc(outboxAttempts.id));
+      return detailOf(row, attempts);
+    },
+
+    async page(query, perPage) {
+      const conditions: SQL[] = [];
+      if (query.status) conditions.push(eq(m.status, query.status));
+      if (query.department) conditions.push(eq(m.departmentCode, query.department));
+      else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
+      if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
+      if (query.since) conditions.push(gte(m.acceptedAt, query.since));
+      if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
+      const where = conditions.length ? and(...conditions) : undefined;
+      const [counted] = await db.select({ n: count() }).from(m).where(where);
+      const total = Number(counted?.n ?? 0);
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const page = Math.min(Math.max(1, query.page ?? 1), pages);
+      const rows = await db
+        .select(summaryColumns)
+        .from(m)
+        .where(where)
+        .orderBy(desc(m.acceptedAt), desc(m.id))
+        .limit(perPage)
+        .offset((page - 1) * perPage);
+      return { rows: rows.map(summaryOf), total, page, pages, perPage };
+    },
+
+    async requeue(publicId, now) {
+      const rows = await db
+        .update(m)
+        .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
+        .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
+        .returning({ id: m.id });
+      return rows.length > 0;
+    },
+
+    async cancel(publicId, now) {
+      const rows = await db
+        .update(m)
+        .set({ status: 'cancelled', dueAt: null, updatedAt: now })
+        .where(and(eq(m.publicId, publicId), inArray(m.status, [...waitingStatuses])))
+        .returning({ id: m.id });
+      return rows.length > 0;
+    },
+
+    async claim(owner, now, leaseUntil, limit) {
+      // Rows another worker is claiming at this instant are skipped, not waited for.
+      const due = db
+        .select({ id: m.id })
+        .from(m)
+        .where(and(lte(m.dueAt, now), inArray(m.status, [...claimableStatuses])))
+        .orderBy(asc(m.dueAt))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      const rows = await db.update(m).set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now }).where(inArray(m.id, due)).returning(claimedColumns);
+      return rows.map(claimedOf);
+    },
+
+    async contentOf(id) {
+      const [row] = await db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, id));
+      const attachments = await db
+        .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
+        .from(outboxAttachments)
+        .where(eq(outboxAttachments.messageId, id))
+        .orderBy(asc(outboxAttachments.position));
+      return { text: row?.text ?? null, html: row?.html ?? null, attachments, purged: !row || row.purgedAt !== null };
+    },
+
+    // Called inside stores.transaction: the message's state and its attempts land together.
+    async settle(id, owner, s, now) {
+      const rows = await db
+        .update(m)
+        .set({
+          status: s.status,
+          dueAt: s.dueAt,
+          leaseOwner: null,
+          attemptCount: s.attemptCount,
+          roundCount: s.roundCount,
+          triedServerIds: JSON.stringify(s.triedServerIds),
+          stickyServerId: s.stickyServerId,
+          lastServerId: s.lastServerId,
+          lastServerTitle: s.lastServerTitle,
+          lastReply: s.lastReply,
+          sentAt: s.sentAt,
+          updatedAt: now,
+        })
+        .where(and(eq(m.id, id), eq(m.leaseOwner, owner), eq(m.status, 'sending')))
+        .returning({ id: m.id });
+      if (rows.length === 0) return false;
+      if (s.attempts.length) await db.insert(outboxAttempts).values(s.attempts.map((a) => ({ ...a, messageId: id })));
+      return true;
+    },
+
+    async handBack(owner, now) {
+      const rows = await db
+        .update(m)
+        .set({ status: 'queued', leaseOwner: null, dueAt: now, updatedAt: now })
+        .where(and(eq(m.leaseOwner, owner), eq(m.status, 'sending')))
+        .returning({ id: m.id });
+      return rows.length;
+    },
+
+    async sendingServer(serverId) {
+      const [row] = await db
+        .select({
+          id: smtpServers.id,
+          title: smtpServers.title,
+          host: smtpServers.host,
+          port: smtpServers.port,
+          security: smtpServers.security,
+          authentication: smtpServers.authentication,
+          email: smtpServers.email,
+          senderName: smtpServers.senderName,
+          username: smtpServers.username,
+          passwordCiphertext: smtpServers.passwordCiphertext,
+          verifyCertificate: smtpServers.verifyCertificate,
+          signature: smtpServers.signature,
+          active: smtpServers.active,
+          confirmationStatus: smtpServers.confirmationStatus,
+          version: smtpServers.version,
+          rateLimitPerMinute: smtpServers.rateLimitPerMinute,
+        })
+        .from(smtpServers)
+        .where(eq(smtpServers.id, serverId));
+      return row ?? null;
+    },
+
+    async serverSucceeded(serverId, now) {
+      // Written only when there is something to clear, or about once a second: a busy server's row is not locked per message.
+      await db
+        .update(smtpServers)
+        .set({ consecutiveFailures: 0, downUntil: null, lastSuccessAt: now })
+        .where(
+          and(
+            eq(smtpServers.id, serverId),
+            or(sql`${smtpServers.consecutiveFailures} > 0`, sql`${smtpServers.downUntil} IS NOT NULL`, isNull(smtpServers.lastSuccessAt), lt(smtpServers.lastSuccessAt, new Date(now.getTime() - 1000))),
+          ),
+        );
+    },
+
+    async serverFailed(serverId, now, error, threshold, downUntil) {
+      await db
+        .update(smtpServers)
+        .set({
+          consecutiveFailures: sql`${smtpServers.consecutiveFailures} + 1`,
+          lastErrorAt: now,
+          lastError: error,
+          downUntil: sql`CASE WHEN ${smtpServers.consecutiveFailures} + 1 >= ${threshold} THEN ${downUntil.getTime()}::bigint ELSE ${smtpServers.downUntil} END`,
+        })
+        .where(eq(smtpServers.id, serverId));
+    },
+
+    async reserveSlot(serverId, windowStart, limit) {
+      // One statement: two instances reserving at once see each other's count (the row lock of ON CONFLICT).
+      const rows = await db
+        .insert(smtpSendSlots)
+        .values({ serverId, windowStart, used: 1 })
+        .onConflictDoUpdate({ target: [smtpSendSlots.serverId, smtpSendSlots.windowStart], set: { used: sql`${smtpSendSlots.used} + 1` }, setWhere: sql`${smtpSendSlots.used} < ${limit}` })
+        .returning({ used: smtpSendSlots.used });
+      return rows.length > 0 && rows[0]!.used <= limit;
+    },
+
+    // Called inside stores.transaction.
+    async purgeBodies(before, now) {
+      const old = (
+        await db
+          .select({ id: m.id })
+          .from(m)
+          .where(and(lt(m.acceptedAt, before), inArray(m.status, [...doneStatuses]), isNull(m.purgedAt)))
+      ).map((row) => row.id);
+      for (let i = 0; i < old.length; i += 500) {
+        const batch = old.slice(i, i + 500);
+        await db.delete(outboxAttachments).where(inArray(outboxAttachments.messageId, batch));
+        await db.update(m).set({ textBody: null, htmlBody: null, purgedAt: now }).where(inArray(m.id, batch));
+      }
+      return old.length;
+    },
+
+    async dropSlotsBefore(before) {
+      await db.delete(smtpSendSlots).where(lt(smtpSendSlots.windowStart, before));
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { MessageAttempt, MessageDetail, MessageStatus, MessageSummary } from './types.js';
+import type { ClaimedMessage } from './store.js';
+
+/** The listing's columns of a message, as both stores read them (dates already Dates). */
+export interface SummaryRow {
+  publicId: string;
+  status: MessageStatus;
+  departmentCode: string;
+  toAddresses: string;
+  subject: string;
+  messageId: string;
+  acceptedAt: Date;
+  dueAt: Date | null;
+  attemptCount: number;
+  lastReply: string | null;
+  lastServerId: number | null;
+  lastServerTitle: string | null;
+}
+
+export interface DetailRow extends SummaryRow {
+  ccAddresses: string;
+  bccAddresses: string;
+  replyTo: string | null;
+}
+
+export interface ClaimedRow {
+  id: number;
+  publicId: string;
+  departmentCode: string;
+  pinnedServerId: number | null;
+  toAddresses: string;
+  ccAddresses: string;
+  bccAddresses: string;
+  replyTo: string | null;
+  subject: string;
+  messageId: string;
+  attemptCount: number;
+  roundCount: number;
+  triedServerIds: string;
+  stickyServerId: number | null;
+  acceptedAt: Date;
+}
+
+const addresses = (json: string): string[] => JSON.parse(json) as string[];
+
+export function summaryOf(row: SummaryRow): MessageSummary {
+  return {
+    id: row.publicId,
+    status: row.status,
+    department: row.departmentCode,
+    to: addresses(row.toAddresses),
+    subject: row.subject,
+    messageId: row.messageId,
+    acceptedAt: row.acceptedAt,
+    // While a worker holds it, due_at is its lease's end, not a planned attempt.
+    nextAttemptAt: row.status === 'queued' || row.status === 'retry' ? row.dueAt : null,
+    attemptCount: row.attemptCount,
+    lastReply: row.lastReply,
+    serverId: row.lastServerId,
+    serverTitle: row.lastServerTitle,
+  };
+}
+
+export function detailOf(row: DetailRow, attempts: MessageAttempt[]): MessageDetail {
+  return { ...summaryOf(row), cc: addresses(row.ccAddresses), bcc: addresses(row.bccAddresses), replyTo: row.replyTo, attempts };
+}
+
+export function claimedOf(row: ClaimedRow): ClaimedMessage {
+  return {
+    id: row.id,
+    publicId: row.publicId,
+    department: row.departmentCode,
+    pinnedServerId: row.pinnedServerId,
+    to: addresses(row.toAddresses),
+    cc: addresses(row.ccAddresses),
+    bcc: addresses(row.bccAddresses),
+    replyTo: row.replyTo,
+    subject: row.subject,
+    messageId: row.messageId,
+    attemptCount: row.attemptCount,
+    roundCount: row.roundCount,
+    triedServerIds: JSON.parse(row.triedServerIds) as number[],
+    stickyServerId: row.stickyServerId,
+    acceptedAt: row.acceptedAt,
+  };
+}
+
+export const waitingStatuses = ['queued', 'retry'] as const;
+export const claimableStatuses = ['queued', 'retry', 'sending'] as const;
+export const doneStatuses = ['sent', 'failed', 'cancelled'] as const;
+
+/** The slot windows: one per minute. */
+export function minuteOf(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / 60_000) * 60_000);
+}

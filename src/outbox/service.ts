@@ -1,0 +1,138 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { UniqueViolation } from '../db/errors.js';
+import type { Stores } from '../db/stores.js';
+import { normalizeForSearch } from '../smtp-servers/search.js';
+import type { AcceptOptions, AcceptOutcome, MessageListQuery, Outbox, OutgoingMessage } from './types.js';
+
+export const defaultMessagesPerPage = 50;
+export const maxMessagesPerPage = 500;
+
+/** Opaque, unguessable, URL-safe: the API's id of a message. */
+export function newPublicId(): string {
+  return randomBytes(15).toString('base64url');
+}
+
+/** A Message-ID of our own, in the domain Relais is reached at: fixed at acceptance, kept across attempts and servers. */
+export function newMessageId(domain: string): string {
+  return `<${randomUUID()}@${domain}>`;
+}
+
+/** What makes two calls "the same message" for an Idempotency-Key: every field, attachments by their content's hash. */
+export function bodyHashOf(message: OutgoingMessage, serverId: number | undefined): string {
+  const canonical = JSON.stringify([
+    message.department,
+    message.to,
+    message.cc,
+    message.bcc,
+    message.replyTo,
+    message.subject,
+    message.text,
+    message.html,
+    serverId ?? null,
+    message.attachments.map((a) => [a.filename, a.contentType, createHash('sha256').update(a.content).digest('hex')]),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export interface OutboxService extends Outbox {
+  /** Called after each accept is committed: the local worker wakes at once instead of at its next poll. */
+  onAccepted(listener: () => void): void;
+}
+
+/** The rules of handing messages over: the department checked, stored before any attempt, idempotent per origin. */
+export function createOutboxService(stores: Stores, options: { messageIdDomain: string }): OutboxService {
+  const listeners: (() => void)[] = [];
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
+
+  async function replay(key: string, kind: 'token' | 'user', originId: number, hash: string): Promise<AcceptOutcome | null> {
+    const earlier = await stores.outbox.findByIdempotencyKey(kind, originId, key);
+    if (!earlier) return null;
+    return earlier.bodyHash === hash ? { kind: 'replayed', message: earlier.message } : { kind: 'idempotencyConflict' };
+  }
+
+  return {
+    onAccepted(listener) {
+      listeners.push(listener);
+    },
+
+    async accept(message: OutgoingMessage, acceptOptions: AcceptOptions): Promise<AcceptOutcome> {
+      const origin = acceptOptions.origin.kind === 'token'
+        ? { kind: 'token' as const, id: acceptOptions.origin.tokenId, name: acceptOptions.origin.name }
+        : { kind: 'user' as const, id: acceptOptions.origin.userId, name: acceptOptions.origin.name };
+      const key = acceptOptions.idempotencyKey ?? null;
+      const hash = key === null ? null : bodyHashOf(message, acceptOptions.serverId);
+      if (key !== null) {
+        const earlier = await replay(key, origin.kind, origin.id, hash!);
+        if (earlier) return earlier;
+      }
+      const department = await stores.departments.findByCode(message.department);
+      if (!department) return { kind: 'unknownDepartment', code: message.department };
+      if (!department.active) return { kind: 'inactiveDepartment', code: message.department };
+      const now = new Date();
+      try {
+        const summary = await stores.transaction((tx) =>
+          tx.outbox.insert({
+            publicId: newPublicId(),
+            department: department.code,
+            pinnedServerId: acceptOptions.serverId ?? null,
+            origin,
+            to: message.to,
+            cc: message.cc,
+            bcc: message.bcc,
+            replyTo: message.replyTo,
+            subject: message.subject,
+            text: message.text,
+            html: message.html,
+            attachments: message.attachments,
+            messageId: newMessageId(options.messageIdDomain),
+            idempotencyKey: key,
+            bodyHash: hash,
+            searchText: normalizeForSearch([...message.to, ...message.cc, message.subject].join(' ')),
+            acceptedAt: now,
+          }),
+        );
+        notify();
+        return { kind: 'accepted', message: summary };
+      } catch (err) {
+        // The same key sent twice at once: the other call stored it first.
+        if (err instanceof UniqueViolation && key !== null) {
+          const earlier = await replay(key, origin.kind, origin.id, hash!);
+          if (earlier) return earlier;
+        }
+        throw err;
+      }
+    },
+
+    find(id) {
+      return stores.outbox.find(id);
+    },
+
+    list(query: MessageListQuery) {
+      const perPage = Math.min(Math.max(1, Math.floor(query.perPage ?? defaultMessagesPerPage)), maxMessagesPerPage);
+      const q = query.q ? normalizeForSearch(query.q.trim()) : undefined;
+      return stores.outbox.page({ ...query, q: q || undefined }, perPage);
+    },
+
+    async retry(id, actor) {
+      const done = await stores.transaction(async (tx) => {
+        const message = await tx.outbox.find(id);
+        if (!message || !(await tx.outbox.requeue(id, new Date()))) return false;
+        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: null }, { action: 'message.retry', targetType: 'message', targetId: id, summary: message.subject });
+        return true;
+      });
+      if (done) notify();
+      return done;
+    },
+
+    async cancel(id, actor) {
+      return stores.transaction(async (tx) => {
+        const message = await tx.outbox.find(id);
+        if (!message || !(await tx.outbox.cancel(id, new Date()))) return false;
+        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: null }, { action: 'message.cancel', targetType: 'message', targetId: id, summary: message.subject });
+        return true;
+      });
+    },
+  };
+}
