@@ -36,7 +36,7 @@ import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
-import { routeAccess, type Access } from './web/access.js';
+import { isApiUrl, routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
@@ -257,7 +257,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     if (request.routeOptions.config && (request.routeOptions.config as { csrf?: boolean }).csrf === false) return done();
     // An API token is sent on purpose by its holder, never by a browser on its own: there is nothing to forge.
-    if (routeAccess(request.routeOptions.config) === 'token') return done();
+    if (routeAccess(request.routeOptions.config) === 'token' || (request.is404 && isApiUrl(request.url))) return done();
     app.csrfProtection(request, reply, done);
   });
 
