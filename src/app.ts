@@ -9,6 +9,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import qs from 'node:querystring';
+import { apiPlugin } from './api/plugin.js';
+import { apiTokenRoutes } from './api-tokens/routes.js';
+import { createApiTokenService, type ApiTokenService } from './api-tokens/service.js';
 import { createAuditRepository, type AuditRepository } from './audit/repository.js';
 import { auditRoutes } from './audit/routes.js';
 import { accessControl, isStaticUrl } from './auth/enforce.js';
@@ -37,7 +40,7 @@ import { createLogoRepository, type LogoRepository } from './signature/repositor
 import { signatureRoutes } from './signature/routes.js';
 import { userRoutes } from './users/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
-import { routeAccess, type Access } from './web/access.js';
+import { isApiUrl, routeAccess, type Access } from './web/access.js';
 import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { OAuthTokens } from './smtp/oauth-tokens.js';
 import { useDisplayTimeZone } from './i18n/index.js';
@@ -62,6 +65,7 @@ export interface Repositories {
   connectionTests: ConnectionTestRepository;
   departments: DepartmentRepository;
   logos: LogoRepository;
+  apiTokens: ApiTokenService;
 }
 
 /** One registered route and who may use it, as the access check will see it. */
@@ -193,6 +197,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     connectionTests: createConnectionTestRepository(stores),
     departments: createDepartmentRepository(stores),
     logos: createLogoRepository(stores),
+    apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });
   app.decorate('smtpSettings', smtpSettings);
   app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
@@ -264,6 +269,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.addHook('preHandler', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     if (request.routeOptions.config && (request.routeOptions.config as { csrf?: boolean }).csrf === false) return done();
+    // An API token is sent on purpose by its holder, never by a browser on its own: there is nothing to forge.
+    if (routeAccess(request.routeOptions.config) === 'token' || (request.is404 && isApiUrl(request.url))) return done();
     app.csrfProtection(request, reply, done);
   });
 
@@ -280,6 +287,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(auditRoutes);
   await app.register(connectionTestRoutes);
   await app.register(confirmationRoutes);
+  await app.register(apiTokenRoutes);
+  await app.register(apiPlugin);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;

@@ -55,6 +55,8 @@ export interface RelaisConfig {
   smtpAllowPrivate: boolean;
   /** RELAIS_SMTP_ALLOWED_NETWORKS: networks (CIDR) allowed although refused by default, e.g. 127.0.0.0/8 for a local Postfix. */
   smtpAllowedNetworks: string[];
+  /** RELAIS_API_RATE_LIMIT_PER_MINUTE: requests one API token may make per minute, over every instance. */
+  apiRateLimitPerMinute: number;
   /** The sending outbox: see src/outbox/worker.ts and the README's « Outbox » section. */
   outbox: OutboxSettings;
   /** RELAIS_OAUTH_MICROSOFT_AUTHORITY: where Microsoft 365 tokens come from (`<authority>/<tenant>/oauth2/v2.0/token`). */
@@ -237,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpCaFile: env.RELAIS_SMTP_CA_FILE || undefined,
     smtpAllowPrivate: booleanFrom(env.RELAIS_SMTP_ALLOW_PRIVATE, 'RELAIS_SMTP_ALLOW_PRIVATE'),
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
+    apiRateLimitPerMinute: positiveIntFrom(env.RELAIS_API_RATE_LIMIT_PER_MINUTE, 600, 'RELAIS_API_RATE_LIMIT_PER_MINUTE'),
     outbox: outboxSettingsFrom(env),
     oauthMicrosoftAuthority: urlFrom(env.RELAIS_OAUTH_MICROSOFT_AUTHORITY, 'https://login.microsoftonline.com', 'RELAIS_OAUTH_MICROSOFT_AUTHORITY'),
     oauthGoogleTokenUrl: urlFrom(env.RELAIS_OAUTH_GOOGLE_TOKEN_URL, 'https://oauth2.googleapis.com/token', 'RELAIS_OAUTH_GOOGLE_TOKEN_URL'),

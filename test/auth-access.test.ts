@@ -17,6 +17,8 @@ const publicRoutes = [
   'POST /confirm/:token',
   'GET /public/*',
   'GET /vendor/*',
+  'GET /api/openapi.json',
+  'GET /api/docs',
 ];
 
 function sample(url: string): string {
@@ -36,7 +38,7 @@ t.test('only the intended routes are public', async (t) => {
 t.test('every non-public route refuses an anonymous request', async (t) => {
   const app = await buildTestApp(t);
   await app.ready();
-  const guarded = app.registeredRoutes.filter((r) => r.access !== 'public');
+  const guarded = app.registeredRoutes.filter((r) => r.access !== 'public' && r.access !== 'token');
   t.ok(guarded.length >= 25, `${guarded.length} guarded routes found`);
   const anonymous = new Client(app);
   await anonymous.get('/login'); // a CSRF token of its own: the refusal must come from the access check, not from CSRF
@@ -54,6 +56,27 @@ t.test('every non-public route refuses an anonymous request', async (t) => {
     else t.equal(location, `/login?next=${encodeURIComponent(url)}`, `${route.method} ${route.url} goes to the login page and back`);
   }
   t.equal((await app.repositories.smtpServers.listServers()).total, 0, 'nothing was written');
+});
+
+t.test('every API route refuses a request without a token with 401 and a problem, a session cookie notwithstanding', async (t) => {
+  const app = await buildTestApp(t);
+  await app.ready();
+  const tokenRoutes = app.registeredRoutes.filter((r) => r.access === 'token' && r.method !== 'HEAD');
+  t.ok(tokenRoutes.length >= 3, `${tokenRoutes.length} API routes found`);
+  t.ok(tokenRoutes.every((r) => r.url.startsWith('/api/')), 'every token route is under /api');
+  const admin = await adminClient(app);
+  for (const route of tokenRoutes) {
+    const res = await app.inject({
+      method: route.method as 'GET',
+      url: sample(route.url),
+      headers: { cookie: [...admin.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'content-type': 'application/json', 'x-csrf-token': admin.csrfToken },
+      payload: route.method === 'POST' ? '{}' : undefined,
+    });
+    t.equal(res.statusCode, 401, `${route.method} ${route.url} answers 401`);
+    t.equal(res.headers['www-authenticate'], 'Bearer realm="relais"', `${route.method} ${route.url} asks for a bearer token`);
+    t.match(res.headers['content-type'], /^application\/problem\+json/);
+    t.equal(JSON.parse(res.body).status, 401);
+  }
 });
 
 t.test('a viewer gets 403 on every administrator route, and reaches every viewer page', async (t) => {

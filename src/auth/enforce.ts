@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { safeReturnPath } from '../web/return-path.js';
-import { routeAccess, type Access } from '../web/access.js';
+import { isApiUrl, routeAccess, type Access } from '../web/access.js';
 import { siteCookie, type SiteCookie } from '../web/cookies.js';
 
 declare module 'fastify' {
@@ -61,6 +61,8 @@ export const accessControl = fp(async function accessControl(app: FastifyInstanc
   app.decorateRequest('sessionIdHash', null);
 
   app.addHook('onRequest', async (request, reply) => {
+    // The API checks its own tokens and answers its own 404s; a session cookie means nothing there.
+    if (routeAccess(request.routeOptions.config) === 'token' || (request.is404 && isApiUrl(request.url))) return;
     // An unknown URL is open to any signed-in user (who gets the 404 page) and to nobody else.
     const access: Access = request.is404 ? 'viewer' : routeAccess(request.routeOptions.config);
     // Static files need no session lookup; decided on the route matched, not on the raw URL.

@@ -1,3 +1,4 @@
+import type { ApiTokenStore } from '../api-tokens/store.js';
 import type { AuditStore } from '../audit/store.js';
 import type { ConfirmationStore } from '../confirmation/store.js';
 import type { ProbeResultStore } from '../smtp-probe/store.js';
@@ -28,6 +29,7 @@ export interface Stores {
   readonly sessions: SessionStore;
   readonly setupTokens: SetupTokenStore;
   readonly throttle: ThrottleStore;
+  readonly apiTokens: ApiTokenStore;
   readonly outbox: OutboxStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.

@@ -70,6 +70,8 @@ export interface MessageDetail extends MessageSummary {
 export interface MessageListQuery {
   status?: MessageStatus;
   department?: string;
+  /** Only these departments' messages (an API token limited to some departments; empty: none); ignored when `department` is given. */
+  departments?: readonly string[];
   serverId?: number;
   since?: Date;
   /** Words searched in the recipients and the subject. */

@@ -124,6 +124,8 @@ export const formBodyPlugin = fp(async function formBodyPlugin(app: FastifyInsta
   app.decorateRequest('formFiles', null as unknown as Record<string, UploadedFile>);
   app.addHook('preValidation', async (request) => {
     request.formFiles = {};
+    // A route with a body schema (the API) is checked by that schema instead; form routes have none.
+    if (request.routeOptions.schema?.body) return;
     if (request.isMultipart()) {
       const { fields, files } = await readMultipart(request, options.bodyLimit);
       request.form = fields;

@@ -108,6 +108,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       const conditions: SQL[] = [];
       if (query.status) conditions.push(eq(m.status, query.status));
       if (query.department) conditions.push(eq(m.departmentCode, query.department));
+      else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
       if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
       if (query.since) conditions.push(gte(m.acceptedAt, query.since));
       if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);

@@ -206,6 +206,43 @@ export const auditLog = pgTable(
   (table) => [index('audit_log_at_idx').on(table.at), index('audit_log_action_idx').on(table.action, table.at)],
 );
 
+export const apiTokens = pgTable('api_tokens', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  name: text('name').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  hint: text('hint').notNull(),
+  allDepartments: boolean('all_departments').notNull().default(false),
+  createdAt: timestampMs('created_at').notNull(),
+  createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+  lastUsedAt: timestampMs('last_used_at'),
+  revokedAt: timestampMs('revoked_at'),
+});
+
+export const apiTokenDepartments = pgTable(
+  'api_token_departments',
+  {
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    departmentId: integer('department_id')
+      .notNull()
+      .references(() => departments.id, { onDelete: 'cascade' }),
+  },
+  (table) => [primaryKey({ columns: [table.tokenId, table.departmentId] })],
+);
+
+export const apiTokenRequests = pgTable(
+  'api_token_requests',
+  {
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    windowStart: timestampMs('window_start').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.tokenId, table.windowStart] })],
+);
+
 export const outboxMessages = pgTable(
   'outbox_messages',
   {

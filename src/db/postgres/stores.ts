@@ -9,6 +9,7 @@ import { createPostgresUserStore } from './users.js';
 import { createPostgresLogoStore } from './logos.js';
 import { StoreUnavailableError } from '../failures.js';
 import { createPostgresDepartmentStore } from './departments.js';
+import { createPostgresApiTokenStore } from './api-tokens.js';
 import { createPostgresOutboxStore } from './outbox.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
@@ -29,6 +30,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     sessions: createPostgresSessionStore(db),
     setupTokens: createPostgresSetupTokenStore(db),
     throttle: createPostgresThrottleStore(db),
+    apiTokens: createPostgresApiTokenStore(db),
     outbox: createPostgresOutboxStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);

@@ -208,6 +208,48 @@ export const auditLog = sqliteTable(
   (table) => [index('audit_log_at_idx').on(table.at), index('audit_log_action_idx').on(table.action, table.at)],
 );
 
+/** Tokens the ERP sends with (Authorization: Bearer); only the SHA-256 of each is kept, shown once at creation. */
+export const apiTokens = sqliteTable('api_tokens', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  // The token's first characters (relais_Ab3x), to recognise it in the list; not enough to guess the rest.
+  hint: text('hint').notNull(),
+  // true: every department, those added later too; false: only those in api_token_departments.
+  allDepartments: integer('all_departments', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+  // Written at most once a minute per instance, not on every request.
+  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+});
+
+export const apiTokenDepartments = sqliteTable(
+  'api_token_departments',
+  {
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    departmentId: integer('department_id')
+      .notNull()
+      .references(() => departments.id, { onDelete: 'cascade' }),
+  },
+  (table) => [primaryKey({ columns: [table.tokenId, table.departmentId] })],
+);
+
+/** Requests per token and minute, counted in the database so every instance honours one limit. */
+export const apiTokenRequests = sqliteTable(
+  'api_token_requests',
+  {
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    windowStart: integer('window_start', { mode: 'timestamp_ms' }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.tokenId, table.windowStart] })],
+);
+
 /** The outbox: a message is stored here before any attempt, and its log line stays after its bodies are purged. */
 export const outboxMessages = sqliteTable(
   'outbox_messages',

@@ -12,6 +12,7 @@ import { sqliteHealth } from './health.js';
 import { sharedWriteLock } from './write-lock.js';
 import { createSqliteServerStore } from './servers.js';
 import { createSqliteDepartmentStore } from './departments.js';
+import { createSqliteApiTokenStore } from './api-tokens.js';
 import { createSqliteOutboxStore } from './outbox.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
@@ -30,6 +31,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     sessions: createSqliteSessionStore(db, lock),
     setupTokens: createSqliteSetupTokenStore(db, lock),
     throttle: createSqliteThrottleStore(db, lock),
+    apiTokens: createSqliteApiTokenStore(db, lock),
     outbox: createSqliteOutboxStore(db, sqlite, lock),
     transaction(fn) {
       if (lock.held) return fn(stores);

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { systemActor } from '../src/audit/repository.js';
+
+/** A token made through the service, as the tokens page makes it; its secret. */
+export async function tokenFor(app: FastifyInstance, scope: { name?: string; departments?: string[] } = {}): Promise<string> {
+  const departments = scope.departments ?? [];
+  const { secret } = await app.repositories.apiTokens.create(
+    { name: scope.name ?? 'ERP', allDepartments: departments.length === 0, departments },
+    systemActor,
+  );
+  return secret;
+}
+
+export const validMessage = {
+  department: 'vente',
+  to: 'Client <client@exemple.fr>',
+  subject: 'Devis 2025-001',
+  text: 'Bonjour, voici votre devis.',
+};
+
+export function apiRequest(app: FastifyInstance, token: string | null, method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) {
+  return app.inject({
+    method,
+    url,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+}
+
+/**
+ * Deactivates a department. The departments' own pages (and their store method) come with another branch; until
+ * then this one write goes to the database directly, on either store.
+ */
+export async function deactivateDepartment(app: FastifyInstance, code: string): Promise<void> {
+  const database = app.config.database;
+  if (database.kind === 'sqlite') {
+    app.database.sqlite.prepare('UPDATE departments SET active = 0 WHERE code = ?').run(code);
+    return;
+  }
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    await client.query('UPDATE departments SET active = false WHERE code = $1', [code]);
+  } finally {
+    await client.end();
+  }
+}
