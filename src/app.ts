@@ -32,6 +32,10 @@ import { createSmtpServerRepository, fillMissingSortKeys, type SmtpServerReposit
 import { smtpServerExportRoutes } from './smtp-servers/export/routes.js';
 import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { userRoutes } from './users/routes.js';
+import { sendingAlertsPlugin } from './send-log/alerts.js';
+import { sendLogExportRoutes } from './send-log/export.js';
+import { sendLogRoutes } from './send-log/routes.js';
+import { testEmailRoutes } from './test-email/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
@@ -246,6 +250,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   await app.register(renderPlugin);
   await app.register(accessControl);
+  await app.register(sendingAlertsPlugin);
 
   // Form bodies are parsed by preHandler time; every state-changing request must carry the token.
   app.addHook('preHandler', (request, reply, done) => {
@@ -265,6 +270,9 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(auditRoutes);
   await app.register(connectionTestRoutes);
   await app.register(confirmationRoutes);
+  await app.register(sendLogExportRoutes);
+  await app.register(sendLogRoutes);
+  await app.register(testEmailRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   return app;
