@@ -14,7 +14,7 @@ function subjects(html: string): string[] {
   return [...html.matchAll(/<th scope="row" class="message-subject"><a href="\/messages\/[^"]+">([^<]*)<\/a>/g)].map((m) => m[1]!);
 }
 
-async function logWith(t: Parameters<Parameters<typeof tap.test>[1]>[0]) {
+async function logWith(t: Parameters<typeof buildTestApp>[0]) {
   const app = await buildTestApp(t, noWorker);
   const primary = await sendingServerFor(app.stores, { title: 'Vente Lyon', port: 2525, departments: ['vente'] });
   const backup = await sendingServerFor(app.stores, { title: 'Achat Paris', port: 2526, departments: ['achat'] });
