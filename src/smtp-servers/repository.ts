@@ -92,7 +92,12 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
 }
 
 /** The rules of the registry over `stores.servers`: unique titles, encryption, what an edit resets, the audit. */
-export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
+export interface ServerHooks {
+  /** After an edit or a deletion is committed: what holds connections to the server (the outbox's pool) lets them go. */
+  serverChanged?(serverId: number): void;
+}
+
+export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, hooks: ServerHooks = {}) {
   let departmentCache: Promise<Department[]> | null = null;
   // Departments change only with the migrations.
   const allDepartments = (): Promise<Department[]> => (departmentCache ??= stores.departments.list().catch((err: unknown) => ((departmentCache = null), Promise.reject(err))));
@@ -262,18 +267,21 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
         }),
       );
       if (result === null) return null;
+      hooks.serverChanged?.(id);
       return { server: (await read(stores, id))!, changes: result };
     },
 
     /** Its departments' links and its confirmation links go with it. */
     async deleteServer(id: number, actor: Actor): Promise<ServerView | null> {
-      return stores.transaction(async (tx) => {
+      const deleted = await stores.transaction(async (tx) => {
         const existing = await read(tx, id);
         if (!existing) return null;
         if (!(await tx.servers.delete(id))) return null;
         await tx.audit.append(actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
         return existing;
       });
+      if (deleted) hooks.serverChanged?.(id);
+      return deleted;
     },
   };
 }
