@@ -74,7 +74,9 @@ function withUniqueTitle<T>(title: string, write: () => Promise<T>): Promise<T> 
 }
 
 /** What the audit trail compares between two states of a server; the password is never among them. */
-function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches'>): Record<string, unknown> {
+function describe(
+  view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches' | 'rateLimitPerMinute'> & { rateLimitPerMinute?: number | null },
+): Record<string, unknown> {
   return {
     title: view.title,
     host: view.host,
@@ -87,6 +89,7 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
     usage: view.usage,
     departments: view.departments.map((d) => d.code).join(','),
     verifyCertificate: view.verifyCertificate,
+    rateLimitPerMinute: view.rateLimitPerMinute ?? null,
     signature: view.signature,
   };
 }
@@ -131,6 +134,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
       username: input.username,
       usage: input.usage,
       verifyCertificate: input.verifyCertificate,
+      rateLimitPerMinute: input.rateLimitPerMinute,
       signature: input.signature,
       searchText: normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...named.map((d) => d.name)].join(' ')),
     };
