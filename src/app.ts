@@ -37,6 +37,8 @@ import { sendLogExportRoutes } from './send-log/export.js';
 import { sendLogRoutes } from './send-log/routes.js';
 import { testEmailRoutes } from './test-email/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
+import { createOutboxWorker } from './outbox/worker.js';
+import { createTransportPool } from './smtp/transports.js';
 import { routeAccess, type Access } from './web/access.js';
 import { smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { useDisplayTimeZone } from './i18n/index.js';
@@ -171,8 +173,10 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       `${census.underOldKey} stored secret(s) under a key that is not the current one, ${census.undecryptable} of them decryptable by no configured key; run npm run secrets:rotate`,
     );
   }
+  // One pooled transport per server, for the outbox; an edit or a deletion closes that server's.
+  const transports = createTransportPool(smtpSettings, { connections: config.outbox.poolConnections, sendTimeoutMs: config.outbox.sendTimeoutMs });
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(stores, box),
+    smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => transports.forget(id) }),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
@@ -187,7 +191,15 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     connectionTests: createConnectionTestRepository(stores),
   });
   app.decorate('smtpSettings', smtpSettings);
-  app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
+  const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname });
+  app.decorate('outbox', outbox);
+  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, log: app.log }) : null;
+  if (worker) {
+    outbox.onAccepted(() => worker.wake());
+    // Before the database closes: stop claiming, let messages in flight finish within most of the grace, give the rest back.
+    app.addHook('preClose', async () => worker.stop(Math.floor(config.shutdownGraceMs * 0.8)));
+  }
+  app.addHook('preClose', async () => transports.closeAll());
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();
@@ -275,5 +287,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(testEmailRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
+  // Last: everything it needs is open, and a start that failed earlier left no worker running.
+  worker?.start();
   return app;
 }

@@ -74,7 +74,9 @@ function withUniqueTitle<T>(title: string, write: () => Promise<T>): Promise<T> 
 }
 
 /** What the audit trail compares between two states of a server; the password is never among them. */
-function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches'>): Record<string, unknown> {
+function describe(
+  view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches' | 'rateLimitPerMinute'> & { rateLimitPerMinute?: number | null },
+): Record<string, unknown> {
   return {
     title: view.title,
     host: view.host,
@@ -87,12 +89,18 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
     usage: view.usage,
     departments: view.departments.map((d) => d.code).join(','),
     verifyCertificate: view.verifyCertificate,
+    rateLimitPerMinute: view.rateLimitPerMinute ?? null,
     signature: view.signature,
   };
 }
 
 /** The rules of the registry over `stores.servers`: unique titles, encryption, what an edit resets, the audit. */
-export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
+export interface ServerHooks {
+  /** After an edit or a deletion is committed: what holds connections to the server (the outbox's pool) lets them go. */
+  serverChanged?(serverId: number): void;
+}
+
+export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, hooks: ServerHooks = {}) {
   let departmentCache: Promise<Department[]> | null = null;
   // Departments change only with the migrations.
   const allDepartments = (): Promise<Department[]> => (departmentCache ??= stores.departments.list().catch((err: unknown) => ((departmentCache = null), Promise.reject(err))));
@@ -126,6 +134,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       username: input.username,
       usage: input.usage,
       verifyCertificate: input.verifyCertificate,
+      rateLimitPerMinute: input.rateLimitPerMinute,
       signature: input.signature,
       searchText: normalizeForSearch([input.title, input.host, input.email, input.senderName, input.username, ...named.map((d) => d.name)].join(' ')),
     };
@@ -262,18 +271,21 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
         }),
       );
       if (result === null) return null;
+      hooks.serverChanged?.(id);
       return { server: (await read(stores, id))!, changes: result };
     },
 
     /** Its departments' links and its confirmation links go with it. */
     async deleteServer(id: number, actor: Actor): Promise<ServerView | null> {
-      return stores.transaction(async (tx) => {
+      const deleted = await stores.transaction(async (tx) => {
         const existing = await read(tx, id);
         if (!existing) return null;
         if (!(await tx.servers.delete(id))) return null;
         await tx.audit.append(actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
         return existing;
       });
+      if (deleted) hooks.serverChanged?.(id);
+      return deleted;
     },
   };
 }
