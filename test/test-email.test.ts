@@ -2,7 +2,8 @@
 // other (origin: the signed-in user), and the page that follows it to its outcome (meta refresh without JS, htmx polling).
 import t from 'tap';
 import { adminClient, buildTestApp, viewerClient } from './helper.js';
-import { sendingServerFor } from './outbox-helpers.js';
+import { fastOutboxEnv, sendingServerFor, until } from './outbox-helpers.js';
+import { startSmtpPeer } from './smtp-peer.js';
 import { settled } from './send-log-fixtures.js';
 
 const noWorker = { RELAIS_OUTBOX_WORKER: 'false' };
@@ -88,4 +89,48 @@ t.test('a failed test e-mail says why and stops following', async (t) => {
   t.match(page.body, /L’envoi a échoué : 550 5\.7\.1 Relaying denied/);
   t.notMatch(page.body, /hx-trigger|http-equiv="refresh"/);
   t.equal((await app.outbox.find(id))?.subject, 'Essai du lundi');
+});
+
+t.test('with the worker: a real SMTP peer receives the test e-mail, and its page says « Envoyé »', async (t) => {
+  const peer = await startSmtpPeer(t, { authOptional: true });
+  const app = await buildTestApp(t, fastOutboxEnv);
+  await sendingServerFor(app.stores, { title: 'Vente Lyon', port: peer.port });
+  const admin = await adminClient(app);
+  const res = await admin.post('/test-email', { department: 'vente', to: 'moi@exemple.fr', subject: '', text: '' });
+  t.equal(res.statusCode, 303);
+  const id = String(res.headers.location).split('/').pop()!;
+  const done = await until(app, id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  const received = await peer.message(1);
+  t.same(received.envelope.rcptTo.map((r) => r.address), ['moi@exemple.fr']);
+  t.equal(received.mail.subject, 'E-mail de test Relais');
+  t.equal(received.mail.messageId, done.messageId, 'the Message-ID fixed at acceptance');
+  t.match(received.mail.text, /Ceci est un e-mail de test envoyé depuis Relais/);
+  const page = await admin.get(`/test-email/${id}`);
+  t.match(page.body, /data-status="sent">Envoyé</);
+  t.match(page.body, /Le serveur Vente Lyon a accepté le message\./);
+  t.notMatch(page.body, /hx-trigger|http-equiv="refresh"/);
+  const log = await admin.get(`/messages/${id}`);
+  t.match(log.body, /<td>Vente Lyon<\/td>\s*<td><span class="attempt-outcome attempt-outcome-sent">Envoyé<\/span><\/td>\s*<td class="reply">250 /, 'the attempt in the log, with the peer’s reply');
+});
+
+t.test('with the worker: a test e-mail refused for its recipient fails with the reply, and the banner says so', async (t) => {
+  const peer = await startSmtpPeer(t, {
+    authOptional: true,
+    onRcptTo(_address, _session, callback) {
+      callback(Object.assign(new Error('5.1.1 Recipient address rejected'), { responseCode: 550 }));
+    },
+  });
+  const app = await buildTestApp(t, fastOutboxEnv);
+  const server = await sendingServerFor(app.stores, { title: 'Vente Lyon', port: peer.port });
+  const admin = await adminClient(app);
+  const res = await admin.post('/test-email', { department: 'vente', server: String(server), to: 'inconnu@exemple.fr' });
+  const id = String(res.headers.location).split('/').pop()!;
+  const done = await until(app, id, ['sent', 'failed']);
+  t.equal(done.status, 'failed');
+  app.sendingAlerts.forget();
+  const page = await admin.get(`/test-email/${id}`);
+  t.match(page.body, /L’envoi a échoué : 550 5\.1\.1 Recipient address rejected/);
+  t.match(page.body, /<a href="\/messages\?status=failed">1 message en échec définitif ces dernières 24 h<\/a>/);
+  t.equal(peer.messages.length, 0, 'nothing delivered');
 });
