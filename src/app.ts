@@ -39,10 +39,16 @@ import { smtpServerRoutes } from './smtp-servers/routes.js';
 import { createLogoRepository, type LogoRepository } from './signature/repository.js';
 import { signatureRoutes } from './signature/routes.js';
 import { userRoutes } from './users/routes.js';
+import { sendingAlertsPlugin } from './send-log/alerts.js';
+import { sendLogExportRoutes } from './send-log/export.js';
+import { sendLogRoutes } from './send-log/routes.js';
+import { testEmailRoutes } from './test-email/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { isApiUrl, routeAccess, type Access } from './web/access.js';
 import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { OAuthTokens } from './smtp/oauth-tokens.js';
+import { createOutboxWorker } from './outbox/worker.js';
+import { createTransportPool } from './smtp/transports.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
@@ -181,8 +187,10 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       `${census.underOldKey} stored secret(s) under a key that is not the current one, ${census.undecryptable} of them decryptable by no configured key; run npm run secrets:rotate`,
     );
   }
+  // One pooled transport per server, for the outbox; an edit or a deletion closes that server's.
+  const transports = createTransportPool(smtpSettings, { connections: config.outbox.poolConnections, sendTimeoutMs: config.outbox.sendTimeoutMs });
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(stores, box),
+    smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => transports.forget(id) }),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
@@ -200,8 +208,16 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });
   app.decorate('smtpSettings', smtpSettings);
-  app.decorate('outbox', createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname }));
   app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
+  const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname });
+  app.decorate('outbox', outbox);
+  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, log: app.log }) : null;
+  if (worker) {
+    outbox.onAccepted(() => worker.wake());
+    // Before the database closes: stop claiming, let messages in flight finish within most of the grace, give the rest back.
+    app.addHook('preClose', async () => worker.stop(Math.floor(config.shutdownGraceMs * 0.8)));
+  }
+  app.addHook('preClose', async () => transports.closeAll());
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();
@@ -264,6 +280,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   });
   await app.register(renderPlugin);
   await app.register(accessControl);
+  await app.register(sendingAlertsPlugin);
 
   // Form bodies are parsed by preHandler time; every state-changing request must carry the token.
   app.addHook('preHandler', (request, reply, done) => {
@@ -289,7 +306,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(confirmationRoutes);
   await app.register(apiTokenRoutes);
   await app.register(apiPlugin);
+  await app.register(sendLogExportRoutes);
+  await app.register(sendLogRoutes);
+  await app.register(testEmailRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
+  // Last: everything it needs is open, and a start that failed earlier left no worker running.
+  worker?.start();
   return app;
 }

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import os from 'node:os';
+import path from 'node:path';
 import type { Test } from 'tap';
 import { buildApp } from '../src/app.js';
 import type { Stores } from '../src/db/stores.js';
@@ -19,7 +21,9 @@ export const fastOutboxEnv = {
 
 /** The real app on the given store, torn down with the test. */
 export async function outboxApp(t: Test, store: TestStore, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(t.testdir(), { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...env }), { logger: false });
+  // Not t.testdir() again: it would empty the folder that holds the SQLite file of this very test.
+  const dir = store.kind === 'sqlite' ? path.dirname(store.file) : os.tmpdir();
+  const app = await buildApp(testConfig(dir, { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...env }), { logger: false });
   t.teardown(() => app.close());
   return app;
 }

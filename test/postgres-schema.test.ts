@@ -9,7 +9,8 @@ import { tablesInCopyOrder } from '../src/db/copy.js';
 // What a column means, whatever the dialect: a timestamp is milliseconds in both (SQLite integer, PostgreSQL bigint).
 function kindOf(column: SQLiteColumn | PgColumn): string {
   if (column.dataType === 'date' || column.getSQLType() === 'bigint') return 'timestamp-ms';
-  if (column.dataType === 'buffer' || column.getSQLType() === 'bytea') return 'bytes';
+  // Bytes: a SQLite blob read as a Buffer, a PostgreSQL bytea.
+  if (column.getSQLType() === 'bytea' || column.dataType === 'buffer') return 'bytes';
   return column.dataType === 'custom' ? column.getSQLType() : column.dataType;
 }
 

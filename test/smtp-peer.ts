@@ -31,11 +31,13 @@ export const peerUser = { username: 'ventes@exemple.fr', password: 'S3cret-Passw
 export interface PeerOptions extends Partial<SMTPServerOptions> {
   /** Accepted accounts; defaults to peerUser. */
   users?: Record<string, string>;
+  /** Listen on this port (a server that comes back where it was) rather than a free one. */
+  listenPort?: number;
 }
 
 /** A real SMTP server (smtp-server) on 127.0.0.1 and a free port, with what it received parsed by mailparser. */
 export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise<SmtpPeer> {
-  const { users = { [peerUser.username]: peerUser.password }, ...serverOptions } = options;
+  const { users = { [peerUser.username]: peerUser.password }, listenPort = 0, ...serverOptions } = options;
   const messages: ReceivedMessage[] = [];
   const errors: Error[] = [];
   let waiting: { n: number; resolve: (message: ReceivedMessage) => void }[] = [];
@@ -69,7 +71,7 @@ export async function startSmtpPeer(t: Test, options: PeerOptions = {}): Promise
   });
   // An unhandled 'error' (a client dropping a TLS handshake) would crash the test process.
   server.on('error', (err) => errors.push(err));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', () => resolve()));
   const address = server.server.address() as net.AddressInfo;
   server.server.on('connection', () => peer.connections++);
 

@@ -2,10 +2,17 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { normalizeForSearch } from '../smtp-servers/search.js';
-import type { AcceptOptions, AcceptOutcome, MessageListQuery, Outbox, OutgoingMessage } from './types.js';
+import type { AcceptOptions, AcceptOutcome, MessageListQuery, MessageSummary, Outbox, OutgoingMessage } from './types.js';
 
 export const defaultMessagesPerPage = 50;
 export const maxMessagesPerPage = 500;
+const exportBatchSize = 500;
+
+/** The query's words as the stored search text is written (lower case, no accents); none when blank. */
+function searchable(query: MessageListQuery): MessageListQuery {
+  const q = query.q ? normalizeForSearch(query.q.trim()) : undefined;
+  return { ...query, q: q || undefined };
+}
 
 /** Opaque, unguessable, URL-safe: the API's id of a message. */
 export function newPublicId(): string {
@@ -37,6 +44,10 @@ export function bodyHashOf(message: OutgoingMessage, serverId: number | undefine
 export interface OutboxService extends Outbox {
   /** Called after each accept is committed: the local worker wakes at once instead of at its next poll. */
   onAccepted(listener: () => void): void;
+  /** Every message the query matches, in the log's order, a batch at a time (the log's exports). */
+  batches(query: MessageListQuery): AsyncGenerator<MessageSummary[]>;
+  /** Messages failed for good since then (the pages' banner). */
+  countFailedSince(since: Date): Promise<number>;
 }
 
 /** The rules of handing messages over: the department checked, stored before any attempt, idempotent per origin. */
@@ -111,8 +122,15 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
 
     list(query: MessageListQuery) {
       const perPage = Math.min(Math.max(1, Math.floor(query.perPage ?? defaultMessagesPerPage)), maxMessagesPerPage);
-      const q = query.q ? normalizeForSearch(query.q.trim()) : undefined;
-      return stores.outbox.page({ ...query, q: q || undefined }, perPage);
+      return stores.outbox.page(searchable(query), perPage);
+    },
+
+    batches(query: MessageListQuery) {
+      return stores.outbox.batches(searchable(query), exportBatchSize);
+    },
+
+    countFailedSince(since: Date) {
+      return stores.outbox.countFailedSince(since);
     },
 
     async retry(id, actor) {

@@ -99,6 +99,10 @@ export interface OutboxStore {
   findByIdempotencyKey(originKind: 'token' | 'user', originId: number, key: string): Promise<{ message: MessageSummary; bodyHash: string | null } | null>;
   find(publicId: string): Promise<MessageDetail | null>;
   page(query: MessageListQuery, perPage: number): Promise<MessagePage>;
+  /** Every message the query matches (its page and perPage aside), in the log's order, a batch at a time (the exports). */
+  batches(query: MessageListQuery, batchSize: number): AsyncGenerator<MessageSummary[]>;
+  /** Messages failed for good whose last change was at or after `since` (the pages' banner). */
+  countFailedSince(since: Date): Promise<number>;
   /** failed → queued, due now, a new round. false when it was not failed (or its bodies are purged). */
   requeue(publicId: string, now: Date): Promise<boolean>;
   /** queued or retry → cancelled. false when it was no longer waiting. */

@@ -124,7 +124,10 @@ function withUniqueTitle<T>(title: string, write: () => Promise<T>): Promise<T> 
 }
 
 /** What the audit trail compares between two states of a server; the password is never among them. */
-function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches' | 'oauthSecret'>): Record<string, unknown> {
+function describe(
+  view: Pick<ServerView, 'departments'> &
+    Omit<ServerInput, 'password' | 'departmentCodes' | 'confirmedMismatches' | 'oauthSecret' | 'rateLimitPerMinute'> & { rateLimitPerMinute?: number | null },
+): Record<string, unknown> {
   return {
     title: view.title,
     host: view.host,
@@ -137,6 +140,7 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
     usage: view.usage,
     departments: view.departments.map((d) => d.code).join(','),
     verifyCertificate: view.verifyCertificate,
+    rateLimitPerMinute: view.rateLimitPerMinute ?? null,
     signature: view.signature,
     oauthTenant: view.oauthTenant,
     oauthClientId: view.oauthClientId,
@@ -144,7 +148,12 @@ function describe(view: Pick<ServerView, 'departments'> & Omit<ServerInput, 'pas
 }
 
 /** The rules of the registry over `stores.servers`: unique titles, encryption, what an edit resets, the audit. */
-export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
+export interface ServerHooks {
+  /** After an edit or a deletion is committed: what holds connections to the server (the outbox's pool) lets them go. */
+  serverChanged?(serverId: number): void;
+}
+
+export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, hooks: ServerHooks = {}) {
   // Read each time (3 to 20 rows): administrators add and rename departments, maybe on another instance.
   const allDepartments = (): Promise<Department[]> => stores.departments.list();
 
@@ -184,6 +193,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
       username: input.username,
       usage: input.usage,
       verifyCertificate: input.verifyCertificate,
+      rateLimitPerMinute: input.rateLimitPerMinute,
       signature: input.signature,
       oauthTenant: input.oauthTenant,
       oauthClientId: input.oauthClientId,
@@ -360,6 +370,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
         }),
       );
       if (result === null) return null;
+      hooks.serverChanged?.(id);
       return { server: (await read(stores, id))!, changes: result };
     },
 
@@ -374,7 +385,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
 
     /** A deactivated server is kept and shown, never used to send. null when it no longer exists. */
     async setServerActive(id: number, active: boolean, actor: Actor, options: { confirmedLastUsable?: Department[] } = {}): Promise<ServerView | null> {
-      return stores.transaction(async (tx) => {
+      const changed = await stores.transaction(async (tx) => {
         const before = await read(tx, id);
         if (!before) return null;
         if (before.active === active) return before;
@@ -389,11 +400,14 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
         if (!active) await recordLastUsable(tx, actor, before, options.confirmedLastUsable);
         return read(tx, id);
       });
+      // A deactivated server's pooled connections are let go: it sends nothing more.
+      if (changed && !active) hooks.serverChanged?.(id);
+      return changed;
     },
 
     /** Its departments' links and its confirmation links go with it. */
     async deleteServer(id: number, actor: Actor, options: { confirmedLastUsable?: Department[] } = {}): Promise<ServerView | null> {
-      return stores.transaction(async (tx) => {
+      const deleted = await stores.transaction(async (tx) => {
         const existing = await read(tx, id);
         if (!existing) return null;
         await recordLastUsable(tx, actor, existing, options.confirmedLastUsable);
@@ -401,6 +415,8 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox) {
         await tx.audit.append(actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
         return existing;
       });
+      if (deleted) hooks.serverChanged?.(id);
+      return deleted;
     },
   };
 }

@@ -14,6 +14,7 @@ export type Usage = (typeof usageModes)[number];
 
 export const suggestedPorts: Record<Security, number> = { none: 25, starttls: 587, tls: 465 };
 
+export const maxRateLimitPerMinute = 100_000;
 export const limits = { title: 120, senderName: 120, username: 254, password: 1024, signature: 20_000, oauthTenant: 253, oauthClientId: 254, oauthClientSecret: 1024, oauthServiceAccountKey: 20_000 } as const;
 
 export const serverFormFields = [
@@ -29,6 +30,7 @@ export const serverFormFields = [
   'usage',
   'departments',
   'verifyCertificate',
+  'rateLimitPerMinute',
   'signature',
   'logo',
   'confirmCombination',
@@ -56,6 +58,8 @@ export interface ServerInput {
   usage: Usage;
   departmentCodes: string[];
   verifyCertificate: boolean;
+  /** Messages per minute the outbox may hand it (across instances); null: no limit. */
+  rateLimitPerMinute: number | null;
   signature: string;
   /** The port/security mismatches the administrator confirmed with this save (empty when the combination is usual). */
   confirmedMismatches: CombinationMismatch[];
@@ -80,6 +84,7 @@ export interface ServerFormValues {
   usage: string;
   departments: string[];
   verifyCertificate: boolean;
+  rateLimitPerMinute: string;
   signature: string;
   clearPassword: boolean;
   confirmCombination: boolean;
@@ -340,6 +345,7 @@ export function formValuesFrom(raw: Record<string, unknown>): ServerFormValues {
     usage: text(raw.usage),
     departments: list(raw.departments),
     verifyCertificate: checked(raw.verifyCertificate),
+    rateLimitPerMinute: text(raw.rateLimitPerMinute).trim(),
     signature: text(raw.signature).replace(/\r\n/g, '\n'),
     clearPassword: checked(raw.clearPassword),
     confirmCombination: checked(raw.confirmCombination),
@@ -432,6 +438,11 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
     } else if (departmentCodes.length === 0) errors.departments = { key: 'error.departments.required' };
   }
 
+  const rateLimitPerMinute = values.rateLimitPerMinute === '' ? null : Number(values.rateLimitPerMinute);
+  if (rateLimitPerMinute !== null && (!/^\d{1,6}$/.test(values.rateLimitPerMinute) || rateLimitPerMinute < 1 || rateLimitPerMinute > maxRateLimitPerMinute)) {
+    errors.rateLimitPerMinute = { key: 'error.rateLimitPerMinute.invalid', params: { max: maxRateLimitPerMinute } };
+  }
+
   if (values.signature.length > limits.signature) {
     errors.signature = { key: 'error.signature.tooLong', params: { max: limits.signature } };
   } else {
@@ -469,6 +480,7 @@ export function validateServerForm(raw: Record<string, unknown>, context: Valida
       usage: values.usage as Usage,
       departmentCodes: values.usage === 'custom' ? departmentCodes : [],
       verifyCertificate: values.verifyCertificate,
+      rateLimitPerMinute,
       signature: values.signature,
       confirmedMismatches,
       oauthTenant,

@@ -75,6 +75,8 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       failureWords: (raw: string | null | undefined) => storedFailureWords(raw, request.t),
       user: request.user,
       isAdmin: request.user?.role === 'admin',
+      // The banner's facts (src/send-log/alerts.ts); null when there is nothing to say.
+      sendingAlerts: (request as { sendingAlerts?: unknown }).sendingAlerts ?? null,
     };
   }
 

@@ -107,7 +107,7 @@ scenario('the audit page: newest first, filter by action and by text, next page'
   const { total } = await s.stores.audit.list();
   s.t.ok(total > 55, `${total} entries, more than a page`);
   await s.goto('/smtp-servers');
-  await page.locator('.topnav').getByRole('link', { name: 'Journal' }).click();
+  await page.locator('.topnav').getByRole('link', { name: 'Journal', exact: true }).click();
   await s.until('the audit page', () => s.path() === '/audit');
   await s.checkAccessibility('the audit page');
   s.t.equal(await page.locator('#audit-count').innerText(), `1–50 sur ${total} entrées`);

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { OutboxStore } from '../../outbox/store.js';
+import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
 import { isUniqueViolation } from './errors.js';
@@ -41,6 +42,18 @@ const claimedColumns = {
   stickyServerId: m.stickyServerId,
   acceptedAt: m.acceptedAt,
 };
+
+/** The log's filters as one condition (none: undefined). */
+function whereOf(query: MessageListQuery): SQL | undefined {
+  const conditions: SQL[] = [];
+  if (query.status) conditions.push(eq(m.status, query.status));
+  if (query.department) conditions.push(eq(m.departmentCode, query.department));
+  else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
+  if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
+  if (query.since) conditions.push(gte(m.acceptedAt, query.since));
+  if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
+  return conditions.length ? and(...conditions) : undefined;
+}
 
 export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
   return {
@@ -105,14 +118,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
     },
 
     async page(query, perPage) {
-      const conditions: SQL[] = [];
-      if (query.status) conditions.push(eq(m.status, query.status));
-      if (query.department) conditions.push(eq(m.departmentCode, query.department));
-      else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
-      if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
-      if (query.since) conditions.push(gte(m.acceptedAt, query.since));
-      if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
-      const where = conditions.length ? and(...conditions) : undefined;
+      const where = whereOf(query);
       const [counted] = await db.select({ n: count() }).from(m).where(where);
       const total = Number(counted?.n ?? 0);
       const pages = Math.max(1, Math.ceil(total / perPage));
@@ -125,6 +131,30 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         .limit(perPage)
         .offset((page - 1) * perPage);
       return { rows: rows.map(summaryOf), total, page, pages, perPage };
+    },
+
+    async countFailedSince(since) {
+      const [counted] = await db.select({ n: count() }).from(m).where(and(eq(m.status, 'failed'), gte(m.updatedAt, since)));
+      return Number(counted?.n ?? 0);
+    },
+
+    async *batches(query, batchSize) {
+      let after: { acceptedAt: Date; id: number } | null = null;
+      for (;;) {
+        const from: { acceptedAt: Date; id: number } | null = after;
+        const keyset: SQL | undefined = from ? or(lt(m.acceptedAt, from.acceptedAt), and(eq(m.acceptedAt, from.acceptedAt), lt(m.id, from.id))) : undefined;
+        const rows = await db
+          .select({ ...summaryColumns, id: m.id })
+          .from(m)
+          .where(and(whereOf(query), keyset))
+          .orderBy(desc(m.acceptedAt), desc(m.id))
+          .limit(batchSize);
+        if (rows.length === 0) return;
+        yield rows.map(summaryOf);
+        if (rows.length < batchSize) return;
+        const last: { acceptedAt: Date; id: number } = rows[rows.length - 1]!;
+        after = { acceptedAt: last.acceptedAt, id: last.id };
+      }
     },
 
     async requeue(publicId, now) {

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { OutboxStore } from '../../outbox/store.js';
+import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
 import type { Db } from './client.js';
@@ -43,6 +44,18 @@ const claimedColumns = {
   stickyServerId: m.stickyServerId,
   acceptedAt: m.acceptedAt,
 };
+
+/** The log's filters as one condition (none: undefined). */
+function whereOf(query: MessageListQuery): SQL | undefined {
+  const conditions: SQL[] = [];
+  if (query.status) conditions.push(eq(m.status, query.status));
+  if (query.department) conditions.push(eq(m.departmentCode, query.department));
+  else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
+  if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
+  if (query.since) conditions.push(gte(m.acceptedAt, query.since));
+  if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
+  return conditions.length ? and(...conditions) : undefined;
+}
 
 export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, lock: WriteLock): OutboxStore {
   // better-sqlite3 nests it as a savepoint inside stores.transaction's BEGIN.
@@ -114,14 +127,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async page(query, perPage) {
-      const conditions: SQL[] = [];
-      if (query.status) conditions.push(eq(m.status, query.status));
-      if (query.department) conditions.push(eq(m.departmentCode, query.department));
-      else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
-      if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
-      if (query.since) conditions.push(gte(m.acceptedAt, query.since));
-      if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
-      const where = conditions.length ? and(...conditions) : undefined;
+      const where = whereOf(query);
       const total = db.select({ n: count() }).from(m).where(where).get()?.n ?? 0;
       const pages = Math.max(1, Math.ceil(total / perPage));
       const page = Math.min(Math.max(1, query.page ?? 1), pages);
@@ -134,6 +140,30 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
         .offset((page - 1) * perPage)
         .all();
       return { rows: rows.map(summaryOf), total, page, pages, perPage };
+    },
+
+    async countFailedSince(since) {
+      return db.select({ n: count() }).from(m).where(and(eq(m.status, 'failed'), gte(m.updatedAt, since))).get()?.n ?? 0;
+    },
+
+    async *batches(query, batchSize) {
+      let after: { acceptedAt: Date; id: number } | null = null;
+      for (;;) {
+        const from: { acceptedAt: Date; id: number } | null = after;
+        const keyset: SQL | undefined = from ? or(lt(m.acceptedAt, from.acceptedAt), and(eq(m.acceptedAt, from.acceptedAt), lt(m.id, from.id))) : undefined;
+        const rows = db
+          .select({ ...summaryColumns, id: m.id })
+          .from(m)
+          .where(and(whereOf(query), keyset))
+          .orderBy(desc(m.acceptedAt), desc(m.id))
+          .limit(batchSize)
+          .all();
+        if (rows.length === 0) return;
+        yield rows.map(summaryOf);
+        if (rows.length < batchSize) return;
+        const last: { acceptedAt: Date; id: number } = rows[rows.length - 1]!;
+        after = { acceptedAt: last.acceptedAt, id: last.id };
+      }
     },
 
     async requeue(publicId, now) {

@@ -26,15 +26,16 @@ export class DateCell {
 
 export type CellValue = string | number | DateCell;
 
-export interface ExportColumnSpec {
-  key: ExportColumn;
+/** One column of an export: the server list's by default, another listing's (the send log's) when given its row and keys. */
+export interface ExportColumnSpec<Row = ServerListItem, Key extends string = ExportColumn> {
+  key: Key;
   label: string;
   /** Excel width in characters. */
   width: number;
   /** Share of the PDF table's width. */
   weight: number;
   numeric: boolean;
-  value: (server: ServerListItem) => CellValue;
+  value: (row: Row) => CellValue;
 }
 
 /** Everything an export needs to word its cells and headings like the page does. */

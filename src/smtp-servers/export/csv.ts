@@ -1,6 +1,6 @@
 import { cellText, neutralizeFormula, type CellValue } from './columns.js';
 import { breathe, writeChunk } from './flow.js';
-import type { ExportJob, ExportResult } from './types.js';
+import type { ExportJob, ExportResult, SheetMeta } from './types.js';
 
 export const csvSeparators = [';', ',', '\t'] as const;
 export type CsvSeparator = (typeof csvSeparators)[number];
@@ -48,14 +48,14 @@ export function csvRecord(fields: readonly string[], separator: CsvSeparator): s
  * RFC 4180 CSV, UTF-8 with a byte-order mark so Excel reads accents right; text cells that a spreadsheet would
  * take for a formula are neutralised. Written a batch of rows at a time.
  */
-export async function writeCsv(job: ExportJob, separator: CsvSeparator): Promise<ExportResult> {
+export async function writeCsv<Row, Key extends string, Meta extends SheetMeta>(job: ExportJob<Row, Key, Meta>, separator: CsvSeparator): Promise<ExportResult> {
   const { columns, out, signal } = job;
   await writeChunk(out, `\uFEFF${csvRecord(columns.map((c) => neutralizeFormula(c.label)), separator)}`, signal);
 
   let count = 0;
   for await (const batch of job.batches()) {
     let chunk = '';
-    for (const server of batch) chunk += csvRecord(columns.map((column) => csvCell(column.value(server))), separator);
+    for (const row of batch) chunk += csvRecord(columns.map((column) => csvCell(column.value(row))), separator);
     await writeChunk(out, chunk, signal);
     job.progress.rows = count += batch.length;
     await breathe(out, signal);

@@ -2,7 +2,7 @@ import ExcelJS from 'exceljs';
 import type { Writable } from 'node:stream';
 import { neutralizeFormula, wallClock, type CellValue } from './columns.js';
 import { breathe, drained, ExportAborted, untilAborted } from './flow.js';
-import type { ExportJob, ExportResult } from './types.js';
+import type { ExportJob, ExportResult, SheetMeta } from './types.js';
 
 /** Excel refuses sheet names longer than 31 characters or holding : \ / ? * [ ]. */
 export function sheetNameFrom(name: string): string {
@@ -28,7 +28,7 @@ const maxBacklog = 1024 * 1024;
  * IDs and ports as numbers, confirmation dates as dates. Shared strings off (they are kept in memory until the end);
  * styles only for the header and the date cells.
  */
-export async function writeXlsx(job: ExportJob): Promise<ExportResult> {
+export async function writeXlsx<Row, Key extends string, Meta extends SheetMeta>(job: ExportJob<Row, Key, Meta>): Promise<ExportResult> {
   const { columns, out, signal, meta, context } = job;
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
@@ -61,8 +61,8 @@ export async function writeXlsx(job: ExportJob): Promise<ExportResult> {
 
   let count = 0;
   for await (const batch of job.batches()) {
-    for (const server of batch) {
-      const values = columns.map((column) => column.value(server));
+    for (const item of batch) {
+      const values = columns.map((column) => column.value(item));
       const row = sheet.addRow(values.map(toCell));
       values.forEach((value, index) => {
         row.getCell(index + 1).style = typeof value === 'object' ? dateStyle(value.excelFormat) : plain;

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
+import type { OutboxSettings } from '../config.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Stores } from '../db/stores.js';
+import { serversFor } from '../departments/routing.js';
+import { SendFailure, type TransportPool } from '../smtp/transports.js';
+import { composeMessage } from './compose.js';
+import { acceptedReplyOf, brokeTheConnection, replyOf, verdictOf } from './failures.js';
+import { minuteOf } from './rows.js';
+import type { ClaimedMessage, NewAttempt, SendingServer, Settlement } from './store.js';
+
+export interface WorkerDeps {
+  stores: Stores;
+  secrets: SecretBox;
+  settings: OutboxSettings;
+  transports: TransportPool;
+  log: FastifyBaseLogger;
+}
+
+/** The wait after the n-th round (0-based) in which every server failed: the schedule, its last step repeated, ±20 %. */
+export function backoffMs(schedule: number[], round: number, random = Math.random): number {
+  const base = schedule[Math.min(round, schedule.length - 1)] ?? 60_000;
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+const housekeepingEveryMs = 3_600_000;
+
+/**
+ * The sender inside each instance: claims due messages under a lease, sends each through its department's servers in
+ * order (failover by what the server said), writes the outcome and every attempt, and gives its leases back at
+ * shutdown. Several instances share one outbox: a message is leased to one worker at a time.
+ */
+export function createOutboxWorker(deps: WorkerDeps) {
+  const { stores, settings, transports, log } = deps;
+  const owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const inFlight = new Set<Promise<void>>();
+  let running = false;
+  let ticking = false;
+  let again = false;
+  let timer: NodeJS.Timeout | null = null;
+  let housekeeping: NodeJS.Timeout | null = null;
+
+  function schedule(ms: number) {
+    if (!running) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      void tick();
+    }, ms);
+  }
+
+  async function tick(): Promise<void> {
+    if (!running) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
+    ticking = true;
+    try {
+      do {
+        again = false;
+        const free = settings.concurrency - inFlight.size;
+        if (free <= 0) break;
+        const now = new Date();
+        const claimed = await stores.outbox.claim(owner, now, new Date(now.getTime() + settings.leaseMs), free);
+        for (const message of claimed) {
+          const work: Promise<void> = deliver(message)
+            .catch((err: unknown) => log.error({ err, message: message.publicId }, 'outbox: a message could not be processed; its lease will expire and it will be tried again'))
+            .finally(() => {
+              inFlight.delete(work);
+              void tick();
+            });
+          inFlight.add(work);
+        }
+        if (claimed.length === free) again = true;
+      } while (again && running);
+    } catch (err) {
+      log.error({ err }, 'outbox: claiming due messages failed');
+    } finally {
+      ticking = false;
+    }
+    schedule(settings.pollMs);
+  }
+
+  function passwordOf(server: SendingServer): string | null {
+    if (server.authentication !== 'password' || !server.passwordCiphertext) return null;
+    // The envelope of this very server's row: a password is never used for another server.
+    return deps.secrets.decrypt(server.passwordCiphertext);
+  }
+
+  async function settle(message: ClaimedMessage, settlement: Settlement) {
+    const kept = await stores.transaction((tx) => tx.outbox.settle(message.id, owner, settlement, new Date()));
+    if (!kept) log.warn({ message: message.publicId }, 'outbox: the lease was taken over by another worker before this one finished');
+  }
+
+  /** The servers to try, in order: the pinned one, or the one a time-out after DATA ties it to first, else the department's route. */
+  async function routeOf(message: ClaimedMessage): Promise<number[]> {
+    if (message.pinnedServerId !== null) return [message.pinnedServerId];
+    const usable = (await serversFor(stores.departments, message.department, new Date())).map((s) => s.id);
+    if (message.stickyServerId === null) return usable;
+    return [message.stickyServerId, ...usable.filter((id) => id !== message.stickyServerId)];
+  }
+
+  async function deliver(message: ClaimedMessage): Promise<void> {
+    const content = await stores.outbox.contentOf(message.id);
+    const attempts: NewAttempt[] = [];
+    const tried = [...message.triedServerIds];
+    const state = {
+      attemptCount: message.attemptCount,
+      roundCount: message.roundCount,
+      lastServerId: null as number | null,
+      lastServerTitle: null as string | null,
+      lastReply: null as string | null,
+    };
+    const finish = (status: Settlement['status'], extra: Partial<Settlement> = {}) =>
+      settle(message, { status, dueAt: null, triedServerIds: [], stickyServerId: null, sentAt: null, attempts, ...state, ...extra });
+
+    if (content.purged) return finish('failed', { lastReply: 'purged' });
+    const route = (await routeOf(message)).filter((id) => !tried.includes(id));
+    for (const serverId of route) {
+      const server = await stores.outbox.sendingServer(serverId);
+      if (!server || !server.active) continue;
+      if (server.rateLimitPerMinute !== null && server.rateLimitPerMinute > 0) {
+        const window = minuteOf(new Date());
+        if (!(await stores.outbox.reserveSlot(server.id, window, server.rateLimitPerMinute))) {
+          // No slot this minute: it waits for the next one, neither an attempt nor a reason to fail over.
+          return finish(message.roundCount > 0 ? 'retry' : 'queued', { dueAt: new Date(window.getTime() + 60_000), triedServerIds: tried, stickyServerId: message.stickyServerId });
+        }
+      }
+      const at = new Date();
+      const started = performance.now();
+      const raw = await composeMessage(message, content, server, at);
+      state.lastServerId = server.id;
+      state.lastServerTitle = server.title;
+      state.attemptCount += 1;
+      try {
+        const delivery = await transports.send(server, () => passwordOf(server), raw);
+        state.lastReply = acceptedReplyOf(delivery.response);
+        attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
+        await finish('sent', { sentAt: new Date() });
+        await stores.outbox.serverSucceeded(server.id, new Date());
+        return;
+      } catch (err) {
+        const failure = err instanceof SendFailure ? err : new SendFailure(err as NodeJS.ErrnoException, false);
+        const verdict = verdictOf(failure);
+        state.lastReply = replyOf(failure);
+        const outcome = verdict === 'failover' ? 'failover' : verdict;
+        attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
+        if (brokeTheConnection(failure)) transports.forget(server.id);
+        if (verdict !== 'failed') {
+          const now = new Date();
+          await stores.outbox.serverFailed(server.id, now, state.lastReply, settings.downAfterFailures, new Date(now.getTime() + settings.downForMs));
+        }
+        if (verdict === 'failed') return finish('failed');
+        if (verdict === 'deferred') return retryLater(server.id);
+        tried.push(server.id);
+      }
+    }
+    if (attempts.length === 0 && tried.length === 0) state.lastReply ??= 'no usable server';
+    return retryLater(null);
+
+    function retryLater(stickyServerId: number | null) {
+      const wait = backoffMs(settings.backoffMs, state.roundCount);
+      const due = new Date(Date.now() + wait);
+      state.roundCount += 1;
+      if (due.getTime() - message.acceptedAt.getTime() > settings.maxAgeMs) return finish('failed');
+      return finish('retry', { dueAt: due, stickyServerId });
+    }
+  }
+
+  async function keepHouse() {
+    try {
+      const now = new Date();
+      const purged = await stores.transaction((tx) => tx.outbox.purgeBodies(new Date(now.getTime() - settings.retentionDays * 86_400_000), now));
+      if (purged) log.info({ purged }, 'outbox: bodies and attachments purged after the retention days');
+      await stores.outbox.dropSlotsBefore(new Date(now.getTime() - 120_000));
+    } catch (err) {
+      log.error({ err }, 'outbox: housekeeping failed');
+    }
+  }
+
+  return {
+    owner,
+    start() {
+      if (running) return;
+      running = true;
+      void keepHouse();
+      housekeeping = setInterval(() => void keepHouse(), housekeepingEveryMs);
+      housekeeping.unref();
+      void tick();
+    },
+    /** A message was just accepted here: look now rather than at the next poll. */
+    wake() {
+      if (running) void tick();
+    },
+    /** Stops claiming; messages in flight get until the grace period ends, then the leases still held are given back. */
+    async stop(graceMs: number) {
+      running = false;
+      if (timer) clearTimeout(timer);
+      if (housekeeping) clearInterval(housekeeping);
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.allSettled([...inFlight]), grace]);
+      clearTimeout(graceTimer);
+      try {
+        const handed = await stores.outbox.handBack(owner, new Date());
+        if (handed) log.info({ handed }, 'outbox: leases of messages still in flight given back');
+      } catch (err) {
+        log.error({ err }, 'outbox: the leases could not be given back; they will expire');
+      }
+    },
+  };
+}
+
+export type OutboxWorker = ReturnType<typeof createOutboxWorker>;

@@ -1,0 +1,67 @@
+import type { MessageListQuery, MessageStatus } from '../outbox/types.js';
+
+export const messageStatuses = ['queued', 'sending', 'retry', 'sent', 'failed', 'cancelled'] as const satisfies readonly MessageStatus[];
+export const logPerPageChoices = [25, 50, 100] as const;
+export const defaultLogPerPage = 50;
+
+/** The log's state as it travels in the URL: bookmarkable, and the same for the page, the fragment and the exports. */
+export interface LogState {
+  q: string;
+  status: MessageStatus | '';
+  /** A department's code; '' for every department. */
+  department: string;
+  /** A server's id in digits; '' for every server. */
+  server: string;
+  page: number;
+  perPage: number;
+}
+
+function first(value: unknown): string {
+  if (Array.isArray(value)) value = value[0];
+  return typeof value === 'string' ? value : '';
+}
+
+export function logStateFrom(query: Record<string, unknown>): LogState {
+  const status = first(query.status);
+  const department = first(query.department).trim();
+  const server = first(query.server).trim();
+  const page = Number.parseInt(first(query.page), 10);
+  const perPage = Number.parseInt(first(query.per), 10);
+  return {
+    q: first(query.q).replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 200),
+    status: (messageStatuses as readonly string[]).includes(status) ? (status as MessageStatus) : '',
+    department: /^[a-z0-9][a-z0-9_-]{0,39}$/.test(department) ? department : '',
+    server: /^[1-9]\d{0,15}$/.test(server) ? server : '',
+    page: Number.isFinite(page) && page > 0 ? page : 1,
+    perPage: (logPerPageChoices as readonly number[]).includes(perPage) ? perPage : defaultLogPerPage,
+  };
+}
+
+/** What the outbox is asked for this state (all pages: without page and perPage). */
+export function outboxQueryOf(state: LogState): MessageListQuery {
+  return {
+    q: state.q || undefined,
+    status: state.status || undefined,
+    department: state.department || undefined,
+    serverId: state.server ? Number(state.server) : undefined,
+  };
+}
+
+export const logFilterNames = ['status', 'department', 'server'] as const;
+
+/** A URL for this state with some parts changed; defaults are left out to keep URLs short. */
+export function logUrl(state: LogState, changes: Partial<LogState> = {}, base = '/messages'): string {
+  const next = { ...state, ...changes };
+  const params = new URLSearchParams();
+  if (next.q) params.set('q', next.q);
+  for (const name of logFilterNames) if (next[name]) params.set(name, next[name]);
+  if (next.perPage !== defaultLogPerPage) params.set('per', String(next.perPage));
+  if (next.page > 1) params.set('page', String(next.page));
+  const query = params.toString();
+  return query ? `${base}?${query}` : base;
+}
+
+/** A message's public id as it may appear in a URL; anything else is a 404 without asking the store. */
+export function isMessageId(raw: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(raw);
+}

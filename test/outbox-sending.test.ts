@@ -1,0 +1,215 @@
+// The worker against real SMTP peers on 127.0.0.1, on both stores: failover by reply class, retries, « en panne », the rate limit.
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { closedPort, startSmtpPeer } from './smtp-peer.js';
+import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
+import { forEachStore } from './stores.js';
+
+async function accepted(app: FastifyInstance, overrides: Parameters<typeof message>[0] = {}) {
+  const outcome = await app.outbox.accept(message(overrides), { origin: apiOrigin });
+  if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.kind}`);
+  return outcome.message;
+}
+
+/** A peer that refuses every recipient with this reply. */
+function refusingPeer(t: Test, code: number, text: string) {
+  return startSmtpPeer(t, {
+    authOptional: true,
+    onRcptTo(_address, _session, callback) {
+      callback(Object.assign(new Error(text), { responseCode: code }));
+    },
+  });
+}
+
+t.setTimeout(600_000);
+
+await forEachStore(t, 'primary down: the backup delivers at once, with its sender and the Message-ID fixed at acceptance', async (t, store) => {
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store);
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: await closedPort() });
+  const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const sent = await accepted(app, { html: '<p>Bonjour</p>', attachments: [{ filename: 'devis.pdf', contentType: 'application/pdf', content: Buffer.from('PDF') }] });
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'failover'], [backupId, 'sent']]);
+  t.match(done.attempts[0]!.reply, /ECONNECTION|ESOCKET|ECONNREFUSED/, 'the connection error, in one line');
+  t.match(done.attempts[1]!.reply, /^250/);
+  t.equal(done.serverId, backupId, 'the server that delivered it');
+  const received = await backup.message(1);
+  t.equal(received.mail.messageId, sent.messageId);
+  t.same(received.mail.from?.value, [{ address: 'secours@exemple.fr', name: 'Service Secours' }]);
+  t.same(received.envelope.rcptTo.map((r) => r.address), ['client@exemple.fr']);
+  t.equal(received.mail.attachments[0]?.filename, 'devis.pdf');
+  t.equal(received.mail.attachments[0]?.content.toString(), 'PDF');
+  const primary = await app.stores.servers.find(primaryId);
+  t.equal(primary?.consecutiveFailures, 1);
+  t.ok(primary?.lastErrorAt, 'its last error kept on its row');
+  t.match(primary?.lastError, /ECONN|ESOCKET/);
+  t.ok((await app.stores.servers.find(backupId))?.lastSuccessAt, 'the backup’s last success kept');
+});
+
+await forEachStore(t, 'the primary answers 451: the backup delivers', async (t, store) => {
+  const primary = await refusingPeer(t, 451, 'Try again later');
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store);
+  await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const done = await until(app, (await accepted(app)).id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.same(done.attempts.map((a) => a.outcome), ['failover', 'sent']);
+  t.match(done.attempts[0]!.reply, /^451/);
+  t.equal(backup.messages.length, 1);
+});
+
+await forEachStore(t, '550 for the recipient: failed with that reply, the backup untouched', async (t, store) => {
+  const primary = await refusingPeer(t, 550, 'No such user here');
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store);
+  await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const done = await until(app, (await accepted(app)).id, ['sent', 'failed']);
+  t.equal(done.status, 'failed');
+  t.match(done.lastReply, /^550 No such user here/);
+  t.same(done.attempts.map((a) => a.outcome), ['failed']);
+  t.equal(backup.connections, 0, 'the backup was never contacted');
+});
+
+await forEachStore(t, 'both down: retried later, delivered when one comes back', async (t, store) => {
+  const primaryPort = await closedPort();
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_BACKOFF_SECONDS: '0.3' });
+  await sendingServerFor(app.stores, { title: 'Primaire', port: primaryPort });
+  await sendingServerFor(app.stores, { title: 'Secours', port: await closedPort() });
+  const sent = await accepted(app);
+  const waiting = await until(app, sent.id, ['retry']);
+  t.same(waiting.attempts.map((a) => a.outcome), ['failover', 'failover'], 'every server tried once');
+  t.ok(waiting.nextAttemptAt, 'a new attempt planned');
+  const back = await startSmtpPeer(t, { authOptional: true, listenPort: primaryPort });
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.equal((await back.message(1)).mail.messageId, sent.messageId);
+  t.equal(done.attempts.at(-1)?.outcome, 'sent');
+});
+
+/**
+ * A server that takes the whole message and then never answers the final dot the first time (the message may well
+ * have arrived), and answers 250 the next times. Records each message's Message-ID.
+ */
+async function silentAfterData(t: Test) {
+  const received: string[] = [];
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.write('220 late.test ESMTP\r\n');
+    let buffer = '';
+    let inData = false;
+    let body = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1');
+      let index: number;
+      while ((index = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, index).replace(/\r$/, '');
+        buffer = buffer.slice(index + 1);
+        if (inData) {
+          if (line !== '.') {
+            body += `${line}\n`;
+            continue;
+          }
+          inData = false;
+          received.push(/^Message-ID: (.*)$/im.exec(body)?.[1] ?? '');
+          body = '';
+          if (received.length > 1) socket.write('250 2.0.0 queued\r\n');
+          continue;
+        }
+        const verb = line.split(/[ :]/)[0]!.toUpperCase();
+        if (verb === 'EHLO') socket.write('250-late.test\r\n250 8BITMIME\r\n');
+        else if (verb === 'DATA') {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => resolve());
+  }));
+  return { port: (server.address() as net.AddressInfo).port, received, connections: () => connections };
+}
+
+await forEachStore(t, 'a time-out after DATA: retried later on the same server with the same Message-ID, never on the backup', async (t, store) => {
+  const primary = await silentAfterData(t);
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store, { RELAIS_SMTP_SEND_TIMEOUT_MS: '800', RELAIS_OUTBOX_BACKOFF_SECONDS: '0.3' });
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const sent = await accepted(app);
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'deferred'], [primaryId, 'sent']]);
+  t.same(primary.received, [sent.messageId, sent.messageId], 'twice, with the same Message-ID: a duplicate can be recognised');
+  t.equal(backup.connections, 0, 'the backup was never tried');
+});
+
+await forEachStore(t, '« en panne »: after N failures in a row the server is skipped for its cool-down; the first success clears it', async (t, store) => {
+  let refusing = true;
+  const primary = await startSmtpPeer(t, {
+    authOptional: true,
+    onRcptTo(_address, _session, callback) {
+      callback(refusing ? Object.assign(new Error('Busy'), { responseCode: 421 }) : null);
+    },
+  });
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store, { RELAIS_SERVER_DOWN_AFTER_FAILURES: '2', RELAIS_SERVER_DOWN_SECONDS: '1.5' });
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  for (let i = 1; i <= 2; i++) t.same((await until(app, (await accepted(app)).id, ['sent'])).attempts.map((a) => a.outcome), ['failover', 'sent'], `message ${i}: primary tried`);
+  const down = await app.stores.servers.find(primaryId);
+  t.equal(down?.consecutiveFailures, 2);
+  t.ok(down?.downUntil && down.downUntil.getTime() > Date.now(), '« en panne » for the cool-down');
+  const third = await until(app, (await accepted(app)).id, ['sent']);
+  t.same(third.attempts.map((a) => a.serverTitle), ['Secours'], 'skipped while it lasts');
+
+  refusing = false;
+  await new Promise((resolve) => setTimeout(resolve, down!.downUntil!.getTime() - Date.now() + 50));
+  const fourth = await until(app, (await accepted(app)).id, ['sent']);
+  t.same(fourth.attempts.map((a) => [a.serverTitle, a.outcome]), [['Primaire', 'sent']], 'tried again once the cool-down is over');
+  const cleared = await app.stores.servers.find(primaryId);
+  t.same([cleared?.consecutiveFailures, cleared?.downUntil], [0, null], 'the first success clears it');
+});
+
+await forEachStore(t, 'the rate limit holds across two instances: the third message of the minute waits, not an attempt', async (t, store) => {
+  // Far enough from the end of the minute that the three sends and the check share one.
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 100));
+  const peer = await startSmtpPeer(t, { authOptional: true });
+  const first = await outboxApp(t, store, { RELAIS_OUTBOX_WORKER: 'false' });
+  const limitedId = await sendingServerFor(first.stores, { title: 'Limité', port: peer.port, rateLimitPerMinute: 2 });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await accepted(first, { subject: `n°${i}` })).id);
+  const a = await outboxApp(t, store);
+  const b = await outboxApp(t, store);
+  const waitingUntil = async () => {
+    for (;;) {
+      const rows = await Promise.all(ids.map((id) => a.outbox.find(id)));
+      const sent = rows.filter((r) => r?.status === 'sent').length;
+      const waiting = rows.filter((r) => r?.status === 'queued' && r.nextAttemptAt && r.nextAttemptAt.getTime() % 60_000 === 0).length;
+      if (sent + waiting === ids.length) return rows;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  const rows = await waitingUntil();
+  t.equal(rows.filter((r) => r?.status === 'sent').length, 2, 'two this minute, between both instances');
+  t.equal(peer.messages.length, 2);
+  for (const row of rows.filter((r) => r?.status === 'queued')) {
+    t.same(row!.attempts, [], 'waiting for a slot is not an attempt');
+    t.ok(row!.nextAttemptAt!.getTime() > Date.now(), 'due at the next minute');
+  }
+  t.ok(b.outbox && limitedId);
+});
