@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import { claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { OutboxStore } from '../../outbox/store.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -149,7 +149,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       const due = db
         .select({ id: m.id })
         .from(m)
-        .where(and(lte(m.dueAt, now), inArray(m.status, [...claimableStatuses])))
+        // Only waiting and leased messages have a due_at: its index alone finds the next ones, in order.
+        .where(lte(m.dueAt, now))
         .orderBy(asc(m.dueAt))
         .limit(limit)
         .for('update', { skipLocked: true });
