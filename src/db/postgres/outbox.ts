@@ -170,6 +170,9 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
 
     // Called inside stores.transaction: the message's state and its attempts land together.
     async settle(id, owner, s, now) {
+      // Not waited to disk: a crash may forget this outcome, and the message is then sent again with the same Message-ID
+      // (at least once, as a lease lost would); the accept, which answers 202, stays a durable commit.
+      await db.execute(sql`SET LOCAL synchronous_commit = off`);
       const rows = await db
         .update(m)
         .set({
