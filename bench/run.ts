@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchExports } from './export.js';
+import { benchSending } from './sending.js';
 import { benchListings, postgresUnreachable, seedBenchPostgres } from './listing.js';
 import { seedBenchDatabase } from './seed.js';
 import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
@@ -206,6 +207,10 @@ try {
   if (process.env.BENCH_SKIP_EXPORTS !== '1') {
     console.log('\nExports (each in a child process of its own):');
     await benchExports();
+  }
+  if (process.env.BENCH_SKIP_SENDING !== '1') {
+    console.log('\nSending: the outbox beside raw nodemailer, to the same local sink (BENCH_MESSAGES, default 10,000):');
+    for (const [what, value, note] of await benchSending()) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
   }
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

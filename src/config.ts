@@ -87,6 +87,8 @@ export interface OutboxSettings {
   sendTimeoutMs: number;
   /** Connections of one server's pool. */
   poolConnections: number;
+  /** How long a worker reuses what it read of a department's route and a server's row (0: read at every message). */
+  routeCacheMs: number;
 }
 
 function numbersFrom(value: string | undefined, fallback: number[], name: string): number[] {
@@ -109,6 +111,7 @@ function outboxSettingsFrom(env: NodeJS.ProcessEnv): OutboxSettings {
     downForMs: intFrom(env.RELAIS_SERVER_DOWN_SECONDS, 300, 'RELAIS_SERVER_DOWN_SECONDS') * 1000,
     sendTimeoutMs: positiveIntFrom(env.RELAIS_SMTP_SEND_TIMEOUT_MS, 60_000, 'RELAIS_SMTP_SEND_TIMEOUT_MS'),
     poolConnections: positiveIntFrom(env.RELAIS_SMTP_POOL_CONNECTIONS, 5, 'RELAIS_SMTP_POOL_CONNECTIONS'),
+    routeCacheMs: intFrom(env.RELAIS_OUTBOX_ROUTE_CACHE_MS, 1000, 'RELAIS_OUTBOX_ROUTE_CACHE_MS'),
   };
 }
 

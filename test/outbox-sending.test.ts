@@ -213,3 +213,20 @@ await forEachStore(t, 'the rate limit holds across two instances: the third mess
   }
   t.ok(b.outbox && limitedId);
 });
+
+t.test('the server form takes a rate limit: saved, shown again, refused next to its field when wrong', async (t) => {
+  const { adminClient, buildTestApp, text } = await import('./helper.js');
+  const { formFor } = await import('./smtp-peer.js');
+  const peer = await startSmtpPeer(t, { authOptional: true });
+  const app = await buildTestApp(t, { RELAIS_OUTBOX_WORKER: 'false' });
+  const admin = await adminClient(app);
+  const wrong = await admin.post('/smtp-servers', formFor(peer, { rateLimitPerMinute: 'beaucoup' }));
+  t.equal(wrong.statusCode, 422);
+  t.match(wrong.body, /id="rateLimitPerMinute"[^>]*aria-invalid="true"/);
+  t.match(text(wrong.body), 'La limite est un nombre entier de messages par minute');
+  const saved = await admin.post('/smtp-servers', formFor(peer, { rateLimitPerMinute: '30' }));
+  t.equal(saved.statusCode, 303);
+  const [row] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
+  t.equal((await app.stores.outbox.sendingServer(row!.id))?.rateLimitPerMinute, 30);
+  t.match((await admin.get(`/smtp-servers/${row!.id}/edit`)).body, /id="rateLimitPerMinute"[^>]*value="30"/);
+});

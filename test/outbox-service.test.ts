@@ -100,3 +100,27 @@ await forEachStore(t, 'cancel a waiting message, retry a failed one; both audite
     ['message.retry', b.message.id, 'À relancer', 'Admin'],
   ]);
 });
+
+await forEachStore(t, 'retention purges bodies and attachments of messages done, the log line stays; shutdown hands leases back', async (t, store) => {
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_WORKER: 'false' });
+  const old = await app.outbox.accept(message({ attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('x') }] }), { origin: apiOrigin });
+  const waiting = await app.outbox.accept(message({ subject: 'En attente' }), { origin: apiOrigin });
+  if (old.kind !== 'accepted' || waiting.kind !== 'accepted') return t.fail('not accepted');
+  const [claimed] = await app.stores.outbox.claim('w1', new Date(), new Date(Date.now() + 60_000), 1);
+  await app.stores.transaction((tx) =>
+    tx.outbox.settle(claimed!.id, 'w1', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: 'X', lastReply: '250 ok', sentAt: new Date(), attempts: [] }, new Date()),
+  );
+  const purged = await app.stores.transaction((tx) => tx.outbox.purgeBodies(new Date(Date.now() + 1000), new Date()));
+  t.equal(purged, 1, 'only the message done');
+  const content = await app.stores.outbox.contentOf(claimed!.id);
+  t.same([content.text, content.attachments, content.purged], [null, [], true]);
+  t.equal((await app.outbox.find(old.message.id))?.status, 'sent', 'the log line stays');
+  t.equal(await app.outbox.retry(old.message.id, { userId: 0, name: 'x' }), false);
+
+  const [held] = await app.stores.outbox.claim('w2', new Date(), new Date(Date.now() + 60_000), 1);
+  t.equal(held?.publicId, waiting.message.id);
+  t.equal((await app.outbox.find(waiting.message.id))?.status, 'sending');
+  t.equal(await app.stores.outbox.handBack('w2', new Date()), 1);
+  t.equal((await app.outbox.find(waiting.message.id))?.status, 'queued', 'due again for another instance');
+  t.equal(await app.stores.outbox.settle(held!.id, 'w2', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: null, lastReply: null, sentAt: new Date(), attempts: [] }, new Date()), false, 'a lease given back is no longer its to settle');
+});

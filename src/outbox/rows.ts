@@ -86,7 +86,6 @@ export function claimedOf(row: ClaimedRow): ClaimedMessage {
 }
 
 export const waitingStatuses = ['queued', 'retry'] as const;
-export const claimableStatuses = ['queued', 'retry', 'sending'] as const;
 export const doneStatuses = ['sent', 'failed', 'cancelled'] as const;
 
 /** The slot windows: one per minute. */

@@ -41,6 +41,32 @@ export function createOutboxWorker(deps: WorkerDeps) {
   let again = false;
   let timer: NodeJS.Timeout | null = null;
   let housekeeping: NodeJS.Timeout | null = null;
+  // What a busy worker would otherwise read again for every message; dropped at once for a server whose state it changed.
+  const routes = new Map<string, { at: number; ids: Promise<number[]> }>();
+  const servers = new Map<number, { at: number; row: Promise<SendingServer | null> }>();
+  const successWritten = new Map<number, number>();
+  const fresh = (at: number) => Date.now() - at < settings.routeCacheMs;
+  const forgetServer = (serverId: number) => {
+    servers.delete(serverId);
+    routes.clear();
+    successWritten.delete(serverId);
+  };
+  function cachedRoute(department: string): Promise<number[]> {
+    const hit = routes.get(department);
+    if (hit && fresh(hit.at)) return hit.ids;
+    const ids = serversFor(stores.departments, department, new Date()).then((usable) => usable.map((s) => s.id));
+    ids.catch(() => routes.delete(department));
+    routes.set(department, { at: Date.now(), ids });
+    return ids;
+  }
+  function cachedServer(serverId: number): Promise<SendingServer | null> {
+    const hit = servers.get(serverId);
+    if (hit && fresh(hit.at)) return hit.row;
+    const row = stores.outbox.sendingServer(serverId);
+    row.catch(() => servers.delete(serverId));
+    servers.set(serverId, { at: Date.now(), row });
+    return row;
+  }
 
   function schedule(ms: number) {
     if (!running) return;
@@ -98,7 +124,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
   /** The servers to try, in order: the pinned one, or the one a time-out after DATA ties it to first, else the department's route. */
   async function routeOf(message: ClaimedMessage): Promise<number[]> {
     if (message.pinnedServerId !== null) return [message.pinnedServerId];
-    const usable = (await serversFor(stores.departments, message.department, new Date())).map((s) => s.id);
+    const usable = await cachedRoute(message.department);
     if (message.stickyServerId === null) return usable;
     return [message.stickyServerId, ...usable.filter((id) => id !== message.stickyServerId)];
   }
@@ -120,7 +146,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
     if (content.purged) return finish('failed', { lastReply: 'purged' });
     const route = (await routeOf(message)).filter((id) => !tried.includes(id));
     for (const serverId of route) {
-      const server = await stores.outbox.sendingServer(serverId);
+      const server = await cachedServer(serverId);
       if (!server || !server.active) continue;
       if (server.rateLimitPerMinute !== null && server.rateLimitPerMinute > 0) {
         const window = minuteOf(new Date());
@@ -140,7 +166,12 @@ export function createOutboxWorker(deps: WorkerDeps) {
         state.lastReply = acceptedReplyOf(delivery.response);
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         await finish('sent', { sentAt: new Date() });
-        await stores.outbox.serverSucceeded(server.id, new Date());
+        // Its row is written after a failure, or about once a second: not a write per message on a busy server.
+        const written = successWritten.get(server.id);
+        if (written === undefined || Date.now() - written > 1000) {
+          successWritten.set(server.id, Date.now());
+          await stores.outbox.serverSucceeded(server.id, new Date());
+        }
         return;
       } catch (err) {
         const failure = err instanceof SendFailure ? err : new SendFailure(err as NodeJS.ErrnoException, false);
@@ -150,6 +181,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         if (brokeTheConnection(failure)) transports.forget(server.id);
         if (verdict !== 'failed') {
+          forgetServer(server.id);
           const now = new Date();
           await stores.outbox.serverFailed(server.id, now, state.lastReply, settings.downAfterFailures, new Date(now.getTime() + settings.downForMs));
         }

@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import { claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
@@ -180,7 +180,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       const due = db
         .select({ id: m.id })
         .from(m)
-        .where(and(lte(m.dueAt, now), inArray(m.status, [...claimableStatuses])))
+        // Only waiting and leased messages have a due_at: its index alone finds the next ones, in order.
+        .where(lte(m.dueAt, now))
         .orderBy(asc(m.dueAt))
         .limit(limit)
         .for('update', { skipLocked: true });
@@ -200,6 +201,9 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
 
     // Called inside stores.transaction: the message's state and its attempts land together.
     async settle(id, owner, s, now) {
+      // Not waited to disk: a crash may forget this outcome, and the message is then sent again with the same Message-ID
+      // (at least once, as a lease lost would); the accept, which answers 202, stays a durable commit.
+      await db.execute(sql`SET LOCAL synchronous_commit = off`);
       const rows = await db
         .update(m)
         .set({

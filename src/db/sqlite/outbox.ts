@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, claimableStatuses, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import { claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
@@ -27,24 +27,6 @@ const summaryColumns = {
 
 const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo };
 
-const claimedColumns = {
-  id: m.id,
-  publicId: m.publicId,
-  departmentCode: m.departmentCode,
-  pinnedServerId: m.pinnedServerId,
-  toAddresses: m.toAddresses,
-  ccAddresses: m.ccAddresses,
-  bccAddresses: m.bccAddresses,
-  replyTo: m.replyTo,
-  subject: m.subject,
-  messageId: m.messageId,
-  attemptCount: m.attemptCount,
-  roundCount: m.roundCount,
-  triedServerIds: m.triedServerIds,
-  stickyServerId: m.stickyServerId,
-  acceptedAt: m.acceptedAt,
-};
-
 /** The log's filters as one condition (none: undefined). */
 function whereOf(query: MessageListQuery): SQL | undefined {
   const conditions: SQL[] = [];
@@ -60,38 +42,84 @@ function whereOf(query: MessageListQuery): SQL | undefined {
 export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, lock: WriteLock): OutboxStore {
   // better-sqlite3 nests it as a savepoint inside stores.transaction's BEGIN.
   const atomically = <T>(fn: () => T): Promise<T> => lock.run(() => sqlite.transaction(fn)());
+  const $ = (name: string) => sql.placeholder(name);
+  // Prepared once: a busy outbox runs these for every message, and preparing costs more than running them.
+  const insertMessage = db
+    .insert(m)
+    .values({
+      publicId: $('publicId'),
+      departmentCode: $('departmentCode'),
+      pinnedServerId: $('pinnedServerId'),
+      originKind: $('originKind'),
+      originId: $('originId'),
+      originName: $('originName'),
+      toAddresses: $('toAddresses'),
+      ccAddresses: $('ccAddresses'),
+      bccAddresses: $('bccAddresses'),
+      replyTo: $('replyTo'),
+      subject: $('subject'),
+      textBody: $('textBody'),
+      htmlBody: $('htmlBody'),
+      messageId: $('messageId'),
+      status: 'queued',
+      dueAt: $('acceptedAt'),
+      idempotencyKey: $('idempotencyKey'),
+      bodyHash: $('bodyHash'),
+      searchText: $('searchText'),
+      acceptedAt: $('acceptedAt'),
+      updatedAt: $('acceptedAt'),
+    })
+    .returning({ ...summaryColumns, id: m.id })
+    .prepare();
+  const bodiesOf = db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, $('id'))).prepare();
+  const attachmentsOf = db
+    .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
+    .from(outboxAttachments)
+    .where(eq(outboxAttachments.messageId, $('id')))
+    .orderBy(asc(outboxAttachments.position))
+    .prepare();
+  const settleMessage = sqlite.prepare(`
+    UPDATE outbox_messages SET status = @status, due_at = @dueAt, lease_owner = NULL, attempt_count = @attemptCount, round_count = @roundCount,
+      tried_server_ids = @triedServerIds, sticky_server_id = @stickyServerId, last_server_id = @lastServerId, last_server_title = @lastServerTitle,
+      last_reply = @lastReply, sent_at = @sentAt, updated_at = @now
+    WHERE id = @id AND lease_owner = @owner AND status = 'sending'`);
+  // Only waiting and leased messages have a due_at: the index on it alone finds the next ones, in order.
+  const claimDue = sqlite.prepare(`
+    UPDATE outbox_messages SET status = 'sending', lease_owner = @owner, due_at = @leaseUntil, updated_at = @now
+    WHERE id IN (SELECT id FROM outbox_messages WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+    RETURNING id, public_id AS publicId, department_code AS departmentCode, pinned_server_id AS pinnedServerId, to_addresses AS toAddresses,
+      cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
+      attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,
+      accepted_at AS acceptedAt`);
+  const insertAttempt = db
+    .insert(outboxAttempts)
+    .values({ messageId: $('messageId'), at: $('at'), serverId: $('serverId'), serverTitle: $('serverTitle'), outcome: $('outcome'), reply: $('reply'), durationMs: $('durationMs') })
+    .prepare();
 
   return {
     async insert(message) {
       try {
         return await atomically(() => {
-          const row = db
-            .insert(m)
-            .values({
-              publicId: message.publicId,
-              departmentCode: message.department,
-              pinnedServerId: message.pinnedServerId,
-              originKind: message.origin.kind,
-              originId: message.origin.id,
-              originName: message.origin.name,
-              toAddresses: JSON.stringify(message.to),
-              ccAddresses: JSON.stringify(message.cc),
-              bccAddresses: JSON.stringify(message.bcc),
-              replyTo: message.replyTo,
-              subject: message.subject,
-              textBody: message.text,
-              htmlBody: message.html,
-              messageId: message.messageId,
-              status: 'queued',
-              dueAt: message.acceptedAt,
-              idempotencyKey: message.idempotencyKey,
-              bodyHash: message.bodyHash,
-              searchText: message.searchText,
-              acceptedAt: message.acceptedAt,
-              updatedAt: message.acceptedAt,
-            })
-            .returning({ ...summaryColumns, id: m.id })
-            .get();
+          const row = insertMessage.get({
+            publicId: message.publicId,
+            departmentCode: message.department,
+            pinnedServerId: message.pinnedServerId,
+            originKind: message.origin.kind,
+            originId: message.origin.id,
+            originName: message.origin.name,
+            toAddresses: JSON.stringify(message.to),
+            ccAddresses: JSON.stringify(message.cc),
+            bccAddresses: JSON.stringify(message.bcc),
+            replyTo: message.replyTo,
+            subject: message.subject,
+            textBody: message.text,
+            htmlBody: message.html,
+            messageId: message.messageId,
+            idempotencyKey: message.idempotencyKey,
+            bodyHash: message.bodyHash,
+            searchText: message.searchText,
+            acceptedAt: message.acceptedAt,
+          })!;
           if (message.attachments.length) {
             db.insert(outboxAttachments)
               .values(message.attachments.map((a, position) => ({ messageId: row.id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
@@ -190,51 +218,35 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
 
     async claim(owner, now, leaseUntil, limit) {
       // One statement under the write lock: the rows it picks are leased before anyone else can read them as due.
-      const due = db
-        .select({ id: m.id })
-        .from(m)
-        .where(and(lte(m.dueAt, now), inArray(m.status, [...claimableStatuses])))
-        .orderBy(asc(m.dueAt))
-        .limit(limit);
-      const rows = await lock.run(() =>
-        db.update(m).set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now }).where(inArray(m.id, due)).returning(claimedColumns).all(),
-      );
-      return rows.map(claimedOf);
+      const rows = await lock.run(() => claimDue.all({ owner, now: now.getTime(), leaseUntil: leaseUntil.getTime(), limit }) as (Omit<ClaimedRow, 'acceptedAt'> & { acceptedAt: number })[]);
+      return rows.map((row) => claimedOf({ ...row, acceptedAt: new Date(row.acceptedAt) }));
     },
 
     async contentOf(id) {
-      const row = db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, id)).get();
-      const attachments = db
-        .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
-        .from(outboxAttachments)
-        .where(eq(outboxAttachments.messageId, id))
-        .orderBy(asc(outboxAttachments.position))
-        .all();
+      const row = bodiesOf.get({ id });
+      const attachments = attachmentsOf.all({ id });
       return { text: row?.text ?? null, html: row?.html ?? null, attachments, purged: !row || row.purgedAt !== null };
     },
 
     async settle(id, owner, s, now) {
       return atomically(() => {
-        const result = db
-          .update(m)
-          .set({
-            status: s.status,
-            dueAt: s.dueAt,
-            leaseOwner: null,
-            attemptCount: s.attemptCount,
-            roundCount: s.roundCount,
-            triedServerIds: JSON.stringify(s.triedServerIds),
-            stickyServerId: s.stickyServerId,
-            lastServerId: s.lastServerId,
-            lastServerTitle: s.lastServerTitle,
-            lastReply: s.lastReply,
-            sentAt: s.sentAt,
-            updatedAt: now,
-          })
-          .where(and(eq(m.id, id), eq(m.leaseOwner, owner), eq(m.status, 'sending')))
-          .run();
+        const result = settleMessage.run({
+          id,
+          owner,
+          status: s.status,
+          dueAt: s.dueAt?.getTime() ?? null,
+          attemptCount: s.attemptCount,
+          roundCount: s.roundCount,
+          triedServerIds: JSON.stringify(s.triedServerIds),
+          stickyServerId: s.stickyServerId,
+          lastServerId: s.lastServerId,
+          lastServerTitle: s.lastServerTitle,
+          lastReply: s.lastReply,
+          sentAt: s.sentAt?.getTime() ?? null,
+          now: now.getTime(),
+        });
         if (result.changes === 0) return false;
-        if (s.attempts.length) db.insert(outboxAttempts).values(s.attempts.map((a) => ({ ...a, messageId: id }))).run();
+        for (const a of s.attempts) insertAttempt.run({ ...a, messageId: id });
         return true;
       });
     },
