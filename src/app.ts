@@ -211,7 +211,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
   const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname });
   app.decorate('outbox', outbox);
-  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, log: app.log }) : null;
+  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, tokens: app.oauthTokens, log: app.log }) : null;
   if (worker) {
     outbox.onAccepted(() => worker.wake());
     // Before the database closes: stop claiming, let messages in flight finish within most of the grace, give the rest back.

@@ -81,6 +81,9 @@ export interface SendingServer {
   senderName: string;
   username: string;
   passwordCiphertext: string | null;
+  oauthTenant: string;
+  oauthClientId: string;
+  oauthSecretCiphertext: string | null;
   verifyCertificate: boolean;
   signature: string;
   active: boolean;

@@ -5,6 +5,9 @@ import type { OutboxSettings } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Stores } from '../db/stores.js';
 import { serversFor } from '../departments/routing.js';
+import { logoPlaceholderSrc } from '../signature/sanitize.js';
+import { credentialsOf, smtpAuthFor, type NodemailerAuth } from '../smtp/credentials.js';
+import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { SendFailure, type TransportPool } from '../smtp/transports.js';
 import { composeMessage } from './compose.js';
 import { acceptedReplyOf, brokeTheConnection, replyOf, verdictOf } from './failures.js';
@@ -16,6 +19,8 @@ export interface WorkerDeps {
   secrets: SecretBox;
   settings: OutboxSettings;
   transports: TransportPool;
+  /** The OAuth2 access tokens, shared with the connection test and the confirmation. */
+  tokens: OAuthTokens;
   log: FastifyBaseLogger;
 }
 
@@ -110,10 +115,12 @@ export function createOutboxWorker(deps: WorkerDeps) {
     schedule(settings.pollMs);
   }
 
-  function passwordOf(server: SendingServer): string | null {
-    if (server.authentication !== 'password' || !server.passwordCiphertext) return null;
-    // The envelope of this very server's row: a password is never used for another server.
-    return deps.secrets.decrypt(server.passwordCiphertext);
+  function authOf(server: SendingServer): Promise<NodemailerAuth | undefined> {
+    // The envelopes of this very server's row: a secret is never used for another server.
+    const reveal = (envelope: string | null) => (envelope ? deps.secrets.decrypt(envelope) : null);
+    const password = server.authentication === 'password' ? reveal(server.passwordCiphertext) : null;
+    const oauthSecret = server.authentication.startsWith('oauth2-') ? reveal(server.oauthSecretCiphertext) : null;
+    return smtpAuthFor(credentialsOf(server, { password, oauthSecret }), deps.tokens);
   }
 
   async function settle(message: ClaimedMessage, settlement: Settlement) {
@@ -157,12 +164,14 @@ export function createOutboxWorker(deps: WorkerDeps) {
       }
       const at = new Date();
       const started = performance.now();
-      const raw = await composeMessage(message, content, server, at);
+      // The logo is read only for a signature that shows it: most messages need no second read.
+      const logo = server.signature.includes(logoPlaceholderSrc) ? await stores.logos.find(server.id) : null;
+      const raw = await composeMessage(message, content, server, logo, at);
       state.lastServerId = server.id;
       state.lastServerTitle = server.title;
       state.attemptCount += 1;
       try {
-        const delivery = await transports.send(server, () => passwordOf(server), raw);
+        const delivery = await transports.send(server, () => authOf(server), raw);
         state.lastReply = acceptedReplyOf(delivery.response);
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         await finish('sent', { sentAt: new Date() });

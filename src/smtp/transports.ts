@@ -1,6 +1,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { Readable } from 'node:stream';
 import { resolveDestination } from './destination.js';
+import type { NodemailerAuth } from './credentials.js';
 import { transportOptionsFor, type SmtpEndpoint, type SmtpSettings } from './endpoint.js';
 
 /** A server as the pool needs it: where it is, how to speak to it, and its row version (an edit makes a new pool). */
@@ -75,11 +76,12 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
   }, Math.min(idleMs, 30_000));
   sweep.unref();
 
-  function open(server: PooledEndpoint, password: () => string | null): Entry {
-    const pool = resolveDestination(server.host, settings.destinations).then(({ address }) => ({
+  function open(server: PooledEndpoint, auth: () => Promise<NodemailerAuth | undefined>): Entry {
+    // The auth is asked once per pool: an OAuth2 one renews its token itself, through its provisioning callback.
+    const pool = Promise.all([resolveDestination(server.host, settings.destinations), auth()]).then(([{ address }, credentials]) => ({
       address,
       transporter: nodemailer.createTransport({
-        ...transportOptionsFor(server, password(), settings, address),
+        ...transportOptionsFor(server, credentials, settings, address),
         socketTimeout: options.sendTimeoutMs,
         pool: true,
         maxConnections: options.connections,
@@ -94,7 +96,7 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
      * Sends through the server's pool. The message goes as a stream read only once the server has said yes to DATA,
      * so a failure tells whether any of it had gone (a time-out then may mean it arrived).
      */
-    async send(server: PooledEndpoint, password: () => string | null, message: RawMessage): Promise<Delivery> {
+    async send(server: PooledEndpoint, auth: () => Promise<NodemailerAuth | undefined>, message: RawMessage): Promise<Delivery> {
       let entry = entries.get(server.id);
       if (entry && entry.version !== server.version) {
         entries.delete(server.id);
@@ -102,7 +104,7 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
         entry = undefined;
       }
       if (!entry) {
-        entry = open(server, password);
+        entry = open(server, auth);
         entries.set(server.id, entry);
       }
       entry.lastUsed = Date.now();
@@ -111,7 +113,7 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
       try {
         ({ transporter } = await current.pool);
       } catch (err) {
-        // A name that did not resolve, an address refused: the next message looks again.
+        // A name that did not resolve, an address refused, no OAuth2 token: the next message looks again.
         if (entries.get(server.id) === current) entries.delete(server.id);
         throw new SendFailure(err as NodeJS.ErrnoException, false);
       }
