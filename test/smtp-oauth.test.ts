@@ -307,3 +307,19 @@ t.test('key rotation re-encrypts the OAuth2 secrets too', async (t) => {
   t.equal(box.decrypt(envelope), clientSecret);
   t.match(envelope, `v1:${box.current.id}:`);
 });
+
+t.test('the Google key as an uploaded .json file: saved sealed like the pasted one; a file that is not a key is refused by its field', async (t) => {
+  const { app, smtp } = await setup(t);
+  const admin = await adminClient(app);
+  const { oauthServiceAccountKey: _pasted, departments, ...fields } = googleForm(smtp.port);
+  const res = await admin.postMultipart('/smtp-servers', { ...fields, departments, oauthServiceAccountKey: '' }, { oauthServiceAccountKeyFile: { filename: 'relais-test-k1.json', content: Buffer.from(serviceAccountKey), type: 'application/json' } });
+  t.equal(res.statusCode, 303, text(res.body).slice(0, 400));
+  const [created] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
+  t.equal(await app.repositories.smtpServers.revealOauthSecret(created!.id), serviceAccountKey, 'the file’s content is the stored secret');
+  t.notMatch((await app.stores.servers.find(created!.id))!.oauthSecretCiphertext, privateKeyBody, 'sealed, not in clear');
+
+  const refused = await admin.postMultipart('/smtp-servers', { ...fields, title: 'Autre', departments, oauthServiceAccountKey: '' }, { oauthServiceAccountKeyFile: { filename: 'notes.json', content: Buffer.from('pas une clé'), type: 'application/json' } });
+  t.equal(refused.statusCode, 422);
+  t.match(refused.body, /id="oauthServiceAccountKey-error"/, 'the error next to the key field');
+  t.notMatch(refused.body, 'pas une clé', 'the file’s content is not echoed');
+});

@@ -1,10 +1,11 @@
+import { serviceAccountKeyFile, serviceAccountKeyFileField } from '../smtp-servers/validation.js';
 import type { LogoContentType, LogoFacts } from './store.js';
 
 export const logoLimits = { bytes: 512 * 1024, width: 2000, height: 2000 } as const;
 
 /** The file field of the server form, and the most it may carry (enforced while the upload streams in). */
 export const logoField = 'logo';
-export const serverFormFiles = { [logoField]: { maxBytes: logoLimits.bytes } } as const;
+export const serverFormFiles = { [logoField]: { maxBytes: logoLimits.bytes }, [serviceAccountKeyFileField]: serviceAccountKeyFile } as const;
 
 export type LogoRefusal = 'tooLarge' | 'svg' | 'notImage' | 'tooWide' | 'unreadable';
 

@@ -9,6 +9,7 @@ import {
   storedOAuthSecretOf,
   storedPasswordOf,
   validateServerForm,
+  withServiceAccountKeyFile,
   type ServerFormErrors,
   type ServerFormField,
 } from '../smtp-servers/validation.js';
@@ -80,7 +81,7 @@ export async function connectionTestRoutes(app: FastifyInstance) {
    * JavaScript the form comes back whole with the result in it, every value kept but the password.
    */
   async function testTypedValues(request: FastifyRequest, reply: FastifyReply, server: ServerView | null) {
-    const body = request.form;
+    const body = withServiceAccountKeyFile(request.form, request.formFiles);
     const departments = await servers.listDepartments();
     const result = validateServerForm(body, {
       departmentCodes: departments.map((d) => d.code),

@@ -18,6 +18,7 @@ import {
   storedPasswordOf,
   suggestedPorts,
   validateServerForm,
+  withServiceAccountKeyFile,
   type Combination,
   type ServerFormErrors,
   type ServerFormValues,
@@ -172,7 +173,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
 
   app.post('/smtp-servers', { config: { formLists: serverFormLists, formFiles: serverFormFiles } }, async (request, reply) => {
     const departments = await servers.listDepartments();
-    const body = request.form;
+    const body = withServiceAccountKeyFile(request.form, request.formFiles);
     const copyOf = await copySource(body.duplicateOf);
     // A copy may reuse its source's password, towards the same server only (the rule an edit follows).
     const result = validateServerForm(body, {
@@ -210,7 +211,7 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     const server = id === null ? null : await servers.findServer(id);
     if (!server) return id === null ? notFoundPage(reply) : serverDeleted(reply);
     const departments = await servers.listDepartments();
-    const body = request.form;
+    const body = withServiceAccountKeyFile(request.form, request.formFiles);
     const result = validateServerForm(body, {
       departmentCodes: offeredCodes(departments, server.departments),
       storedPassword: storedPasswordOf(server),

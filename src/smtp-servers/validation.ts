@@ -3,6 +3,7 @@ import { domainToASCII } from 'node:url';
 import type { MessageKey, Params } from '../i18n/index.js';
 import { parseServiceAccountKey } from '../smtp/oauth-tokens.js';
 import { sanitizeSignature } from '../signature/sanitize.js';
+import type { FormFields, UploadedFile } from '../web/form-body.js';
 
 export const securityModes = ['none', 'starttls', 'tls'] as const;
 export const authenticationModes = ['none', 'password', 'oauth2-microsoft', 'oauth2-google'] as const;
@@ -16,6 +17,17 @@ export const suggestedPorts: Record<Security, number> = { none: 25, starttls: 58
 
 export const maxRateLimitPerMinute = 100_000;
 export const limits = { title: 120, senderName: 120, username: 254, password: 1024, signature: 20_000, oauthTenant: 253, oauthClientId: 254, oauthClientSecret: 1024, oauthServiceAccountKey: 20_000 } as const;
+
+/** The service account's JSON key may come as a file instead of pasted text (one byte over the limit: too long). */
+export const serviceAccountKeyFileField = 'oauthServiceAccountKeyFile';
+export const serviceAccountKeyFile = { maxBytes: limits.oauthServiceAccountKey + 1 } as const;
+
+/** The form with a chosen key file in place of the pasted key: the file wins when both are given. */
+export function withServiceAccountKeyFile(form: FormFields, files: Readonly<Record<string, UploadedFile>> | null | undefined): FormFields {
+  const file = files?.[serviceAccountKeyFileField];
+  if (!file || file.bytes.length === 0) return form;
+  return { ...form, oauthServiceAccountKey: file.bytes.toString('utf8') };
+}
 
 export const serverFormFields = [
   'title',
