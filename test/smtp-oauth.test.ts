@@ -318,6 +318,12 @@ t.test('the Google key as an uploaded .json file: saved sealed like the pasted o
   t.equal(await app.repositories.smtpServers.revealOauthSecret(created!.id), serviceAccountKey, 'the file’s content is the stored secret');
   t.notMatch((await app.stores.servers.find(created!.id))!.oauthSecretCiphertext, privateKeyBody, 'sealed, not in clear');
 
+  // As `curl -F oauthServiceAccountKey=@key.json` sends it: the file under the key's own name.
+  const byName = await admin.postMultipart('/smtp-servers', { ...fields, title: 'Par curl', departments }, { oauthServiceAccountKey: { filename: 'key.json', content: Buffer.from(serviceAccountKey), type: 'application/json' } });
+  t.equal(byName.statusCode, 303, text(byName.body).slice(0, 400));
+  const [viaCurl] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
+  t.equal(await app.repositories.smtpServers.revealOauthSecret(viaCurl!.id), serviceAccountKey);
+
   const refused = await admin.postMultipart('/smtp-servers', { ...fields, title: 'Autre', departments, oauthServiceAccountKey: '' }, { oauthServiceAccountKeyFile: { filename: 'notes.json', content: Buffer.from('pas une clé'), type: 'application/json' } });
   t.equal(refused.statusCode, 422);
   t.match(refused.body, /id="oauthServiceAccountKey-error"/, 'the error next to the key field');

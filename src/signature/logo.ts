@@ -5,7 +5,7 @@ export const logoLimits = { bytes: 512 * 1024, width: 2000, height: 2000 } as co
 
 /** The file field of the server form, and the most it may carry (enforced while the upload streams in). */
 export const logoField = 'logo';
-export const serverFormFiles = { [logoField]: { maxBytes: logoLimits.bytes }, [serviceAccountKeyFileField]: serviceAccountKeyFile } as const;
+export const serverFormFiles = { [logoField]: { maxBytes: logoLimits.bytes }, [serviceAccountKeyFileField]: serviceAccountKeyFile, oauthServiceAccountKey: serviceAccountKeyFile } as const;
 
 export type LogoRefusal = 'tooLarge' | 'svg' | 'notImage' | 'tooWide' | 'unreadable';
 

@@ -22,9 +22,12 @@ export const limits = { title: 120, senderName: 120, username: 254, password: 10
 export const serviceAccountKeyFileField = 'oauthServiceAccountKeyFile';
 export const serviceAccountKeyFile = { maxBytes: limits.oauthServiceAccountKey + 1 } as const;
 
-/** The form with a chosen key file in place of the pasted key: the file wins when both are given. */
+/**
+ * The form with a chosen key file in place of the pasted key: the file wins when both are given. The file may also
+ * come under the key's own field name (`curl -F oauthServiceAccountKey=@key.json`).
+ */
 export function withServiceAccountKeyFile(form: FormFields, files: Readonly<Record<string, UploadedFile>> | null | undefined): FormFields {
-  const file = files?.[serviceAccountKeyFileField];
+  const file = files?.[serviceAccountKeyFileField] ?? files?.oauthServiceAccountKey;
   if (!file || file.bytes.length === 0) return form;
   return { ...form, oauthServiceAccountKey: file.bytes.toString('utf8') };
 }
