@@ -282,6 +282,29 @@ t.test('deactivating the last usable server of a department asks first, naming i
   t.match(text((await admin.get('/audit')).body), 'Départements laissés sans serveur utilisable (confirmé) Serveur #' + alpha!.id + ' — Alpha Services : Vente');
 });
 
+t.test('two admins deactivating the two servers of a department at the same moment: one goes through, the other is refused', async (t) => {
+  const app = await buildTestApp(t);
+  const servers = app.repositories.smtpServers;
+  const [alpha, bravo] = await usableServers(app, ['Alpha', 'Bravo']);
+  const admin = { userId: null, name: 'Admin', ip: '192.0.2.1' };
+  for (let round = 0; round < 3; round++) {
+    // Both pages were drawn while the other server was still usable: neither asked for a confirmation.
+    t.same(await servers.departmentsLeftWithout(alpha!.id), []);
+    t.same(await servers.departmentsLeftWithout(bravo!.id), []);
+    const outcomes = await Promise.allSettled([
+      servers.setServerActive(alpha!.id, false, admin, { confirmedLastUsable: [] }),
+      servers.setServerActive(bravo!.id, false, admin, { confirmedLastUsable: [] }),
+    ]);
+    t.same(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected'], 'one deactivated, the other refused');
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    t.same((refused.reason as { departments: { code: string }[] }).departments.map((d) => d.code), ['vente'], 'naming the department');
+    const states = [(await app.stores.servers.find(alpha!.id))!.active, (await app.stores.servers.find(bravo!.id))!.active];
+    t.equal(states.filter(Boolean).length, 1, 'Vente keeps one usable server');
+    for (const id of [alpha!.id, bravo!.id]) await app.stores.servers.update(id, { active: true });
+  }
+  t.same(await auditTrail(app, 'server.lastUsableConfirmed'), [], 'nobody confirmed anything');
+});
+
 t.test('deleting the last usable server of a department asks for a ticked confirmation naming it', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);

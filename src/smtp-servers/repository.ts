@@ -96,6 +96,30 @@ async function placeInOrders(tx: Stores, serverId: number, before: readonly numb
 }
 
 /** The administrator confirmed that these departments are left with no usable server: said in the same transaction. */
+/** Whether the server, saved with this usage, still serves a department. */
+function stillServesWith(input: Pick<ServerInput, 'usage' | 'departmentCodes'>): (d: Department) => boolean {
+  return (d) => input.usage === 'default' || input.departmentCodes.includes(d.code);
+}
+
+/** The change would leave a department without a usable server, and that was not confirmed (or no longer holds). */
+export class LastUsableServerError extends Error {
+  constructor(readonly departments: Department[]) {
+    super(`the last usable server of ${departments.map((d) => d.code).join(', ')}`);
+  }
+}
+
+/**
+ * Inside the change's transaction and before its write: the departments it would leave without a usable server,
+ * with every department's order locked, so two admins cannot each take away the other's backup at the same time.
+ * Throws LastUsableServerError for a department the admin did not confirm.
+ */
+async function guardLastUsable(tx: Stores, serverId: number, stillServes: ((d: Department) => boolean) | undefined, confirmed: readonly Department[] | undefined): Promise<Department[]> {
+  for (const department of await tx.departments.list()) await tx.departments.lockOrder(department.id);
+  const left = await departmentsLeftWithout(tx.departments, serverId, stillServes);
+  if (left.some((d) => !confirmed?.some((c) => c.code === d.code))) throw new LastUsableServerError(left);
+  return left;
+}
+
 async function recordLastUsable(tx: Stores, actor: Actor, server: { id: number; title: string }, departments: readonly Department[] | undefined) {
   if (!departments?.length) return;
   await tx.audit.append(actor, {
@@ -330,6 +354,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
           if (!before) return null;
           if (options.expectedVersion !== undefined && options.expectedVersion !== before.version) throw new StaleServerError(before);
           if (await tx.servers.titleKeyTaken(titleKeyOf(input.title), id)) throw new DuplicateTitleError(input.title);
+          const leftWithout = await guardLastUsable(tx, id, stillServesWith(input), options.confirmedLastUsable);
           const changes: FieldChanges = {};
           const old = describe(before);
           const next = describe({ ...input, departments: served });
@@ -365,7 +390,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
             await tx.audit.append(actor, { action: 'server.update', targetType: 'smtp_server', targetId: id, summary: input.title, changes });
           }
           await recordConfirmedCombination(tx, actor, id, input);
-          await recordLastUsable(tx, actor, { id, title: input.title }, options.confirmedLastUsable);
+          await recordLastUsable(tx, actor, { id, title: input.title }, leftWithout);
           return changes;
         }),
       );
@@ -379,8 +404,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
      * for a deactivation or a deletion; with `input`, those an edit of its usage would stop it serving.
      */
     async departmentsLeftWithout(id: number, input?: Pick<ServerInput, 'usage' | 'departmentCodes'>): Promise<Department[]> {
-      const stillServes = input ? (d: Department) => input.usage === 'default' || input.departmentCodes.includes(d.code) : undefined;
-      return departmentsLeftWithout(stores.departments, id, stillServes);
+      return departmentsLeftWithout(stores.departments, id, input ? stillServesWith(input) : undefined);
     },
 
     /** A deactivated server is kept and shown, never used to send. null when it no longer exists. */
@@ -389,6 +413,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
         const before = await read(tx, id);
         if (!before) return null;
         if (before.active === active) return before;
+        const leftWithout = active ? [] : await guardLastUsable(tx, id, undefined, options.confirmedLastUsable);
         if ((await tx.servers.update(id, { active })) !== 'updated') return null;
         await tx.audit.append(actor, {
           action: active ? 'server.activate' : 'server.deactivate',
@@ -397,7 +422,7 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
           summary: before.title,
           changes: { active: [before.active, active] },
         });
-        if (!active) await recordLastUsable(tx, actor, before, options.confirmedLastUsable);
+        await recordLastUsable(tx, actor, before, leftWithout);
         return read(tx, id);
       });
       // A deactivated server's pooled connections are let go: it sends nothing more.
@@ -410,7 +435,8 @@ export function createSmtpServerRepository(stores: Stores, secrets: SecretBox, h
       const deleted = await stores.transaction(async (tx) => {
         const existing = await read(tx, id);
         if (!existing) return null;
-        await recordLastUsable(tx, actor, existing, options.confirmedLastUsable);
+        const leftWithout = await guardLastUsable(tx, id, undefined, options.confirmedLastUsable);
+        await recordLastUsable(tx, actor, existing, leftWithout);
         if (!(await tx.servers.delete(id))) return null;
         await tx.audit.append(actor, { action: 'server.delete', targetType: 'smtp_server', targetId: id, summary: existing.title });
         return existing;

@@ -9,7 +9,7 @@ import { listReturnPath } from '../web/return-path.js';
 import { columnLabelKey, columnsCookieName, perPageChoices, serializeColumns, serverColumns, tableCells, visibleColumnsFrom, type ServerColumn } from './columns.js';
 import { renderServerForm, type ServerFormView } from './form-view.js';
 import { ariaSort, filterChoices, filterNames, listStateFrom, listUrl, sortLink, type ListState } from './list-query.js';
-import { DuplicateTitleError, StaleServerError, type Department, type ServerView } from './repository.js';
+import { DuplicateTitleError, LastUsableServerError, StaleServerError, type Department, type ServerView } from './repository.js';
 import {
   limits,
   passwordNudgeOf,
@@ -238,6 +238,11 @@ export async function smtpServerRoutes(app: FastifyInstance) {
       const failure = storeWriteMessage(err);
       if (failure) return renderForm(request, reply, { server, values: result.values, errors: {}, failure, status: 503 });
       // Saved meanwhile by someone else: the form shows what was typed, and saving again replaces the other change.
+      // Another admin's change, committed meanwhile, made this server the last usable one of a department: asked now.
+      if (err instanceof LastUsableServerError) {
+        const errors: ServerFormErrors = { confirmLastUsable: { key: 'error.lastUsable.required', params: { departments: err.departments.map((d) => d.name).join(', ') } } };
+        return renderForm(request, reply, { server, values: result.values, errors, lastUsable: err.departments, status: 422 });
+      }
       if (err instanceof StaleServerError) {
         const current = err.current;
         return renderForm(request, reply, { server: current, values: result.values, errors: {}, failure: { key: 'error.server.stale' }, status: 409, version: current.version });
@@ -272,7 +277,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     if (lastUsable.length && !lastUsableConfirmed(request.form)) {
       return reply.page('smtp-servers/delete', { server, lastUsable, error: true, title: request.t('delete.title', { title: server.title }), path: `/smtp-servers/${server.id}/delete` }, 422);
     }
-    const deleted = await servers.deleteServer(server.id, actorOf(request), { confirmedLastUsable: lastUsable });
+    let deleted;
+    try {
+      deleted = await servers.deleteServer(server.id, actorOf(request), { confirmedLastUsable: lastUsable });
+    } catch (err) {
+      if (!(err instanceof LastUsableServerError)) throw err;
+      return reply.page('smtp-servers/delete', { server, lastUsable: err.departments, error: true, title: request.t('delete.title', { title: server.title }), path: `/smtp-servers/${server.id}/delete` }, 422);
+    }
     if (!deleted) return notFoundPage(reply);
     reply.flash('success', 'flash.deleted', { title: deleted.title });
     return redirectAfterPost(request, reply, '/smtp-servers');
@@ -292,7 +303,13 @@ export async function smtpServerRoutes(app: FastifyInstance) {
     if (lastUsable.length && !lastUsableConfirmed(body)) {
       return reply.page('smtp-servers/deactivate', { server, lastUsable, back, title: request.t('deactivate.title', { title: server.title }), path: back });
     }
-    const updated = await servers.setServerActive(server.id, active, actorOf(request), { confirmedLastUsable: lastUsable });
+    let updated;
+    try {
+      updated = await servers.setServerActive(server.id, active, actorOf(request), { confirmedLastUsable: lastUsable });
+    } catch (err) {
+      if (!(err instanceof LastUsableServerError)) throw err;
+      return reply.page('smtp-servers/deactivate', { server, lastUsable: err.departments, back, title: request.t('deactivate.title', { title: server.title }), path: back });
+    }
     if (!updated) return notFoundPage(reply);
     reply.flash('success', active ? 'flash.server.activated' : 'flash.server.deactivated', { title: updated.title });
     return redirectAfterPost(request, reply, back);
