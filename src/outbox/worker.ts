@@ -28,6 +28,8 @@ export function backoffMs(schedule: number[], round: number, random = Math.rando
 const housekeepingEveryMs = 3_600_000;
 // At most this many outcomes in one transaction.
 const settleBatchSize = 100;
+// While messages are in flight, the worker waits for this many free places before it claims more.
+const claimAtLeast = 4;
 
 /**
  * The sender inside each instance: claims due messages under a lease, sends each through its department's servers in
@@ -90,7 +92,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
       do {
         again = false;
         const free = settings.concurrency - inFlight.size;
-        if (free <= 0) break;
+        // A busy worker claims a few messages per round trip rather than one each time a message is done.
+        if (free <= 0 || (inFlight.size > 0 && free < Math.min(claimAtLeast, settings.concurrency))) break;
         const now = new Date();
         const claimed = await stores.outbox.claim(owner, now, new Date(now.getTime() + settings.leaseMs), free);
         for (const message of claimed) {

@@ -188,13 +188,17 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         .orderBy(asc(m.dueAt))
         .limit(limit)
         .for('update', { skipLocked: true });
-      const rows = await db.update(m).set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now }).where(inArray(m.id, due)).returning(claimedColumns);
-      if (rows.length === 0) return [];
+      const rows = await db
+        .update(m)
+        .set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now })
+        .where(inArray(m.id, due))
+        .returning({ ...claimedColumns, withAttachments: sql<boolean>`EXISTS (SELECT 1 FROM ${outboxAttachments} WHERE ${outboxAttachments.messageId} = ${m.id})` });
+      if (!rows.some((row) => row.withAttachments)) return rows.map((row) => claimedOf(row, []));
       // The attachments of the whole batch in one query: not two round trips per message for its content.
       const attachments = await db
         .select({ messageId: outboxAttachments.messageId, filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
         .from(outboxAttachments)
-        .where(inArray(outboxAttachments.messageId, rows.map((row) => row.id)))
+        .where(inArray(outboxAttachments.messageId, rows.filter((row) => row.withAttachments).map((row) => row.id)))
         .orderBy(asc(outboxAttachments.messageId), asc(outboxAttachments.position));
       return rows.map((row) =>
         claimedOf(
