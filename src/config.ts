@@ -134,7 +134,7 @@ function positiveIntFrom(value: string | undefined, fallback: number, name: stri
   return n;
 }
 
-export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; poolSize?: number };
 
 const defaultDbFile = './data/relais.sqlite';
 
@@ -142,8 +142,11 @@ export function isPostgresUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//i.test(value);
 }
 
-export function databaseFrom(value: string | undefined): DatabaseConfig {
-  if (value && isPostgresUrl(value)) return { kind: 'postgres', url: value };
+/** PostgreSQL connections of one instance (RELAIS_DB_POOL_SIZE): the web requests, the accepts and the outbox worker share them. */
+export const defaultPostgresPoolSize = 20;
+
+export function databaseFrom(value: string | undefined, poolSize = defaultPostgresPoolSize): DatabaseConfig {
+  if (value && isPostgresUrl(value)) return { kind: 'postgres', url: value, poolSize };
   return { kind: 'sqlite', file: path.resolve(value || defaultDbFile) };
 }
 
@@ -202,7 +205,7 @@ function passwordHashCostFrom(env: NodeJS.ProcessEnv): number {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
   const port = intFrom(env.PORT, 3000, 'PORT');
   const host = env.HOST || '127.0.0.1';
-  const database = databaseFrom(env.RELAIS_DB);
+  const database = databaseFrom(env.RELAIS_DB, positiveIntFrom(env.RELAIS_DB_POOL_SIZE, defaultPostgresPoolSize, 'RELAIS_DB_POOL_SIZE'));
   const dbFile = database.kind === 'sqlite' ? database.file : null;
   const publicUrl = (env.RELAIS_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
   return {

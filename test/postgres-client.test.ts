@@ -13,8 +13,10 @@ import { forEachStore, onPostgres } from './stores.js';
 const journal = JSON.parse(fs.readFileSync(path.join(postgresMigrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
 
 t.test('RELAIS_DB: a postgres:// or postgresql:// URL selects PostgreSQL, anything else a SQLite file', async (t) => {
-  t.same(loadConfig({ RELAIS_DB: 'postgres://relais:pw@db:5432/relais' }).database, { kind: 'postgres', url: 'postgres://relais:pw@db:5432/relais' });
-  t.same(loadConfig({ RELAIS_DB: 'postgresql://db/relais' }).database, { kind: 'postgres', url: 'postgresql://db/relais' });
+  t.same(loadConfig({ RELAIS_DB: 'postgres://relais:pw@db:5432/relais' }).database, { kind: 'postgres', url: 'postgres://relais:pw@db:5432/relais', poolSize: 20 });
+  t.same(loadConfig({ RELAIS_DB: 'postgresql://db/relais' }).database, { kind: 'postgres', url: 'postgresql://db/relais', poolSize: 20 });
+  t.same(loadConfig({ RELAIS_DB: 'postgresql://db/relais', RELAIS_DB_POOL_SIZE: '40' }).database, { kind: 'postgres', url: 'postgresql://db/relais', poolSize: 40 });
+  t.throws(() => loadConfig({ RELAIS_DB: 'postgresql://db/relais', RELAIS_DB_POOL_SIZE: '0' }), /RELAIS_DB_POOL_SIZE/);
   t.same(loadConfig({ RELAIS_DB: 'data/x.sqlite' }).database, { kind: 'sqlite', file: path.resolve('data/x.sqlite') });
   t.equal(loadConfig({ RELAIS_DB: 'data/x.sqlite' }).dbFile, path.resolve('data/x.sqlite'));
   t.same(loadConfig({}).database, { kind: 'sqlite', file: path.resolve('./data/relais.sqlite') });

@@ -13,7 +13,7 @@ export interface OpenedStores {
 
 /** Opens and migrates the configured database: a SQLite file, or PostgreSQL from a postgres:// URL. */
 export async function openStores(database: DatabaseConfig): Promise<OpenedStores> {
-  if (database.kind === 'postgres') return { stores: createPostgresStores(await openPostgres(database.url)), sqlite: null };
+  if (database.kind === 'postgres') return { stores: createPostgresStores(await openPostgres(database.url, database.poolSize ? { max: database.poolSize } : {})), sqlite: null };
   const handle = openDatabase(database.file);
   return { stores: createSqliteStores(handle), sqlite: handle };
 }

@@ -1,4 +1,4 @@
-import type { MessageAttempt, MessageDetail, MessageStatus, MessageSummary } from './types.js';
+import type { MessageAttempt, MessageDetail, MessageStatus, MessageSummary, OutgoingAttachment } from './types.js';
 import type { ClaimedMessage } from './store.js';
 
 /** The listing's columns of a message, as both stores read them (dates already Dates). */
@@ -39,6 +39,9 @@ export interface ClaimedRow {
   triedServerIds: string;
   stickyServerId: number | null;
   acceptedAt: Date;
+  text: string | null;
+  html: string | null;
+  purgedAt: Date | number | null;
 }
 
 const addresses = (json: string): string[] => JSON.parse(json) as string[];
@@ -65,7 +68,8 @@ export function detailOf(row: DetailRow, attempts: MessageAttempt[]): MessageDet
   return { ...summaryOf(row), cc: addresses(row.ccAddresses), bcc: addresses(row.bccAddresses), replyTo: row.replyTo, attempts };
 }
 
-export function claimedOf(row: ClaimedRow): ClaimedMessage {
+/** The claimed row, with its attachments (in order): the worker composes it from this alone. */
+export function claimedOf(row: ClaimedRow, attachments: OutgoingAttachment[]): ClaimedMessage {
   return {
     id: row.id,
     publicId: row.publicId,
@@ -82,6 +86,7 @@ export function claimedOf(row: ClaimedRow): ClaimedMessage {
     triedServerIds: JSON.parse(row.triedServerIds) as number[],
     stickyServerId: row.stickyServerId,
     acceptedAt: row.acceptedAt,
+    content: { text: row.text, html: row.html, attachments, purged: row.purgedAt !== null },
   };
 }
 

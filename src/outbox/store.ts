@@ -22,7 +22,7 @@ export interface NewOutboxMessage {
   acceptedAt: Date;
 }
 
-/** A message a worker holds the lease of: what it takes to route and compose it, bodies apart (contentOf). */
+/** A message a worker holds the lease of: what it takes to route and compose it, its bodies read with the claim. */
 export interface ClaimedMessage {
   id: number;
   publicId: string;
@@ -39,6 +39,7 @@ export interface ClaimedMessage {
   triedServerIds: number[];
   stickyServerId: number | null;
   acceptedAt: Date;
+  content: MessageContent;
 }
 
 export interface MessageContent {
@@ -118,6 +119,8 @@ export interface OutboxStore {
   contentOf(id: number): Promise<MessageContent>;
   /** Writes the worker's outcome, only while `owner` still holds the lease; false when it was taken over. */
   settle(id: number, owner: string, settlement: Settlement, now: Date): Promise<boolean>;
+  /** settle() for several messages in a few statements (called inside stores.transaction); for each, false when taken over. */
+  settleMany(owner: string, settlements: { id: number; settlement: Settlement }[], now: Date): Promise<boolean[]>;
   /** Gives the leases of `owner` back (shutdown): those messages are due again now. */
   handBack(owner: string, now: Date): Promise<number>;
   sendingServer(serverId: number): Promise<SendingServer | null>;

@@ -31,6 +31,10 @@ export function backoffMs(schedule: number[], round: number, random = Math.rando
 }
 
 const housekeepingEveryMs = 3_600_000;
+// At most this many outcomes in one transaction.
+const settleBatchSize = 100;
+// While messages are in flight, the worker waits for this many free places before it claims more.
+const claimAtLeast = 4;
 
 /**
  * The sender inside each instance: claims due messages under a lease, sends each through its department's servers in
@@ -93,7 +97,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
       do {
         again = false;
         const free = settings.concurrency - inFlight.size;
-        if (free <= 0) break;
+        // A busy worker claims a few messages per round trip rather than one each time a message is done.
+        if (free <= 0 || (inFlight.size > 0 && free < Math.min(claimAtLeast, settings.concurrency))) break;
         const now = new Date();
         const claimed = await stores.outbox.claim(owner, now, new Date(now.getTime() + settings.leaseMs), free);
         for (const message of claimed) {
@@ -123,9 +128,50 @@ export function createOutboxWorker(deps: WorkerDeps) {
     return smtpAuthFor(credentialsOf(server, { password, oauthSecret }), deps.tokens);
   }
 
-  async function settle(message: ClaimedMessage, settlement: Settlement) {
-    const kept = await stores.transaction((tx) => tx.outbox.settle(message.id, owner, settlement, new Date()));
-    if (!kept) log.warn({ message: message.publicId }, 'outbox: the lease was taken over by another worker before this one finished');
+  // Outcomes are written in groups: the ones that arrive while a transaction is being written go together in the next
+  // one (one COMMIT for many messages). The first waits for nobody; each message's own settle still resolves only once
+  // its outcome is committed.
+  const unsettled: { message: ClaimedMessage; settlement: Settlement; done: (err?: unknown) => void }[] = [];
+  let settling = false;
+
+  function settle(message: ClaimedMessage, settlement: Settlement): Promise<void> {
+    return new Promise((resolve, reject) => {
+      unsettled.push({ message, settlement, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      void writeSettlements();
+    });
+  }
+
+  async function writeSettlements() {
+    if (settling) return;
+    settling = true;
+    try {
+      while (unsettled.length) {
+        const batch = unsettled.splice(0, settleBatchSize);
+        const now = new Date();
+        const write = (items: typeof batch) =>
+          stores.transaction((tx) => tx.outbox.settleMany(owner, items.map(({ message, settlement }) => ({ id: message.id, settlement })), now));
+        let kept: boolean[];
+        try {
+          kept = await write(batch);
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.done(err);
+            continue;
+          }
+          // One outcome that cannot be written must not take the others with it: each on its own.
+          for (const item of batch) await write([item]).then(([itemKept]) => finished(item, itemKept!), (itemErr: unknown) => item.done(itemErr));
+          continue;
+        }
+        batch.forEach((item, i) => finished(item, kept[i]!));
+      }
+    } finally {
+      settling = false;
+    }
+  }
+
+  function finished(item: (typeof unsettled)[number], kept: boolean) {
+    if (!kept) log.warn({ message: item.message.publicId }, 'outbox: the lease was taken over by another worker before this one finished');
+    item.done();
   }
 
   /** The servers to try, in order: the pinned one, or the one a time-out after DATA ties it to first, else the department's route. */
@@ -137,7 +183,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
   }
 
   async function deliver(message: ClaimedMessage): Promise<void> {
-    const content = await stores.outbox.contentOf(message.id);
+    const { content } = message;
     const attempts: NewAttempt[] = [];
     const tried = [...message.triedServerIds];
     const state = {

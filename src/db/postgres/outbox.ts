@@ -41,6 +41,9 @@ const claimedColumns = {
   triedServerIds: m.triedServerIds,
   stickyServerId: m.stickyServerId,
   acceptedAt: m.acceptedAt,
+  text: m.textBody,
+  html: m.htmlBody,
+  purgedAt: m.purgedAt,
 };
 
 /** The log's filters as one condition (none: undefined). */
@@ -56,7 +59,7 @@ function whereOf(query: MessageListQuery): SQL | undefined {
 }
 
 export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
-  return {
+  const store: OutboxStore = {
     // Its two inserts belong together: the service calls it inside stores.transaction.
     async insert(message) {
       try {
@@ -185,8 +188,24 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         .orderBy(asc(m.dueAt))
         .limit(limit)
         .for('update', { skipLocked: true });
-      const rows = await db.update(m).set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now }).where(inArray(m.id, due)).returning(claimedColumns);
-      return rows.map(claimedOf);
+      const rows = await db
+        .update(m)
+        .set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now })
+        .where(inArray(m.id, due))
+        .returning({ ...claimedColumns, withAttachments: sql<boolean>`EXISTS (SELECT 1 FROM ${outboxAttachments} WHERE ${outboxAttachments.messageId} = ${m.id})` });
+      if (!rows.some((row) => row.withAttachments)) return rows.map((row) => claimedOf(row, []));
+      // The attachments of the whole batch in one query: not two round trips per message for its content.
+      const attachments = await db
+        .select({ messageId: outboxAttachments.messageId, filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
+        .from(outboxAttachments)
+        .where(inArray(outboxAttachments.messageId, rows.filter((row) => row.withAttachments).map((row) => row.id)))
+        .orderBy(asc(outboxAttachments.messageId), asc(outboxAttachments.position));
+      return rows.map((row) =>
+        claimedOf(
+          row,
+          attachments.filter((a) => a.messageId === row.id).map(({ filename, contentType, content }) => ({ filename, contentType, content })),
+        ),
+      );
     },
 
     async contentOf(id) {
@@ -201,30 +220,42 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
 
     // Called inside stores.transaction: the message's state and its attempts land together.
     async settle(id, owner, s, now) {
+      const [kept] = await store.settleMany(owner, [{ id, settlement: s }], now);
+      return kept!;
+    },
+
+    // Called inside stores.transaction. Three statements whatever the number of messages: not three per message.
+    async settleMany(owner, settlements, now) {
       // Not waited to disk: a crash may forget this outcome, and the message is then sent again with the same Message-ID
       // (at least once, as a lease lost would); the accept, which answers 202, stays a durable commit.
       await db.execute(sql`SET LOCAL synchronous_commit = off`);
-      const rows = await db
-        .update(m)
-        .set({
-          status: s.status,
-          dueAt: s.dueAt,
-          leaseOwner: null,
-          attemptCount: s.attemptCount,
-          roundCount: s.roundCount,
-          triedServerIds: JSON.stringify(s.triedServerIds),
-          stickyServerId: s.stickyServerId,
-          lastServerId: s.lastServerId,
-          lastServerTitle: s.lastServerTitle,
-          lastReply: s.lastReply,
-          sentAt: s.sentAt,
-          updatedAt: now,
-        })
-        .where(and(eq(m.id, id), eq(m.leaseOwner, owner), eq(m.status, 'sending')))
-        .returning({ id: m.id });
-      if (rows.length === 0) return false;
-      if (s.attempts.length) await db.insert(outboxAttempts).values(s.attempts.map((a) => ({ ...a, messageId: id })));
-      return true;
+      const values = settlements.map(({ id, settlement: s }) => ({
+        id,
+        status: s.status,
+        due_at: s.dueAt?.getTime() ?? null,
+        attempt_count: s.attemptCount,
+        round_count: s.roundCount,
+        tried_server_ids: JSON.stringify(s.triedServerIds),
+        sticky_server_id: s.stickyServerId,
+        last_server_id: s.lastServerId,
+        last_server_title: s.lastServerTitle,
+        last_reply: s.lastReply,
+        sent_at: s.sentAt?.getTime() ?? null,
+      }));
+      const { rows } = await db.execute<{ id: number }>(sql`
+        UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
+          round_count = v.round_count, tried_server_ids = v.tried_server_ids, sticky_server_id = v.sticky_server_id,
+          last_server_id = v.last_server_id, last_server_title = v.last_server_title, last_reply = v.last_reply, sent_at = v.sent_at,
+          updated_at = ${now.getTime()}
+        FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(id integer, status text, due_at bigint, attempt_count integer,
+          round_count integer, tried_server_ids text, sticky_server_id integer, last_server_id integer, last_server_title text,
+          last_reply text, sent_at bigint)
+        WHERE m.id = v.id AND m.lease_owner = ${owner} AND m.status = 'sending'
+        RETURNING m.id`);
+      const kept = new Set(rows.map((row) => Number(row.id)));
+      const attempts = settlements.filter(({ id }) => kept.has(id)).flatMap(({ id, settlement }) => settlement.attempts.map((a) => ({ ...a, messageId: id })));
+      if (attempts.length) await db.insert(outboxAttempts).values(attempts);
+      return settlements.map(({ id }) => kept.has(id));
     },
 
     async handBack(owner, now) {
@@ -319,4 +350,5 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       await db.delete(smtpSendSlots).where(lt(smtpSendSlots.windowStart, before));
     },
   };
+  return store;
 }

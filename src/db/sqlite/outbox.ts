@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { OutboxStore } from '../../outbox/store.js';
+import type { OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -90,11 +90,32 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     RETURNING id, public_id AS publicId, department_code AS departmentCode, pinned_server_id AS pinnedServerId, to_addresses AS toAddresses,
       cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
       attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,
-      accepted_at AS acceptedAt`);
+      accepted_at AS acceptedAt, text_body AS text, html_body AS html, purged_at AS purgedAt`);
   const insertAttempt = db
     .insert(outboxAttempts)
     .values({ messageId: $('messageId'), at: $('at'), serverId: $('serverId'), serverTitle: $('serverTitle'), outcome: $('outcome'), reply: $('reply'), durationMs: $('durationMs') })
     .prepare();
+
+  function settleOne(id: number, owner: string, s: Settlement, now: Date): boolean {
+    const result = settleMessage.run({
+      id,
+      owner,
+      status: s.status,
+      dueAt: s.dueAt?.getTime() ?? null,
+      attemptCount: s.attemptCount,
+      roundCount: s.roundCount,
+      triedServerIds: JSON.stringify(s.triedServerIds),
+      stickyServerId: s.stickyServerId,
+      lastServerId: s.lastServerId,
+      lastServerTitle: s.lastServerTitle,
+      lastReply: s.lastReply,
+      sentAt: s.sentAt?.getTime() ?? null,
+      now: now.getTime(),
+    });
+    if (result.changes === 0) return false;
+    for (const a of s.attempts) insertAttempt.run({ ...a, messageId: id });
+    return true;
+  }
 
   return {
     async insert(message) {
@@ -219,7 +240,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     async claim(owner, now, leaseUntil, limit) {
       // One statement under the write lock: the rows it picks are leased before anyone else can read them as due.
       const rows = await lock.run(() => claimDue.all({ owner, now: now.getTime(), leaseUntil: leaseUntil.getTime(), limit }) as (Omit<ClaimedRow, 'acceptedAt'> & { acceptedAt: number })[]);
-      return rows.map((row) => claimedOf({ ...row, acceptedAt: new Date(row.acceptedAt) }));
+      return rows.map((row) => claimedOf({ ...row, acceptedAt: new Date(row.acceptedAt) }, attachmentsOf.all({ id: row.id })));
     },
 
     async contentOf(id) {
@@ -229,26 +250,11 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async settle(id, owner, s, now) {
-      return atomically(() => {
-        const result = settleMessage.run({
-          id,
-          owner,
-          status: s.status,
-          dueAt: s.dueAt?.getTime() ?? null,
-          attemptCount: s.attemptCount,
-          roundCount: s.roundCount,
-          triedServerIds: JSON.stringify(s.triedServerIds),
-          stickyServerId: s.stickyServerId,
-          lastServerId: s.lastServerId,
-          lastServerTitle: s.lastServerTitle,
-          lastReply: s.lastReply,
-          sentAt: s.sentAt?.getTime() ?? null,
-          now: now.getTime(),
-        });
-        if (result.changes === 0) return false;
-        for (const a of s.attempts) insertAttempt.run({ ...a, messageId: id });
-        return true;
-      });
+      return atomically(() => settleOne(id, owner, s, now));
+    },
+
+    async settleMany(owner, settlements, now) {
+      return atomically(() => settlements.map(({ id, settlement }) => settleOne(id, owner, settlement, now)));
     },
 
     async handBack(owner, now) {
