@@ -1,5 +1,6 @@
 // The outbox's messages carry the sending server's signature and logo, and go through OAuth2 (XOAUTH2) servers with the
 // tokens the connection test and the confirmation share, on both stores.
+import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import { adminClient, text, validServer } from './helper.js';
 import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
@@ -9,6 +10,29 @@ import { startSmtpPeer } from './smtp-peer.js';
 import { forEachStore } from './stores.js';
 
 t.setTimeout(300_000);
+
+/** A Microsoft 365 server made through the form, as an admin does, then confirmed through the stores. */
+async function microsoftServer(app: FastifyInstance, port: number, fields: Record<string, string>): Promise<number> {
+  const admin = await adminClient(app);
+  const created = await admin.post('/smtp-servers', {
+    ...validServer,
+    host: '127.0.0.1',
+    port: String(port),
+    security: 'none',
+    confirmCombination: 'on',
+    authentication: 'oauth2-microsoft',
+    oauthTenant: 'contoso.onmicrosoft.com',
+    oauthClientId: '00000000-1111-2222-3333-444444444444',
+    username: mailbox,
+    password: '',
+    ...fields,
+  });
+  if (created.statusCode !== 303) throw new Error(`not created: ${created.statusCode} ${text(created.body).slice(0, 300)}`);
+  const [server] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
+  await app.stores.servers.update(server!.id, { confirmationStatus: 'confirmed', confirmedAt: new Date() });
+  return server!.id;
+}
+
 
 await forEachStore(t, 'a message closes with the signature of the server that sent it, its logo an inline part the <img> names', async (t, store) => {
   const sink = await startSmtpPeer(t, { authOptional: true });
@@ -46,23 +70,7 @@ await forEachStore(t, 'through a Microsoft 365 server: XOAUTH2 from a pooled tra
   const endpoint = await startTokenEndpoint(t);
   const smtp = await startXoauthPeer(t, endpoint);
   const app = await outboxApp(t, store, { RELAIS_OAUTH_MICROSOFT_AUTHORITY: endpoint.url });
-  const admin = await adminClient(app);
-  const created = await admin.post('/smtp-servers', {
-    ...validServer,
-    host: '127.0.0.1',
-    port: String(smtp.port),
-    security: 'none',
-    confirmCombination: 'on',
-    authentication: 'oauth2-microsoft',
-    oauthTenant: 'contoso.onmicrosoft.com',
-    oauthClientId: '00000000-1111-2222-3333-444444444444',
-    oauthClientSecret: clientSecret,
-    username: mailbox,
-    password: '',
-  });
-  t.equal(created.statusCode, 303, text(created.body).slice(0, 300));
-  const [server] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
-  await app.stores.servers.update(server!.id, { confirmationStatus: 'confirmed', confirmedAt: new Date() });
+  const serverId = await microsoftServer(app, smtp.port, { oauthClientSecret: clientSecret });
 
   const send = async (subject: string) => {
     const outcome = await app.outbox.accept(message({ subject }), { origin: apiOrigin });
@@ -90,33 +98,16 @@ await forEachStore(t, 'an OAuth2 server whose token cannot be had: the backup de
   const smtp = await startXoauthPeer(t, endpoint);
   const backup = await startSmtpPeer(t, { authOptional: true });
   const app = await outboxApp(t, store, { RELAIS_OAUTH_MICROSOFT_AUTHORITY: endpoint.url });
-  const admin = await adminClient(app);
-  const created = await admin.post('/smtp-servers', {
-    ...validServer,
-    title: 'Microsoft',
-    host: '127.0.0.1',
-    port: String(smtp.port),
-    security: 'none',
-    confirmCombination: 'on',
-    authentication: 'oauth2-microsoft',
-    oauthTenant: 'contoso.onmicrosoft.com',
-    oauthClientId: '00000000-1111-2222-3333-444444444444',
-    oauthClientSecret: 'expired-secret',
-    username: mailbox,
-    password: '',
-  });
-  t.equal(created.statusCode, 303, text(created.body).slice(0, 300));
-  const [server] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
-  await app.stores.servers.update(server!.id, { confirmationStatus: 'confirmed', confirmedAt: new Date() });
+  const serverId = await microsoftServer(app, smtp.port, { title: 'Microsoft', oauthClientSecret: 'expired-secret' });
   const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
   const vente = (await app.stores.departments.findByCode('vente'))!;
-  await app.stores.transaction((tx) => tx.departments.setOrder(vente.id, [server!.id, backupId]));
+  await app.stores.transaction((tx) => tx.departments.setOrder(vente.id, [serverId, backupId]));
 
   const outcome = await app.outbox.accept(message(), { origin: apiOrigin });
   if (outcome.kind !== 'accepted') throw new Error(outcome.kind);
   const done = await until(app, outcome.message.id, ['sent', 'failed']);
   t.equal(done.status, 'sent');
-  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[server!.id, 'failover'], [backupId, 'sent']]);
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[serverId, 'failover'], [backupId, 'sent']]);
   t.match(done.attempts[0]!.reply, /AADSTS7000222|token/i, 'why the first server could not be used');
   t.notMatch(done.attempts[0]!.reply, /expired-secret/, 'never the secret');
   t.equal(smtp.peer.messages.length, 0);
