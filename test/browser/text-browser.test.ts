@@ -61,7 +61,8 @@ textBrowserTest('lynx shows the list as a table: the column headers, then one li
     '2 Achats — relais interne relais.acme.lan:25 Aucune Aucune achats@acme-industrie.fr ACME Achats Achat Non confirmé',
     '4 Envoi général smtp-relay.gmail.com:587 Mot de passe STARTTLS noreply@acme-industrie.fr ACME Industrie noreply@acme-industrie.fr Tous les services Non confirmé',
     '3 Production Lyon mail.lyon.acme-industrie.fr:465 Mot de passe SSL/TLS production.lyon@acme-industrie.fr Usine de Lyon production.lyon@acme-industrie.fr Production Non confirmé',
-    '1 Vente — Microsoft 365 smtp.office365.com:587 Mot de passe STARTTLS ventes@acme-industrie.fr ACME Service commercial ventes@acme-industrie.fr Vente Non confirmé',
+    // A Microsoft 365 server with a password carries the OAuth2 nudge (basic authentication goes away at the end of 2026).
+    '1 Vente — Microsoft 365 smtp.office365.com:587 Mot de passe Passer à OAuth2 STARTTLS ventes@acme-industrie.fr ACME Service commercial ventes@acme-industrie.fr Vente Non confirmé',
   ];
   t.same(rows.map((row, i) => row.slice(0, expected[i]?.length)), expected, 'one line per server: host:port, the sender name after the mail');
   const flat = dump.replace(/\[\d+\]/g, ' ').replace(/\s+/g, ' ');
@@ -82,7 +83,7 @@ const formFields: [label: RegExp, control: RegExp][] = [
   [/^Sécurité \* \(obligatoire\)$/, /^\[STARTTLS \(port 587\)\]$/],
   [/^Mail \* \(obligatoire\)$/, /^_{5,}$/],
   [/^Nom d’envoi \* \(obligatoire\)$/, /^_{5,}$/],
-  [/^Authentification \* \(obligatoire\)$/, /^\(\*\) Utilisateur et mot de passe \( \) Aucune$/],
+  [/^Authentification \* \(obligatoire\)$/, /^\(\*\) Utilisateur et mot de passe \( \) Aucune \( \) OAuth2 — Microsoft 365/],
   [/^Utilisateur \* \(obligatoire\)$/, /^_{5,}$/],
   [/^Mot de passe \* \(obligatoire\)$/, /^_{5,}$/],
   [/^Utilisation$/, /^\(\*\) Utilisation par défaut$/],
