@@ -1,16 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PassThrough } from 'node:stream';
 import type { Locale, MessageKey, Translate } from '../i18n/index.js';
 import type { MessageSummary } from '../outbox/types.js';
 import { DateCell, isoDay, type ExportColumnSpec, type ExportContext } from '../smtp-servers/export/columns.js';
-import { contentTypes, csvSeparatorFrom, displayTimeZone, isExportAborted } from '../smtp-servers/export/index.js';
+import { contentTypes, csvSeparatorFrom, displayTimeZone } from '../smtp-servers/export/index.js';
+import { exportAuditSummary, exportStream, settleExport } from '../smtp-servers/export/response.js';
 import type { ExportJob, SheetMeta } from '../smtp-servers/export/types.js';
 import { actorOf } from '../web/actor.js';
 import { logChoices } from './choices.js';
 import { logFilterNames, logStateFrom, outboxQueryOf, type LogState } from './list-query.js';
-
-/** Room for a few batches, so the file is made while the network takes the previous ones. */
-const outputBuffer = 256 * 1024;
 
 export const logExportFormats = ['xlsx', 'csv'] as const;
 export type LogExportFormat = (typeof logExportFormats)[number];
@@ -48,12 +45,9 @@ export function logExportFileName(format: LogExportFormat, t: Translate, exporte
   return `${t('sendLog.export.fileName')}-${isoDay(exportedAt, timeZone)}.${format}`;
 }
 
-/** The audit trail is kept in French, like the rest of it. */
 function auditSummary(format: LogExportFormat, rows: number, state: LogState, aborted: boolean): string {
-  const lines = `${rows.toLocaleString('fr-FR')} ${rows > 1 ? 'lignes' : 'ligne'}`;
   const filters = logFilterNames.filter((name) => state[name]).map((name) => `${name}=${state[name]}`);
-  const scope = [state.q ? `recherche « ${state.q} »` : '', filters.length ? `filtres ${filters.join(' ')}` : ''].filter(Boolean).join(', ');
-  return `${format.toUpperCase()}, ${lines}, ${scope || 'tout le journal'}${aborted ? ' — interrompu (client déconnecté)' : ''}`;
+  return exportAuditSummary(format, rows, state.q, filters, 'tout le journal', aborted);
 }
 
 /** GET /messages/export.xlsx and .csv: every message the log's search and filters match, streamed as it is read. Viewers may export. */
@@ -70,23 +64,14 @@ export async function sendLogExportRoutes(app: FastifyInstance) {
     if (request.method === 'HEAD') return reply.send();
     const { departmentNames } = await logChoices(app);
     const context = { locale: request.locale, t: request.t, timeZone, departmentNames };
-    const out = new PassThrough({ highWaterMark: outputBuffer });
-    const controller = new AbortController();
-    let delivered = false;
-    reply.raw.once('finish', () => (delivered = true));
-    reply.raw.once('close', () => {
-      if (!delivered) controller.abort();
-    });
-    out.once('close', () => {
-      if (!out.writableFinished) controller.abort();
-    });
+    const { out, signal } = exportStream(reply);
     const job: ExportJob<MessageSummary, LogColumn, SheetMeta> = {
       batches: () => app.outbox.batches(outboxQueryOf(state)),
       columns: logExportColumns(context),
       context,
       meta: { sheetName: request.t('sendLog.title'), exportedAt },
       out,
-      signal: controller.signal,
+      signal,
       progress: { rows: 0 },
     };
     const actor = actorOf(request);
@@ -96,21 +81,7 @@ export async function sendLogExportRoutes(app: FastifyInstance) {
       format === 'csv'
         ? import('../smtp-servers/export/csv.js').then(({ writeCsv }) => writeCsv(job, csvSeparatorFrom(query.sep, request.locale)))
         : import('../smtp-servers/export/xlsx.js').then(({ writeXlsx }) => writeXlsx(job));
-    written
-      .then(
-        (result) => record(result.rows, false),
-        async (err: unknown) => {
-          if (isExportAborted(err)) {
-            request.log.info({ format, rows: job.progress.rows }, 'send log export interrupted by the client');
-            await record(job.progress.rows, true);
-            out.destroy();
-          } else {
-            request.log.error({ err, format }, 'send log export failed');
-            out.destroy(err instanceof Error ? err : new Error(String(err)));
-          }
-        },
-      )
-      .catch((err: unknown) => request.log.error({ err }, 'recording the send log export failed'));
+    void settleExport(request, written, job, record, `send log ${format} export`);
     return reply.send(out);
   }
 

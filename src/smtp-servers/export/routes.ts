@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PassThrough } from 'node:stream';
 import { actorOf } from '../../web/actor.js';
 import { columnsCookieName, visibleColumnsFrom } from '../columns.js';
 import { filterNames, listStateFrom, type ListState } from '../list-query.js';
@@ -10,20 +9,15 @@ import {
   exportColumns,
   exportFileName,
   exportFormats,
-  isExportAborted,
   runExport,
   type ExportContext,
   type ExportFormat,
 } from './index.js';
+import { exportAuditSummary, exportStream, settleExport } from './response.js';
 
-export const outputBuffer = 256 * 1024;
-
-/** The audit trail is kept in French, like the rest of it. */
 function auditSummary(format: ExportFormat, rows: number, state: ListState, aborted: boolean): string {
-  const lines = `${rows.toLocaleString('fr-FR')} ${rows > 1 ? 'lignes' : 'ligne'}`;
   const filters = filterNames.filter((name) => state[name]).map((name) => `${name}=${state[name]}`);
-  const scope = [state.q ? `recherche « ${state.q} »` : '', filters.length ? `filtres ${filters.join(' ')}` : ''].filter(Boolean).join(', ');
-  return `${format.toUpperCase()}, ${lines}, ${scope || 'toute la liste'}${aborted ? ' — interrompu (client déconnecté)' : ''}`;
+  return exportAuditSummary(format, rows, state.q, filters, 'toute la liste', aborted);
 }
 
 /**
@@ -43,18 +37,7 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
     // HEAD asks for the headers alone: nothing is read, nothing was exported, so nothing is audited.
     if (request.method === 'HEAD') return reply.send();
     const columns = exportColumns(visibleColumnsFrom(request.cookies[columnsCookieName]), context);
-    // Room for a few batches, so the file is made while the network takes the previous ones.
-    const out = new PassThrough({ highWaterMark: outputBuffer });
-    const controller = new AbortController();
-    // 'close' before 'finish' means the client went away: stop reading rows.
-    let delivered = false;
-    reply.raw.once('finish', () => (delivered = true));
-    reply.raw.once('close', () => {
-      if (!delivered) controller.abort();
-    });
-    out.once('close', () => {
-      if (!out.writableFinished) controller.abort();
-    });
+    const { out, signal } = exportStream(reply);
 
     const snapshot = servers.openReadSnapshot();
     const job = {
@@ -70,29 +53,13 @@ export async function smtpServerExportRoutes(app: FastifyInstance) {
         dir: state.dir,
       },
       out,
-      signal: controller.signal,
+      signal,
       progress: { rows: 0 },
     };
     const actor = actorOf(request);
-    runExport(format, job, { separator: csvSeparatorFrom(query.sep, request.locale) }).then(
-      (result) => app.repositories.audit.record(actor, { action: 'server.export', targetType: 'smtp_server', summary: auditSummary(format, result.rows, state, false) }),
-      async (err: unknown) => {
-        if (isExportAborted(err)) {
-          request.log.info({ format, rows: job.progress.rows }, 'export interrupted by the client');
-          await app.repositories.audit.record(actor, {
-            action: 'server.export',
-            targetType: 'smtp_server',
-            summary: auditSummary(format, job.progress.rows, state, true),
-          });
-          out.destroy();
-        } else {
-          request.log.error({ err, format }, 'export failed');
-          out.destroy(err instanceof Error ? err : new Error(String(err)));
-        }
-      },
-    )
-      .catch((err: unknown) => request.log.error({ err }, 'recording the export failed'))
-      .finally(() => snapshot.close());
+    const record = (rows: number, aborted: boolean) =>
+      app.repositories.audit.record(actor, { action: 'server.export', targetType: 'smtp_server', summary: auditSummary(format, rows, state, aborted) });
+    void settleExport(request, runExport(format, job, { separator: csvSeparatorFrom(query.sep, request.locale) }), job, record, `${format} export`).finally(() => snapshot.close());
 
     return reply.send(out);
   }
