@@ -7,7 +7,7 @@ import type { SmtpSettings } from '../smtp/endpoint.js';
 import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { probeServer } from '../smtp/probe.js';
 import type { ProbeReport } from '../smtp/report.js';
-import { certificateWarningOf, seenCertificateOf } from './certificates.js';
+import { certificateWarningOf, seenCertificateOf, type CertificateWarning } from './certificates.js';
 import { nextSlotAfter } from './schedule.js';
 
 export interface HealthCheckDeps {
@@ -63,8 +63,8 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
     await tx.probes.recordOnServer(serverId, { at: new Date(report.startedAt), ok: report.ok, report: JSON.stringify(report) }, server.version);
     await tx.healthChecks.complete(serverId, { at, ok: report.ok, nextDueAt: nextSlotAfter(serverId, at, deps.intervalMs), certificate: seen });
     if (report.ok) await tx.healthChecks.markUp(serverId);
-    // Down until the next check at least, which clears it when the server answers again.
-    else await tx.healthChecks.markDown(serverId, at, errorOf(report), new Date(at.getTime() + Math.max(deps.downForMs, deps.intervalMs)));
+    // Down until the next check at least (two intervals leave room for a late one), which clears it when the server answers.
+    else await tx.healthChecks.markDown(serverId, at, errorOf(report), new Date(at.getTime() + Math.max(deps.downForMs, 2 * deps.intervalMs)));
 
     const audit = (action: string, changes: Record<string, [unknown, unknown]>) =>
       tx.audit.append(systemActor, { action, targetType: 'smtp_server', targetId: serverId, summary: server.title, changes });
@@ -87,3 +87,29 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
   });
   return report;
 }
+
+/** The flags of these servers' kept certificates now, by server id (servers with nothing to flag are absent). */
+export async function certificateWarningsFor(stores: Stores, serverIds: readonly number[], now = new Date()): Promise<Map<number, CertificateWarning>> {
+  const warnings = new Map<number, CertificateWarning>();
+  for (const [serverId, certificate] of await stores.healthChecks.certificatesOf(serverIds)) {
+    const warning = certificateWarningOf(certificate, now);
+    if (warning) warnings.set(serverId, warning);
+  }
+  return warnings;
+}
+
+/** What the server's page shows of its scheduled check: the last one, the next one, the certificate and its flags. */
+export async function serverHealthOf(stores: Stores, serverId: number, options: { enabled: boolean }, now = new Date()) {
+  const state = await stores.healthChecks.find(serverId);
+  const certificate = state?.certificate ?? null;
+  return {
+    enabled: options.enabled,
+    lastCheckAt: state?.lastCheckAt ?? null,
+    lastOk: state?.lastOk ?? null,
+    dueAt: state?.dueAt ?? null,
+    certificate,
+    warning: certificateWarningOf(certificate, now),
+  };
+}
+
+export type ServerHealth = Awaited<ReturnType<typeof serverHealthOf>>;
