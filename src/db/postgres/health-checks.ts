@@ -23,10 +23,12 @@ export function createPostgresHealthCheckStore(db: PgExecutor): HealthCheckStore
         WHERE s.active AND c.server_id IS NULL`);
       if (rows.length === 0) return 0;
       // Another instance may add the same rows meanwhile: its due times are the same, its rows stay.
-      await db
-        .insert(h)
-        .values(rows.map(({ id }) => ({ serverId: id, dueAt: dueOf(id) })))
-        .onConflictDoNothing();
+      for (let i = 0; i < rows.length; i += 1000) {
+        await db
+          .insert(h)
+          .values(rows.slice(i, i + 1000).map(({ id }) => ({ serverId: id, dueAt: dueOf(id) })))
+          .onConflictDoNothing();
+      }
       return rows.length;
     },
 

@@ -24,10 +24,13 @@ export function createSqliteHealthCheckStore(db: Db, lock: WriteLock): HealthChe
           SELECT s.id FROM smtp_servers s LEFT JOIN server_health_checks c ON c.server_id = s.id
           WHERE s.active = 1 AND c.server_id IS NULL`);
         if (missing.length === 0) return 0;
-        db.insert(h)
-          .values(missing.map(({ id }) => ({ serverId: id, dueAt: dueOf(id) })))
-          .onConflictDoNothing()
-          .run();
+        // In batches: a first start over 100,000 servers would pass more parameters than one statement takes.
+        for (let i = 0; i < missing.length; i += 1000) {
+          db.insert(h)
+            .values(missing.slice(i, i + 1000).map(({ id }) => ({ serverId: id, dueAt: dueOf(id) })))
+            .onConflictDoNothing()
+            .run();
+        }
         return missing.length;
       });
     },
