@@ -235,3 +235,18 @@ forEachStore(t, 'closing the app while a check runs waits for it and ends cleanl
   t.equal(state.lastOk, true);
   t.ok((await again.repositories.smtpServers.findServer(id))!.lastTestAt);
 });
+
+forEachStore(t, 'a server edited while its check runs: that result is dropped and the new settings are checked at once', async (t, store) => {
+  const slow = await startRawService(t, '220 slow.test ESMTP\r\n', { delayMs: 1500, answer: acceptEverything });
+  const app = await checkedApp(t, store);
+  const id = await sendingServerFor(app.stores, { title: 'Modifié', port: slow.port });
+  await until('a check under way', async () => slow.connections() >= 1);
+  const editedAt = Date.now();
+  t.equal(await app.stores.servers.update(id, { senderName: 'Service modifié' }), 'updated');
+  const server = await until('a result kept', async () => {
+    const found = await app.repositories.smtpServers.findServer(id);
+    return found?.lastTestAt ? found : null;
+  });
+  t.ok(Date.parse(JSON.parse(server.lastTestSummary!).startedAt) >= editedAt, 'the result kept is of a check begun after the edit');
+  t.equal(server.senderName, 'Service modifié');
+});

@@ -59,8 +59,12 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
   const seen = seenCertificateOf(report);
   await stores.transaction(async (tx) => {
     const before = await tx.healthChecks.find(serverId);
-    // Edited while the check ran: the result speaks of settings the server no longer has, and is not kept on it.
-    await tx.probes.recordOnServer(serverId, { at: new Date(report.startedAt), ok: report.ok, report: JSON.stringify(report) }, server.version);
+    // Edited while the check ran: the result speaks of settings the server no longer has. Nothing is kept of it, and
+    // the new settings are checked at once.
+    if (!(await tx.probes.recordOnServer(serverId, { at: new Date(report.startedAt), ok: report.ok, report: JSON.stringify(report) }, server.version))) {
+      await tx.healthChecks.release(serverId, owner, at);
+      return;
+    }
     await tx.healthChecks.complete(serverId, { at, ok: report.ok, nextDueAt: nextSlotAfter(serverId, at, deps.intervalMs), certificate: seen });
     if (report.ok) await tx.healthChecks.markUp(serverId);
     // Down until the next check at least (two intervals leave room for a late one), which clears it when the server answers.
