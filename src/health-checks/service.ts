@@ -74,11 +74,13 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
       tx.audit.append(systemActor, { action, targetType: 'smtp_server', targetId: serverId, summary: server.title, changes });
     const wasOk = before?.lastOk ?? null;
     if (!report.ok && wasOk !== false) {
+      deps.log.warn({ serverId, diagnosis: report.diagnosis?.kind ?? 'unknown' }, 'scheduled check failed: the server is « en panne »');
       await audit('server.healthCheck.down', {
         target: [null, `${server.host}:${server.port}`],
         ...(report.diagnosis ? { diagnosis: [null, { key: report.diagnosis.key, params: report.diagnosis.params }] } : {}),
       });
     } else if (report.ok && wasOk === false) {
+      deps.log.info({ serverId }, 'scheduled check passed again: the server is back in service');
       await audit('server.healthCheck.up', { target: [null, `${server.host}:${server.port}`] });
     }
     const previous = before?.certificate ?? null;
