@@ -22,35 +22,54 @@ export function createHealthCheckScheduler(deps: HealthCheckDeps) {
   const inFlight = new Set<Promise<void>>();
   let running = false;
   let timer: NodeJS.Timeout | null = null;
-  let ticking: Promise<void> | null = null;
+  let current: Promise<void> | null = null;
+  let again = false;
 
-  async function tick() {
-    try {
-      const now = new Date();
-      await deps.stores.healthChecks.scheduleMissing((serverId) => nextSlotAfter(serverId, now, deps.intervalMs));
-      const free = healthCheckConcurrency - inFlight.size;
-      if (free <= 0 || !running) return;
-      const claimed = await deps.stores.healthChecks.claim(owner, now, new Date(now.getTime() + leaseMs), free);
-      for (const serverId of claimed) {
-        const work: Promise<void> = runHealthCheck(deps, serverId, owner)
-          .then(() => {})
-          .catch((err: unknown) => deps.log.error({ err, serverId }, 'scheduled check failed; its lease will expire and it will run again'))
-          .finally(() => inFlight.delete(work));
-        inFlight.add(work);
-      }
-    } catch (err) {
-      deps.log.error({ err }, 'scheduled checks: looking for due checks failed');
+  async function claimDue() {
+    const now = new Date();
+    await deps.stores.healthChecks.scheduleMissing((serverId) => nextSlotAfter(serverId, now, deps.intervalMs));
+    const free = healthCheckConcurrency - inFlight.size;
+    if (free <= 0 || !running) return;
+    const claimed = await deps.stores.healthChecks.claim(owner, now, new Date(now.getTime() + leaseMs), free);
+    for (const serverId of claimed) {
+      const work: Promise<void> = runHealthCheck(deps, serverId, owner)
+        .then(() => {})
+        .catch((err: unknown) => deps.log.error({ err, serverId }, 'scheduled check failed; its lease will expire and it will run again'))
+        .finally(() => {
+          inFlight.delete(work);
+          // A place is free: more checks may be due (many servers share a quarter hour).
+          wake();
+        });
+      inFlight.add(work);
     }
+  }
+
+  /** Looks for due checks now, or right after the look under way. */
+  function wake() {
+    if (!running) return;
+    if (current) {
+      again = true;
+      return;
+    }
+    current = (async () => {
+      do {
+        again = false;
+        try {
+          await claimDue();
+        } catch (err) {
+          deps.log.error({ err }, 'scheduled checks: looking for due checks failed');
+        }
+      } while (again && running);
+    })().finally(() => {
+      current = null;
+    });
   }
 
   function schedule() {
     if (!running) return;
     timer = setTimeout(() => {
-      timer = null;
-      ticking = tick().finally(() => {
-        ticking = null;
-        schedule();
-      });
+      wake();
+      schedule();
     }, pollMs);
   }
 
@@ -66,7 +85,7 @@ export function createHealthCheckScheduler(deps: HealthCheckDeps) {
       running = false;
       if (timer) clearTimeout(timer);
       timer = null;
-      await ticking;
+      await current;
       await Promise.allSettled([...inFlight]);
     },
   };
