@@ -48,6 +48,7 @@ import { isApiUrl, routeAccess, type Access } from './web/access.js';
 import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { OAuthTokens } from './smtp/oauth-tokens.js';
 import { createOutboxWorker } from './outbox/worker.js';
+import { createHealthCheckScheduler } from './health-checks/scheduler.js';
 import { createTransportPool } from './smtp/transports.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
@@ -218,6 +219,20 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     app.addHook('preClose', async () => worker.stop(Math.floor(config.shutdownGraceMs * 0.8)));
   }
   app.addHook('preClose', async () => transports.closeAll());
+  const healthChecks =
+    config.healthCheckIntervalMs > 0
+      ? createHealthCheckScheduler({
+          stores,
+          servers: app.repositories.smtpServers,
+          smtpSettings,
+          tokens: app.oauthTokens,
+          intervalMs: config.healthCheckIntervalMs,
+          downForMs: config.outbox.downForMs,
+          log: app.log,
+        })
+      : null;
+  // Before the database closes: no new check, and the one under way finishes and writes its result.
+  if (healthChecks) app.addHook('preClose', async () => healthChecks.stop());
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();
@@ -313,5 +328,6 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
 
   // Last: everything it needs is open, and a start that failed earlier left no worker running.
   worker?.start();
+  healthChecks?.start();
   return app;
 }

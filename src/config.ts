@@ -63,6 +63,8 @@ export interface RelaisConfig {
   oauthMicrosoftAuthority: string;
   /** RELAIS_OAUTH_GOOGLE_TOKEN_URL: Google's token endpoint for service accounts. */
   oauthGoogleTokenUrl: string;
+  /** RELAIS_HEALTH_CHECK_MINUTES: how often every active server gets the connection test by itself; 0: never. */
+  healthCheckIntervalMs: number;
 }
 
 export interface OutboxSettings {
@@ -249,5 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     outbox: outboxSettingsFrom(env),
     oauthMicrosoftAuthority: urlFrom(env.RELAIS_OAUTH_MICROSOFT_AUTHORITY, 'https://login.microsoftonline.com', 'RELAIS_OAUTH_MICROSOFT_AUTHORITY'),
     oauthGoogleTokenUrl: urlFrom(env.RELAIS_OAUTH_GOOGLE_TOKEN_URL, 'https://oauth2.googleapis.com/token', 'RELAIS_OAUTH_GOOGLE_TOKEN_URL'),
+    // Fractions accepted (0.05: every 3 s, for the tests).
+    healthCheckIntervalMs: Math.round(intFrom(env.RELAIS_HEALTH_CHECK_MINUTES, 15, 'RELAIS_HEALTH_CHECK_MINUTES') * 60_000),
   };
 }

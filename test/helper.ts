@@ -37,6 +37,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}) {
     RELAIS_URL: 'http://relais.test',
     // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.
     RELAIS_PASSWORD_HASH_COST: '10',
+    // The apps of the suite never test their servers by themselves; test/health-checks*.test.ts turns it on.
+    RELAIS_HEALTH_CHECK_MINUTES: '0',
     ...testSmtpEnv,
     ...env,
   });

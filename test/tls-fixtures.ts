@@ -22,6 +22,8 @@ export interface TlsFixtures {
   expired: KeyPair;
   /** Signed by itself. */
   selfSigned: KeyPair;
+  /** Signed by the CA for 127.0.0.1 and localhost, valid from now for this many days (made once per number). */
+  expiringIn(days: number): KeyPair;
 }
 
 let cached: TlsFixtures | null = null;
@@ -83,6 +85,12 @@ export function tlsFixtures(): TlsFixtures {
   const expired = signed('expired', 'expired.relais.test', 'IP:127.0.0.1', ['-startdate', '20200101000000Z', '-enddate', '20200102000000Z']);
   openssl(dir, ['req', '-x509', ...ecKey, '-keyout', 'self.key', '-out', 'self.pem', '-days', '36500', '-subj', '/CN=self.relais.test',
     '-addext', 'subjectAltName=DNS:self.relais.test,IP:127.0.0.1']);
-  cached = { dir, caFile: path.join(dir, 'ca.pem'), server, otherName, expired, selfSigned: read('self') };
+  const byDays = new Map<number, KeyPair>();
+  const expiringIn = (days: number) => {
+    const made = byDays.get(days) ?? signed(`days-${days}`, 'mail.relais.test', 'DNS:mail.relais.test,DNS:localhost,IP:127.0.0.1', ['-days', String(days)]);
+    byDays.set(days, made);
+    return made;
+  };
+  cached = { dir, caFile: path.join(dir, 'ca.pem'), server, otherName, expired, selfSigned: read('self'), expiringIn };
   return cached;
 }

@@ -3,6 +3,7 @@ import type { MessageKey } from '../i18n/index.js';
 import { logoLimits } from '../signature/logo.js';
 import { signaturePreview } from '../signature/preview.js';
 import { logoPlaceholder } from '../signature/sanitize.js';
+import { serverHealthOf } from '../health-checks/service.js';
 import { wantsFragment } from '../web/render.js';
 import type { Department, ServerView } from './repository.js';
 import { combinationMismatches, mismatchesOfValues, passwordNudgeOf, suggestedPorts, type ServerFormErrors, type ServerFormValues } from './validation.js';
@@ -52,8 +53,10 @@ export async function renderServerForm(app: FastifyInstance, request: FastifyReq
   const departments = await app.repositories.smtpServers.listDepartments();
   const body = (request.method === 'POST' ? request.body ?? {} : {}) as Record<string, unknown>;
   const signature = await signatureView(app, request, options);
+  const health = options.server ? await serverHealthOf(app.stores, options.server.id, { enabled: app.config.healthCheckIntervalMs > 0 }) : null;
   const data = {
     server: options.server,
+    health,
     copyOf: options.copyOf ?? null,
     mismatches: mismatchesOfValues(options.values),
     nudge: passwordNudgeOf(options.values),

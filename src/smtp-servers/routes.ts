@@ -3,6 +3,7 @@ import { logoChangeFrom } from '../signature/form.js';
 import { serverFormFiles } from '../signature/logo.js';
 import { actorOf } from '../web/actor.js';
 import { storeWriteMessage } from '../web/errors.js';
+import { certificateWarningsFor } from '../health-checks/service.js';
 import { currentPath, wantsFragment } from '../web/render.js';
 import { notFoundPage, parseId, redirectAfterPost, type IdParams } from '../web/replies.js';
 import { listReturnPath } from '../web/return-path.js';
@@ -102,7 +103,9 @@ export async function smtpServerRoutes(app: FastifyInstance) {
   async function tableData(request: FastifyRequest, state: ListState) {
     const columns = visibleColumnsFrom(request.cookies[columnsCookieName]);
     const result = await servers.listServers(state);
+    const certificateWarnings = await certificateWarningsFor(app.stores, result.rows.map((row) => row.id));
     return {
+      certificateWarnings,
       state: { ...state, page: result.page },
       result,
       columns,

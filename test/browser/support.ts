@@ -84,6 +84,7 @@ export async function startRelais(dir: string, env: Record<string, string> = {})
     RELAIS_SECRET: testSecret,
     RELAIS_ADMIN_EMAIL: admin.email,
     RELAIS_ADMIN_PASSWORD: admin.password,
+    RELAIS_HEALTH_CHECK_MINUTES: '0',
     ...testSmtpEnv,
     ...env,
   });

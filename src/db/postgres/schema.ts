@@ -331,3 +331,25 @@ export const smtpSendSlots = pgTable(
   },
   (table) => [primaryKey({ columns: [table.serverId, table.windowStart] })],
 );
+
+export const serverHealthChecks = pgTable(
+  'server_health_checks',
+  {
+    serverId: integer('server_id')
+      .primaryKey()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    dueAt: timestampMs('due_at').notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: timestampMs('lease_until'),
+    lastCheckAt: timestampMs('last_check_at'),
+    lastOk: boolean('last_ok'),
+    certSubject: text('cert_subject'),
+    certIssuer: text('cert_issuer'),
+    certValidTo: timestampMs('cert_valid_to'),
+    certFingerprint: text('cert_fingerprint'),
+    certSeenAt: timestampMs('cert_seen_at'),
+    certPreviousIssuer: text('cert_previous_issuer'),
+    certIssuerChangedAt: timestampMs('cert_issuer_changed_at'),
+  },
+  (table) => [index('server_health_checks_due_idx').on(table.dueAt)],
+);

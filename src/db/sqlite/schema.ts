@@ -351,6 +351,33 @@ export const smtpSendSlots = sqliteTable(
   (table) => [primaryKey({ columns: [table.serverId, table.windowStart] })],
 );
 
+/**
+ * The scheduled connection test of each active server (src/health-checks/): when it is next due, which instance holds
+ * it now (a lease, taken over once expired), how the last one ended, and the certificate it saw.
+ */
+export const serverHealthChecks = sqliteTable(
+  'server_health_checks',
+  {
+    serverId: integer('server_id')
+      .primaryKey()
+      .references(() => smtpServers.id, { onDelete: 'cascade' }),
+    dueAt: integer('due_at', { mode: 'timestamp_ms' }).notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until', { mode: 'timestamp_ms' }),
+    lastCheckAt: integer('last_check_at', { mode: 'timestamp_ms' }),
+    lastOk: integer('last_ok', { mode: 'boolean' }),
+    certSubject: text('cert_subject'),
+    certIssuer: text('cert_issuer'),
+    certValidTo: integer('cert_valid_to', { mode: 'timestamp_ms' }),
+    certFingerprint: text('cert_fingerprint'),
+    certSeenAt: integer('cert_seen_at', { mode: 'timestamp_ms' }),
+    // The issuer before the current one, and when the change was seen.
+    certPreviousIssuer: text('cert_previous_issuer'),
+    certIssuerChangedAt: integer('cert_issuer_changed_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [index('server_health_checks_due_idx').on(table.dueAt)],
+);
+
 export type SmtpServerRow = typeof smtpServers.$inferSelect;
 export type NewSmtpServerRow = typeof smtpServers.$inferInsert;
 export type Department = typeof departments.$inferSelect;
