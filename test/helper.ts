@@ -38,6 +38,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}) {
     // Signing in at scrypt's real cost (N=2^17, ~0.4 s) would make every test slow; only tests may lower it.
     RELAIS_PASSWORD_HASH_COST: '10',
     ...testSmtpEnv,
+    // The alert pass stays off unless a test about alerts turns it on.
+    RELAIS_ALERT_INTERVAL_SECONDS: '0',
     ...env,
   });
 }

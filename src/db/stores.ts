@@ -6,6 +6,8 @@ import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '..
 import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 import type { OutboxStore } from '../outbox/store.js';
 import type { LogoStore } from '../signature/store.js';
+import type { AlertStore } from '../alerts/store.js';
+import type { MetricsStore } from '../metrics/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -31,6 +33,10 @@ export interface Stores {
   readonly throttle: ThrottleStore;
   readonly apiTokens: ApiTokenStore;
   readonly outbox: OutboxStore;
+  /** The alert pass's lease, snapshot and events, the opt-ins and the alert server (src/alerts/). */
+  readonly alerts: AlertStore;
+  /** The counts /metrics exposes (src/metrics/). */
+  readonly metrics: MetricsStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

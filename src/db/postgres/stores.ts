@@ -11,6 +11,8 @@ import { StoreUnavailableError } from '../failures.js';
 import { createPostgresDepartmentStore } from './departments.js';
 import { createPostgresApiTokenStore } from './api-tokens.js';
 import { createPostgresOutboxStore } from './outbox.js';
+import { createPostgresAlertStore } from './alerts.js';
+import { createPostgresMetricsStore } from './metrics.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
@@ -32,6 +34,8 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     throttle: createPostgresThrottleStore(db),
     apiTokens: createPostgresApiTokenStore(db),
     outbox: createPostgresOutboxStore(db),
+    alerts: createPostgresAlertStore(db),
+    metrics: createPostgresMetricsStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));
