@@ -6,8 +6,6 @@ import type { AlertKind, AlertParams, NewAlertEvent } from './store.js';
 export interface Observation {
   subject: string;
   state: string;
-  /** The state assumed for a subject never seen before (a new server is taken as working). */
-  initial: string;
   /** The event for a change from `previous` to `state`; null when that change is not worth telling. */
   eventFor(previous: string): { kind: AlertKind; params: AlertParams } | null;
 }
@@ -34,7 +32,6 @@ export const serverWatch: AlertWatch = {
         return {
           subject: `server:${server.id}`,
           state: down ? 'down' : 'up',
-          initial: 'up',
           eventFor: (previous) => {
             const params = { serverId: server.id, title: server.title };
             if (down && previous !== 'down') return { kind: 'serverDown', params: { ...params, until: server.downUntil!.toISOString(), error: server.lastError } };
@@ -58,7 +55,6 @@ export const departmentWatch: AlertWatch = {
         return {
           subject: `department:${route.department.code}`,
           state,
-          initial: 'ok',
           eventFor: (previous) => {
             if (state === 'noServer' && previous !== 'noServer') return { kind: 'departmentNoServer', params };
             if (state === 'ok' && previous === 'noServer') return { kind: 'departmentRestored', params: { ...params, server: route.usable[0]!.title } };
@@ -90,10 +86,11 @@ export async function detectChanges(stores: Stores, now: Date, options: { watche
     for (const watch of watches) {
       for (const observation of await watch.observe(tx, now)) {
         seen.add(observation.subject);
-        const before = previous.get(observation.subject) ?? observation.initial;
-        if (before === observation.state && previous.has(observation.subject)) continue;
-        changed.push({ subject: observation.subject, state: observation.state });
+        const before = previous.get(observation.subject);
         if (before === observation.state) continue;
+        changed.push({ subject: observation.subject, state: observation.state });
+        // First seen (a new server, the very first pass): its state is the baseline, not a change.
+        if (before === undefined) continue;
         const event = observation.eventFor(before);
         if (event) events.push({ at: now, subject: observation.subject, webhook: options.webhook, ...event });
       }

@@ -106,7 +106,10 @@ export function createAlerts(deps: AlertDeps) {
     if (going.length === 0) return;
     const giveBack = () => stores.alerts.releaseSubjects([...reserved], now);
 
-    const reportedDown = new Set(going.filter((e) => e.kind === 'serverDown').map((e) => Number(e.params.serverId)));
+    // A server this mail reports down is never used for it, unless the same mail also says it came back.
+    const lastOfServer = new Map<number, AlertEvent['kind']>();
+    for (const e of going) if (e.kind === 'serverDown' || e.kind === 'serverUp') lastOfServer.set(Number(e.params.serverId), e.kind);
+    const reportedDown = new Set([...lastOfServer].filter(([, kind]) => kind === 'serverDown').map(([id]) => id));
     const candidates = await alertServerCandidates(stores, now, reportedDown);
     if (candidates.length === 0) {
       await giveBack();
