@@ -11,14 +11,14 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 }
 
 /**
- * GET /metrics for Prometheus, only when RELAIS_METRICS_TOKEN is set (else the route does not exist: 404). Public as
- * far as sessions go: its own bearer token is the access check.
+ * GET /metrics for Prometheus, only when RELAIS_METRICS_TOKEN is set (else 404 for everyone, rather than the login
+ * page an unknown URL gives the anonymous). Public as far as sessions go: its own bearer token is the access check.
  */
 export async function metricsRoutes(app: FastifyInstance) {
   const token = app.config.metricsToken;
-  if (!token) return;
   app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
+    if (!token) return reply.code(404).type('text/plain; charset=utf-8').send('404 Not Found: /metrics is off (RELAIS_METRICS_TOKEN is not set)\n');
     if (!tokenMatches(request.headers.authorization, token)) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="relais-metrics"').type('text/plain; charset=utf-8').send('401 Unauthorized\n');
     }
