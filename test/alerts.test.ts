@@ -1,7 +1,11 @@
 import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { Client, createAccount, signIn, text } from './helper.js';
-import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { buildApp } from '../src/app.js';
+import { Client, createAccount, signIn, testConfig, text } from './helper.js';
+import { apiOrigin, fastOutboxEnv, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
 import { startSmtpPeer } from './smtp-peer.js';
 import { forEachStore, type TestStore } from './stores.js';
 import { startWebhookPeer } from './webhook-peer.js';
@@ -245,4 +249,47 @@ await forEachStore(t, 'opt-in: the account page round-trips the setting, refuses
     t.match(res.body, 'id="server-error"');
   }
   t.equal(await app.stores.alerts.alertServerId(), null, 'still automatic');
+});
+
+await forEachStore(t, 'a webhook that keeps failing is tried three times in all, logged, never with its secret', async (t: Test, store: TestStore) => {
+  const hook = await startWebhookPeer(t, secret, { status: () => 500 });
+  const setup = await setupApp(t, store);
+  const flakyId = await sendingServerFor(setup.stores, { title: 'Instable', port: 1, departments: [] });
+  const lines: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const dir = store.kind === 'sqlite' ? path.dirname(store.file) : os.tmpdir();
+  const app = await buildApp(testConfig(dir, { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...alertEnv(hook.url), LOG_LEVEL: 'info' }), { logStream });
+  t.teardown(() => app.close());
+  await pause(500);
+  await app.stores.outbox.serverFailed(flakyId, new Date(), 'ECONNREFUSED', 1, new Date(Date.now() + 600_000));
+  const [event] = await eventually('the webhook given up', async () => {
+    const recent = await app.stores.alerts.recent(10);
+    return recent.length === 1 && recent[0]!.webhookState === 'failed' && recent;
+  });
+  t.equal(event!.webhookAttempts, 3);
+  await pause(800);
+  t.equal(hook.calls.length, 3, 'three calls, then no more');
+  t.ok(hook.calls.every((c) => c.signatureValid), 'each signed');
+  const log = lines.join('');
+  t.match(log, 'the webhook failed; tried again at the next pass');
+  t.match(log, 'given up after 3 attempts');
+  t.match(log, 'the webhook answered 500');
+  t.notMatch(log, secret, 'the secret is never logged');
+  t.notMatch(log, '/hooks/relais', 'nor the URL’s path (it may hold a token)');
+});
+
+await forEachStore(t, 'the webhook obeys the outbound address rules: 127.0.0.1 refused unless allowed', async (t: Test, store: TestStore) => {
+  const hook = await startWebhookPeer(t, secret);
+  const setup = await setupApp(t, store);
+  const flakyId = await sendingServerFor(setup.stores, { title: 'Instable', port: 1, departments: [] });
+  const app = await outboxApp(t, store, { ...alertEnv(hook.url), RELAIS_SMTP_ALLOWED_NETWORKS: '', RELAIS_ALERT_WEBHOOK_ATTEMPTS: '1' });
+  await pause(500);
+  await app.stores.outbox.serverFailed(flakyId, new Date(), 'ECONNREFUSED', 1, new Date(Date.now() + 600_000));
+  await eventually('the webhook given up', async () => (await app.stores.alerts.recent(10))[0]?.webhookState === 'failed');
+  t.equal(hook.calls.length, 0, 'the loopback address was never called');
 });
