@@ -26,11 +26,12 @@ async function eventually<T>(what: string, fn: () => Promise<T | null | undefine
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** An administrator who asked for alerts through the account page, signed in. */
-async function optedInAdmin(app: FastifyInstance, email: string): Promise<Client> {
+/** An administrator who asked for alerts through the account page (in that language), signed in. */
+async function optedInAdmin(app: FastifyInstance, email: string, lang: 'fr' | 'en' = 'fr'): Promise<Client> {
   const user = await createAccount(app, 'admin', { email });
   const client = new Client(app);
   await signIn(client, user.email);
+  if (lang === 'en') await client.get('/language?lang=en&next=/account/alerts');
   const res = await client.post('/account/alerts', { optIn: 'on' });
   if (res.statusCode !== 303) throw new Error(`opt-in answered ${res.statusCode}`);
   return client;
@@ -167,7 +168,7 @@ await forEachStore(t, 'two instances on one database: one mail, one webhook call
   t.equal((await one.stores.alerts.recent(10)).length, 1, 'one event recorded');
 });
 
-await forEachStore(t, 'a message that fails for good makes an alert with a link to it in the send log', async (t: Test, store: TestStore) => {
+await forEachStore(t, 'a message that fails for good makes an alert, in English for who opted in in English, with a link to it in the send log', async (t: Test, store: TestStore) => {
   const refusing = await startSmtpPeer(t, {
     authOptional: true,
     onRcptTo(_address, _session, callback) {
@@ -179,13 +180,13 @@ await forEachStore(t, 'a message that fails for good makes an alert with a link 
   const setup = await setupApp(t, store);
   await sendingServerFor(setup.stores, { title: 'Vente SMTP', port: refusing.port, departments: ['vente'] });
   await sendingServerFor(setup.stores, { title: 'Alertes SMTP', port: alertPeer.port, departments: ['achat'] });
-  await optedInAdmin(setup, 'veille@exemple.fr');
+  await optedInAdmin(setup, 'watch@example.com', 'en');
   const app = await outboxApp(t, store, alertEnv(hook.url, { RELAIS_SERVER_DOWN_AFTER_FAILURES: '5' }));
   await pause(500);
   const failed = await until(app, (await accept(app, { subject: 'Facture 77' })).id, ['failed']);
   const mail = await alertPeer.message(1, 20_000);
-  t.equal(mail.mail.subject, '[Relais] Un message du service vente a échoué');
-  t.match(mail.mail.text ?? '', 'Le message « Facture 77 » (service vente) a échoué définitivement');
+  t.equal(mail.mail.subject, '[Relais] A message of department vente failed', 'in the language the opt-in was saved in');
+  t.match(mail.mail.text ?? '', 'Message “Facture 77” (department vente) failed for good');
   t.match(mail.mail.text ?? '', 'No such user here');
   t.match(mail.mail.text ?? '', `http://relais.test/messages/${failed.id}`);
   await eventually('the webhook call', () => hook.calls.length >= 1);
@@ -243,6 +244,10 @@ await forEachStore(t, 'opt-in: the account page round-trips the setting, refuses
   t.same(await app.stores.alerts.optInOf(user.id), { optIn: false, locale: 'en' });
   t.same(await app.stores.alerts.recipients(), []);
 
+  const settings = await client.get('/alertes');
+  t.equal(settings.statusCode, 200);
+  t.match(text(settings.body), 'No administrator has asked for alerts.', 'nobody left, in the page’s language');
+  t.match(settings.body, /<option value="auto" selected>/, 'automatic by default');
   for (const server of ['999999', 'abc', '-1']) {
     const res = await client.post('/alertes', { server });
     t.equal(res.statusCode, 422, `server=${server} refused`);
