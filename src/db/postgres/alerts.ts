@@ -75,7 +75,9 @@ export function createPostgresAlertStore(db: PgExecutor): AlertStore {
     },
     async markMailed(ids, state, at) {
       if (ids.length === 0) return;
-      await db.update(alertEvents).set({ mailState: state, mailedAt: state === 'held' ? null : at }).where(inArray(alertEvents.id, ids));
+      // Held only while still pending: a pass that overran its lease cannot undo another's « sent ».
+      const which = state === 'held' ? and(inArray(alertEvents.id, ids), eq(alertEvents.mailState, 'pending')) : inArray(alertEvents.id, ids);
+      await db.update(alertEvents).set({ mailState: state, mailedAt: state === 'held' ? null : at }).where(which);
     },
     async unposted(limit) {
       return (await db.select().from(alertEvents).where(eq(alertEvents.webhookState, 'pending')).orderBy(asc(alertEvents.id)).limit(limit)).map(eventOf);

@@ -84,7 +84,9 @@ export function createSqliteAlertStore(db: Db, lock: WriteLock): AlertStore {
     markMailed(ids, state, at) {
       return lock.run(() => {
         if (ids.length === 0) return;
-        db.update(alertEvents).set({ mailState: state, mailedAt: state === 'held' ? null : at }).where(inArray(alertEvents.id, ids)).run();
+        // Held only while still pending: a pass that overran its lease cannot undo another's « sent ».
+        const which = state === 'held' ? and(inArray(alertEvents.id, ids), eq(alertEvents.mailState, 'pending')) : inArray(alertEvents.id, ids);
+        db.update(alertEvents).set({ mailState: state, mailedAt: state === 'held' ? null : at }).where(which).run();
       });
     },
     async unposted(limit) {
