@@ -298,3 +298,16 @@ await forEachStore(t, 'the webhook obeys the outbound address rules: 127.0.0.1 r
   await eventually('the webhook given up', async () => (await app.stores.alerts.recent(10))[0]?.webhookState === 'failed');
   t.equal(hook.calls.length, 0, 'the loopback address was never called');
 });
+
+await forEachStore(t, 'alerts done with are pruned after their retention, pending ones never', async (t: Test, store: TestStore) => {
+  const app = await setupApp(t, store);
+  const old = new Date(Date.now() - 100 * 86_400_000);
+  const event = (subject: string, webhook: boolean) => ({ at: old, kind: 'serverUp' as const, subject, params: { serverId: 1, title: 'A' }, webhook });
+  await app.stores.alerts.insertEvents([event('server:1', false), event('server:2', false), event('server:3', true), event('server:4', false)]);
+  const [fourth, third, second, first] = await app.stores.alerts.recent(10);
+  await app.stores.alerts.markMailed([first!.id, third!.id], 'sent', old);
+  await app.stores.alerts.markMailed([second!.id], 'held', old);
+  await app.stores.alerts.markMailed([fourth!.id], 'unsent', old);
+  t.equal(await app.stores.alerts.pruneEvents(new Date(Date.now() - 90 * 86_400_000)), 2, 'the mailed one without webhook, the one nobody could get');
+  t.same((await app.stores.alerts.recent(10)).map((e) => e.subject), ['server:3', 'server:2'], 'kept: its webhook call is pending; held for the next mail');
+});

@@ -26,6 +26,9 @@ export interface AlertDeps {
 }
 
 const batchSize = 500;
+/** Alerts done with are kept this long (the /alertes page shows the latest), then deleted. */
+export const alertRetentionMs = 90 * 86_400_000;
+const pruneEveryMs = 3_600_000;
 
 /** The servers an alert mail may go through, in order: the chosen one, then the automatic order; never one it reports down. */
 export async function alertServerCandidates(stores: Stores, now: Date, exclude: ReadonlySet<number>): Promise<number[]> {
@@ -57,6 +60,7 @@ export function createAlerts(deps: AlertDeps) {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopped = false;
+  let prunedAt = 0;
 
   async function sendThrough(serverId: number, recipients: AlertRecipient[], events: AlertEvent[]): Promise<void> {
     const server = await stores.outbox.sendingServer(serverId);
@@ -176,6 +180,10 @@ export function createAlerts(deps: AlertDeps) {
       if (events.length) log.info({ events: events.map((e) => `${e.kind} ${e.subject}`) }, 'alerts: changes seen');
       await dispatchMail(new Date());
       await dispatchWebhook(new Date());
+      if (Date.now() - prunedAt > pruneEveryMs) {
+        prunedAt = Date.now();
+        await stores.alerts.pruneEvents(new Date(Date.now() - alertRetentionMs));
+      }
     } finally {
       await stores.alerts.releaseLease(owner);
     }

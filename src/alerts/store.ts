@@ -97,4 +97,6 @@ export interface AlertStore {
   alertServerId(): Promise<number | null>;
   setAlertServer(serverId: number | null, now: Date): Promise<void>;
   recent(limit: number): Promise<AlertEvent[]>;
+  /** Events done with (mailed or nobody to mail, posted or given up) that happened before `before`. */
+  pruneEvents(before: Date): Promise<number>;
 }

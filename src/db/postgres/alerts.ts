@@ -148,5 +148,12 @@ export function createPostgresAlertStore(db: PgExecutor): AlertStore {
     async recent(limit) {
       return (await db.select().from(alertEvents).orderBy(desc(alertEvents.id)).limit(limit)).map(eventOf);
     },
+    async pruneEvents(before) {
+      const rows = await db
+        .delete(alertEvents)
+        .where(and(lt(alertEvents.at, before), inArray(alertEvents.mailState, ['sent', 'unsent']), inArray(alertEvents.webhookState, ['sent', 'failed', 'off'])))
+        .returning({ id: alertEvents.id });
+      return rows.length;
+    },
   };
 }

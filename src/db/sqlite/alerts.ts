@@ -164,5 +164,14 @@ export function createSqliteAlertStore(db: Db, lock: WriteLock): AlertStore {
     async recent(limit) {
       return db.select().from(alertEvents).orderBy(desc(alertEvents.id)).limit(limit).all().map(eventOf);
     },
+    pruneEvents(before) {
+      return lock.run(
+        () =>
+          db
+            .delete(alertEvents)
+            .where(and(lt(alertEvents.at, before), inArray(alertEvents.mailState, ['sent', 'unsent']), inArray(alertEvents.webhookState, ['sent', 'failed', 'off'])))
+            .run().changes,
+      );
+    },
   };
 }
