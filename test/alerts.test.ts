@@ -201,13 +201,23 @@ await forEachStore(t, 'no usable server for the alert mail: the alert waits, and
   const setup = await setupApp(t, store);
   const onlyId = await sendingServerFor(setup.stores, { title: 'Seul', port: alertPeer.port, departments: ['vente'] });
   await optedInAdmin(setup, 'veille@exemple.fr');
-  const app = await outboxApp(t, store, alertEnv(hook.url));
+  const lines: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const dir = store.kind === 'sqlite' ? path.dirname(store.file) : os.tmpdir();
+  const app = await buildApp(testConfig(dir, { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...alertEnv(hook.url), LOG_LEVEL: 'info' }), { logStream });
+  t.teardown(() => app.close());
   await pause(500);
   await app.stores.outbox.serverFailed(onlyId, new Date(), 'ECONNREFUSED', 1, new Date(Date.now() + 600_000));
   await eventually('the alerts recorded', async () => (await app.stores.alerts.recent(10)).length === 2);
   await pause(800);
   t.equal(alertPeer.messages.length, 0, 'never through the server it reports down');
   t.same((await app.stores.alerts.recent(10)).map((e) => e.mailState), ['pending', 'pending'], 'still pending');
+  t.match(lines.join(''), 'no usable server to send the alert mail through', 'the log says why');
   await app.stores.outbox.serverSucceeded(onlyId, new Date());
   const mail = await alertPeer.message(1, 20_000);
   t.equal(mail.mail.subject, '[Relais] 4 alertes', 'the failure and the return in one mail, through the server that is back');
