@@ -49,6 +49,9 @@ import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/e
 import { OAuthTokens } from './smtp/oauth-tokens.js';
 import { createOutboxWorker } from './outbox/worker.js';
 import { createHealthCheckScheduler } from './health-checks/scheduler.js';
+import { alertRoutes } from './alerts/routes.js';
+import { createAlerts, type Alerts } from './alerts/service.js';
+import { metricsRoutes } from './metrics/routes.js';
 import { createTransportPool } from './smtp/transports.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
@@ -99,6 +102,8 @@ declare module 'fastify' {
     outbox: OutboxService;
     /** OAuth2 access tokens, in memory only: shared by the connection test, the confirmation and the outbox. */
     oauthTokens: OAuthTokens;
+    /** The alert pass (src/alerts/): scheduled every RELAIS_ALERT_INTERVAL_SECONDS, stopped at close. */
+    alerts: Alerts;
   }
 }
 
@@ -233,6 +238,10 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       : null;
   // Before the database closes: no new check, and the one under way finishes and writes its result.
   if (healthChecks) app.addHook('preClose', async () => healthChecks.stop());
+  const alerts = createAlerts({ stores, secrets: box, settings: config.alerts, smtp: smtpSettings, tokens: app.oauthTokens, publicUrl: config.publicUrl, log: app.log });
+  app.decorate('alerts', alerts);
+  // Before the database closes: no new pass, and the one in flight (a mail being sent) finishes.
+  app.addHook('preClose', async () => alerts.stop());
 
   const firstStart = await prepareFirstStart(stores, app.repositories.users, config).catch(async (err: unknown) => {
     await stores.close();
@@ -324,10 +333,13 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(sendLogExportRoutes);
   await app.register(sendLogRoutes);
   await app.register(testEmailRoutes);
+  await app.register(alertRoutes);
+  await app.register(metricsRoutes);
   app.get('/', { config: { access: 'public' } }, async (_request, reply) => reply.redirect('/smtp-servers', 303));
 
   // Last: everything it needs is open, and a start that failed earlier left no worker running.
   worker?.start();
   healthChecks?.start();
+  alerts.start();
   return app;
 }

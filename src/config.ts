@@ -59,6 +59,10 @@ export interface RelaisConfig {
   apiRateLimitPerMinute: number;
   /** The sending outbox: see src/outbox/worker.ts and the README's « Outbox » section. */
   outbox: OutboxSettings;
+  /** Alert mails and the webhook: see src/alerts/ and the README's « Alertes » section. */
+  alerts: AlertSettings;
+  /** RELAIS_METRICS_TOKEN: the bearer token /metrics asks for; absent, /metrics is off (404). */
+  metricsToken: string | undefined;
   /** RELAIS_OAUTH_MICROSOFT_AUTHORITY: where Microsoft 365 tokens come from (`<authority>/<tenant>/oauth2/v2.0/token`). */
   oauthMicrosoftAuthority: string;
   /** RELAIS_OAUTH_GOOGLE_TOKEN_URL: Google's token endpoint for service accounts. */
@@ -91,6 +95,34 @@ export interface OutboxSettings {
   poolConnections: number;
   /** How long a worker reuses what it read of a department's route and a server's row (0: read at every message). */
   routeCacheMs: number;
+}
+
+export interface AlertSettings {
+  /** RELAIS_ALERT_INTERVAL_SECONDS: how often an alert pass compares the state (0: never, on this instance). */
+  intervalMs: number;
+  /** RELAIS_ALERT_SUBJECT_MINUTES: at most one alert mail per subject (a server, a department) in this time. */
+  subjectHoldMs: number;
+  /** RELAIS_ALERT_WEBHOOK_URL: gets a signed JSON POST per pass that saw changes; null: none. */
+  webhookUrl: string | null;
+  /** RELAIS_ALERT_WEBHOOK_SECRET: the HMAC-SHA256 key of the webhook's signature (required with the URL). */
+  webhookSecret: string | null;
+  webhookTimeoutMs: number;
+  /** A webhook call that fails is tried again at the next passes, this many times in all, then given up. */
+  webhookMaxAttempts: number;
+}
+
+function alertSettingsFrom(env: NodeJS.ProcessEnv): AlertSettings {
+  const webhookUrl = env.RELAIS_ALERT_WEBHOOK_URL ? urlFrom(env.RELAIS_ALERT_WEBHOOK_URL, '', 'RELAIS_ALERT_WEBHOOK_URL') : null;
+  const webhookSecret = env.RELAIS_ALERT_WEBHOOK_SECRET || null;
+  if (webhookUrl && !webhookSecret) throw new Error('RELAIS_ALERT_WEBHOOK_SECRET is required with RELAIS_ALERT_WEBHOOK_URL (the calls are signed with it)');
+  return {
+    intervalMs: Math.round(intFrom(env.RELAIS_ALERT_INTERVAL_SECONDS, 30, 'RELAIS_ALERT_INTERVAL_SECONDS') * 1000),
+    subjectHoldMs: Math.round(intFrom(env.RELAIS_ALERT_SUBJECT_MINUTES, 60, 'RELAIS_ALERT_SUBJECT_MINUTES') * 60_000),
+    webhookUrl,
+    webhookSecret,
+    webhookTimeoutMs: positiveIntFrom(env.RELAIS_ALERT_WEBHOOK_TIMEOUT_MS, 10_000, 'RELAIS_ALERT_WEBHOOK_TIMEOUT_MS'),
+    webhookMaxAttempts: positiveIntFrom(env.RELAIS_ALERT_WEBHOOK_ATTEMPTS, 3, 'RELAIS_ALERT_WEBHOOK_ATTEMPTS'),
+  };
 }
 
 function numbersFrom(value: string | undefined, fallback: number[], name: string): number[] {
@@ -249,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
     smtpAllowedNetworks: networksFrom(env.RELAIS_SMTP_ALLOWED_NETWORKS, 'RELAIS_SMTP_ALLOWED_NETWORKS'),
     apiRateLimitPerMinute: positiveIntFrom(env.RELAIS_API_RATE_LIMIT_PER_MINUTE, 600, 'RELAIS_API_RATE_LIMIT_PER_MINUTE'),
     outbox: outboxSettingsFrom(env),
+    alerts: alertSettingsFrom(env),
+    metricsToken: env.RELAIS_METRICS_TOKEN || undefined,
     oauthMicrosoftAuthority: urlFrom(env.RELAIS_OAUTH_MICROSOFT_AUTHORITY, 'https://login.microsoftonline.com', 'RELAIS_OAUTH_MICROSOFT_AUTHORITY'),
     oauthGoogleTokenUrl: urlFrom(env.RELAIS_OAUTH_GOOGLE_TOKEN_URL, 'https://oauth2.googleapis.com/token', 'RELAIS_OAUTH_GOOGLE_TOKEN_URL'),
     // Fractions accepted (0.05: every 3 s, for the tests).

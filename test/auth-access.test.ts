@@ -19,6 +19,8 @@ const publicRoutes = [
   'GET /vendor/*',
   'GET /api/openapi.json',
   'GET /api/docs',
+  // Behind its own bearer token (RELAIS_METRICS_TOKEN), checked by the route; 404 when it is not set.
+  'GET /metrics',
 ];
 
 function sample(url: string): string {

@@ -96,7 +96,7 @@ onPostgres(t, 'db:copy moves an installation made by the app into PostgreSQL, ro
 
   const again = await copySqliteToPostgres({ from: app.database.file, to: url }).catch((err: unknown) => err);
   t.ok(again instanceof CopyRefusedError, 'a target holding data is refused');
-  t.match((again as Error).message, /already holds data \(users, audit_log, smtp_servers, .*\); copy only into an empty database$/);
+  t.match((again as Error).message, /already holds data \((?=[^)]*\busers\b)(?=[^)]*\baudit_log\b)(?=[^)]*\bsmtp_servers\b)[^)]*\); copy only into an empty database$/);
   t.equal(await count(pool, 'smtp_servers'), 2, 'and left as it was');
   t.equal(await count(pool, 'audit_log'), source.audit_log!.length);
 

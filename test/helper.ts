@@ -40,6 +40,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}) {
     // The apps of the suite never test their servers by themselves; test/health-checks*.test.ts turns it on.
     RELAIS_HEALTH_CHECK_MINUTES: '0',
     ...testSmtpEnv,
+    // The alert pass stays off unless a test about alerts turns it on.
+    RELAIS_ALERT_INTERVAL_SECONDS: '0',
     ...env,
   });
 }

@@ -7,6 +7,8 @@ import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 import type { OutboxStore } from '../outbox/store.js';
 import type { HealthCheckStore } from '../health-checks/store.js';
 import type { LogoStore } from '../signature/store.js';
+import type { AlertStore } from '../alerts/store.js';
+import type { MetricsStore } from '../metrics/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -34,6 +36,10 @@ export interface Stores {
   readonly outbox: OutboxStore;
   /** The scheduled connection tests and the certificates they saw (src/health-checks/). */
   readonly healthChecks: HealthCheckStore;
+  /** The alert pass's lease, snapshot and events, the opt-ins and the alert server (src/alerts/). */
+  readonly alerts: AlertStore;
+  /** The counts /metrics exposes (src/metrics/). */
+  readonly metrics: MetricsStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

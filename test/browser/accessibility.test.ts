@@ -39,6 +39,10 @@ scenario('axe finds no serious or critical violation on the pages', async (s) =>
   await s.checkAccessibility('the audit page');
   await s.goto('/account/password');
   await s.checkAccessibility('the change-password page');
+  await s.goto('/account/alerts');
+  await s.checkAccessibility('the my-alerts page');
+  await s.goto('/alertes');
+  await s.checkAccessibility('the alerts settings page');
 
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await s.until('the login page', () => s.path() === '/login');

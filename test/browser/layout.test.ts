@@ -113,6 +113,8 @@ scenario(
       ['/users', 'the users page'],
       ['/users/new', 'the new user form'],
       ['/audit', 'the audit page'],
+      ['/alertes', 'the alerts settings page'],
+      ['/account/alerts', 'the my-alerts page'],
       ['/smtp-servers/1/test', 'the connection test page'],
     ]) {
       await s.goto(pathname!);

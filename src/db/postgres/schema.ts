@@ -152,6 +152,8 @@ export const users = pgTable('users', {
   role: text('role', { enum: ['admin', 'viewer'] }).notNull().default('viewer'),
   passwordHash: text('password_hash').notNull(),
   disabled: boolean('disabled').notNull().default(false),
+  alertsOptIn: boolean('alerts_opt_in').notNull().default(false),
+  alertsLocale: text('alerts_locale'),
   ...timestamps,
 });
 
@@ -285,6 +287,8 @@ export const outboxMessages = pgTable(
     index('outbox_messages_status_idx').on(table.status, table.acceptedAt),
     index('outbox_messages_department_idx').on(table.departmentCode, table.acceptedAt),
     index('outbox_messages_server_idx').on(table.lastServerId, table.acceptedAt),
+    index('outbox_messages_status_updated_idx').on(table.status, table.updatedAt, table.id),
+    index('outbox_messages_status_department_idx').on(table.status, table.departmentCode),
     uniqueIndex('outbox_messages_idempotency_unique').on(table.originKind, table.originId, table.idempotencyKey),
   ],
 );
@@ -317,7 +321,7 @@ export const outboxAttempts = pgTable(
     reply: text('reply'),
     durationMs: integer('duration_ms').notNull(),
   },
-  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id)],
+  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id), index('outbox_attempts_server_outcome_idx').on(table.serverId, table.outcome)],
 );
 
 export const smtpSendSlots = pgTable(
@@ -353,3 +357,38 @@ export const serverHealthChecks = pgTable(
   },
   (table) => [index('server_health_checks_due_idx').on(table.dueAt)],
 );
+
+export const alertControl = pgTable('alert_control', {
+  id: integer('id').primaryKey(),
+  leaseOwner: text('lease_owner'),
+  leaseUntil: timestampMs('lease_until'),
+  failedCursorAt: timestampMs('failed_cursor_at').notNull(),
+  failedCursorId: integer('failed_cursor_id').notNull().default(0),
+  alertServerId: integer('alert_server_id').references(() => smtpServers.id, { onDelete: 'set null' }),
+});
+
+export const alertSnapshot = pgTable('alert_snapshot', {
+  subject: text('subject').primaryKey(),
+  state: text('state').notNull(),
+});
+
+export const alertEvents = pgTable(
+  'alert_events',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    at: timestampMs('at').notNull(),
+    kind: text('kind', { enum: ['serverDown', 'serverUp', 'departmentNoServer', 'departmentRestored', 'messageFailed', 'certificate'] }).notNull(),
+    subject: text('subject').notNull(),
+    params: text('params').notNull().default('{}'),
+    mailState: text('mail_state', { enum: ['pending', 'held', 'sent', 'unsent'] }).notNull().default('pending'),
+    mailedAt: timestampMs('mailed_at'),
+    webhookState: text('webhook_state', { enum: ['pending', 'sent', 'failed', 'off'] }).notNull().default('pending'),
+    webhookAttempts: integer('webhook_attempts').notNull().default(0),
+  },
+  (table) => [index('alert_events_mail_idx').on(table.mailState, table.id), index('alert_events_webhook_idx').on(table.webhookState, table.id)],
+);
+
+export const alertSubjectMails = pgTable('alert_subject_mails', {
+  subject: text('subject').primaryKey(),
+  lastMailAt: timestampMs('last_mail_at'),
+});

@@ -12,6 +12,8 @@ import { createPostgresDepartmentStore } from './departments.js';
 import { createPostgresApiTokenStore } from './api-tokens.js';
 import { createPostgresOutboxStore } from './outbox.js';
 import { createPostgresHealthCheckStore } from './health-checks.js';
+import { createPostgresAlertStore } from './alerts.js';
+import { createPostgresMetricsStore } from './metrics.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
@@ -34,6 +36,8 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     apiTokens: createPostgresApiTokenStore(db),
     outbox: createPostgresOutboxStore(db),
     healthChecks: createPostgresHealthCheckStore(db),
+    alerts: createPostgresAlertStore(db),
+    metrics: createPostgresMetricsStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));

@@ -152,6 +152,9 @@ export const users = sqliteTable('users', {
   role: text('role', { enum: ['admin', 'viewer'] }).notNull().default('viewer'),
   passwordHash: text('password_hash').notNull(),
   disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  // Alert mails (src/alerts/): asked for on the account's own page, in the language it was asked in.
+  alertsOptIn: integer('alerts_opt_in', { mode: 'boolean' }).notNull().default(false),
+  alertsLocale: text('alerts_locale'),
   ...timestamps,
 });
 
@@ -303,6 +306,9 @@ export const outboxMessages = sqliteTable(
     index('outbox_messages_status_idx').on(table.status, table.acceptedAt),
     index('outbox_messages_department_idx').on(table.departmentCode, table.acceptedAt),
     index('outbox_messages_server_idx').on(table.lastServerId, table.acceptedAt),
+    // The alerts' cursor over messages failed for good, and /metrics' counts by status and department.
+    index('outbox_messages_status_updated_idx').on(table.status, table.updatedAt, table.id),
+    index('outbox_messages_status_department_idx').on(table.status, table.departmentCode),
     uniqueIndex('outbox_messages_idempotency_unique').on(table.originKind, table.originId, table.idempotencyKey),
   ],
 );
@@ -335,7 +341,7 @@ export const outboxAttempts = sqliteTable(
     reply: text('reply'),
     durationMs: integer('duration_ms').notNull(),
   },
-  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id)],
+  (table) => [index('outbox_attempts_message_idx').on(table.messageId, table.id), index('outbox_attempts_server_outcome_idx').on(table.serverId, table.outcome)],
 );
 
 /** Messages handed to a rate-limited server per minute: a slot is reserved here, atomically, before the send. */
@@ -377,6 +383,51 @@ export const serverHealthChecks = sqliteTable(
   },
   (table) => [index('server_health_checks_due_idx').on(table.dueAt)],
 );
+
+/**
+ * The alert pass's one row (id 1): its lease across instances, its cursor over failed messages, the server chosen for
+ * alert mails (null: automatic).
+ */
+export const alertControl = sqliteTable('alert_control', {
+  id: integer('id').primaryKey(),
+  leaseOwner: text('lease_owner'),
+  leaseUntil: integer('lease_until', { mode: 'timestamp_ms' }),
+  failedCursorAt: integer('failed_cursor_at', { mode: 'timestamp_ms' }).notNull(),
+  failedCursorId: integer('failed_cursor_id').notNull().default(0),
+  alertServerId: integer('alert_server_id').references(() => smtpServers.id, { onDelete: 'set null' }),
+});
+
+/** What the last alert pass saw of each subject (server:<id>, department:<code>): a change against it is an alert. */
+export const alertSnapshot = sqliteTable('alert_snapshot', {
+  subject: text('subject').primaryKey(),
+  state: text('state').notNull(),
+});
+
+/** One change seen by an alert pass, until it is mailed and posted to the webhook. */
+export const alertEvents = sqliteTable(
+  'alert_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    kind: text('kind', { enum: ['serverDown', 'serverUp', 'departmentNoServer', 'departmentRestored', 'messageFailed', 'certificate'] }).notNull(),
+    subject: text('subject').notNull(),
+    // JSON: the names and ids the mail and the webhook show (server title, department name, message id, last reply).
+    params: text('params').notNull().default('{}'),
+    // pending: not mailed yet; held: kept back by the one-mail-per-subject-per-hour limit; sent; unsent: nobody had opted in.
+    mailState: text('mail_state', { enum: ['pending', 'held', 'sent', 'unsent'] }).notNull().default('pending'),
+    mailedAt: integer('mailed_at', { mode: 'timestamp_ms' }),
+    // off: no webhook configured when it happened; failed: given up after the retries.
+    webhookState: text('webhook_state', { enum: ['pending', 'sent', 'failed', 'off'] }).notNull().default('pending'),
+    webhookAttempts: integer('webhook_attempts').notNull().default(0),
+  },
+  (table) => [index('alert_events_mail_idx').on(table.mailState, table.id), index('alert_events_webhook_idx').on(table.webhookState, table.id)],
+);
+
+/** The last alert mail per subject: reserved here, atomically, before a mail is sent (one per subject per hour). */
+export const alertSubjectMails = sqliteTable('alert_subject_mails', {
+  subject: text('subject').primaryKey(),
+  lastMailAt: integer('last_mail_at', { mode: 'timestamp_ms' }),
+});
 
 export type SmtpServerRow = typeof smtpServers.$inferSelect;
 export type NewSmtpServerRow = typeof smtpServers.$inferInsert;

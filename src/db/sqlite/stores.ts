@@ -15,6 +15,8 @@ import { createSqliteDepartmentStore } from './departments.js';
 import { createSqliteApiTokenStore } from './api-tokens.js';
 import { createSqliteOutboxStore } from './outbox.js';
 import { createSqliteHealthCheckStore } from './health-checks.js';
+import { createSqliteAlertStore } from './alerts.js';
+import { createSqliteMetricsStore } from './metrics.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -35,6 +37,8 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     apiTokens: createSqliteApiTokenStore(db, lock),
     outbox: createSqliteOutboxStore(db, sqlite, lock),
     healthChecks: createSqliteHealthCheckStore(db, lock),
+    alerts: createSqliteAlertStore(db, lock),
+    metrics: createSqliteMetricsStore(db),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {
