@@ -5,6 +5,7 @@ import type { ProbeResultStore } from '../smtp-probe/store.js';
 import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '../auth/store.js';
 import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 import type { OutboxStore } from '../outbox/store.js';
+import type { DashboardStore } from '../dashboard/store.js';
 import type { LogoStore } from '../signature/store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -31,6 +32,8 @@ export interface Stores {
   readonly throttle: ThrottleStore;
   readonly apiTokens: ApiTokenStore;
   readonly outbox: OutboxStore;
+  /** The dashboard's counts (kept by the outbox store as it writes) and its servers' health. */
+  readonly dashboard: DashboardStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

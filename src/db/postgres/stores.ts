@@ -11,6 +11,7 @@ import { StoreUnavailableError } from '../failures.js';
 import { createPostgresDepartmentStore } from './departments.js';
 import { createPostgresApiTokenStore } from './api-tokens.js';
 import { createPostgresOutboxStore } from './outbox.js';
+import { createPostgresDashboardStore } from './dashboard.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
@@ -32,6 +33,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     throttle: createPostgresThrottleStore(db),
     apiTokens: createPostgresApiTokenStore(db),
     outbox: createPostgresOutboxStore(db),
+    dashboard: createPostgresDashboardStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));

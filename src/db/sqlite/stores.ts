@@ -14,6 +14,7 @@ import { createSqliteServerStore } from './servers.js';
 import { createSqliteDepartmentStore } from './departments.js';
 import { createSqliteApiTokenStore } from './api-tokens.js';
 import { createSqliteOutboxStore } from './outbox.js';
+import { createSqliteDashboardStore } from './dashboard.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -33,6 +34,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     throttle: createSqliteThrottleStore(db, lock),
     apiTokens: createSqliteApiTokenStore(db, lock),
     outbox: createSqliteOutboxStore(db, sqlite, lock),
+    dashboard: createSqliteDashboardStore(db),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {
