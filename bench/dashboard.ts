@@ -1,0 +1,99 @@
+// The Tableau de bord over 1,000,000 logged messages (BENCH_DASHBOARD_MESSAGES), beside the server list page over
+// 10,000 servers measured in the same run: the goal is a dashboard answering in at most twice the list's time.
+// The messages are written with bulk SQL on SQLite (the outbox's accept trigger counts them as they land) and their
+// outcomes counted by the outbox store's own helper, as the worker's settle does; the page then reads the counts only.
+//   benchDashboard(helpers, listLatency)   (from bench/run.ts; BENCH_SKIP_DASHBOARD=1 skips it)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { dashboardOf } from '../src/dashboard/service.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
+import { createSqliteDashboardCounters } from '../src/db/sqlite/dashboard.js';
+import { createSqliteStores } from '../src/db/sqlite/stores.js';
+import { percentile } from './listing.js';
+import { seedBenchDatabase } from './seed.js';
+
+const messageCount = Number(process.env.BENCH_DASHBOARD_MESSAGES) || 1_000_000;
+
+/** `count` messages over the last 14 days in the three departments: 2 % failed, 1 % waiting for a retry, the rest sent. */
+export function seedBenchMessages(file: string, count: number, now = Date.now()): void {
+  const handle = openDatabase(file);
+  try {
+    const span = 14 * 86_400_000;
+    handle.sqlite.exec('BEGIN');
+    handle.sqlite
+      .prepare(
+        `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < @count)
+         INSERT INTO outbox_messages (public_id, department_code, origin_kind, origin_id, origin_name, to_addresses, subject, message_id, status,
+           attempt_count, round_count, search_text, accepted_at, updated_at, sent_at, last_reply)
+         SELECT 'bench-' || i, CASE i % 3 WHEN 0 THEN 'achat' WHEN 1 THEN 'vente' ELSE 'production' END, 'token', 1, 'ERP',
+           '["client' || (i % 997) || '@exemple.fr"]', 'Devis ' || i, '<bench-' || i || '@relais.test>',
+           CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 97 = 0 THEN 'retry' ELSE 'sent' END, 1, 1, 'client devis ' || i,
+           @now - (i * @span / @count), @now - (i * @span / @count) + 1000,
+           CASE WHEN i % 50 = 0 OR i % 97 = 0 THEN NULL ELSE @now - (i * @span / @count) + 150 + (i * 7919) % 4000 END,
+           CASE WHEN i % 50 = 0 THEN '550 5.1.1 No such user' ELSE '250 2.0.0 Ok' END
+         FROM seq`,
+      )
+      .run({ count, now, span });
+    // Counted as the worker's settle counts them: the outbox store's helper, a group of messages at a time.
+    const counters = createSqliteDashboardCounters(handle.sqlite);
+    const ids = handle.sqlite.prepare(`SELECT id FROM outbox_messages WHERE id > ? ORDER BY id LIMIT 20000`).pluck();
+    for (let last = 0; ; ) {
+      const batch = ids.all(last) as number[];
+      if (batch.length === 0) break;
+      counters.recordSettled(batch);
+      last = batch[batch.length - 1]!;
+    }
+    handle.sqlite.exec('COMMIT');
+    handle.sqlite.exec('ANALYZE');
+  } finally {
+    handle.close();
+  }
+}
+
+export interface BenchHelpers {
+  start(script: string, env: Record<string, string>): Promise<{ child: import('node:child_process').ChildProcess; address: string }>;
+  stop(child: import('node:child_process').ChildProcess): Promise<void>;
+  browserCookies(base: string): Promise<string>;
+  browserHeaders(cookie: string): Record<string, string>;
+  load(url: string, headers?: Record<string, string>): Promise<{ requests: { average: number }; latency: { mean: number; p50: number; p99: number } }>;
+  relaisEnv(file: string): Record<string, string>;
+}
+
+/** Rows for the benchmark's table: the dashboard page under load and its reads alone, against the list page's latency. */
+export async function benchDashboard(helpers: BenchHelpers, list: { mean: number; p50: number }): Promise<string[][]> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'relais-bench-dashboard-'));
+  try {
+    const file = path.join(work, 'dashboard-1m.sqlite');
+    const seeded = performance.now();
+    seedBenchDatabase(file, 12);
+    seedBenchMessages(file, messageCount);
+    const seedSeconds = (performance.now() - seeded) / 1000;
+
+    const relais = await helpers.start('serve.ts', helpers.relaisEnv(file));
+    const cookie = await helpers.browserCookies(relais.address);
+    const page = await helpers.load(`${relais.address}/tableau-de-bord`, helpers.browserHeaders(cookie));
+    await helpers.stop(relais.child);
+
+    // The reads alone, in this process: what the page asks the stores for, without HTTP, rendering or compression.
+    const handle = openDatabase(file);
+    const stores = createSqliteStores(handle);
+    const times: number[] = [];
+    for (let round = 0; round < 220; round++) {
+      const begun = performance.now();
+      await dashboardOf(stores);
+      if (round >= 20) times.push(performance.now() - begun);
+    }
+    await stores.close();
+    times.sort((a, b) => a - b);
+
+    const ratio = page.latency.mean / list.mean;
+    return [
+      [`dashboard page over ${messageCount.toLocaleString('en')} messages (seeded in ${seedSeconds.toFixed(1)} s)`, `${Math.round(page.requests.average)} req/s`, `mean ${page.latency.mean.toFixed(1)} ms, p50 ${page.latency.p50} ms, p99 ${page.latency.p99} ms`],
+      ['  ratio dashboard / list page (mean latency, same run)', `${ratio.toFixed(2)}×`, `list mean ${list.mean.toFixed(1)} ms; goal ≤ 2×`],
+      ['  of which the stores’ reads (counts, routes, servers; in process)', `p95 ${percentile(times, 95).toFixed(2)} ms`, `p50 ${percentile(times, 50).toFixed(2)} ms, max ${times.at(-1)!.toFixed(2)} ms`],
+    ];
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
