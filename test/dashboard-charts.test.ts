@@ -1,5 +1,7 @@
 // The dashboard's SVG charts: well-formed for an empty history, one day and a busy one (many departments and hours),
 // their bars and points as many as the numbers in the tables; on the page, over a history written through the stores.
+import fs from 'node:fs';
+import pg from 'pg';
 import t from 'tap';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { formatDuration, hourlyChart, latencyChart } from '../src/dashboard/charts.js';
@@ -180,4 +182,30 @@ await forEachStore(t, 'the page over a busy history written through the stores: 
   const latencyDay = new RegExp(`<tr data-day="${new Date(current - (current % dayMs)).toISOString()}">\\s*<th scope="row">[^<]*</th>\\s*<td><a [^>]*>(\\d+)</a></td>\\s*<td>([^<]+)</td>`).exec(page.body);
   t.ok(latencyDay, 'today in the latency table');
   t.match(latencyDay?.[2], /^1 s$|^1,0 s$/, 'a second from acceptance to delivery');
+
+  // The migration's backfill (messages logged before the dashboard) counts the same as the outbox did, row for row.
+  const kept = async () => ({
+    hourly: (await app.stores.dashboard.hourly(new Date(0))).map((r) => `${r.department}|${r.hour.getTime()}|${r.outcome}|${r.count}`).sort(),
+    latency: (await app.stores.dashboard.latency(new Date(0))).map((r) => `${r.department}|${r.day.getTime()}|${r.bucket}|${r.count}`).sort(),
+  });
+  const before = await kept();
+  t.ok(before.hourly.length > 50 && before.latency.length > 0);
+  const migration = fs.readFileSync(new URL(`../migrations/${store.kind}/${store.kind === 'sqlite' ? '0012' : '0010'}_dashboard-counts.sql`, import.meta.url), 'utf8');
+  const backfill = migration.split('--> statement-breakpoint').filter((statement) => /^\s*(--[^\n]*\n)*\s*INSERT INTO/i.test(statement));
+  t.equal(backfill.length, 2, 'two backfill statements');
+  if (store.kind === 'sqlite') {
+    const db = (app as unknown as { database: { sqlite: import('better-sqlite3').Database } }).database.sqlite;
+    db.exec('DELETE FROM dashboard_hourly_counts; DELETE FROM dashboard_latency_counts;');
+    for (const statement of backfill) db.exec(statement);
+  } else {
+    const client = new pg.Client({ connectionString: store.url });
+    await client.connect();
+    try {
+      await client.query('DELETE FROM dashboard_hourly_counts; DELETE FROM dashboard_latency_counts;');
+      for (const statement of backfill) await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  }
+  t.same(await kept(), before, 'the backfill gives the counts the outbox kept');
 });
