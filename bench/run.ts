@@ -190,8 +190,8 @@ try {
 
   // BENCH_SKIP_DASHBOARD=1: without the dashboard over 1,000,000 messages (BENCH_DASHBOARD_MESSAGES).
   if (process.env.BENCH_SKIP_DASHBOARD !== '1') {
-    console.log('\nDashboard: its page over the logged messages beside the list page above (same run):');
-    const dashboard = await benchDashboard({ start, stop, browserCookies, browserHeaders, load, relaisEnv }, list.latency);
+    console.log('\nDashboard: its page over the logged messages and the list page, loaded in turn (same run):');
+    const dashboard = await benchDashboard({ start, stop, browserCookies, browserHeaders, load, relaisEnv }, small);
     for (const [what, value, note] of dashboard) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
   }
 

@@ -74,6 +74,9 @@ export function hourlyChart({ id, title, hours, hourLabel, t }: HourlyChartInput
     parts.push(`<text x="${x.toFixed(1)}" y="${height - 8}">${escapeHtml(hourLabel(hour))}</text>`);
   });
   parts.push(`</g>`);
+  // One group per outcome holds its fill and stroke: each bar is then only its rectangle.
+  const bars: Record<(typeof stackedOutcomes)[number], string[]> = { sent: [], retried: [], failed: [] };
+  const ticks: string[] = [];
   hours.forEach(({ counts }, i) => {
     const x = left + i * slot + (slot - barW) / 2;
     let base = 0;
@@ -82,14 +85,18 @@ export function hourlyChart({ id, title, hours, hourLabel, t }: HourlyChartInput
       if (n <= 0) continue;
       const y1 = y(base + n);
       const h = y(base) - y1;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${barW.toFixed(1)}" height="${Math.max(h, 0.5).toFixed(1)}" fill="${fills[outcome](id)}" stroke="${colours[outcome]}" stroke-width="0.5"/>`);
+      bars[outcome].push(`<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${barW.toFixed(1)}" height="${Math.max(h, 0.5).toFixed(1)}"/>`);
       base += n;
     }
     if (counts.accepted > 0) {
-      const ya = y(counts.accepted);
-      parts.push(`<line x1="${x.toFixed(1)}" y1="${ya.toFixed(1)}" x2="${(x + barW).toFixed(1)}" y2="${ya.toFixed(1)}" stroke="${colours.accepted}" stroke-width="2"/>`);
+      const ya = y(counts.accepted).toFixed(1);
+      ticks.push(`<line x1="${x.toFixed(1)}" y1="${ya}" x2="${(x + barW).toFixed(1)}" y2="${ya}"/>`);
     }
   });
+  for (const outcome of stackedOutcomes) {
+    if (bars[outcome].length) parts.push(`<g fill="${fills[outcome](id)}" stroke="${colours[outcome]}" stroke-width="0.5">${bars[outcome].join('')}</g>`);
+  }
+  if (ticks.length) parts.push(`<g stroke="${colours.accepted}" stroke-width="2">${ticks.join('')}</g>`);
   parts.push(`</svg>`);
   return parts.join('');
 }
@@ -108,8 +115,15 @@ export function hourlyLegend(t: T): string {
 }
 
 /** 850 ms, 1.2 s, 3.5 min, 2.0 h: a latency in words short enough for a table cell. */
+const durationFormats = new Map<string, Intl.NumberFormat>();
+
 export function formatDuration(ms: number, locale: string): string {
-  const num = (n: number, digits: number) => n.toLocaleString(locale === 'fr' ? 'fr-FR' : 'en-GB', { maximumFractionDigits: digits });
+  const num = (n: number, digits: number) => {
+    const key = `${locale}${digits}`;
+    let format = durationFormats.get(key);
+    if (!format) durationFormats.set(key, (format = new Intl.NumberFormat(locale === 'fr' ? 'fr-FR' : 'en-GB', { maximumFractionDigits: digits })));
+    return format.format(n);
+  };
   if (ms < 1000) return `${num(Math.round(ms), 0)} ms`;
   if (ms < 60_000) return `${num(ms / 1000, 1)} s`;
   if (ms < 3_600_000) return `${num(ms / 60_000, 1)} min`;

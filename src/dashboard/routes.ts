@@ -8,14 +8,29 @@ import type { Outcome } from './store.js';
 /** The send log's status for an outcome of the counts ('' for every status: accepted). */
 const statusOf: Record<Outcome, string> = { accepted: '', sent: 'sent', retried: 'retry', failed: 'failed' };
 
+const numberFormats = { fr: new Intl.NumberFormat('fr-FR'), en: new Intl.NumberFormat('en-GB') };
+
+/** 2026-12-01T14:00Z: the counts' hours and days are whole minutes, and the log reads this form. */
+const isoMinutes = new Map<number, string>();
+function isoMinute(at: Date): string {
+  let iso = isoMinutes.get(at.getTime());
+  if (iso === undefined) {
+    iso = `${at.toISOString().slice(0, 16)}Z`;
+    // The page asks for the same few hundred hours again and again: remember them, boundedly.
+    if (isoMinutes.size > 5000) isoMinutes.clear();
+    isoMinutes.set(at.getTime(), iso);
+  }
+  return iso;
+}
+
 /** A link to the send log filtered as the counts are kept: by department, status and time of acceptance. */
 export function logLink(filters: { department?: string; outcome?: Outcome; server?: number; since?: Date; until?: Date }): string {
   const params = new URLSearchParams();
   if (filters.outcome && statusOf[filters.outcome]) params.set('status', statusOf[filters.outcome]);
   if (filters.department) params.set('department', filters.department);
   if (filters.server !== undefined) params.set('server', String(filters.server));
-  if (filters.since) params.set('since', filters.since.toISOString());
-  if (filters.until) params.set('until', filters.until.toISOString());
+  if (filters.since) params.set('since', isoMinute(filters.since));
+  if (filters.until) params.set('until', isoMinute(filters.until));
   const query = params.toString();
   return query ? `/messages?${query}` : '/messages';
 }
@@ -26,8 +41,15 @@ export async function dashboardRoutes(app: FastifyInstance) {
     const dashboard = await dashboardOf(app.stores);
     const t = request.t as (key: string, params?: Record<string, string | number>) => string;
     const locale = request.locale;
-    const hourLabel = (hour: Date) => formatDateTime(locale, hour).slice(11);
-    const dayLabel = (day: Date) => formatDateTime(locale, day).slice(0, 5);
+    // Each hour is shown several times (chart, tables): formatted once per view.
+    const formatted = new Map<number, string>();
+    const when = (at: Date) => {
+      let text = formatted.get(at.getTime());
+      if (text === undefined) formatted.set(at.getTime(), (text = formatDateTime(locale, at)));
+      return text;
+    };
+    const hourLabel = (hour: Date) => when(hour).slice(11);
+    const dayLabel = (day: Date) => when(day).slice(0, 5);
     const chartOf = (panel: DepartmentPanel) =>
       hourlyChart({ id: `hourly-${panel.department.code}`, title: t('dashboard.hourly.chartTitle', { department: panel.department.name }), hours: panel.hours, hourLabel, t });
     return reply.page('dashboard/index', {
@@ -38,6 +60,8 @@ export async function dashboardRoutes(app: FastifyInstance) {
       latencyChart: latencyChart({ id: 'latency', title: t('dashboard.latency.title'), days: dashboard.latency, dayLabel, locale, t }),
       latencyLegend: latencyLegend(t),
       formatDuration: (ms: number) => formatDuration(ms, locale),
+      formatNumber: (value: number) => numberFormats[locale].format(value),
+      formatDateTime: (at: Date | null) => (at ? when(at) : ''),
       hourLabel,
       dayLabel,
       logLink,

@@ -6,6 +6,8 @@ import { dayMs, dayOf, hourMs, hourOf, quantileOf } from './latency.js';
 import { outcomes, type Outcome, type ServerHealth } from './store.js';
 
 export const chartHours = 48;
+/** A department's servers shown on its card (in its order, the sending one always among them); its page lists them all. */
+export const routeEntriesShown = 8;
 export const latencyDays = 14;
 
 export type Counts = Record<Outcome, number>;
@@ -23,6 +25,8 @@ export interface DepartmentPanel {
   department: Department;
   warning: RouteWarning | null;
   servers: RouteEntry[];
+  /** Servers that serve it beyond those shown (see routeEntriesShown). */
+  moreServers: number;
   /** Messages accepted since `daySince` (24 h) and `weekSince` (7 days), by what became of them. */
   day: Counts;
   week: Counts;
@@ -64,13 +68,20 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   const weekSince = new Date(currentHour - (7 * 24 - 1) * hourMs);
   const chartSince = currentHour - (chartHours - 1) * hourMs;
   const latencySince = new Date(dayOf(now) - (latencyDays - 1) * dayMs);
-  const [routes, hourly, latency] = await Promise.all([
+  const [routes, hourly, totals, latency] = await Promise.all([
     allRoutes(stores.departments, now),
-    stores.dashboard.hourly(weekSince),
+    stores.dashboard.hourly(new Date(chartSince)),
+    stores.dashboard.totals(daySince, weekSince),
     stores.dashboard.latency(latencySince),
   ]);
 
-  const serverIds = [...new Set(routes.flatMap((route) => route.servers.map((server) => server.id)))];
+  const shownRoutes = routes.map((route) => {
+    const shown = route.servers.slice(0, routeEntriesShown);
+    const sending = route.usable[0];
+    if (sending && !shown.includes(sending)) shown[shown.length - 1] = sending;
+    return shown;
+  });
+  const serverIds = [...new Set(shownRoutes.flatMap((shown) => shown.map((server) => server.id)))];
   const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
   const health = new Map(healthRows.map((row) => [row.id, row]));
   const hours = Array.from({ length: chartHours }, (_, i) => new Date(chartSince + i * hourMs));
@@ -82,10 +93,10 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
     byDepartment.set(row.department, rows);
   }
 
-  const departments = routes.map((route): DepartmentPanel => {
+  const departments = routes.map((route, index): DepartmentPanel => {
     const usable = new Set(route.usable.map((server) => server.id));
     const sendingId = route.usable[0]?.id;
-    const servers = route.servers.map((server): RouteEntry => ({
+    const servers = shownRoutes[index]!.map((server): RouteEntry => ({
       id: server.id,
       title: server.title,
       state: stateOf(server.skip),
@@ -93,20 +104,23 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
     }));
     const day = zero();
     const week = zero();
+    for (const total of totals) {
+      if (total.department !== route.department.code) continue;
+      day[total.outcome] += total.day;
+      week[total.outcome] += total.week;
+    }
     const perHour = new Map<number, Counts>(hours.map((hour) => [hour.getTime(), zero()]));
     for (const row of byDepartment.get(route.department.code) ?? []) {
-      const at = row.hour.getTime();
-      week[row.outcome] += row.count;
-      if (at >= daySince.getTime()) day[row.outcome] += row.count;
-      const slot = perHour.get(at);
+      const slot = perHour.get(row.hour.getTime());
       if (slot) slot[row.outcome] += row.count;
     }
-    const successes = route.servers.map((server) => health.get(server.id)?.lastSuccessAt?.getTime() ?? 0);
+    const successes = servers.map((server) => health.get(server.id)?.lastSuccessAt?.getTime() ?? 0);
     const last = Math.max(0, ...successes);
     return {
       department: route.department,
       warning: warningOf(route),
       servers,
+      moreServers: route.servers.length - servers.length,
       day,
       week,
       lastSuccessAt: last > 0 ? new Date(last) : null,

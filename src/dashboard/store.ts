@@ -11,9 +11,8 @@ export interface HourlyCount {
   count: number;
 }
 
-/** Messages of a department accepted on `day` (UTC) and delivered with a latency in `bucket` (src/dashboard/latency.ts). */
+/** Messages accepted on `day` (UTC, every department) and delivered with a latency in `bucket` (src/dashboard/latency.ts). */
 export interface LatencyCount {
-  department: string;
   day: Date;
   bucket: number;
   count: number;
@@ -43,8 +42,20 @@ export interface ServerHealth {
  * The dashboard's counts. The outbox stores keep them in the same transactions as the messages' state changes
  * (recordAccepted / recordSettled in src/db/<dialect>/dashboard.ts); this reads them, never the log.
  */
+/** A department's messages of one outcome accepted since `daySince` (day) and since `weekSince` (week). */
+export interface OutcomeTotal {
+  department: string;
+  outcome: Outcome;
+  day: number;
+  week: number;
+}
+
 export interface DashboardStore {
+  /** Every (department, hour, outcome) count from the hour `since` on. */
   hourly(since: Date): Promise<HourlyCount[]>;
+  /** Summed in the database: one row per department and outcome. */
+  totals(daySince: Date, weekSince: Date): Promise<OutcomeTotal[]>;
+  /** Summed over the departments: one row per day and bucket. */
   latency(since: Date): Promise<LatencyCount[]>;
   servers(ids: readonly number[], minute: Date): Promise<ServerHealth[]>;
 }

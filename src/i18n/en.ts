@@ -914,6 +914,7 @@ export const en: Record<MessageKey, string> = {
   'dashboard.route.none': 'No server serves this department.',
   'dashboard.route.sending': 'Sends now',
   'dashboard.route.backup': 'Backup {n}',
+  'dashboard.route.more': 'And {count} more servers: the department’s page shows them all',
   'dashboard.route.skipped': 'Not used',
   'dashboard.state.ok': 'OK',
   'dashboard.state.down': 'Down',

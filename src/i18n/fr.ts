@@ -925,6 +925,7 @@ export const fr = {
   'dashboard.route.none': 'Aucun serveur ne sert ce service.',
   'dashboard.route.sending': 'Envoie maintenant',
   'dashboard.route.backup': 'Secours {n}',
+  'dashboard.route.more': 'Et {count} autres serveurs : la page du service les montre tous',
   'dashboard.route.skipped': 'Non utilisé',
   'dashboard.state.ok': 'OK',
   'dashboard.state.down': 'En panne',

@@ -1,6 +1,6 @@
 import { and, asc, gte, inArray, sql } from 'drizzle-orm';
 import type { DashboardStore, Outcome } from '../../dashboard/store.js';
-import { dashboardHourlyCounts as hourly, dashboardLatencyCounts as latency, smtpSendSlots, smtpServers } from './schema.js';
+import { dashboardHourlyCounts as hourly, smtpSendSlots, smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
 /**
@@ -31,6 +31,13 @@ export async function recordSettled(db: PgExecutor, ids: readonly number[]): Pro
     ON CONFLICT (day, department_code, bucket) DO UPDATE SET count = dashboard_latency_counts.count + excluded.count`);
 }
 
+/** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
+export async function recordRequeued(db: PgExecutor, id: number): Promise<void> {
+  await db.execute(sql`
+    UPDATE dashboard_hourly_counts SET count = count - 1
+    WHERE outcome = 'failed' AND (department_code, hour) IN (SELECT department_code, accepted_at - accepted_at % 3600000 FROM outbox_messages WHERE id = ${id})`);
+}
+
 export function createPostgresDashboardStore(db: PgExecutor): DashboardStore {
   return {
     async hourly(since) {
@@ -42,12 +49,17 @@ export function createPostgresDashboardStore(db: PgExecutor): DashboardStore {
       return rows.map((row) => ({ ...row, outcome: row.outcome as Outcome }));
     },
 
+    async totals(daySince, weekSince) {
+      const { rows } = await db.execute<{ department: string; outcome: Outcome; day: string; week: string }>(sql`
+        SELECT department_code AS department, outcome, sum(count) FILTER (WHERE hour >= ${daySince.getTime()}) AS day, sum(count) AS week
+        FROM dashboard_hourly_counts WHERE hour >= ${weekSince.getTime()} GROUP BY department_code, outcome`);
+      return rows.map((row) => ({ department: row.department, outcome: row.outcome, day: Number(row.day ?? 0), week: Number(row.week) }));
+    },
+
     async latency(since) {
-      return db
-        .select({ department: latency.departmentCode, day: latency.day, bucket: latency.bucket, count: latency.count })
-        .from(latency)
-        .where(gte(latency.day, since))
-        .orderBy(asc(latency.day), asc(latency.bucket));
+      const { rows } = await db.execute<{ day: string; bucket: number; count: string }>(sql`
+        SELECT day, bucket, sum(count) AS count FROM dashboard_latency_counts WHERE day >= ${since.getTime()} GROUP BY day, bucket ORDER BY day, bucket`);
+      return rows.map((row) => ({ day: new Date(Number(row.day)), bucket: Number(row.bucket), count: Number(row.count) }));
     },
 
     async servers(ids, minute) {

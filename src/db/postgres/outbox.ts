@@ -4,7 +4,7 @@ import type { OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
-import { recordSettled } from './dashboard.js';
+import { recordRequeued, recordSettled } from './dashboard.js';
 import { isUniqueViolation } from './errors.js';
 import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
@@ -168,6 +168,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
         .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
         .returning({ id: m.id });
+      if (rows[0]) await recordRequeued(db, rows[0].id);
       return rows.length > 0;
     },
 

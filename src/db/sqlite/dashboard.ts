@@ -1,8 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { and, asc, gte, inArray, sql } from 'drizzle-orm';
-import type { DashboardStore, Outcome } from '../../dashboard/store.js';
+import { and, inArray, sql } from 'drizzle-orm';
+import type { DashboardStore, Outcome, OutcomeTotal } from '../../dashboard/store.js';
 import type { Db } from './client.js';
-import { dashboardHourlyCounts as hourly, dashboardLatencyCounts as latency, smtpSendSlots, smtpServers } from './schema.js';
+import { smtpSendSlots, smtpServers } from './schema.js';
 
 /**
  * The counters the outbox keeps as it writes: called inside its transactions (insert, settle, settleMany), so a
@@ -12,6 +12,8 @@ export interface SqliteDashboardCounters {
   recordAccepted(departmentCode: string, acceptedAt: Date): void;
   /** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
   recordSettled(ids: readonly number[]): void;
+  /** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
+  recordRequeued(id: number): void;
 }
 
 export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): SqliteDashboardCounters {
@@ -32,7 +34,14 @@ export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): S
     FROM outbox_messages WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sent' AND sent_at IS NOT NULL
     GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET count = count + excluded.count`);
+  const requeued = sqlite.prepare(`
+    UPDATE dashboard_hourly_counts SET count = count - 1
+    WHERE outcome = 'failed' AND (department_code, hour) IN (
+      SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 3600000 FROM outbox_messages WHERE id = ?)`);
   return {
+    recordRequeued(id) {
+      requeued.run(id);
+    },
     recordAccepted(departmentCode, acceptedAt) {
       const ms = acceptedAt.getTime();
       accepted.run(departmentCode, ms - (ms % 3_600_000));
@@ -46,25 +55,26 @@ export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): S
   };
 }
 
-export function createSqliteDashboardStore(db: Db): DashboardStore {
+export function createSqliteDashboardStore(db: Db, sqlite: BetterSqlite3.Database): DashboardStore {
+  // Plain prepared statements: these read a few thousand small rows for every view of the page.
+  const hourlyRows = sqlite.prepare(`SELECT department_code AS department, hour, outcome, count FROM dashboard_hourly_counts WHERE hour >= ? ORDER BY hour`);
+  const totalRows = sqlite.prepare(`
+    SELECT department_code AS department, outcome, sum(CASE WHEN hour >= @day THEN count ELSE 0 END) AS day, sum(count) AS week
+    FROM dashboard_hourly_counts WHERE hour >= @week GROUP BY department_code, outcome`);
+  const latencyRows = sqlite.prepare(`SELECT day, bucket, sum(count) AS count FROM dashboard_latency_counts WHERE day >= ? GROUP BY day, bucket ORDER BY day, bucket`);
   return {
     async hourly(since) {
-      const rows = db
-        .select({ department: hourly.departmentCode, hour: hourly.hour, outcome: hourly.outcome, count: hourly.count })
-        .from(hourly)
-        .where(gte(hourly.hour, since))
-        .orderBy(asc(hourly.hour))
-        .all();
-      return rows.map((row) => ({ ...row, outcome: row.outcome as Outcome }));
+      const rows = hourlyRows.all(since.getTime()) as { department: string; hour: number; outcome: Outcome; count: number }[];
+      return rows.map((row) => ({ ...row, hour: new Date(row.hour) }));
+    },
+
+    async totals(daySince, weekSince) {
+      return totalRows.all({ day: daySince.getTime(), week: weekSince.getTime() }) as OutcomeTotal[];
     },
 
     async latency(since) {
-      return db
-        .select({ department: latency.departmentCode, day: latency.day, bucket: latency.bucket, count: latency.count })
-        .from(latency)
-        .where(gte(latency.day, since))
-        .orderBy(asc(latency.day), asc(latency.bucket))
-        .all();
+      const rows = latencyRows.all(since.getTime()) as { day: number; bucket: number; count: number }[];
+      return rows.map((row) => ({ ...row, day: new Date(row.day) }));
     },
 
     async servers(ids, minute) {

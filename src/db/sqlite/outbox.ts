@@ -219,13 +219,15 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async requeue(publicId, now) {
-      return lock.run(() => {
-        const result = db
+      return atomically(() => {
+        const row = db
           .update(m)
           .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
           .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
-          .run();
-        return result.changes > 0;
+          .returning({ id: m.id })
+          .get();
+        if (row) dashboard.recordRequeued(row.id);
+        return row !== undefined;
       });
     },
 

@@ -34,7 +34,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     throttle: createSqliteThrottleStore(db, lock),
     apiTokens: createSqliteApiTokenStore(db, lock),
     outbox: createSqliteOutboxStore(db, sqlite, lock),
-    dashboard: createSqliteDashboardStore(db),
+    dashboard: createSqliteDashboardStore(db, sqlite),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {
