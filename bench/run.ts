@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchDashboard } from './dashboard.js';
 import { benchExports } from './export.js';
 import { benchSending } from './sending.js';
 import { benchListings, postgresUnreachable, seedBenchPostgres } from './listing.js';
@@ -188,6 +189,13 @@ try {
     );
   }
   for (const [what, value, note] of rows) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+
+  // BENCH_SKIP_DASHBOARD=1: without the dashboard over 1,000,000 messages (BENCH_DASHBOARD_MESSAGES).
+  if (process.env.BENCH_SKIP_DASHBOARD !== '1') {
+    console.log('\nDashboard: its page over the logged messages and the list page, loaded in turn (same run):');
+    const dashboard = await benchDashboard({ start, stop, browserCookies, browserHeaders, load, relaisEnv }, small);
+    for (const [what, value, note] of dashboard) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+  }
 
   // The same servers on PostgreSQL, and the list's queries on both stores side by side (in this process).
   const unreachable = await postgresUnreachable();

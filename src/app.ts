@@ -42,6 +42,7 @@ import { userRoutes } from './users/routes.js';
 import { sendingAlertsPlugin } from './send-log/alerts.js';
 import { sendLogExportRoutes } from './send-log/export.js';
 import { sendLogRoutes } from './send-log/routes.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { testEmailRoutes } from './test-email/routes.js';
 import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { isApiUrl, routeAccess, type Access } from './web/access.js';
@@ -332,6 +333,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   await app.register(apiPlugin);
   await app.register(sendLogExportRoutes);
   await app.register(sendLogRoutes);
+  await app.register(dashboardRoutes);
   await app.register(testEmailRoutes);
   await app.register(alertRoutes);
   await app.register(metricsRoutes);

@@ -114,6 +114,8 @@ export async function copySqliteToPostgres(options: { from: string; to: string }
       source.sqlite.exec('BEGIN');
       await client.query('BEGIN');
       try {
+        // The dashboard's counts are copied as they are: the trigger that counts accepted messages must not count them again.
+        await client.query(`SET LOCAL relais.copying = 'on'`);
         const occupied = await tablesWithData(client, tables);
         if (occupied.length > 0) {
           throw new CopyRefusedError(`${redactUrl(options.to)} already holds data (${occupied.join(', ')}); copy only into an empty database`);

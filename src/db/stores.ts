@@ -6,6 +6,7 @@ import type { SessionStore, SetupTokenStore, ThrottleStore, UserStore } from '..
 import type { DepartmentStore, ServerStore } from '../smtp-servers/store.js';
 import type { OutboxStore } from '../outbox/store.js';
 import type { HealthCheckStore } from '../health-checks/store.js';
+import type { DashboardStore } from '../dashboard/store.js';
 import type { LogoStore } from '../signature/store.js';
 import type { AlertStore } from '../alerts/store.js';
 import type { MetricsStore } from '../metrics/store.js';
@@ -40,6 +41,8 @@ export interface Stores {
   readonly alerts: AlertStore;
   /** The counts /metrics exposes (src/metrics/). */
   readonly metrics: MetricsStore;
+  /** The dashboard's counts (kept by the outbox store as it writes) and its servers' health. */
+  readonly dashboard: DashboardStore;
   /**
    * Runs fn in one transaction: every store reached through `tx` reads and writes inside it, and all of it lands or none.
    * Keep slow work (password hashing, SMTP) outside. A transaction opened inside another joins it.

@@ -74,6 +74,8 @@ export interface MessageListQuery {
   departments?: readonly string[];
   serverId?: number;
   since?: Date;
+  /** Accepted before this moment. */
+  until?: Date;
   /** Words searched in the recipients and the subject. */
   q?: string;
   page?: number;

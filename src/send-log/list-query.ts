@@ -12,8 +12,18 @@ export interface LogState {
   department: string;
   /** A server's id in digits; '' for every server. */
   server: string;
+  /** Accepted at or after this moment / before this one (ISO 8601, UTC: the dashboard's links); '' for no bound. */
+  since: string;
+  until: string;
   page: number;
   perPage: number;
+}
+
+/** An ISO 8601 UTC moment (2026-12-01T14:00Z, seconds and milliseconds optional) as its canonical form; '' otherwise. */
+function momentFrom(raw: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/.test(raw)) return '';
+  const at = new Date(raw);
+  return Number.isNaN(at.getTime()) ? '' : at.toISOString();
 }
 
 function first(value: unknown): string {
@@ -32,6 +42,8 @@ export function logStateFrom(query: Record<string, unknown>): LogState {
     status: (messageStatuses as readonly string[]).includes(status) ? (status as MessageStatus) : '',
     department: /^[a-z0-9][a-z0-9_-]{0,39}$/.test(department) ? department : '',
     server: /^[1-9]\d{0,15}$/.test(server) ? server : '',
+    since: momentFrom(first(query.since).trim()),
+    until: momentFrom(first(query.until).trim()),
     page: Number.isFinite(page) && page > 0 ? page : 1,
     perPage: (logPerPageChoices as readonly number[]).includes(perPage) ? perPage : defaultLogPerPage,
   };
@@ -44,10 +56,12 @@ export function outboxQueryOf(state: LogState): MessageListQuery {
     status: state.status || undefined,
     department: state.department || undefined,
     serverId: state.server ? Number(state.server) : undefined,
+    since: state.since ? new Date(state.since) : undefined,
+    until: state.until ? new Date(state.until) : undefined,
   };
 }
 
-export const logFilterNames = ['status', 'department', 'server'] as const;
+export const logFilterNames = ['status', 'department', 'server', 'since', 'until'] as const;
 
 /** A URL for this state with some parts changed; defaults are left out to keep URLs short. */
 export function logUrl(state: LogState, changes: Partial<LogState> = {}, base = '/messages'): string {

@@ -4,6 +4,7 @@ import type { OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
+import { recordRequeued, recordSettled } from './dashboard.js';
 import { isUniqueViolation } from './errors.js';
 import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
@@ -54,6 +55,7 @@ function whereOf(query: MessageListQuery): SQL | undefined {
   else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
   if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
   if (query.since) conditions.push(gte(m.acceptedAt, query.since));
+  if (query.until) conditions.push(lt(m.acceptedAt, query.until));
   if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
   return conditions.length ? and(...conditions) : undefined;
 }
@@ -166,6 +168,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
         .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
         .returning({ id: m.id });
+      if (rows[0]) await recordRequeued(db, rows[0].id);
       return rows.length > 0;
     },
 
@@ -255,6 +258,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       const kept = new Set(rows.map((row) => Number(row.id)));
       const attempts = settlements.filter(({ id }) => kept.has(id)).flatMap(({ id, settlement }) => settlement.attempts.map((a) => ({ ...a, messageId: id })));
       if (attempts.length) await db.insert(outboxAttempts).values(attempts);
+      await recordSettled(db, [...kept]);
       return settlements.map(({ id }) => kept.has(id));
     },
 

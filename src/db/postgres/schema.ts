@@ -392,3 +392,30 @@ export const alertSubjectMails = pgTable('alert_subject_mails', {
   subject: text('subject').primaryKey(),
   lastMailAt: timestampMs('last_mail_at'),
 });
+
+/**
+ * The dashboard's counts, kept by the outbox as messages change state (never recomputed from the log): messages per
+ * department, hour of acceptance and outcome (accepted, sent, retried, failed).
+ */
+export const dashboardHourlyCounts = pgTable(
+  'dashboard_hourly_counts',
+  {
+    departmentCode: text('department_code').notNull(),
+    hour: timestampMs('hour').notNull(),
+    outcome: text('outcome', { enum: ['accepted', 'sent', 'retried', 'failed'] }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.hour, table.departmentCode, table.outcome] })],
+);
+
+/** Delivered messages per department, day of acceptance and latency bucket (accepted → sent, log scale: src/dashboard/latency.ts). */
+export const dashboardLatencyCounts = pgTable(
+  'dashboard_latency_counts',
+  {
+    departmentCode: text('department_code').notNull(),
+    day: timestampMs('day').notNull(),
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.day, table.departmentCode, table.bucket] })],
+);

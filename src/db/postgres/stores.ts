@@ -14,6 +14,7 @@ import { createPostgresOutboxStore } from './outbox.js';
 import { createPostgresHealthCheckStore } from './health-checks.js';
 import { createPostgresAlertStore } from './alerts.js';
 import { createPostgresMetricsStore } from './metrics.js';
+import { createPostgresDashboardStore } from './dashboard.js';
 import { createPostgresListingCache, createPostgresServerStore, type PostgresListingCache } from './servers.js';
 import { isConnectionError, type PgDb, type PostgresHandle } from './client.js';
 
@@ -38,6 +39,7 @@ function storesOn(db: PgExecutor, handle: PostgresHandle, listings: PostgresList
     healthChecks: createPostgresHealthCheckStore(db),
     alerts: createPostgresAlertStore(db),
     metrics: createPostgresMetricsStore(db),
+    dashboard: createPostgresDashboardStore(db),
     transaction(fn) {
       if (inTransaction) return fn(stores);
       return handle.transaction((tx) => fn(storesOn(tx, handle, listings, true)));

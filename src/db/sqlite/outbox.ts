@@ -6,6 +6,7 @@ import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
 import type { Db } from './client.js';
+import { createSqliteDashboardCounters } from './dashboard.js';
 import { isUniqueViolation } from './errors.js';
 import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
 import type { WriteLock } from './write-lock.js';
@@ -35,6 +36,7 @@ function whereOf(query: MessageListQuery): SQL | undefined {
   else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
   if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
   if (query.since) conditions.push(gte(m.acceptedAt, query.since));
+  if (query.until) conditions.push(lt(m.acceptedAt, query.until));
   if (query.q) conditions.push(sql`${m.searchText} LIKE ${likePattern(query.q)} ESCAPE '\\'`);
   return conditions.length ? and(...conditions) : undefined;
 }
@@ -43,6 +45,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
   // better-sqlite3 nests it as a savepoint inside stores.transaction's BEGIN.
   const atomically = <T>(fn: () => T): Promise<T> => lock.run(() => sqlite.transaction(fn)());
   const $ = (name: string) => sql.placeholder(name);
+  const dashboard = createSqliteDashboardCounters(sqlite);
   // Prepared once: a busy outbox runs these for every message, and preparing costs more than running them.
   const insertMessage = db
     .insert(m)
@@ -216,13 +219,15 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async requeue(publicId, now) {
-      return lock.run(() => {
-        const result = db
+      return atomically(() => {
+        const row = db
           .update(m)
           .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
           .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
-          .run();
-        return result.changes > 0;
+          .returning({ id: m.id })
+          .get();
+        if (row) dashboard.recordRequeued(row.id);
+        return row !== undefined;
       });
     },
 
@@ -250,11 +255,19 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async settle(id, owner, s, now) {
-      return atomically(() => settleOne(id, owner, s, now));
+      return atomically(() => {
+        const kept = settleOne(id, owner, s, now);
+        if (kept) dashboard.recordSettled([id]);
+        return kept;
+      });
     },
 
     async settleMany(owner, settlements, now) {
-      return atomically(() => settlements.map(({ id, settlement }) => settleOne(id, owner, settlement, now)));
+      return atomically(() => {
+        const kept = settlements.map(({ id, settlement }) => settleOne(id, owner, settlement, now));
+        dashboard.recordSettled(settlements.filter((_, i) => kept[i]).map(({ id }) => id));
+        return kept;
+      });
     },
 
     async handBack(owner, now) {

@@ -434,3 +434,30 @@ export type NewSmtpServerRow = typeof smtpServers.$inferInsert;
 export type Department = typeof departments.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+
+/**
+ * The dashboard's counts, kept by the outbox as messages change state (never recomputed from the log): messages per
+ * department, hour of acceptance and outcome (accepted, sent, retried, failed).
+ */
+export const dashboardHourlyCounts = sqliteTable(
+  'dashboard_hourly_counts',
+  {
+    departmentCode: text('department_code').notNull(),
+    hour: integer('hour', { mode: 'timestamp_ms' }).notNull(),
+    outcome: text('outcome', { enum: ['accepted', 'sent', 'retried', 'failed'] }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.hour, table.departmentCode, table.outcome] })],
+);
+
+/** Delivered messages per department, day of acceptance and latency bucket (accepted → sent, log scale: src/dashboard/latency.ts). */
+export const dashboardLatencyCounts = sqliteTable(
+  'dashboard_latency_counts',
+  {
+    departmentCode: text('department_code').notNull(),
+    day: integer('day', { mode: 'timestamp_ms' }).notNull(),
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.day, table.departmentCode, table.bucket] })],
+);

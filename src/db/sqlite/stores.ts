@@ -17,6 +17,7 @@ import { createSqliteOutboxStore } from './outbox.js';
 import { createSqliteHealthCheckStore } from './health-checks.js';
 import { createSqliteAlertStore } from './alerts.js';
 import { createSqliteMetricsStore } from './metrics.js';
+import { createSqliteDashboardStore } from './dashboard.js';
 
 /** The stores on one SQLite file: one connection, writes and transactions in turn (see write-lock.ts). */
 export function createSqliteStores(handle: DatabaseHandle): Stores {
@@ -39,6 +40,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     healthChecks: createSqliteHealthCheckStore(db, lock),
     alerts: createSqliteAlertStore(db, lock),
     metrics: createSqliteMetricsStore(db),
+    dashboard: createSqliteDashboardStore(db, sqlite),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {

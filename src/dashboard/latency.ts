@@ -1,0 +1,40 @@
+// Delivery latencies (accepted → sent) are counted in log-scale buckets: bucket b holds [e^(b/20), e^((b+1)/20)) ms.
+// Each bucket is 5 % wider than the last, so a percentile read at a bucket's middle is off by 2.5 % at most.
+
+export const bucketsPerE = 20;
+export const hourMs = 3_600_000;
+export const dayMs = 86_400_000;
+
+/** The same formula the stores write in SQL (floor(ln(max(ms, 1)) * 20)). */
+export function bucketOf(latencyMs: number): number {
+  return Math.floor(Math.log(Math.max(latencyMs, 1)) * bucketsPerE);
+}
+
+/** The middle of a bucket (geometric), in milliseconds. */
+export function bucketMiddle(bucket: number): number {
+  return Math.exp((bucket + 0.5) / bucketsPerE);
+}
+
+/** The q-quantile (0 < q ≤ 1) of a histogram { bucket → count }; null when it is empty. */
+export function quantileOf(histogram: ReadonlyMap<number, number>, q: number): number | null {
+  const buckets = [...histogram.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => a - b);
+  const total = buckets.reduce((sum, [, n]) => sum + n, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (const [bucket, n] of buckets) {
+    seen += n;
+    if (seen >= rank) return bucketMiddle(bucket);
+  }
+  return bucketMiddle(buckets[buckets.length - 1]![0]);
+}
+
+export function hourOf(at: Date | number): number {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  return ms - (ms % hourMs);
+}
+
+export function dayOf(at: Date | number): number {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  return ms - (ms % dayMs);
+}

@@ -1,0 +1,153 @@
+import type { Stores } from '../db/stores.js';
+import { allRoutes, warningOf, type RouteWarning, type SkipReason } from '../departments/routing.js';
+import type { Department } from '../departments/store.js';
+import { minuteOf } from '../outbox/rows.js';
+import { dayMs, dayOf, hourMs, hourOf, quantileOf } from './latency.js';
+import { outcomes, type Outcome, type ServerHealth } from './store.js';
+
+export const chartHours = 48;
+/** A department's servers shown on its card (in its order, the sending one always among them); its page lists them all. */
+export const routeEntriesShown = 8;
+export const latencyDays = 14;
+
+export type Counts = Record<Outcome, number>;
+export type ServerState = 'ok' | 'down' | 'unconfirmed' | 'inactive';
+
+export interface RouteEntry {
+  id: number;
+  title: string;
+  state: ServerState;
+  /** sending: the one that sends now; backup: the next ones in order; skipped: serves it but would not be used now. */
+  role: 'sending' | 'backup' | 'skipped';
+}
+
+export interface DepartmentPanel {
+  department: Department;
+  warning: RouteWarning | null;
+  servers: RouteEntry[];
+  /** Servers that serve it beyond those shown (see routeEntriesShown). */
+  moreServers: number;
+  /** Messages accepted since `daySince` (24 h) and `weekSince` (7 days), by what became of them. */
+  day: Counts;
+  week: Counts;
+  /** The last message one of its servers took (any department's). */
+  lastSuccessAt: Date | null;
+  /** Per hour of the chart (oldest first), its counts. */
+  hours: { hour: Date; counts: Counts }[];
+}
+
+export interface LatencyDay {
+  day: Date;
+  delivered: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+export interface Dashboard {
+  now: Date;
+  /** Start of the 24 h and 7 day windows (whole hours, as the counts are kept), for the send log's `since`. */
+  daySince: Date;
+  weekSince: Date;
+  departments: DepartmentPanel[];
+  servers: (ServerHealth & { state: ServerState })[];
+  /** The chart's hours, oldest first. */
+  hours: Date[];
+  latency: LatencyDay[];
+}
+
+const zero = (): Counts => ({ accepted: 0, sent: 0, retried: 0, failed: 0 });
+
+export function stateOf(skip: SkipReason | null): ServerState {
+  return skip ?? 'ok';
+}
+
+/** Everything the dashboard shows, read from the kept counts and the routing: never from the log's rows. */
+export async function dashboardOf(stores: Stores, now = new Date()): Promise<Dashboard> {
+  const currentHour = hourOf(now);
+  const daySince = new Date(currentHour - 23 * hourMs);
+  const weekSince = new Date(currentHour - (7 * 24 - 1) * hourMs);
+  const chartSince = currentHour - (chartHours - 1) * hourMs;
+  const latencySince = new Date(dayOf(now) - (latencyDays - 1) * dayMs);
+  const [routes, hourly, totals, latency] = await Promise.all([
+    allRoutes(stores.departments, now),
+    stores.dashboard.hourly(new Date(chartSince)),
+    stores.dashboard.totals(daySince, weekSince),
+    stores.dashboard.latency(latencySince),
+  ]);
+
+  const shownRoutes = routes.map((route) => {
+    const shown = route.servers.slice(0, routeEntriesShown);
+    const sending = route.usable[0];
+    if (sending && !shown.includes(sending)) shown[shown.length - 1] = sending;
+    return shown;
+  });
+  const serverIds = [...new Set(shownRoutes.flatMap((shown) => shown.map((server) => server.id)))];
+  const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
+  const health = new Map(healthRows.map((row) => [row.id, row]));
+  const hours = Array.from({ length: chartHours }, (_, i) => new Date(chartSince + i * hourMs));
+
+  const byDepartment = new Map<string, typeof hourly>();
+  for (const row of hourly) {
+    const rows = byDepartment.get(row.department) ?? [];
+    rows.push(row);
+    byDepartment.set(row.department, rows);
+  }
+
+  const departments = routes.map((route, index): DepartmentPanel => {
+    const usable = new Set(route.usable.map((server) => server.id));
+    const sendingId = route.usable[0]?.id;
+    const servers = shownRoutes[index]!.map((server): RouteEntry => ({
+      id: server.id,
+      title: server.title,
+      state: stateOf(server.skip),
+      role: server.id === sendingId ? 'sending' : usable.has(server.id) ? 'backup' : 'skipped',
+    }));
+    const day = zero();
+    const week = zero();
+    for (const total of totals) {
+      if (total.department !== route.department.code) continue;
+      day[total.outcome] += total.day;
+      week[total.outcome] += total.week;
+    }
+    const perHour = new Map<number, Counts>(hours.map((hour) => [hour.getTime(), zero()]));
+    for (const row of byDepartment.get(route.department.code) ?? []) {
+      const slot = perHour.get(row.hour.getTime());
+      if (slot) slot[row.outcome] += row.count;
+    }
+    const successes = servers.map((server) => health.get(server.id)?.lastSuccessAt?.getTime() ?? 0);
+    const last = Math.max(0, ...successes);
+    return {
+      department: route.department,
+      warning: warningOf(route),
+      servers,
+      moreServers: route.servers.length - servers.length,
+      day,
+      week,
+      lastSuccessAt: last > 0 ? new Date(last) : null,
+      hours: hours.map((hour) => ({ hour, counts: perHour.get(hour.getTime())! })),
+    };
+  });
+
+  const histograms = new Map<number, Map<number, number>>();
+  for (const row of latency) {
+    const histogram = histograms.get(row.day.getTime()) ?? new Map<number, number>();
+    histogram.set(row.bucket, (histogram.get(row.bucket) ?? 0) + row.count);
+    histograms.set(row.day.getTime(), histogram);
+  }
+  const latencyDaysList = Array.from({ length: latencyDays }, (_, i) => {
+    const day = latencySince.getTime() + i * dayMs;
+    const histogram = histograms.get(day) ?? new Map<number, number>();
+    const delivered = [...histogram.values()].reduce((sum, n) => sum + n, 0);
+    return { day: new Date(day), delivered, p50Ms: quantileOf(histogram, 0.5), p95Ms: quantileOf(histogram, 0.95) };
+  });
+
+  const skipOf = new Map(routes.flatMap((route) => route.servers.map((server) => [server.id, server.skip] as const)));
+  const servers = serverIds.flatMap((id) => {
+    const row = health.get(id);
+    return row ? [{ ...row, state: stateOf(skipOf.get(id) ?? null) }] : [];
+  });
+
+  return { now, daySince, weekSince, departments, servers, hours, latency: latencyDaysList };
+}
+
+export { outcomes };

@@ -1,0 +1,61 @@
+import type { ConfirmationStatus } from '../confirmation/store.js';
+
+export type Outcome = 'accepted' | 'sent' | 'retried' | 'failed';
+export const outcomes = ['accepted', 'sent', 'retried', 'failed'] as const satisfies readonly Outcome[];
+
+/** Messages of a department accepted in the hour starting at `hour`, by what became of them. */
+export interface HourlyCount {
+  department: string;
+  hour: Date;
+  outcome: Outcome;
+  count: number;
+}
+
+/** Messages accepted on `day` (UTC, every department) and delivered with a latency in `bucket` (src/dashboard/latency.ts). */
+export interface LatencyCount {
+  day: Date;
+  bucket: number;
+  count: number;
+}
+
+/** A server as the dashboard shows it: its state, its last test, send and error, and its rate limit's use this minute. */
+export interface ServerHealth {
+  id: number;
+  title: string;
+  host: string;
+  active: boolean;
+  confirmationStatus: ConfirmationStatus;
+  downUntil: Date | null;
+  consecutiveFailures: number;
+  lastTestAt: Date | null;
+  lastTestOk: boolean | null;
+  lastTestSummary: string | null;
+  lastSuccessAt: Date | null;
+  lastErrorAt: Date | null;
+  lastError: string | null;
+  rateLimitPerMinute: number | null;
+  /** Messages handed to it in the minute starting at `minute`. */
+  usedThisMinute: number;
+}
+
+/**
+ * The dashboard's counts. The outbox stores keep them in the same transactions as the messages' state changes
+ * (recordAccepted / recordSettled in src/db/<dialect>/dashboard.ts); this reads them, never the log.
+ */
+/** A department's messages of one outcome accepted since `daySince` (day) and since `weekSince` (week). */
+export interface OutcomeTotal {
+  department: string;
+  outcome: Outcome;
+  day: number;
+  week: number;
+}
+
+export interface DashboardStore {
+  /** Every (department, hour, outcome) count from the hour `since` on. */
+  hourly(since: Date): Promise<HourlyCount[]>;
+  /** Summed in the database: one row per department and outcome. */
+  totals(daySince: Date, weekSince: Date): Promise<OutcomeTotal[]>;
+  /** Summed over the departments: one row per day and bucket. */
+  latency(since: Date): Promise<LatencyCount[]>;
+  servers(ids: readonly number[], minute: Date): Promise<ServerHealth[]>;
+}

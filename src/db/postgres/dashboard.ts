@@ -1,0 +1,91 @@
+import { and, asc, gte, inArray, sql } from 'drizzle-orm';
+import type { DashboardStore, Outcome } from '../../dashboard/store.js';
+import { dashboardHourlyCounts as hourly, smtpSendSlots, smtpServers } from './schema.js';
+import type { PgExecutor } from './stores.js';
+
+/**
+ * The dashboard's counters, written by the outbox store on its own executor, inside the transaction that changes the
+ * messages (insert, settleMany): one statement per table, whatever the number of messages.
+ */
+export async function recordAccepted(db: PgExecutor, departmentCode: string, acceptedAt: Date): Promise<void> {
+  const ms = acceptedAt.getTime();
+  await db.execute(sql`
+    INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count) VALUES (${departmentCode}, ${ms - (ms % 3_600_000)}, 'accepted', 1)
+    ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count`);
+}
+
+/** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
+export async function recordSettled(db: PgExecutor, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const list = sql`(SELECT value::int FROM json_array_elements_text(${JSON.stringify(ids)}::json))`;
+  await db.execute(sql`
+    WITH settled AS (SELECT department_code, accepted_at, sent_at, status FROM outbox_messages WHERE id IN ${list} AND status IN ('sent', 'retry', 'failed')),
+    counted AS (
+      INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
+      SELECT department_code, accepted_at - accepted_at % 3600000, CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
+      FROM settled GROUP BY 1, 2, 3
+      ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count)
+    INSERT INTO dashboard_latency_counts (department_code, day, bucket, count)
+    SELECT department_code, accepted_at - accepted_at % 86400000, floor(ln(greatest(sent_at - accepted_at, 1)) * 20)::int, count(*)
+    FROM settled WHERE status = 'sent' AND sent_at IS NOT NULL GROUP BY 1, 2, 3
+    ON CONFLICT (day, department_code, bucket) DO UPDATE SET count = dashboard_latency_counts.count + excluded.count`);
+}
+
+/** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
+export async function recordRequeued(db: PgExecutor, id: number): Promise<void> {
+  await db.execute(sql`
+    UPDATE dashboard_hourly_counts SET count = count - 1
+    WHERE outcome = 'failed' AND (department_code, hour) IN (SELECT department_code, accepted_at - accepted_at % 3600000 FROM outbox_messages WHERE id = ${id})`);
+}
+
+export function createPostgresDashboardStore(db: PgExecutor): DashboardStore {
+  return {
+    async hourly(since) {
+      const rows = await db
+        .select({ department: hourly.departmentCode, hour: hourly.hour, outcome: hourly.outcome, count: hourly.count })
+        .from(hourly)
+        .where(gte(hourly.hour, since))
+        .orderBy(asc(hourly.hour));
+      return rows.map((row) => ({ ...row, outcome: row.outcome as Outcome }));
+    },
+
+    async totals(daySince, weekSince) {
+      const { rows } = await db.execute<{ department: string; outcome: Outcome; day: string; week: string }>(sql`
+        SELECT department_code AS department, outcome, sum(count) FILTER (WHERE hour >= ${daySince.getTime()}) AS day, sum(count) AS week
+        FROM dashboard_hourly_counts WHERE hour >= ${weekSince.getTime()} GROUP BY department_code, outcome`);
+      return rows.map((row) => ({ department: row.department, outcome: row.outcome, day: Number(row.day ?? 0), week: Number(row.week) }));
+    },
+
+    async latency(since) {
+      const { rows } = await db.execute<{ day: string; bucket: number; count: string }>(sql`
+        SELECT day, bucket, sum(count) AS count FROM dashboard_latency_counts WHERE day >= ${since.getTime()} GROUP BY day, bucket ORDER BY day, bucket`);
+      return rows.map((row) => ({ day: new Date(Number(row.day)), bucket: Number(row.bucket), count: Number(row.count) }));
+    },
+
+    async servers(ids, minute) {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .select({
+          id: smtpServers.id,
+          title: smtpServers.title,
+          host: smtpServers.host,
+          active: smtpServers.active,
+          confirmationStatus: smtpServers.confirmationStatus,
+          downUntil: smtpServers.downUntil,
+          consecutiveFailures: smtpServers.consecutiveFailures,
+          lastTestAt: smtpServers.lastTestAt,
+          lastTestOk: smtpServers.lastTestOk,
+          lastTestSummary: smtpServers.lastTestSummary,
+          lastSuccessAt: smtpServers.lastSuccessAt,
+          lastErrorAt: smtpServers.lastErrorAt,
+          lastError: smtpServers.lastError,
+          rateLimitPerMinute: smtpServers.rateLimitPerMinute,
+          usedThisMinute: sql<number>`coalesce(${smtpSendSlots.used}, 0)`,
+        })
+        .from(smtpServers)
+        .leftJoin(smtpSendSlots, and(sql`${smtpSendSlots.serverId} = ${smtpServers.id}`, sql`${smtpSendSlots.windowStart} = ${minute.getTime()}`))
+        .where(inArray(smtpServers.id, [...ids]));
+      return rows.map((row) => ({ ...row, usedThisMinute: Number(row.usedThisMinute) }));
+    },
+  };
+}
