@@ -83,9 +83,9 @@ await forEachStore(t, 'a server that goes down makes one alert mail and one webh
   t.match(body, 'Le serveur « Vente SMTP » est en panne');
   t.match(body, 'Service not available');
   t.match(body, 'Le service « Vente » n’a plus aucun serveur utilisable');
-  t.match(body, `http://relais.test/smtp-servers/${venteId}`, 'a link to the server page');
+  t.match(body, `http://relais.test/smtp-servers/${venteId}/edit`, 'a link to the server page');
   t.match(body, 'http://relais.test/departments/vente');
-  t.match(String(first.mail.html), `href="http://relais.test/smtp-servers/${venteId}"`, 'the HTML part links too');
+  t.match(String(first.mail.html), `href="http://relais.test/smtp-servers/${venteId}/edit"`, 'the HTML part links too');
   t.same(first.envelope.rcptTo.map((r) => r.address), ['veille@exemple.fr'], 'only the administrator who opted in');
   t.equal(first.envelope.mailFrom && first.envelope.mailFrom.address, 'alertes-smtp@exemple.fr', 'sent through the alert server, never the failed one');
   t.equal(vente.messages.length, 1, 'the failed server received nothing more');

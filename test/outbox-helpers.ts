@@ -48,7 +48,7 @@ export function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessa
 /** A confirmed server for these departments, written through the stores (its confirmation as if proven). */
 export async function sendingServerFor(
   stores: Stores,
-  options: { title: string; port: number; departments?: string[]; usage?: 'default' | 'custom'; rateLimitPerMinute?: number | null; host?: string },
+  options: { title: string; port: number; departments?: string[]; usage?: 'default' | 'custom'; rateLimitPerMinute?: number | null; host?: string; security?: 'none' | 'tls' | 'starttls' },
 ): Promise<number> {
   const { title } = options;
   const id = await stores.servers.insert({
@@ -57,7 +57,7 @@ export async function sendingServerFor(
     titleSort: title.toLowerCase(),
     host: options.host ?? '127.0.0.1',
     port: options.port,
-    security: 'none',
+    security: options.security ?? 'none',
     authentication: 'none',
     email: `${title.toLowerCase().replace(/\W+/g, '-')}@exemple.fr`,
     senderName: `Service ${title}`,

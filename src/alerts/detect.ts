@@ -1,5 +1,6 @@
 import type { Stores } from '../db/stores.js';
 import { allRoutes } from '../departments/routing.js';
+import { certificateWarningOf, type CertificateThreshold } from '../health-checks/certificates.js';
 import type { AlertKind, AlertParams, NewAlertEvent } from './store.js';
 
 /** A subject as a watch sees it now, and what a change from another state means. */
@@ -8,12 +9,12 @@ export interface Observation {
   state: string;
   /** The event for a change from `previous` to `state`; null when that change is not worth telling. */
   eventFor(previous: string): { kind: AlertKind; params: AlertParams } | null;
+  /** The state assumed before a subject's first sighting; absent, the first sighting is the baseline and tells nothing. */
+  assumedBefore?: string;
 }
 
 /**
- * One source of changes compared against the snapshot. Another kind (the health checks' certificate thresholds:
- * subject `certificate:<server id>`, state the threshold crossed, event kind 'certificate') is one more entry in
- * `alertWatches`; nothing else changes.
+ * One source of changes compared against the snapshot; another kind of change is one more entry in `alertWatches`.
  */
 export interface AlertWatch {
   /** The subjects it owns: those of the snapshot it no longer sees are dropped without an event. */
@@ -65,7 +66,56 @@ export const departmentWatch: AlertWatch = {
   },
 };
 
-export const alertWatches: AlertWatch[] = [serverWatch, departmentWatch];
+const thresholdOrder: (CertificateThreshold | 'ok')[] = ['ok', 30, 14, 7, 'expired'];
+
+/**
+ * A certificate the scheduled checks kept (src/health-checks/): told when it crosses a threshold towards expiry
+ * (30, 14, 7 days, expired) or when its issuer changed. State: the threshold reached, then when the issuer last changed.
+ * A server with no certificate kept yet is « none », and so is one never observed: a first certificate near expiry is told.
+ */
+export const certificateWatch: AlertWatch = {
+  prefix: 'certificate:',
+  async observe(stores, now) {
+    const servers = (await stores.alerts.serverHealth()).filter((server) => server.active);
+    const certificates = await stores.healthChecks.certificatesOf(servers.map((server) => server.id));
+    return servers.map((server) => {
+      const certificate = certificates.get(server.id);
+      const warning = certificateWarningOf(certificate, now);
+      const threshold = warning?.threshold ?? 'ok';
+      const changedAt = certificate?.issuerChangedAt ? String(certificate.issuerChangedAt.getTime()) : '';
+      const state = certificate ? `${threshold}|${changedAt}` : 'none';
+      return {
+        subject: `certificate:${server.id}`,
+        state,
+        // A certificate already near expiry when first seen (a check ran before any pass) is told all the same.
+        assumedBefore: 'none',
+        eventFor: (previous) => {
+          if (!certificate) return null;
+          const [previousThreshold = 'ok', previousChangedAt = ''] = previous === 'none' ? [] : previous.split('|');
+          const rank = (value: string) => thresholdOrder.findIndex((t) => String(t) === value);
+          const crossed = threshold !== 'ok' && rank(String(threshold)) > rank(previousThreshold);
+          const issuerChanged = changedAt !== '' && changedAt !== previousChangedAt && Boolean(warning?.issuerChanged);
+          if (!crossed && !issuerChanged) return null;
+          return {
+            kind: 'certificate',
+            params: {
+              serverId: server.id,
+              title: server.title,
+              threshold: crossed ? String(threshold) : null,
+              daysLeft: warning?.daysLeft ?? null,
+              validTo: certificate.validTo?.toISOString() ?? null,
+              issuerChangedAt: issuerChanged ? certificate.issuerChangedAt!.toISOString() : null,
+              issuer: certificate.issuer,
+              previousIssuer: certificate.previousIssuer,
+            },
+          };
+        },
+      };
+    });
+  },
+};
+
+export const alertWatches: AlertWatch[] = [serverWatch, departmentWatch, certificateWatch];
 
 /** Failed messages are read this long after they failed: a settlement committed a little late is not skipped by the cursor. */
 export const failedSettleMarginMs = 1000;
@@ -86,7 +136,7 @@ export async function detectChanges(stores: Stores, now: Date, options: { watche
     for (const watch of watches) {
       for (const observation of await watch.observe(tx, now)) {
         seen.add(observation.subject);
-        const before = previous.get(observation.subject);
+        const before = previous.get(observation.subject) ?? observation.assumedBefore;
         if (before === observation.state) continue;
         changed.push({ subject: observation.subject, state: observation.state });
         // First seen (a new server, the very first pass): its state is the baseline, not a change.

@@ -14,6 +14,21 @@ export function localeOf(value: string | null): Locale {
   return isLocale(value) ? value : 'fr';
 }
 
+/** The certificate's news in words: the threshold crossed, an issuer change, or both. */
+function certificateDetail(t: Translate, locale: Locale, p: AlertEvent['params']): string {
+  const parts: string[] = [];
+  const validTo = typeof p.validTo === 'string' ? formatDateTime(locale, new Date(p.validTo)) : '';
+  if (p.threshold === 'expired') parts.push(t('certificate.expired', { at: validTo }));
+  else if (p.threshold !== null && p.threshold !== undefined) {
+    const days = Number(p.daysLeft);
+    parts.push(days <= 0 ? t('certificate.expiringToday', { at: validTo }) : t('certificate.expiring', { days, at: validTo }));
+  }
+  if (typeof p.issuerChangedAt === 'string') {
+    parts.push(t('certificate.issuerChanged', { at: formatDateTime(locale, new Date(p.issuerChangedAt)), previous: String(p.previousIssuer ?? ''), issuer: String(p.issuer ?? '') }));
+  }
+  return parts.join(' ');
+}
+
 function sentence(t: Translate, locale: Locale, event: AlertEvent): string {
   const p = event.params;
   const text = (value: unknown) => (value === null || value === undefined || value === '' ? t('alertMail.noError') : String(value));
@@ -29,14 +44,14 @@ function sentence(t: Translate, locale: Locale, event: AlertEvent): string {
     case 'messageFailed':
       return t('alertMail.event.messageFailed', { subject: text(p.subject), department: text(p.department), reply: text(p.reply) });
     case 'certificate':
-      return t('alertMail.event.certificate', { title: text(p.title), detail: text(p.detail) });
+      return t('alertMail.event.certificate', { title: text(p.title), detail: certificateDetail(t, locale, p) });
   }
 }
 
 /** Where the event's link goes: the server's page, the department's, the message in the send log. */
 export function linkOf(publicUrl: string, event: AlertEvent): string {
   const p = event.params;
-  if (event.kind === 'serverDown' || event.kind === 'serverUp' || event.kind === 'certificate') return `${publicUrl}/smtp-servers/${Number(p.serverId)}`;
+  if (event.kind === 'serverDown' || event.kind === 'serverUp' || event.kind === 'certificate') return `${publicUrl}/smtp-servers/${Number(p.serverId)}/edit`;
   if (event.kind === 'departmentNoServer' || event.kind === 'departmentRestored') return `${publicUrl}/departments/${encodeURIComponent(String(p.code))}`;
   return `${publicUrl}/messages/${encodeURIComponent(String(p.publicId))}`;
 }

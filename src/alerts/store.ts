@@ -3,7 +3,7 @@ import type { ConfirmationStatus } from '../confirmation/store.js';
 // The alerts' rows as the stores see them (src/db/sqlite/alerts.ts, src/db/postgres/alerts.ts); the rules are in
 // detect.ts (what counts as a change) and dispatch.ts (who is told, how, how often).
 
-/** certificate: reserved for the health checks' expiry thresholds (added by whoever plugs them in, see detect.ts). */
+/** certificate: a kept certificate crossed an expiry threshold or changed issuer (src/health-checks/). */
 export type AlertKind = 'serverDown' | 'serverUp' | 'departmentNoServer' | 'departmentRestored' | 'messageFailed' | 'certificate';
 export const alertKinds: readonly AlertKind[] = ['serverDown', 'serverUp', 'departmentNoServer', 'departmentRestored', 'messageFailed', 'certificate'];
 

@@ -1,6 +1,7 @@
 import type { Stores } from '../db/stores.js';
 import { allRoutes, warningOf, type RouteWarning, type SkipReason } from '../departments/routing.js';
 import type { Department } from '../departments/store.js';
+import { certificateWarningOf, type CertificateWarning } from '../health-checks/certificates.js';
 import { minuteOf } from '../outbox/rows.js';
 import { dayMs, dayOf, hourMs, hourOf, quantileOf } from './latency.js';
 import { outcomes, type Outcome, type ServerHealth } from './store.js';
@@ -19,6 +20,8 @@ export interface RouteEntry {
   state: ServerState;
   /** sending: the one that sends now; backup: the next ones in order; skipped: serves it but would not be used now. */
   role: 'sending' | 'backup' | 'skipped';
+  /** What the scheduled checks flag about its certificate (expiring, expired, issuer changed); null: nothing. */
+  certificate: CertificateWarning | null;
 }
 
 export interface DepartmentPanel {
@@ -49,7 +52,7 @@ export interface Dashboard {
   daySince: Date;
   weekSince: Date;
   departments: DepartmentPanel[];
-  servers: (ServerHealth & { state: ServerState })[];
+  servers: (ServerHealth & { state: ServerState; certificateValidTo: Date | null; certificate: CertificateWarning | null })[];
   /** The chart's hours, oldest first. */
   hours: Date[];
   latency: LatencyDay[];
@@ -84,6 +87,8 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   const serverIds = [...new Set(shownRoutes.flatMap((shown) => shown.map((server) => server.id)))];
   const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
   const health = new Map(healthRows.map((row) => [row.id, row]));
+  const certificates = await stores.healthChecks.certificatesOf(serverIds);
+  const certificateOf = (id: number) => certificateWarningOf(certificates.get(id), now);
   const hours = Array.from({ length: chartHours }, (_, i) => new Date(chartSince + i * hourMs));
 
   const byDepartment = new Map<string, typeof hourly>();
@@ -101,6 +106,7 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
       title: server.title,
       state: stateOf(server.skip),
       role: server.id === sendingId ? 'sending' : usable.has(server.id) ? 'backup' : 'skipped',
+      certificate: certificateOf(server.id),
     }));
     const day = zero();
     const week = zero();
@@ -144,7 +150,7 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   const skipOf = new Map(routes.flatMap((route) => route.servers.map((server) => [server.id, server.skip] as const)));
   const servers = serverIds.flatMap((id) => {
     const row = health.get(id);
-    return row ? [{ ...row, state: stateOf(skipOf.get(id) ?? null) }] : [];
+    return row ? [{ ...row, state: stateOf(skipOf.get(id) ?? null), certificateValidTo: certificates.get(id)?.validTo ?? null, certificate: certificateOf(id) }] : [];
   });
 
   return { now, daySince, weekSince, departments, servers, hours, latency: latencyDaysList };

@@ -1,3 +1,4 @@
+import type { KeptCertificate } from '../health-checks/store.js';
 import type { MetricsSnapshot } from './store.js';
 
 type Labels = Record<string, string>;
@@ -18,7 +19,7 @@ function family(name: string, type: 'gauge' | 'counter', help: string, samples: 
 }
 
 /** The Prometheus text exposition (version 0.0.4) of what the stores hold now. */
-export function renderMetrics(snapshot: MetricsSnapshot, now: Date): string {
+export function renderMetrics(snapshot: MetricsSnapshot, now: Date, certificates: ReadonlyMap<number, KeptCertificate> = new Map()): string {
   const titles = new Map(snapshot.servers.map((s) => [s.id, s.title]));
   const serverLabels = (id: number | null): Labels => ({ server_id: id === null ? '' : String(id), server: id === null ? '' : (titles.get(id) ?? '') });
   const seconds = (date: Date) => Math.round(date.getTime() / 1000);
@@ -56,6 +57,14 @@ export function renderMetrics(snapshot: MetricsSnapshot, now: Date): string {
       'gauge',
       'Whether each active server is « en panne » now (skipped by the routing after failures in a row): 1 or 0.',
       snapshot.servers.filter((s) => s.active).map((s) => ({ labels: serverLabels(s.id), value: s.downUntil && s.downUntil.getTime() > now.getTime() ? 1 : 0 })),
+    ),
+    family(
+      'relais_server_certificate_expiry_days',
+      'gauge',
+      'Days left before the certificate the scheduled checks last saw expires (negative once expired; absent: none seen).',
+      snapshot.servers
+        .filter((s) => s.active && certificates.get(s.id)?.validTo)
+        .map((s) => ({ labels: serverLabels(s.id), value: Math.floor(((certificates.get(s.id)!.validTo!.getTime() - now.getTime()) / 86_400_000) * 10) / 10 })),
     ),
     family('relais_servers_down', 'gauge', 'Active servers « en panne » now.', [
       { value: snapshot.servers.filter((s) => s.active && s.downUntil && s.downUntil.getTime() > now.getTime()).length },

@@ -22,7 +22,9 @@ export async function metricsRoutes(app: FastifyInstance) {
     if (!tokenMatches(request.headers.authorization, token)) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="relais-metrics"').type('text/plain; charset=utf-8').send('401 Unauthorized\n');
     }
-    const body = renderMetrics(await app.stores.metrics.snapshot(), new Date());
+    const snapshot = await app.stores.metrics.snapshot();
+    const certificates = await app.stores.healthChecks.certificatesOf(snapshot.servers.filter((s) => s.active).map((s) => s.id));
+    const body = renderMetrics(snapshot, new Date(), certificates);
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(body);
   });
 }
