@@ -126,8 +126,9 @@ try {
     RELAIS_SECRET: 'bench-secret',
     RELAIS_ADMIN_EMAIL: adminEmail,
     RELAIS_ADMIN_PASSWORD: adminPassword,
-    // The seeded servers are made up: no scheduled connection test during the measures.
+    // The seeded servers are made up: no scheduled connection test nor alert pass during the measures.
     RELAIS_HEALTH_CHECK_MINUTES: '0',
+    RELAIS_ALERT_INTERVAL_SECONDS: '0',
     NODE_ENV: 'production',
   });
 
