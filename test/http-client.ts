@@ -27,7 +27,7 @@ export interface RelaisProcess {
 /** Starts `node --import tsx src/server.ts` with `env` on a free port and waits for « Relais is ready ». */
 export function startRelaisProcess(env: Record<string, string>): Promise<RelaisProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RELAIS_HEALTH_CHECK_MINUTES: '0', ...env },
+    env: { ...process.env, NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RELAIS_HEALTH_CHECK_MINUTES: '0', RELAIS_ALERT_INTERVAL_SECONDS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: Record<string, unknown>[] = [];

@@ -85,6 +85,7 @@ export async function startRelais(dir: string, env: Record<string, string> = {})
     RELAIS_ADMIN_EMAIL: admin.email,
     RELAIS_ADMIN_PASSWORD: admin.password,
     RELAIS_HEALTH_CHECK_MINUTES: '0',
+    RELAIS_ALERT_INTERVAL_SECONDS: '0',
     ...testSmtpEnv,
     ...env,
   });
