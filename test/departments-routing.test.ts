@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { databaseFrom } from '../src/config.js';
 import { openStores } from '../src/db/open.js';
 import type { Stores } from '../src/db/stores.js';
-import { routeOf, serversFor } from '../src/departments/routing.js';
+import { departmentWarnings, routeOf, serversFor } from '../src/departments/routing.js';
 import { forEachStore, type TestStore } from './stores.js';
 
 async function storesFor(t: Test, store: TestStore) {
@@ -71,4 +71,38 @@ await forEachStore(t, 'a deleted server leaves the department orders; an added d
   t.same((await serversFor(stores.departments, 'production')).map((s) => s.id), [first]);
   const later = await addServer(stores, 'Général', 'default');
   for (const code of ['achat', 'vente', 'production']) t.ok((await serversFor(stores.departments, code)).some((s) => s.id === later), `${code} is served by the default server`);
+});
+
+await forEachStore(t, 'the warnings read the first usable servers with the same rule and order as the full route', async (t, store) => {
+  const stores = await storesFor(t, store);
+  const now = new Date();
+  const ids: number[] = [];
+  // Twelve servers in every state, custom and default, some placed: the short query must agree with routing.
+  for (let i = 0; i < 12; i++) ids.push(await addServer(stores, `S${i}`, i % 3 === 0 ? 'default' : 'custom', i % 2 ? ['vente'] : ['vente', 'achat']));
+  await stores.servers.update(ids[0]!, { active: false });
+  await stores.servers.update(ids[4]!, { confirmationStatus: 'pending' });
+  await stores.servers.update(ids[6]!, { downUntil: new Date(now.getTime() + 60_000) });
+  await stores.servers.update(ids[7]!, { downUntil: new Date(now.getTime() - 60_000) });
+  const vente = (await stores.departments.findByCode('vente'))!;
+  await stores.transaction((tx) => tx.departments.setOrder(vente.id, [ids[9]!, ids[6]!, ids[2]!]));
+  for (const code of ['vente', 'achat', 'production']) {
+    const department = (await stores.departments.findByCode(code))!;
+    const usable = (await serversFor(stores.departments, code, now)).map((s) => s.id);
+    for (const limit of [1, 2, 5]) {
+      t.same((await stores.departments.usableCandidates(department.id, now, limit)).map((s) => s.id), usable.slice(0, limit), `${code}, ${limit} at most`);
+    }
+  }
+  t.same((await stores.departments.usableCandidates(vente.id, now, 3)).map((s) => s.id), [ids[9], ids[2], ids[1]], 'placed first in their order, the one « en panne » skipped, then by id');
+
+  // Every server of Production deactivated but one: « no backup »; then none: « no server ».
+  const production = (await stores.departments.findByCode('production'))!;
+  const producing = (await serversFor(stores.departments, 'production', now)).map((s) => s.id);
+  for (const id of producing.slice(1)) await stores.servers.update(id, { active: false });
+  let warnings = await departmentWarnings(stores.departments, now);
+  t.same(warnings.map((w) => [w.department.code, w.warning, w.usable.map((s) => s.id)]), [['production', 'noBackup', [producing[0]]]]);
+  await stores.servers.update(producing[0]!, { confirmationStatus: 'pending' });
+  warnings = await departmentWarnings(stores.departments, now);
+  t.same(warnings.map((w) => [w.department.code, w.warning]), [['production', 'noServer']]);
+  await stores.departments.update(production.id, { active: false });
+  t.same(await departmentWarnings(stores.departments, now), [], 'a deactivated department warns of nothing');
 });

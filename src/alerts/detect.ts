@@ -1,5 +1,4 @@
 import type { Stores } from '../db/stores.js';
-import { allRoutes } from '../departments/routing.js';
 import { certificateWarningOf, type CertificateThreshold } from '../health-checks/certificates.js';
 import type { AlertKind, AlertParams, NewAlertEvent } from './store.js';
 
@@ -48,21 +47,23 @@ export const serverWatch: AlertWatch = {
 export const departmentWatch: AlertWatch = {
   prefix: 'department:',
   async observe(stores, now) {
-    return (await allRoutes(stores.departments, now))
-      .filter((route) => route.department.active)
-      .map((route) => {
-        const state = route.usable.length === 0 ? 'noServer' : 'ok';
-        const params = { code: route.department.code, name: route.department.name };
-        return {
-          subject: `department:${route.department.code}`,
-          state,
-          eventFor: (previous) => {
-            if (state === 'noServer' && previous !== 'noServer') return { kind: 'departmentNoServer', params };
-            if (state === 'ok' && previous === 'noServer') return { kind: 'departmentRestored', params: { ...params, server: route.usable[0]!.title } };
-            return null;
-          },
-        };
+    const observations: Observation[] = [];
+    for (const department of await stores.departments.list()) {
+      if (!department.active) continue;
+      const [first] = await stores.departments.usableCandidates(department.id, now, 1);
+      const state = first ? 'ok' : 'noServer';
+      const params = { code: department.code, name: department.name };
+      observations.push({
+        subject: `department:${department.code}`,
+        state,
+        eventFor: (previous) => {
+          if (state === 'noServer' && previous !== 'noServer') return { kind: 'departmentNoServer', params };
+          if (first && previous === 'noServer') return { kind: 'departmentRestored', params: { ...params, server: first.title } };
+          return null;
+        },
       });
+    }
+    return observations;
   },
 };
 

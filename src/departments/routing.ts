@@ -47,6 +47,25 @@ export function warningOf(route: DepartmentRoute): RouteWarning | null {
   return null;
 }
 
+/** A department's warning as the lists show it: the first servers it would use (two at most), read without the others. */
+export interface DepartmentWarning {
+  department: Department;
+  usable: RoutedServer[];
+  warning: RouteWarning;
+}
+
+/** The active departments with no usable server, or only one, in display order; each read with one short query. */
+export async function departmentWarnings(departments: DepartmentStore, now = new Date()): Promise<DepartmentWarning[]> {
+  const warnings: DepartmentWarning[] = [];
+  for (const department of await departments.list()) {
+    if (!department.active) continue;
+    const usable = (await departments.usableCandidates(department.id, now, 2)).map((server) => ({ ...server, skip: null }));
+    const warning = warningOf({ department, servers: usable, usable });
+    if (warning) warnings.push({ department, usable, warning });
+  }
+  return warnings;
+}
+
 /** Every department's route now, in display order. */
 export async function allRoutes(departments: DepartmentStore, now = new Date()): Promise<DepartmentRoute[]> {
   const routes = [];

@@ -2,7 +2,7 @@ import type { Actor } from '../audit/store.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { refreshSearchTexts } from '../smtp-servers/repository.js';
-import { allRoutes, routeOf, warningOf, type DepartmentRoute, type RouteWarning } from './routing.js';
+import { allRoutes, departmentWarnings, routeOf, warningOf, type DepartmentRoute, type DepartmentWarning, type RouteWarning } from './routing.js';
 import type { Department } from './store.js';
 import type { DepartmentValues } from './validation.js';
 
@@ -39,8 +39,8 @@ export function createDepartmentRepository(stores: Stores) {
     },
 
     /** The warnings only, for the server list: active departments with no usable server, or only one. */
-    async warnings(now = new Date()): Promise<DepartmentOverview[]> {
-      return (await this.overview(now)).filter((route) => route.warning !== null);
+    async warnings(now = new Date()): Promise<DepartmentWarning[]> {
+      return departmentWarnings(stores.departments, now);
     },
 
     async route(code: string, now = new Date()): Promise<DepartmentOverview | null> {

@@ -27,6 +27,11 @@ export interface DepartmentStore {
   findByCode(code: string): Promise<Department | null>;
   /** Every server that serves the department, in the department's order: placed ones by position, then the others by id. */
   candidates(departmentId: number): Promise<DepartmentCandidate[]>;
+  /**
+   * The first `limit` candidates that would be used now (active, confirmed, not « en panne » at `now`: the same test
+   * as routing's skipReasonOf), in the department's order, without reading the others: the warnings need two at most.
+   */
+  usableCandidates(departmentId: number, now: Date, limit: number): Promise<DepartmentCandidate[]>;
   /** Writes the department's order: these servers at positions 1, 2, 3…, in this order; other placements are dropped. */
   setOrder(departmentId: number, serverIds: readonly number[]): Promise<void>;
   /**

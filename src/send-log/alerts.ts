@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { routeOf } from '../departments/routing.js';
 import type { Stores } from '../db/stores.js';
 import type { OutboxService } from '../outbox/service.js';
 
@@ -25,8 +24,8 @@ export async function sendingAlertsNow(stores: Stores, outbox: OutboxService, no
   const departmentsWithoutServer: SendingAlerts['departmentsWithoutServer'] = [];
   for (const department of await stores.departments.list()) {
     if (!department.active) continue;
-    const route = await routeOf(stores.departments, department.code, now);
-    if (route && route.usable.length === 0) departmentsWithoutServer.push({ code: department.code, name: department.name });
+    const usable = await stores.departments.usableCandidates(department.id, now, 1);
+    if (usable.length === 0) departmentsWithoutServer.push({ code: department.code, name: department.name });
   }
   return { failedLastDay, departmentsWithoutServer };
 }

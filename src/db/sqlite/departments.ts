@@ -29,6 +29,19 @@ export function createSqliteDepartmentStore(db: Db, lock: WriteLock): Department
       return rows.map((row) => ({ ...row, active: Boolean(row.active), downUntil: row.downUntil === null ? null : new Date(row.downUntil) }));
     },
 
+    async usableCandidates(departmentId, now, limit) {
+      const rows = db.all<CandidateRow>(sql`
+        SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, o.position
+        FROM smtp_servers s
+        LEFT JOIN department_servers o ON o.server_id = s.id AND o.department_id = ${departmentId}
+        WHERE (s.usage = 'default'
+           OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))
+          AND s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${now.getTime()})
+        ORDER BY o.position IS NULL, o.position, s.id
+        LIMIT ${limit}`);
+      return rows.map((row) => ({ ...row, active: Boolean(row.active), downUntil: row.downUntil === null ? null : new Date(row.downUntil) }));
+    },
+
     async setOrder(departmentId, serverIds) {
       await lock.run(() => {
         db.delete(departmentServers).where(eq(departmentServers.departmentId, departmentId)).run();
