@@ -176,7 +176,9 @@ export async function benchSending(): Promise<string[][]> {
         },
       });
     } else rows.push(['PostgreSQL sending', 'skipped', unreachable]);
-    for (const store of stores) {
+    // BENCH_STORES=sqlite or postgres: that store alone (a profile of one).
+    const only = process.env.BENCH_STORES?.toLowerCase();
+    for (const store of stores.filter((s) => !only || s.kind.toLowerCase() === only)) {
       const raw = await rawNodemailer(sink, port);
       const database = await store.database();
       try {

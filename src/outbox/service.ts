@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { normalizeForSearch } from '../smtp-servers/search.js';
+import type { Department } from '../departments/store.js';
 import type { AcceptOptions, AcceptOutcome, MessageListQuery, MessageSummary, Outbox, OutgoingMessage } from './types.js';
 
 export const defaultMessagesPerPage = 50;
@@ -48,11 +49,31 @@ export interface OutboxService extends Outbox {
   batches(query: MessageListQuery): AsyncGenerator<MessageSummary[]>;
   /** Messages failed for good since then (the pages' banner). */
   countFailedSince(since: Date): Promise<number>;
+  /** The department of this code, as the accept sees it (kept a moment: a busy API does not read it at every call). */
+  department(code: string): Promise<Department | null>;
+  /** A department was changed on this instance: read them again. */
+  forgetDepartments(): void;
 }
 
 /** The rules of handing messages over: the department checked, stored before any attempt, idempotent per origin. */
-export function createOutboxService(stores: Stores, options: { messageIdDomain: string }): OutboxService {
+export function createOutboxService(stores: Stores, options: { messageIdDomain: string; departmentCacheMs?: number }): OutboxService {
   const listeners: (() => void)[] = [];
+  // Found departments only, for departmentCacheMs: another instance's change is seen within that time, this one's at once.
+  const departments = new Map<string, { at: number; department: Promise<Department | null> }>();
+  const keepMs = options.departmentCacheMs ?? 0;
+  function departmentOf(code: string): Promise<Department | null> {
+    const hit = departments.get(code);
+    if (hit && Date.now() - hit.at < keepMs) return hit.department;
+    const found = stores.departments.findByCode(code);
+    if (keepMs > 0) {
+      if (departments.size >= 100) departments.clear();
+      const entry = { at: Date.now(), department: found };
+      departments.set(code, entry);
+      const drop = () => departments.get(code) === entry && departments.delete(code);
+      found.then((d) => d ?? drop(), drop);
+    }
+    return found;
+  }
   const notify = () => {
     for (const listener of listeners) listener();
   };
@@ -68,6 +89,12 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
       listeners.push(listener);
     },
 
+    department: departmentOf,
+
+    forgetDepartments() {
+      departments.clear();
+    },
+
     async accept(message: OutgoingMessage, acceptOptions: AcceptOptions): Promise<AcceptOutcome> {
       const origin = acceptOptions.origin.kind === 'token'
         ? { kind: 'token' as const, id: acceptOptions.origin.tokenId, name: acceptOptions.origin.name }
@@ -78,7 +105,7 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
         const earlier = await replay(key, origin.kind, origin.id, hash!);
         if (earlier) return earlier;
       }
-      const department = await stores.departments.findByCode(message.department);
+      const department = await departmentOf(message.department);
       if (!department) return { kind: 'unknownDepartment', code: message.department };
       if (!department.active) return { kind: 'inactiveDepartment', code: message.department };
       const now = new Date();
