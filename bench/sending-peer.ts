@@ -17,10 +17,15 @@ export type PeerReport =
   | { kind: 'listening'; port: number }
   | { kind: 'ready' }
   | { kind: 'reached'; count: number }
-  | { kind: 'sent'; ms: number }
-  | { kind: 'posted'; ms: number; latencies: number[]; refused: number; firstRefusal: string | null };
+  | { kind: 'sent'; ms: number; cpuMs: number }
+  | { kind: 'posted'; ms: number; cpuMs: number; latencies: number[]; refused: number; firstRefusal: string | null };
 
 const send = (report: PeerReport) => process.send!(report);
+/** The process's CPU time (user and system) since `from`, in ms. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1000;
+};
 
 export const subjectOf = (i: number) => `Facture ${i}`;
 export const textOf = (i: number) => `Bonjour,\n\nVeuillez trouver votre facture n°${i}.\n\nCordialement`;
@@ -70,13 +75,14 @@ function sink() {
 
 async function raw(command: Extract<PeerCommand, { kind: 'raw' }>) {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: command.port, secure: false, ignoreTLS: true, pool: true, maxConnections: command.connections, maxMessages: Infinity });
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await inFlight(command.count, command.concurrency, async (i) => {
     await transport.sendMail({ from: { name: 'Service Vente', address: 'vente@exemple.fr' }, to: [recipientOf(i)], subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
   });
   const ms = performance.now() - started;
   transport.close();
-  send({ kind: 'sent', ms });
+  send({ kind: 'sent', ms, cpuMs: cpuSince(cpu) });
 }
 
 async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
@@ -85,6 +91,7 @@ async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
   const latencies: number[] = [];
   let refused = 0;
   let firstRefusal: string | null = null;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await inFlight(command.count, command.concurrency, async (i) => {
     const body = JSON.stringify({ department: 'vente', to: recipientOf(i), subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
@@ -99,7 +106,7 @@ async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
   });
   const ms = performance.now() - started;
   await pool.close();
-  send({ kind: 'posted', ms, latencies, refused, firstRefusal });
+  send({ kind: 'posted', ms, cpuMs: cpuSince(cpu), latencies, refused, firstRefusal });
 }
 
 if (process.env.BENCH_PEER === 'sink') sink();

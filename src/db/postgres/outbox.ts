@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { OutboxStore } from '../../outbox/store.js';
+import type { NewOutboxMessage, OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -58,6 +58,30 @@ function whereOf(query: MessageListQuery): SQL | undefined {
   return conditions.length ? and(...conditions) : undefined;
 }
 
+const rowOf = (message: NewOutboxMessage) => ({
+  publicId: message.publicId,
+  departmentCode: message.department,
+  pinnedServerId: message.pinnedServerId,
+  originKind: message.origin.kind,
+  originId: message.origin.id,
+  originName: message.origin.name,
+  toAddresses: JSON.stringify(message.to),
+  ccAddresses: JSON.stringify(message.cc),
+  bccAddresses: JSON.stringify(message.bcc),
+  replyTo: message.replyTo,
+  subject: message.subject,
+  textBody: message.text,
+  htmlBody: message.html,
+  messageId: message.messageId,
+  status: 'queued' as const,
+  dueAt: message.acceptedAt,
+  idempotencyKey: message.idempotencyKey,
+  bodyHash: message.bodyHash,
+  searchText: message.searchText,
+  acceptedAt: message.acceptedAt,
+  updatedAt: message.acceptedAt,
+});
+
 export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
   const store: OutboxStore = {
     // Its two inserts belong together: the service calls it inside stores.transaction.
@@ -65,29 +89,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       try {
         const [row] = await db
           .insert(m)
-          .values({
-            publicId: message.publicId,
-            departmentCode: message.department,
-            pinnedServerId: message.pinnedServerId,
-            originKind: message.origin.kind,
-            originId: message.origin.id,
-            originName: message.origin.name,
-            toAddresses: JSON.stringify(message.to),
-            ccAddresses: JSON.stringify(message.cc),
-            bccAddresses: JSON.stringify(message.bcc),
-            replyTo: message.replyTo,
-            subject: message.subject,
-            textBody: message.text,
-            htmlBody: message.html,
-            messageId: message.messageId,
-            status: 'queued',
-            dueAt: message.acceptedAt,
-            idempotencyKey: message.idempotencyKey,
-            bodyHash: message.bodyHash,
-            searchText: message.searchText,
-            acceptedAt: message.acceptedAt,
-            updatedAt: message.acceptedAt,
-          })
+          .values(rowOf(message))
           .returning({ ...summaryColumns, id: m.id });
         if (message.attachments.length) {
           await db
@@ -99,6 +101,13 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
         throw err;
       }
+    },
+
+    // One statement, its own (durable) commit: one round trip and one flush to disk for the whole group.
+    async insertMany(messages) {
+      const rows = await db.insert(m).values(messages.map(rowOf)).returning(summaryColumns);
+      const byId = new Map(rows.map((row) => [row.publicId, row]));
+      return messages.map((message) => summaryOf(byId.get(message.publicId)!));
     },
 
     async findByIdempotencyKey(originKind, originId, key) {

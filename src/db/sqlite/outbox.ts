@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { OutboxStore, Settlement } from '../../outbox/store.js';
+import type { NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -96,6 +96,27 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     .values({ messageId: $('messageId'), at: $('at'), serverId: $('serverId'), serverTitle: $('serverTitle'), outcome: $('outcome'), reply: $('reply'), durationMs: $('durationMs') })
     .prepare();
 
+  const paramsOf = (message: NewOutboxMessage) => ({
+    publicId: message.publicId,
+    departmentCode: message.department,
+    pinnedServerId: message.pinnedServerId,
+    originKind: message.origin.kind,
+    originId: message.origin.id,
+    originName: message.origin.name,
+    toAddresses: JSON.stringify(message.to),
+    ccAddresses: JSON.stringify(message.cc),
+    bccAddresses: JSON.stringify(message.bcc),
+    replyTo: message.replyTo,
+    subject: message.subject,
+    textBody: message.text,
+    htmlBody: message.html,
+    messageId: message.messageId,
+    idempotencyKey: message.idempotencyKey,
+    bodyHash: message.bodyHash,
+    searchText: message.searchText,
+    acceptedAt: message.acceptedAt,
+  });
+
   function settleOne(id: number, owner: string, s: Settlement, now: Date): boolean {
     const result = settleMessage.run({
       id,
@@ -121,26 +142,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     async insert(message) {
       try {
         return await atomically(() => {
-          const row = insertMessage.get({
-            publicId: message.publicId,
-            departmentCode: message.department,
-            pinnedServerId: message.pinnedServerId,
-            originKind: message.origin.kind,
-            originId: message.origin.id,
-            originName: message.origin.name,
-            toAddresses: JSON.stringify(message.to),
-            ccAddresses: JSON.stringify(message.cc),
-            bccAddresses: JSON.stringify(message.bcc),
-            replyTo: message.replyTo,
-            subject: message.subject,
-            textBody: message.text,
-            htmlBody: message.html,
-            messageId: message.messageId,
-            idempotencyKey: message.idempotencyKey,
-            bodyHash: message.bodyHash,
-            searchText: message.searchText,
-            acceptedAt: message.acceptedAt,
-          })!;
+          const row = insertMessage.get(paramsOf(message))!;
           if (message.attachments.length) {
             db.insert(outboxAttachments)
               .values(message.attachments.map((a, position) => ({ messageId: row.id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
@@ -152,6 +154,10 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
         if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
         throw err;
       }
+    },
+
+    async insertMany(messages) {
+      return atomically(() => messages.map((message) => summaryOf(insertMessage.get(paramsOf(message))!)));
     },
 
     async findByIdempotencyKey(originKind, originId, key) {
