@@ -91,10 +91,9 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
       attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,
       accepted_at AS acceptedAt, text_body AS text, html_body AS html, purged_at AS purgedAt`);
-  const insertAttempt = db
-    .insert(outboxAttempts)
-    .values({ messageId: $('messageId'), at: $('at'), serverId: $('serverId'), serverTitle: $('serverTitle'), outcome: $('outcome'), reply: $('reply'), durationMs: $('durationMs') })
-    .prepare();
+  const insertAttempt = sqlite.prepare(`
+    INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
+    VALUES (@messageId, @at, @serverId, @serverTitle, @outcome, @reply, @durationMs)`);
 
   const paramsOf = (message: NewOutboxMessage) => ({
     publicId: message.publicId,
@@ -134,7 +133,9 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       now: now.getTime(),
     });
     if (result.changes === 0) return false;
-    for (const a of s.attempts) insertAttempt.run({ ...a, messageId: id });
+    for (const a of s.attempts) {
+      insertAttempt.run({ messageId: id, at: a.at.getTime(), serverId: a.serverId, serverTitle: a.serverTitle, outcome: a.outcome, reply: a.reply, durationMs: a.durationMs });
+    }
     return true;
   }
 
