@@ -93,6 +93,9 @@ async function throughRelais(database: string, sink: Peer, port: number) {
     RELAIS_SMTP_ALLOWED_NETWORKS: '127.0.0.0/8',
     RELAIS_SMTP_POOL_CONNECTIONS: String(connections),
     RELAIS_OUTBOX_POLL_MS: '200',
+    // As many messages in flight as raw nodemailer has (the default, 16, leaves the worker claiming and settling in
+    // smaller groups).
+    RELAIS_OUTBOX_CONCURRENCY: String(rawConcurrency),
     // Counted as ever (one write per request), but high enough that the bench's single token is never refused.
     RELAIS_API_RATE_LIMIT_PER_MINUTE: '1000000',
     // Errors only, on stderr: a worker that cannot write its outcomes shows here instead of the bench waiting forever.
