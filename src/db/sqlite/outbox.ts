@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import { acceptedSummaryOf, claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
@@ -44,33 +44,14 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
   const atomically = <T>(fn: () => T): Promise<T> => lock.run(() => sqlite.transaction(fn)());
   const $ = (name: string) => sql.placeholder(name);
   // Prepared once: a busy outbox runs these for every message, and preparing costs more than running them.
-  const insertMessage = db
-    .insert(m)
-    .values({
-      publicId: $('publicId'),
-      departmentCode: $('departmentCode'),
-      pinnedServerId: $('pinnedServerId'),
-      originKind: $('originKind'),
-      originId: $('originId'),
-      originName: $('originName'),
-      toAddresses: $('toAddresses'),
-      ccAddresses: $('ccAddresses'),
-      bccAddresses: $('bccAddresses'),
-      replyTo: $('replyTo'),
-      subject: $('subject'),
-      textBody: $('textBody'),
-      htmlBody: $('htmlBody'),
-      messageId: $('messageId'),
-      status: 'queued',
-      dueAt: $('acceptedAt'),
-      idempotencyKey: $('idempotencyKey'),
-      bodyHash: $('bodyHash'),
-      searchText: $('searchText'),
-      acceptedAt: $('acceptedAt'),
-      updatedAt: $('acceptedAt'),
-    })
-    .returning({ ...summaryColumns, id: m.id })
-    .prepare();
+  // What is stored is known: the summary is made from it rather than read back (see acceptedSummaryOf).
+  const insertMessage = sqlite.prepare(`
+    INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
+      cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
+      search_text, accepted_at, updated_at)
+    VALUES (@publicId, @departmentCode, @pinnedServerId, @originKind, @originId, @originName, @toAddresses, @ccAddresses, @bccAddresses,
+      @replyTo, @subject, @textBody, @htmlBody, @messageId, 'queued', @acceptedAt, @idempotencyKey, @bodyHash, @searchText, @acceptedAt,
+      @acceptedAt)`);
   const bodiesOf = db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, $('id'))).prepare();
   const attachmentsOf = db
     .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
@@ -113,7 +94,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     idempotencyKey: message.idempotencyKey,
     bodyHash: message.bodyHash,
     searchText: message.searchText,
-    acceptedAt: message.acceptedAt,
+    acceptedAt: message.acceptedAt.getTime(),
   });
 
   function settleOne(id: number, owner: string, s: Settlement, now: Date): boolean {
@@ -143,13 +124,13 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     async insert(message) {
       try {
         return await atomically(() => {
-          const row = insertMessage.get(paramsOf(message))!;
+          const id = Number(insertMessage.run(paramsOf(message)).lastInsertRowid);
           if (message.attachments.length) {
             db.insert(outboxAttachments)
-              .values(message.attachments.map((a, position) => ({ messageId: row.id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
+              .values(message.attachments.map((a, position) => ({ messageId: id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
               .run();
           }
-          return summaryOf(row);
+          return acceptedSummaryOf(message);
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
@@ -158,7 +139,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     },
 
     async insertMany(messages) {
-      return atomically(() => messages.map((message) => summaryOf(insertMessage.get(paramsOf(message))!)));
+      return atomically(() => messages.map((message) => (insertMessage.run(paramsOf(message)), acceptedSummaryOf(message))));
     },
 
     async findByIdempotencyKey(originKind, originId, key) {
