@@ -221,7 +221,7 @@ try {
   }
   if (process.env.BENCH_SKIP_SENDING !== '1') {
     console.log('\nSending: the outbox beside raw nodemailer, to the same local sink (BENCH_MESSAGES, default 10,000):');
-    for (const [what, value, note] of await benchSending()) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
+    for (const [what, value, note] of await benchSending()) console.log(`${what!.padEnd(72)} ${value!.padStart(24)}   ${note}`);
   }
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

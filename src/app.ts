@@ -196,6 +196,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   }
   // One pooled transport per server, for the outbox; an edit or a deletion closes that server's.
   const transports = createTransportPool(smtpSettings, { connections: config.outbox.poolConnections, sendTimeoutMs: config.outbox.sendTimeoutMs });
+  // The accept keeps a department for as long as the worker keeps its route; a change made here drops it at once.
+  const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname, departmentCacheMs: config.outbox.routeCacheMs });
   app.decorate('repositories', {
     smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => transports.forget(id) }),
     audit: createAuditRepository(stores),
@@ -210,13 +212,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
-    departments: createDepartmentRepository(stores),
+    departments: createDepartmentRepository(stores, { departmentChanged: () => outbox.forgetDepartments() }),
     logos: createLogoRepository(stores),
     apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });
   app.decorate('smtpSettings', smtpSettings);
   app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
-  const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname });
   app.decorate('outbox', outbox);
   const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, tokens: app.oauthTokens, log: app.log }) : null;
   if (worker) {

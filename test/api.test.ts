@@ -277,6 +277,33 @@ t.test('the rate limit per token: 429 with Retry-After past it, counted in the d
   t.equal((await apiRequest(app, other, 'GET', '/api/v1/messages')).statusCode, 200, 'another token has its own count');
 });
 
+t.test('a busy token reserves its requests in blocks: exactly the limit on one instance, never more over two', async (t) => {
+  const app = await buildTestApp(t, { ...env, RELAIS_API_RATE_LIMIT_PER_MINUTE: '100' });
+  const db = app.config.database;
+  const dir = db.kind === 'sqlite' ? path.dirname(db.file) : t.testdir();
+  const second = await buildApp(testConfig(dir, { ...env, RELAIS_API_RATE_LIMIT_PER_MINUTE: '100', RELAIS_DB: db.kind === 'sqlite' ? db.file : db.url }), { logger: false });
+  t.teardown(() => second.close());
+  await tokenFor(app);
+  const [token] = await app.stores.apiTokens.list();
+  // Fixed instants, each in a minute of its own: the clock turning cannot split a round.
+  const minute = Math.floor(Date.now() / 60_000) * 60_000;
+  const alone = new Date(minute + 60_000 + 5_000);
+  const verdicts = [];
+  for (let i = 0; i < 101; i++) verdicts.push((await app.repositories.apiTokens.reserveRequest(token!.id, alone)).allowed);
+  t.equal(verdicts.filter(Boolean).length, 100, 'the first 100 requests of the minute are allowed');
+  t.equal(verdicts[100], false, 'the 101st is refused');
+
+  const together = new Date(minute + 120_000 + 5_000);
+  let allowed = 0;
+  for (let i = 0; i < 120; i++) {
+    const instance = i % 2 === 0 ? app : second;
+    if ((await instance.repositories.apiTokens.reserveRequest(token!.id, together)).allowed) allowed++;
+  }
+  // A block is at most 5 requests (a twentieth of 100): each instance may leave at most 4 of its last block unused.
+  t.ok(allowed <= 100, `${allowed} allowed over two instances, never more than the limit`);
+  t.ok(allowed >= 92, `${allowed} allowed: at most one unused block per instance`);
+});
+
 t.test('the OpenAPI 3.1 document and its readable page', async (t) => {
   const app = await buildTestApp(t, env);
   const res = await app.inject({ url: '/api/openapi.json' });

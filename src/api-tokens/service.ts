@@ -36,6 +36,10 @@ export type RateVerdict = { allowed: true } | { allowed: false; retryAfterSecond
 
 const lastUseEveryMs = 60_000;
 const windowMs = 60_000;
+// A token found is reused for this long by the instance, not read again at every request; a revocation made here
+// drops it at once, one made on another instance is honoured here within this time.
+const knownForMs = 1_000;
+const knownAtMost = 1_000;
 
 /**
  * Tokens: 32 random bytes after `relais_`, kept as their SHA-256 only (a leaked database yields no usable token);
@@ -44,6 +48,13 @@ const windowMs = 60_000;
 export function createApiTokenService(stores: Stores, options: { requestsPerMinute: number }) {
   // When this instance last wrote each token's last use: at most one write a minute per token and instance.
   const lastTouched = new Map<number, number>();
+  const known = new Map<string, { at: number; token: ApiTokenRow }>();
+  // The requests this instance reserved in the database and has not used yet, per token, for one window. A reservation
+  // grows (1, 2, 4… up to a twentieth of the limit, at most 100) while the token keeps this instance busy, so a busy
+  // token costs a write every few dozen requests instead of one each; an instance can leave at most one reservation
+  // unused per window, and the limit is never exceeded across instances.
+  const allowances = new Map<number, { window: number; left: number; next: number }>();
+  const largestReservation = Math.max(1, Math.min(100, Math.floor(options.requestsPerMinute / 20)));
 
   return {
     list: () => stores.apiTokens.list(),
@@ -82,19 +93,30 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
 
     /** false when it was already revoked or does not exist. */
     async revoke(id: number, actor: Actor, now = new Date()): Promise<boolean> {
-      return stores.transaction(async (tx) => {
+      const revoked = await stores.transaction(async (tx) => {
         const token = await tx.apiTokens.find(id);
         if (!token || !(await tx.apiTokens.revoke(id, now))) return false;
         await tx.audit.append(actor, { action: 'apiToken.revoke', targetType: 'apiToken', targetId: id, summary: token.name }, now);
         return true;
       });
+      for (const [hash, entry] of known) if (entry.token.id === id) known.delete(hash);
+      return revoked;
     },
 
     /** The caller a bearer token stands for; null when unknown or revoked. */
     async authenticate(secret: string, now = new Date()): Promise<ApiCaller | null> {
       if (!secret.startsWith(tokenPrefix) || secret.length > 200) return null;
-      const token = await stores.apiTokens.findByHash(hashToken(secret));
-      if (!token || token.revokedAt) return null;
+      const hash = hashToken(secret);
+      const hit = known.get(hash);
+      let token: ApiTokenRow | null;
+      if (hit && now.getTime() - hit.at < knownForMs && now.getTime() >= hit.at) token = hit.token;
+      else {
+        token = await stores.apiTokens.findByHash(hash);
+        known.delete(hash);
+        if (!token || token.revokedAt) return null;
+        if (known.size >= knownAtMost) known.clear();
+        known.set(hash, { at: now.getTime(), token });
+      }
       const touched = lastTouched.get(token.id) ?? 0;
       if (now.getTime() - touched >= lastUseEveryMs) {
         lastTouched.set(token.id, now.getTime());
@@ -106,8 +128,24 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
     /** Counts the request against the token's minute, in the database: every instance shares one limit. */
     async reserveRequest(tokenId: number, now = new Date()): Promise<RateVerdict> {
       const windowStart = Math.floor(now.getTime() / windowMs) * windowMs;
-      const count = await stores.apiTokens.countRequest(tokenId, new Date(windowStart));
-      if (count <= options.requestsPerMinute) return { allowed: true };
+      let allowance = allowances.get(tokenId);
+      if (!allowance || allowance.window !== windowStart) {
+        if (allowances.size >= knownAtMost) allowances.clear();
+        allowance = { window: windowStart, left: 0, next: 1 };
+        allowances.set(tokenId, allowance);
+      }
+      if (allowance.left > 0) {
+        allowance.left -= 1;
+        return { allowed: true };
+      }
+      const reserved = allowance.next;
+      allowance.next = Math.min(reserved * 2, largestReservation);
+      const count = await stores.apiTokens.countRequest(tokenId, new Date(windowStart), reserved);
+      const granted = Math.min(reserved, options.requestsPerMinute - (count - reserved));
+      if (granted > 0) {
+        allowance.left += granted - 1;
+        return { allowed: true };
+      }
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((windowStart + windowMs - now.getTime()) / 1000)) };
     },
   };

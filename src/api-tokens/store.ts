@@ -35,8 +35,9 @@ export interface ApiTokenStore {
   /** Sets the last use unless one at or after `notBefore` is already recorded (another instance wrote it lately). */
   touch(id: number, at: Date, notBefore: Date): Promise<void>;
   /**
-   * Counts one request in the token's window starting at windowStart, atomically (concurrent requests from every
-   * instance each get their own count), and returns the count including this one. Older windows are dropped.
+   * Counts `requests` requests (reserved by one instance at once) in the token's window starting at windowStart,
+   * atomically (concurrent reservations from every instance each get their own count), and returns the count including
+   * these. Older windows are dropped.
    */
-  countRequest(id: number, windowStart: Date): Promise<number>;
+  countRequest(id: number, windowStart: Date, requests: number): Promise<number>;
 }

@@ -60,7 +60,7 @@ export async function messageRoutes(api: FastifyInstance) {
     async (request, reply) => {
       const caller = request.apiCaller!;
       const message = outgoingMessageOf(request.body);
-      const department = await api.stores.departments.findByCode(message.department);
+      const department = await api.outbox.department(message.department);
       if (!department) throw new ApiProblem('unknown-department', 422, `no department has the code "${message.department}"`, { department: message.department });
       if (!department.active) throw new ApiProblem('inactive-department', 422, `the department "${department.code}" is deactivated`, { department: department.code });
       if (!mayUse(caller, department.code)) throw forbidden(department.code);

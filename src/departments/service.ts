@@ -23,7 +23,8 @@ function withWarning(route: DepartmentRoute): DepartmentOverview {
 }
 
 /** The departments and the order of their servers: adding, renaming, deactivating, moving a server up or down, the audit. */
-export function createDepartmentRepository(stores: Stores) {
+export function createDepartmentRepository(stores: Stores, hooks: { departmentChanged?: (code: string) => void } = {}) {
+  const changed = (code: string) => hooks.departmentChanged?.(code);
   async function servingIds(tx: Stores, departmentId: number): Promise<number[]> {
     return (await tx.departments.candidates(departmentId)).map((server) => server.id);
   }
@@ -66,7 +67,7 @@ export function createDepartmentRepository(stores: Stores) {
 
     /** null when no department has this code. */
     async renameDepartment(code: string, name: string, actor: Actor): Promise<Department | null> {
-      return stores.transaction(async (tx) => {
+      const renamed = await stores.transaction(async (tx) => {
         const before = await tx.departments.findByCode(code);
         if (!before) return null;
         if (before.name === name) return before;
@@ -75,11 +76,13 @@ export function createDepartmentRepository(stores: Stores) {
         await refreshSearchTexts(tx, await servingIds(tx, before.id));
         return { ...before, name };
       });
+      changed(code);
+      return renamed;
     },
 
     /** A deactivated department sends nothing and is not offered to servers; its links and its order are kept. */
     async setDepartmentActive(code: string, active: boolean, actor: Actor): Promise<Department | null> {
-      return stores.transaction(async (tx) => {
+      const department = await stores.transaction(async (tx) => {
         const before = await tx.departments.findByCode(code);
         if (!before) return null;
         if (before.active === active) return before;
@@ -93,6 +96,8 @@ export function createDepartmentRepository(stores: Stores) {
         });
         return { ...before, active };
       });
+      changed(code);
+      return department;
     },
 
     /**

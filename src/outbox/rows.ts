@@ -1,5 +1,5 @@
 import type { MessageAttempt, MessageDetail, MessageStatus, MessageSummary, OutgoingAttachment } from './types.js';
-import type { ClaimedMessage } from './store.js';
+import type { ClaimedMessage, NewOutboxMessage } from './store.js';
 
 /** The listing's columns of a message, as both stores read them (dates already Dates). */
 export interface SummaryRow {
@@ -96,4 +96,22 @@ export const doneStatuses = ['sent', 'failed', 'cancelled'] as const;
 /** The slot windows: one per minute. */
 export function minuteOf(at: Date): Date {
   return new Date(Math.floor(at.getTime() / 60_000) * 60_000);
+}
+
+/** What a message just stored reads as, from what was written: no need to read it back. */
+export function acceptedSummaryOf(message: NewOutboxMessage): MessageSummary {
+  return {
+    id: message.publicId,
+    status: 'queued',
+    department: message.department,
+    to: message.to,
+    subject: message.subject,
+    messageId: message.messageId,
+    acceptedAt: message.acceptedAt,
+    nextAttemptAt: message.acceptedAt,
+    attemptCount: 0,
+    lastReply: null,
+    serverId: null,
+    serverTitle: null,
+  };
 }

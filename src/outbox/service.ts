@@ -2,11 +2,14 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { normalizeForSearch } from '../smtp-servers/search.js';
+import type { Department } from '../departments/store.js';
+import type { NewOutboxMessage } from './store.js';
 import type { AcceptOptions, AcceptOutcome, MessageListQuery, MessageSummary, Outbox, OutgoingMessage } from './types.js';
 
 export const defaultMessagesPerPage = 50;
 export const maxMessagesPerPage = 500;
 const exportBatchSize = 500;
+const acceptGroupSize = 100;
 
 /** The query's words as the stored search text is written (lower case, no accents); none when blank. */
 function searchable(query: MessageListQuery): MessageListQuery {
@@ -48,14 +51,66 @@ export interface OutboxService extends Outbox {
   batches(query: MessageListQuery): AsyncGenerator<MessageSummary[]>;
   /** Messages failed for good since then (the pages' banner). */
   countFailedSince(since: Date): Promise<number>;
+  /** The department of this code, as the accept sees it (kept a moment: a busy API does not read it at every call). */
+  department(code: string): Promise<Department | null>;
+  /** A department was changed on this instance: read them again. */
+  forgetDepartments(): void;
 }
 
 /** The rules of handing messages over: the department checked, stored before any attempt, idempotent per origin. */
-export function createOutboxService(stores: Stores, options: { messageIdDomain: string }): OutboxService {
+export function createOutboxService(stores: Stores, options: { messageIdDomain: string; departmentCacheMs?: number }): OutboxService {
   const listeners: (() => void)[] = [];
+  // Found departments only, for departmentCacheMs: another instance's change is seen within that time, this one's at once.
+  const departments = new Map<string, { at: number; department: Promise<Department | null> }>();
+  const keepMs = options.departmentCacheMs ?? 0;
+  function departmentOf(code: string): Promise<Department | null> {
+    const hit = departments.get(code);
+    if (hit && Date.now() - hit.at < keepMs) return hit.department;
+    const found = stores.departments.findByCode(code);
+    if (keepMs > 0) {
+      if (departments.size >= 100) departments.clear();
+      const entry = { at: Date.now(), department: found };
+      departments.set(code, entry);
+      const drop = () => departments.get(code) === entry && departments.delete(code);
+      found.then((d) => d ?? drop(), drop);
+    }
+    return found;
+  }
   const notify = () => {
     for (const listener of listeners) listener();
   };
+
+  // Accepts stored together: the messages (without attachments nor Idempotency-Key) handed over while a group is being
+  // written, or in the same turn of the event loop, go in the next group, one commit for all; each call still resolves
+  // only once its own message is committed. A group that fails is written again message by message, so one bad message
+  // does not take the others with it.
+  const unstored: { message: NewOutboxMessage; resolve: (summary: MessageSummary) => void; reject: (err: unknown) => void }[] = [];
+  let storing = false;
+  function storeInGroup(message: NewOutboxMessage): Promise<MessageSummary> {
+    return new Promise((resolve, reject) => {
+      unstored.push({ message, resolve, reject });
+      if (!storing) {
+        storing = true;
+        setImmediate(() => void writeGroups());
+      }
+    });
+  }
+  async function writeGroups() {
+    try {
+      while (unstored.length) {
+        const group = unstored.splice(0, acceptGroupSize);
+        try {
+          const summaries = await stores.outbox.insertMany(group.map((item) => item.message));
+          group.forEach((item, i) => item.resolve(summaries[i]!));
+        } catch (err) {
+          if (group.length === 1) group[0]!.reject(err);
+          else for (const item of group) await stores.outbox.insert(item.message).then(item.resolve, item.reject);
+        }
+      }
+    } finally {
+      storing = false;
+    }
+  }
 
   async function replay(key: string, kind: 'token' | 'user', originId: number, hash: string): Promise<AcceptOutcome | null> {
     const earlier = await stores.outbox.findByIdempotencyKey(kind, originId, key);
@@ -68,6 +123,12 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
       listeners.push(listener);
     },
 
+    department: departmentOf,
+
+    forgetDepartments() {
+      departments.clear();
+    },
+
     async accept(message: OutgoingMessage, acceptOptions: AcceptOptions): Promise<AcceptOutcome> {
       const origin = acceptOptions.origin.kind === 'token'
         ? { kind: 'token' as const, id: acceptOptions.origin.tokenId, name: acceptOptions.origin.name }
@@ -78,34 +139,37 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
         const earlier = await replay(key, origin.kind, origin.id, hash!);
         if (earlier) return earlier;
       }
-      const department = await stores.departments.findByCode(message.department);
+      const department = await departmentOf(message.department);
       if (!department) return { kind: 'unknownDepartment', code: message.department };
       if (!department.active) return { kind: 'inactiveDepartment', code: message.department };
       const now = new Date();
       try {
-        const insert = (on: Pick<Stores, 'outbox'>) =>
-          on.outbox.insert({
-            publicId: newPublicId(),
-            department: department.code,
-            pinnedServerId: acceptOptions.serverId ?? null,
-            origin,
-            to: message.to,
-            cc: message.cc,
-            bcc: message.bcc,
-            replyTo: message.replyTo,
-            subject: message.subject,
-            text: message.text,
-            html: message.html,
-            attachments: message.attachments,
-            messageId: newMessageId(options.messageIdDomain),
-            idempotencyKey: key,
-            bodyHash: hash,
-            searchText: normalizeForSearch([...message.to, ...message.cc, message.subject].join(' ')),
-            acceptedAt: now,
-          });
-        // With attachments it is several inserts, in one transaction; without, one statement is its own (durable) commit,
-        // and BEGIN and COMMIT would be two round trips more on PostgreSQL.
-        const summary = message.attachments.length ? await stores.transaction((tx) => insert(tx)) : await insert(stores);
+        const row: NewOutboxMessage = {
+          publicId: newPublicId(),
+          department: department.code,
+          pinnedServerId: acceptOptions.serverId ?? null,
+          origin,
+          to: message.to,
+          cc: message.cc,
+          bcc: message.bcc,
+          replyTo: message.replyTo,
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+          attachments: message.attachments,
+          messageId: newMessageId(options.messageIdDomain),
+          idempotencyKey: key,
+          bodyHash: hash,
+          searchText: normalizeForSearch([...message.to, ...message.cc, message.subject].join(' ')),
+          acceptedAt: now,
+        };
+        // With attachments it is several inserts, in one transaction; with a key, alone (it may meet its twin's unique
+        // index); without either, in a group of accepts (one commit for all).
+        const summary = message.attachments.length
+          ? await stores.transaction((tx) => tx.outbox.insert(row))
+          : key !== null
+            ? await stores.outbox.insert(row)
+            : await storeInGroup(row);
         notify();
         return { kind: 'accepted', message: summary };
       } catch (err) {

@@ -100,6 +100,11 @@ export interface SendingServer {
  */
 export interface OutboxStore {
   insert(message: NewOutboxMessage): Promise<MessageSummary>;
+  /**
+   * Messages without attachments nor Idempotency-Key, several at once in one transaction (one commit): all stored or
+   * none. The summaries in the order given.
+   */
+  insertMany(messages: NewOutboxMessage[]): Promise<MessageSummary[]>;
   findByIdempotencyKey(originKind: 'token' | 'user', originId: number, key: string): Promise<{ message: MessageSummary; bodyHash: string | null } | null>;
   find(publicId: string): Promise<MessageDetail | null>;
   page(query: MessageListQuery, perPage: number): Promise<MessagePage>;

@@ -128,22 +128,23 @@ export function createOutboxWorker(deps: WorkerDeps) {
     return smtpAuthFor(credentialsOf(server, { password, oauthSecret }), deps.tokens);
   }
 
-  // Outcomes are written in groups: the ones that arrive while a transaction is being written go together in the next
-  // one (one COMMIT for many messages). The first waits for nobody; each message's own settle still resolves only once
-  // its outcome is committed.
+  // Outcomes are written in groups: the ones that arrive in the same turn of the event loop, or while a transaction is
+  // being written, go together in the next one (one COMMIT for many messages; on SQLite, whose statements do not
+  // yield, the turn is what gathers them). Each message's own settle still resolves only once its outcome is committed.
   const unsettled: { message: ClaimedMessage; settlement: Settlement; done: (err?: unknown) => void }[] = [];
   let settling = false;
 
   function settle(message: ClaimedMessage, settlement: Settlement): Promise<void> {
     return new Promise((resolve, reject) => {
       unsettled.push({ message, settlement, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      void writeSettlements();
+      if (!settling) {
+        settling = true;
+        setImmediate(() => void writeSettlements());
+      }
     });
   }
 
   async function writeSettlements() {
-    if (settling) return;
-    settling = true;
     try {
       while (unsettled.length) {
         const batch = unsettled.splice(0, settleBatchSize);

@@ -35,8 +35,20 @@ function contentIdOf(logo: StoredLogo): string {
  * version, and the logo as an inline attachment where the signature has the placeholder. Without a logo the
  * placeholder is left out. Pure: no I/O.
  */
+// The outbox composes every message with its server's signature: sanitized once per signature text, not per message.
+const sanitized = new Map<string, string>();
+function cleanSignature(signature: string): string {
+  let clean = sanitized.get(signature);
+  if (clean === undefined) {
+    clean = sanitizeSignature(signature).html;
+    if (sanitized.size >= 100) sanitized.clear();
+    sanitized.set(signature, clean);
+  }
+  return clean;
+}
+
 export function signatureParts(server: { signature: string }, logo: StoredLogo | null): SignatureParts {
-  const clean = sanitizeSignature(server.signature).html;
+  const clean = cleanSignature(server.signature);
   if (!clean) return { html: '', text: '', attachments: [] };
   const text = signatureText(clean);
   const showsLogo = placeholderImage.test(clean);

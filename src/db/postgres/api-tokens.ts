@@ -59,13 +59,13 @@ export function createPostgresApiTokenStore(db: PgExecutor): ApiTokenStore {
         .set({ lastUsedAt: at })
         .where(and(eq(apiTokens.id, id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, notBefore))));
     },
-    async countRequest(id, windowStart) {
+    async countRequest(id, windowStart, requests) {
       const [row] = await db
         .insert(apiTokenRequests)
-        .values({ tokenId: id, windowStart, count: 1 })
-        .onConflictDoUpdate({ target: [apiTokenRequests.tokenId, apiTokenRequests.windowStart], set: { count: sql`${apiTokenRequests.count} + 1` } })
+        .values({ tokenId: id, windowStart, count: requests })
+        .onConflictDoUpdate({ target: [apiTokenRequests.tokenId, apiTokenRequests.windowStart], set: { count: sql`${apiTokenRequests.count} + ${requests}::integer` } })
         .returning({ count: apiTokenRequests.count });
-      if (row!.count === 1) await db.delete(apiTokenRequests).where(and(eq(apiTokenRequests.tokenId, id), lt(apiTokenRequests.windowStart, windowStart)));
+      if (row!.count === requests) await db.delete(apiTokenRequests).where(and(eq(apiTokenRequests.tokenId, id), lt(apiTokenRequests.windowStart, windowStart)));
       return row!.count;
     },
   };

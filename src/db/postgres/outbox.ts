@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { OutboxStore } from '../../outbox/store.js';
+import { acceptedSummaryOf, claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import type { NewOutboxMessage, OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -60,6 +60,30 @@ function whereOf(query: MessageListQuery): SQL | undefined {
   return conditions.length ? and(...conditions) : undefined;
 }
 
+const rowOf = (message: NewOutboxMessage) => ({
+  publicId: message.publicId,
+  departmentCode: message.department,
+  pinnedServerId: message.pinnedServerId,
+  originKind: message.origin.kind,
+  originId: message.origin.id,
+  originName: message.origin.name,
+  toAddresses: JSON.stringify(message.to),
+  ccAddresses: JSON.stringify(message.cc),
+  bccAddresses: JSON.stringify(message.bcc),
+  replyTo: message.replyTo,
+  subject: message.subject,
+  textBody: message.text,
+  htmlBody: message.html,
+  messageId: message.messageId,
+  status: 'queued' as const,
+  dueAt: message.acceptedAt,
+  idempotencyKey: message.idempotencyKey,
+  bodyHash: message.bodyHash,
+  searchText: message.searchText,
+  acceptedAt: message.acceptedAt,
+  updatedAt: message.acceptedAt,
+});
+
 export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
   const store: OutboxStore = {
     // Its two inserts belong together: the service calls it inside stores.transaction.
@@ -67,29 +91,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       try {
         const [row] = await db
           .insert(m)
-          .values({
-            publicId: message.publicId,
-            departmentCode: message.department,
-            pinnedServerId: message.pinnedServerId,
-            originKind: message.origin.kind,
-            originId: message.origin.id,
-            originName: message.origin.name,
-            toAddresses: JSON.stringify(message.to),
-            ccAddresses: JSON.stringify(message.cc),
-            bccAddresses: JSON.stringify(message.bcc),
-            replyTo: message.replyTo,
-            subject: message.subject,
-            textBody: message.text,
-            htmlBody: message.html,
-            messageId: message.messageId,
-            status: 'queued',
-            dueAt: message.acceptedAt,
-            idempotencyKey: message.idempotencyKey,
-            bodyHash: message.bodyHash,
-            searchText: message.searchText,
-            acceptedAt: message.acceptedAt,
-            updatedAt: message.acceptedAt,
-          })
+          .values(rowOf(message))
           .returning({ ...summaryColumns, id: m.id });
         if (message.attachments.length) {
           await db
@@ -101,6 +103,43 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
         throw err;
       }
+    },
+
+    // One statement, its own (durable) commit: one round trip and one flush to disk for the whole group. The rows go as
+    // one JSON parameter: a fixed text, not 21 parameters per message for the query builder and the driver.
+    async insertMany(messages) {
+      const values = messages.map((message) => ({
+        public_id: message.publicId,
+        department_code: message.department,
+        pinned_server_id: message.pinnedServerId,
+        origin_kind: message.origin.kind,
+        origin_id: message.origin.id,
+        origin_name: message.origin.name,
+        to_addresses: JSON.stringify(message.to),
+        cc_addresses: JSON.stringify(message.cc),
+        bcc_addresses: JSON.stringify(message.bcc),
+        reply_to: message.replyTo,
+        subject: message.subject,
+        text_body: message.text,
+        html_body: message.html,
+        message_id: message.messageId,
+        idempotency_key: message.idempotencyKey,
+        body_hash: message.bodyHash,
+        search_text: message.searchText,
+        accepted_at: message.acceptedAt.getTime(),
+      }));
+      await db.execute(sql`
+        INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
+          cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
+          search_text, accepted_at, updated_at)
+        SELECT public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses, cc_addresses,
+          bcc_addresses, reply_to, subject, text_body, html_body, message_id, 'queued', accepted_at, idempotency_key, body_hash,
+          search_text, accepted_at, accepted_at
+        FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(public_id text, department_code text, pinned_server_id integer,
+          origin_kind text, origin_id integer, origin_name text, to_addresses text, cc_addresses text, bcc_addresses text, reply_to text,
+          subject text, text_body text, html_body text, message_id text, idempotency_key text, body_hash text, search_text text,
+          accepted_at bigint)`);
+      return messages.map(acceptedSummaryOf);
     },
 
     async findByIdempotencyKey(originKind, originId, key) {
@@ -256,8 +295,20 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         WHERE m.id = v.id AND m.lease_owner = ${owner} AND m.status = 'sending'
         RETURNING m.id`);
       const kept = new Set(rows.map((row) => Number(row.id)));
-      const attempts = settlements.filter(({ id }) => kept.has(id)).flatMap(({ id, settlement }) => settlement.attempts.map((a) => ({ ...a, messageId: id })));
-      if (attempts.length) await db.insert(outboxAttempts).values(attempts);
+      const attempts = settlements
+        .filter(({ id }) => kept.has(id))
+        .flatMap(({ id, settlement }) =>
+          settlement.attempts.map((a) => ({ message_id: id, at: a.at.getTime(), server_id: a.serverId, server_title: a.serverTitle, outcome: a.outcome, reply: a.reply, duration_ms: a.durationMs })),
+        );
+      if (attempts.length) {
+        await db.execute(sql`
+          INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
+          SELECT message_id, at, server_id, server_title, outcome, reply, duration_ms
+          FROM ROWS FROM (json_to_recordset(${JSON.stringify(attempts)}::json) AS (message_id integer, at bigint, server_id integer,
+            server_title text, outcome text, reply text, duration_ms integer)) WITH ORDINALITY
+            AS a(message_id, at, server_id, server_title, outcome, reply, duration_ms, position)
+          ORDER BY position`);
+      }
       await recordSettled(db, [...kept]);
       return settlements.map(({ id }) => kept.has(id));
     },

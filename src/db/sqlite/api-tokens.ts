@@ -59,15 +59,15 @@ export function createSqliteApiTokenStore(db: Db, lock: WriteLock): ApiTokenStor
           .run();
       });
     },
-    countRequest(id, windowStart) {
+    countRequest(id, windowStart, requests) {
       return lock.run(() => {
         const row = db
           .insert(apiTokenRequests)
-          .values({ tokenId: id, windowStart, count: 1 })
-          .onConflictDoUpdate({ target: [apiTokenRequests.tokenId, apiTokenRequests.windowStart], set: { count: sql`${apiTokenRequests.count} + 1` } })
+          .values({ tokenId: id, windowStart, count: requests })
+          .onConflictDoUpdate({ target: [apiTokenRequests.tokenId, apiTokenRequests.windowStart], set: { count: sql`${apiTokenRequests.count} + ${requests}` } })
           .returning({ count: apiTokenRequests.count })
           .get();
-        if (row.count === 1) db.delete(apiTokenRequests).where(and(eq(apiTokenRequests.tokenId, id), lt(apiTokenRequests.windowStart, windowStart))).run();
+        if (row.count === requests) db.delete(apiTokenRequests).where(and(eq(apiTokenRequests.tokenId, id), lt(apiTokenRequests.windowStart, windowStart))).run();
         return row.count;
       });
     },

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { OutboxStore, Settlement } from '../../outbox/store.js';
+import { acceptedSummaryOf, claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import type { NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -47,33 +47,14 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
   const $ = (name: string) => sql.placeholder(name);
   const dashboard = createSqliteDashboardCounters(sqlite);
   // Prepared once: a busy outbox runs these for every message, and preparing costs more than running them.
-  const insertMessage = db
-    .insert(m)
-    .values({
-      publicId: $('publicId'),
-      departmentCode: $('departmentCode'),
-      pinnedServerId: $('pinnedServerId'),
-      originKind: $('originKind'),
-      originId: $('originId'),
-      originName: $('originName'),
-      toAddresses: $('toAddresses'),
-      ccAddresses: $('ccAddresses'),
-      bccAddresses: $('bccAddresses'),
-      replyTo: $('replyTo'),
-      subject: $('subject'),
-      textBody: $('textBody'),
-      htmlBody: $('htmlBody'),
-      messageId: $('messageId'),
-      status: 'queued',
-      dueAt: $('acceptedAt'),
-      idempotencyKey: $('idempotencyKey'),
-      bodyHash: $('bodyHash'),
-      searchText: $('searchText'),
-      acceptedAt: $('acceptedAt'),
-      updatedAt: $('acceptedAt'),
-    })
-    .returning({ ...summaryColumns, id: m.id })
-    .prepare();
+  // What is stored is known: the summary is made from it rather than read back (see acceptedSummaryOf).
+  const insertMessage = sqlite.prepare(`
+    INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
+      cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
+      search_text, accepted_at, updated_at)
+    VALUES (@publicId, @departmentCode, @pinnedServerId, @originKind, @originId, @originName, @toAddresses, @ccAddresses, @bccAddresses,
+      @replyTo, @subject, @textBody, @htmlBody, @messageId, 'queued', @acceptedAt, @idempotencyKey, @bodyHash, @searchText, @acceptedAt,
+      @acceptedAt)`);
   const bodiesOf = db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, $('id'))).prepare();
   const attachmentsOf = db
     .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
@@ -94,10 +75,30 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
       attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,
       accepted_at AS acceptedAt, text_body AS text, html_body AS html, purged_at AS purgedAt`);
-  const insertAttempt = db
-    .insert(outboxAttempts)
-    .values({ messageId: $('messageId'), at: $('at'), serverId: $('serverId'), serverTitle: $('serverTitle'), outcome: $('outcome'), reply: $('reply'), durationMs: $('durationMs') })
-    .prepare();
+  const insertAttempt = sqlite.prepare(`
+    INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
+    VALUES (@messageId, @at, @serverId, @serverTitle, @outcome, @reply, @durationMs)`);
+
+  const paramsOf = (message: NewOutboxMessage) => ({
+    publicId: message.publicId,
+    departmentCode: message.department,
+    pinnedServerId: message.pinnedServerId,
+    originKind: message.origin.kind,
+    originId: message.origin.id,
+    originName: message.origin.name,
+    toAddresses: JSON.stringify(message.to),
+    ccAddresses: JSON.stringify(message.cc),
+    bccAddresses: JSON.stringify(message.bcc),
+    replyTo: message.replyTo,
+    subject: message.subject,
+    textBody: message.text,
+    htmlBody: message.html,
+    messageId: message.messageId,
+    idempotencyKey: message.idempotencyKey,
+    bodyHash: message.bodyHash,
+    searchText: message.searchText,
+    acceptedAt: message.acceptedAt.getTime(),
+  });
 
   function settleOne(id: number, owner: string, s: Settlement, now: Date): boolean {
     const result = settleMessage.run({
@@ -116,7 +117,9 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       now: now.getTime(),
     });
     if (result.changes === 0) return false;
-    for (const a of s.attempts) insertAttempt.run({ ...a, messageId: id });
+    for (const a of s.attempts) {
+      insertAttempt.run({ messageId: id, at: a.at.getTime(), serverId: a.serverId, serverTitle: a.serverTitle, outcome: a.outcome, reply: a.reply, durationMs: a.durationMs });
+    }
     return true;
   }
 
@@ -124,37 +127,22 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     async insert(message) {
       try {
         return await atomically(() => {
-          const row = insertMessage.get({
-            publicId: message.publicId,
-            departmentCode: message.department,
-            pinnedServerId: message.pinnedServerId,
-            originKind: message.origin.kind,
-            originId: message.origin.id,
-            originName: message.origin.name,
-            toAddresses: JSON.stringify(message.to),
-            ccAddresses: JSON.stringify(message.cc),
-            bccAddresses: JSON.stringify(message.bcc),
-            replyTo: message.replyTo,
-            subject: message.subject,
-            textBody: message.text,
-            htmlBody: message.html,
-            messageId: message.messageId,
-            idempotencyKey: message.idempotencyKey,
-            bodyHash: message.bodyHash,
-            searchText: message.searchText,
-            acceptedAt: message.acceptedAt,
-          })!;
+          const id = Number(insertMessage.run(paramsOf(message)).lastInsertRowid);
           if (message.attachments.length) {
             db.insert(outboxAttachments)
-              .values(message.attachments.map((a, position) => ({ messageId: row.id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
+              .values(message.attachments.map((a, position) => ({ messageId: id, position, filename: a.filename, contentType: a.contentType, content: a.content })))
               .run();
           }
-          return summaryOf(row);
+          return acceptedSummaryOf(message);
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new UniqueViolation('idempotency_key', err);
         throw err;
       }
+    },
+
+    async insertMany(messages) {
+      return atomically(() => messages.map((message) => (insertMessage.run(paramsOf(message)), acceptedSummaryOf(message))));
     },
 
     async findByIdempotencyKey(originKind, originId, key) {

@@ -1,0 +1,120 @@
+// The other end of bench/sending.ts, in a process of its own so that the process under measure (the app, or raw
+// nodemailer) shares no event loop with it: BENCH_PEER=sink (an smtp-server that counts what it receives),
+// raw (nodemailer with a pooled transport) or api (an HTTP client posting to POST /api/v1/messages over keep-alive).
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { Pool } from 'undici';
+
+export type PeerCommand =
+  | { kind: 'until'; count: number }
+  | { kind: 'reset' }
+  | { kind: 'raw'; port: number; count: number; connections: number; concurrency: number }
+  | { kind: 'api'; url: string; token: string; count: number; concurrency: number };
+
+export type PeerReport =
+  | { kind: 'listening'; port: number }
+  | { kind: 'ready' }
+  | { kind: 'reached'; count: number }
+  | { kind: 'sent'; ms: number; cpuMs: number }
+  | { kind: 'posted'; ms: number; cpuMs: number; latencies: number[]; refused: number; firstRefusal: string | null };
+
+const send = (report: PeerReport) => process.send!(report);
+/** The process's CPU time (user and system) since `from`, in ms. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1000;
+};
+
+export const subjectOf = (i: number) => `Facture ${i}`;
+export const textOf = (i: number) => `Bonjour,\n\nVeuillez trouver votre facture n°${i}.\n\nCordialement`;
+export const htmlOf = (i: number) => `<p>Bonjour,</p><p>Veuillez trouver votre facture n°${i}.</p><p>Cordialement</p>`;
+export const recipientOf = (i: number) => `client${i}@exemple.fr`;
+
+/** Up to `concurrency` calls of `job` in flight until `count` are done. */
+async function inFlight(count: number, concurrency: number, job: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+}
+
+function sink() {
+  let received = 0;
+  let waiting: number | null = null;
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        received++;
+        if (waiting !== null && received >= waiting) {
+          waiting = null;
+          send({ kind: 'reached', count: received });
+        }
+        callback();
+      });
+    },
+  });
+  server.on('error', () => {});
+  process.on('message', (command: PeerCommand) => {
+    if (command.kind === 'reset') received = 0;
+    if (command.kind === 'until') {
+      if (received >= command.count) send({ kind: 'reached', count: received });
+      else waiting = command.count;
+    }
+  });
+  process.on('disconnect', () => server.close(() => process.exit(0)));
+  server.listen(0, '127.0.0.1', () => send({ kind: 'listening', port: (server.server.address() as net.AddressInfo).port }));
+}
+
+async function raw(command: Extract<PeerCommand, { kind: 'raw' }>) {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: command.port, secure: false, ignoreTLS: true, pool: true, maxConnections: command.connections, maxMessages: Infinity });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await inFlight(command.count, command.concurrency, async (i) => {
+    await transport.sendMail({ from: { name: 'Service Vente', address: 'vente@exemple.fr' }, to: [recipientOf(i)], subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
+  });
+  const ms = performance.now() - started;
+  transport.close();
+  send({ kind: 'sent', ms, cpuMs: cpuSince(cpu) });
+}
+
+async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
+  const pool = new Pool(command.url, { connections: command.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  const headers = { authorization: `Bearer ${command.token}`, 'content-type': 'application/json' };
+  const latencies: number[] = [];
+  let refused = 0;
+  let firstRefusal: string | null = null;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await inFlight(command.count, command.concurrency, async (i) => {
+    const body = JSON.stringify({ department: 'vente', to: recipientOf(i), subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
+    const at = performance.now();
+    const res = await pool.request({ method: 'POST', path: '/api/v1/messages', headers, body });
+    const answer = await res.body.text();
+    latencies.push(performance.now() - at);
+    if (res.statusCode !== 202) {
+      refused++;
+      firstRefusal ??= `${res.statusCode} ${answer}`;
+    }
+  });
+  const ms = performance.now() - started;
+  await pool.close();
+  send({ kind: 'posted', ms, cpuMs: cpuSince(cpu), latencies, refused, firstRefusal });
+}
+
+if (process.env.BENCH_PEER === 'sink') sink();
+else if (process.env.BENCH_PEER) {
+  process.on('message', (command: PeerCommand) => {
+    if (command.kind === 'raw') void raw(command);
+    if (command.kind === 'api') void api(command);
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ kind: 'ready' });
+}
