@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { databaseFrom } from '../src/config.js';
 import { openStores } from '../src/db/open.js';
 import type { Stores } from '../src/db/stores.js';
-import { departmentWarnings, routeOf, serversFor } from '../src/departments/routing.js';
+import { allRoutes, departmentWarnings, routeHeads, routeOf, serversFor } from '../src/departments/routing.js';
 import { forEachStore, type TestStore } from './stores.js';
 
 async function storesFor(t: Test, store: TestStore) {
@@ -93,6 +93,23 @@ await forEachStore(t, 'the warnings read the first usable servers with the same 
     }
   }
   t.same((await stores.departments.usableCandidates(vente.id, now, 3)).map((s) => s.id), [ids[9], ids[2], ids[1]], 'placed first in their order, the one « en panne » skipped, then by id');
+
+  // The dashboard's heads: the start of each full route, its length, and the sending server kept in view.
+  const routes = await allRoutes(stores.departments, now);
+  for (const limit of [1, 3, 20]) {
+    const heads = await routeHeads(stores.departments, limit, now);
+    t.same(heads.map((h) => h.department.code), routes.map((r) => r.department.code));
+    heads.forEach((head, i) => {
+      const route = routes[i]!;
+      const expected = route.servers.slice(0, limit);
+      if (route.usable[0] && !expected.some((s) => s.id === route.usable[0]!.id)) expected[expected.length - 1] = route.usable[0];
+      t.same(head.servers.map((s) => [s.id, s.skip]), expected.map((s) => [s.id, s.skip]), `${route.department.code}: its first ${limit}`);
+      t.equal(head.total, route.servers.length);
+      t.same(head.usable.map((s) => s.id), route.usable.slice(0, 2).map((s) => s.id));
+    });
+  }
+  const venteHead = (await routeHeads(stores.departments, 1, now)).find((h) => h.department.code === 'vente')!;
+  t.same(venteHead.servers.map((s) => s.id), [ids[9]], 'one shown: the sending one');
 
   // Every server of Production deactivated but one: « no backup »; then none: « no server ».
   const production = (await stores.departments.findByCode('production'))!;

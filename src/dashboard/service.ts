@@ -1,5 +1,5 @@
 import type { Stores } from '../db/stores.js';
-import { allRoutes, warningOf, type RouteWarning, type SkipReason } from '../departments/routing.js';
+import { routeHeads, warningOf, type RouteWarning, type SkipReason } from '../departments/routing.js';
 import type { Department } from '../departments/store.js';
 import { certificateWarningOf, type CertificateWarning } from '../health-checks/certificates.js';
 import { minuteOf } from '../outbox/rows.js';
@@ -72,19 +72,13 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   const chartSince = currentHour - (chartHours - 1) * hourMs;
   const latencySince = new Date(dayOf(now) - (latencyDays - 1) * dayMs);
   const [routes, hourly, totals, latency] = await Promise.all([
-    allRoutes(stores.departments, now),
+    routeHeads(stores.departments, routeEntriesShown, now),
     stores.dashboard.hourly(new Date(chartSince)),
     stores.dashboard.totals(daySince, weekSince),
     stores.dashboard.latency(latencySince),
   ]);
 
-  const shownRoutes = routes.map((route) => {
-    const shown = route.servers.slice(0, routeEntriesShown);
-    const sending = route.usable[0];
-    if (sending && !shown.includes(sending)) shown[shown.length - 1] = sending;
-    return shown;
-  });
-  const serverIds = [...new Set(shownRoutes.flatMap((shown) => shown.map((server) => server.id)))];
+  const serverIds = [...new Set(routes.flatMap((route) => route.servers.map((server) => server.id)))];
   const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
   const health = new Map(healthRows.map((row) => [row.id, row]));
   const certificates = await stores.healthChecks.certificatesOf(serverIds);
@@ -98,14 +92,13 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
     byDepartment.set(row.department, rows);
   }
 
-  const departments = routes.map((route, index): DepartmentPanel => {
-    const usable = new Set(route.usable.map((server) => server.id));
+  const departments = routes.map((route): DepartmentPanel => {
     const sendingId = route.usable[0]?.id;
-    const servers = shownRoutes[index]!.map((server): RouteEntry => ({
+    const servers = route.servers.map((server): RouteEntry => ({
       id: server.id,
       title: server.title,
       state: stateOf(server.skip),
-      role: server.id === sendingId ? 'sending' : usable.has(server.id) ? 'backup' : 'skipped',
+      role: server.id === sendingId ? 'sending' : route.department.active && server.skip === null ? 'backup' : 'skipped',
       certificate: certificateOf(server.id),
     }));
     const day = zero();
@@ -126,7 +119,7 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
       department: route.department,
       warning: warningOf(route),
       servers,
-      moreServers: route.servers.length - servers.length,
+      moreServers: route.total - servers.length,
       day,
       week,
       lastSuccessAt: last > 0 ? new Date(last) : null,

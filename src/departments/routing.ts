@@ -66,6 +66,30 @@ export async function departmentWarnings(departments: DepartmentStore, now = new
   return warnings;
 }
 
+/** The start of a department's route, as the dashboard shows it, read without the servers further down its order. */
+export interface RouteHead {
+  department: Department;
+  /** Its first servers in order, each with why it is skipped; the one that sends now always among them (last if it came later). */
+  servers: RoutedServer[];
+  /** How many servers serve it in all. */
+  total: number;
+  /** The first two it would use now (empty for a deactivated department): enough for its warning. */
+  usable: RoutedServer[];
+}
+
+export async function routeHeads(departments: DepartmentStore, limit: number, now = new Date()): Promise<RouteHead[]> {
+  const heads: RouteHead[] = [];
+  for (const department of await departments.list()) {
+    const servers: RoutedServer[] = (await departments.firstCandidates(department.id, limit)).map((server) => ({ ...server, skip: skipReasonOf(server, now) }));
+    const usable: RoutedServer[] = department.active ? (await departments.usableCandidates(department.id, now, 2)).map((server) => ({ ...server, skip: null })) : [];
+    const total = servers.length < limit ? servers.length : await departments.candidateCount(department.id);
+    const sending = usable[0];
+    if (sending && !servers.some((server) => server.id === sending.id)) servers[servers.length - 1] = sending;
+    heads.push({ department, servers, total, usable });
+  }
+  return heads;
+}
+
 /** Every department's route now, in display order. */
 export async function allRoutes(departments: DepartmentStore, now = new Date()): Promise<DepartmentRoute[]> {
   const routes = [];

@@ -32,6 +32,10 @@ export interface DepartmentStore {
    * as routing's skipReasonOf), in the department's order, without reading the others: the warnings need two at most.
    */
   usableCandidates(departmentId: number, now: Date, limit: number): Promise<DepartmentCandidate[]>;
+  /** The first `limit` candidates in the department's order, whatever their state, without reading the others. */
+  firstCandidates(departmentId: number, limit: number): Promise<DepartmentCandidate[]>;
+  /** How many servers serve the department. */
+  candidateCount(departmentId: number): Promise<number>;
   /** Writes the department's order: these servers at positions 1, 2, 3…, in this order; other placements are dropped. */
   setOrder(departmentId: number, serverIds: readonly number[]): Promise<void>;
   /**

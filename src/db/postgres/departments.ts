@@ -7,7 +7,36 @@ import type { PgExecutor } from './stores.js';
 
 type CandidateRow = Omit<DepartmentCandidate, 'downUntil'> & { downUntil: string | number | null; part?: number };
 
+const serving = (departmentId: number) =>
+  sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
+
 export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
+  /**
+   * The department's first `limit` candidates in its order (those usable at `usableAt` only, when given): the placed
+   * ones by position, then the others by id; two walks of an index that stop at `limit`, instead of sorting them all.
+   */
+  async function firstCandidates(departmentId: number, limit: number, usableAt: Date | null): Promise<DepartmentCandidate[]> {
+    const usable = usableAt
+      ? sql`AND s.active AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${usableAt.getTime()})`
+      : sql``;
+    const { rows } = await db.execute<CandidateRow>(sql`
+      (SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil", o.position, 0 AS part
+       FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
+       WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
+       ORDER BY o.position
+       LIMIT ${limit})
+      UNION ALL
+      (SELECT s.id, s.title, s.email, s.active, s.confirmation_status, s.down_until, NULL, 1
+       FROM smtp_servers s
+       WHERE ${serving(departmentId)} ${usable}
+         AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
+       ORDER BY s.id
+       LIMIT ${limit})
+      ORDER BY part, position NULLS LAST, id
+      LIMIT ${limit}`);
+    return rows.map(({ part: _part, ...row }) => ({ ...row, downUntil: row.downUntil === null ? null : new Date(Number(row.downUntil)) }));
+  }
+
   return {
     async list() {
       return db.select().from(departments).orderBy(asc(departments.position), asc(departments.id));
@@ -30,25 +59,16 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
     },
 
     async usableCandidates(departmentId, now, limit) {
-      const serving = sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
-      const usable = sql`s.active AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${now.getTime()})`;
-      // Placed ones by position, then the others by id: two walks of an index that stop at `limit`, instead of sorting every candidate.
-      const { rows } = await db.execute<CandidateRow>(sql`
-        (SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil", o.position, 0 AS part
-         FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
-         WHERE o.department_id = ${departmentId} AND ${serving} AND ${usable}
-         ORDER BY o.position
-         LIMIT ${limit})
-        UNION ALL
-        (SELECT s.id, s.title, s.email, s.active, s.confirmation_status, s.down_until, NULL, 1
-         FROM smtp_servers s
-         WHERE ${serving} AND ${usable}
-           AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
-         ORDER BY s.id
-         LIMIT ${limit})
-        ORDER BY part, position NULLS LAST, id
-        LIMIT ${limit}`);
-      return rows.map(({ part: _part, ...row }) => ({ ...row, downUntil: row.downUntil === null ? null : new Date(Number(row.downUntil)) }));
+      return firstCandidates(departmentId, limit, now);
+    },
+
+    async firstCandidates(departmentId, limit) {
+      return firstCandidates(departmentId, limit, null);
+    },
+
+    async candidateCount(departmentId) {
+      const { rows } = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers s WHERE ${serving(departmentId)}`);
+      return Number(rows[0]?.n ?? 0);
     },
 
     async setOrder(departmentId, serverIds) {

@@ -8,7 +8,37 @@ import type { WriteLock } from './write-lock.js';
 
 type CandidateRow = Omit<DepartmentCandidate, 'active' | 'downUntil'> & { active: number; downUntil: number | null };
 
+const serving = (departmentId: number) =>
+  sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
+
 export function createSqliteDepartmentStore(db: Db, lock: WriteLock): DepartmentStore {
+  /**
+   * The department's first `limit` candidates in its order (those usable at `usableAt` only, when given): the placed
+   * ones by position, then the others by id; two walks of an index that stop at `limit`, instead of sorting them all.
+   */
+  function firstCandidates(departmentId: number, limit: number, usableAt: Date | null): DepartmentCandidate[] {
+    const usable = usableAt
+      ? sql`AND s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${usableAt.getTime()})`
+      : sql``;
+    const placed = db.all<CandidateRow>(sql`
+      SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, o.position
+      FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
+      WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
+      ORDER BY o.position
+      LIMIT ${limit}`);
+    const unplaced =
+      placed.length >= limit
+        ? []
+        : db.all<CandidateRow>(sql`
+            SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, NULL AS position
+            FROM smtp_servers s
+            WHERE ${serving(departmentId)} ${usable}
+              AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
+            ORDER BY s.id
+            LIMIT ${limit - placed.length}`);
+    return [...placed, ...unplaced].map((row) => ({ ...row, active: Boolean(row.active), downUntil: row.downUntil === null ? null : new Date(row.downUntil) }));
+  }
+
   return {
     async list() {
       return db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all();
@@ -30,26 +60,15 @@ export function createSqliteDepartmentStore(db: Db, lock: WriteLock): Department
     },
 
     async usableCandidates(departmentId, now, limit) {
-      const serving = sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
-      const usable = sql`s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${now.getTime()})`;
-      // Placed ones by position, then the others by id: two walks of an index that stop at `limit`, instead of sorting every candidate.
-      const placed = db.all<CandidateRow>(sql`
-        SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, o.position
-        FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
-        WHERE o.department_id = ${departmentId} AND ${serving} AND ${usable}
-        ORDER BY o.position
-        LIMIT ${limit}`);
-      const unplaced =
-        placed.length >= limit
-          ? []
-          : db.all<CandidateRow>(sql`
-              SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, NULL AS position
-              FROM smtp_servers s
-              WHERE ${serving} AND ${usable}
-                AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
-              ORDER BY s.id
-              LIMIT ${limit - placed.length}`);
-      return [...placed, ...unplaced].map((row) => ({ ...row, active: Boolean(row.active), downUntil: row.downUntil === null ? null : new Date(row.downUntil) }));
+      return firstCandidates(departmentId, limit, now);
+    },
+
+    async firstCandidates(departmentId, limit) {
+      return firstCandidates(departmentId, limit, null);
+    },
+
+    async candidateCount(departmentId) {
+      return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM smtp_servers s WHERE ${serving(departmentId)}`)?.n ?? 0;
     },
 
     async setOrder(departmentId, serverIds) {
