@@ -10,6 +10,11 @@ type CandidateRow = Omit<DepartmentCandidate, 'downUntil'> & { downUntil: string
 const serving = (departmentId: number) =>
   sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
 
+/** Servers in default usage, plus the others linked to the department: two counts, no subquery per server. */
+const countServing = (departmentId: number) => sql`SELECT (SELECT count(*) FROM smtp_servers WHERE usage = 'default')
+  + (SELECT count(*) FROM smtp_server_departments l
+     WHERE l.department_id = ${departmentId} AND l.server_id NOT IN (SELECT id FROM smtp_servers WHERE usage = 'default'))`;
+
 export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
   /**
    * The department's first `limit` candidates in its order (those usable at `usableAt` only, when given): the placed
@@ -67,7 +72,7 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
     },
 
     async candidateCount(departmentId) {
-      const { rows } = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers s WHERE ${serving(departmentId)}`);
+      const { rows } = await db.execute<{ n: string | number }>(sql`${countServing(departmentId)} AS n`);
       return Number(rows[0]?.n ?? 0);
     },
 

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
 import type { DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
 import { UniqueViolation } from '../errors.js';
+import type Database from 'better-sqlite3';
 import type { Db } from './client.js';
 import { isUniqueViolation } from './errors.js';
 import { departments, departmentServers } from './schema.js';
@@ -8,34 +9,42 @@ import type { WriteLock } from './write-lock.js';
 
 type CandidateRow = Omit<DepartmentCandidate, 'active' | 'downUntil'> & { active: number; downUntil: number | null };
 
-const serving = (departmentId: number) =>
-  sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
+const servingSql = `(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = @department))`;
+const usableSql = `AND s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= @now)`;
+const columnsSql = `s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil`;
 
-export function createSqliteDepartmentStore(db: Db, lock: WriteLock): DepartmentStore {
+export function createSqliteDepartmentStore(db: Db, sqlite: Database.Database, lock: WriteLock): DepartmentStore {
+  // Prepared once: for these short reads, preparing cost more than running them (the pages ask for them at each view).
+  const walks = [false, true].map((usable) => ({
+    placed: sqlite.prepare<{ department: number; limit: number; now?: number }, CandidateRow>(`
+      SELECT ${columnsSql}, o.position
+      FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
+      WHERE o.department_id = @department AND ${servingSql} ${usable ? usableSql : ''}
+      ORDER BY o.position
+      LIMIT @limit`),
+    unplaced: sqlite.prepare<{ department: number; limit: number; now?: number }, CandidateRow>(`
+      SELECT ${columnsSql}, NULL AS position
+      FROM smtp_servers s
+      WHERE ${servingSql} ${usable ? usableSql : ''}
+        AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = @department AND o.server_id = s.id)
+      ORDER BY s.id
+      LIMIT @limit`),
+  }));
+  // Servers in default usage, plus the others linked to the department: two counts read from indexes, no server row read.
+  const countServing = sqlite.prepare<{ department: number }, { n: number }>(`
+    SELECT (SELECT count(*) FROM smtp_servers WHERE usage = 'default')
+      + (SELECT count(*) FROM smtp_server_departments l
+         WHERE l.department_id = @department AND l.server_id NOT IN (SELECT id FROM smtp_servers WHERE usage = 'default')) AS n`);
+
   /**
    * The department's first `limit` candidates in its order (those usable at `usableAt` only, when given): the placed
    * ones by position, then the others by id; two walks of an index that stop at `limit`, instead of sorting them all.
    */
   function firstCandidates(departmentId: number, limit: number, usableAt: Date | null): DepartmentCandidate[] {
-    const usable = usableAt
-      ? sql`AND s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${usableAt.getTime()})`
-      : sql``;
-    const placed = db.all<CandidateRow>(sql`
-      SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, o.position
-      FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
-      WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
-      ORDER BY o.position
-      LIMIT ${limit}`);
-    const unplaced =
-      placed.length >= limit
-        ? []
-        : db.all<CandidateRow>(sql`
-            SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil, NULL AS position
-            FROM smtp_servers s
-            WHERE ${serving(departmentId)} ${usable}
-              AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
-            ORDER BY s.id
-            LIMIT ${limit - placed.length}`);
+    const walk = walks[usableAt ? 1 : 0]!;
+    const params = { department: departmentId, limit, ...(usableAt ? { now: usableAt.getTime() } : {}) };
+    const placed = walk.placed.all(params);
+    const unplaced = placed.length >= limit ? [] : walk.unplaced.all({ ...params, limit: limit - placed.length });
     return [...placed, ...unplaced].map((row) => ({ ...row, active: Boolean(row.active), downUntil: row.downUntil === null ? null : new Date(row.downUntil) }));
   }
 
@@ -68,7 +77,7 @@ export function createSqliteDepartmentStore(db: Db, lock: WriteLock): Department
     },
 
     async candidateCount(departmentId) {
-      return db.get<{ n: number }>(sql`SELECT count(*) AS n FROM smtp_servers s WHERE ${serving(departmentId)}`)?.n ?? 0;
+      return countServing.get({ department: departmentId })?.n ?? 0;
     },
 
     async setOrder(departmentId, serverIds) {

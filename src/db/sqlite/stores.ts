@@ -26,7 +26,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
   const stores: Stores = {
     kind: 'sqlite',
     servers: createSqliteServerStore(db, sqlite, lock),
-    departments: createSqliteDepartmentStore(db, lock),
+    departments: createSqliteDepartmentStore(db, sqlite, lock),
     logos: createSqliteLogoStore(db, lock),
     audit: createSqliteAuditStore(db, lock),
     confirmations: createSqliteConfirmationStore(db, lock),
