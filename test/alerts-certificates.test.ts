@@ -2,9 +2,9 @@
 // call, once per threshold crossed, and is flagged on the dashboard and in /metrics: the health checks and the alert
 // pass running by themselves, on real peers.
 import t, { type Test } from 'tap';
-import type { FastifyInstance } from 'fastify';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { adminClient, createAccount, signIn, Client, text } from './helper.js';
+import { adminClient, text } from './helper.js';
+import { eventually, optedInAdmin } from './alert-support.js';
 import { outboxApp, sendingServerFor } from './outbox-helpers.js';
 import { startSmtpPeer } from './smtp-peer.js';
 import { forEachStore, type TestStore } from './stores.js';
@@ -14,24 +14,6 @@ import { startWebhookPeer } from './webhook-peer.js';
 t.setTimeout(600_000);
 
 const secret = 'webhook-secret-for-the-certificates';
-
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function optIn(app: FastifyInstance, email: string): Promise<void> {
-  const user = await createAccount(app, 'admin', { email });
-  const client = new Client(app);
-  await signIn(client, user.email);
-  const res = await client.post('/account/alerts', { optIn: 'on' });
-  if (res.statusCode !== 303) throw new Error(`opt-in answered ${res.statusCode}`);
-}
 
 await forEachStore(t, 'a certificate expiring in 10 days is told once by mail and webhook; an issuer change once more', async (t: Test, store: TestStore) => {
   const tls = tlsFixtures();
@@ -44,7 +26,7 @@ await forEachStore(t, 'a certificate expiring in 10 days is told once by mail an
   const achatId = await sendingServerFor(setup.stores, { title: 'Achat TLS', port: achat.port, security: 'tls', departments: ['achat'] });
   const alertId = await sendingServerFor(setup.stores, { title: 'Alertes', port: alertPeer.port, departments: ['vente', 'production'] });
   await setup.stores.alerts.setAlertServer(alertId, new Date());
-  await optIn(setup, 'veille@exemple.fr');
+  await optedInAdmin(setup, 'veille@exemple.fr');
 
   const app = await outboxApp(t, store, {
     RELAIS_SMTP_CA_FILE: tls.caFile,
@@ -60,7 +42,7 @@ await forEachStore(t, 'a certificate expiring in 10 days is told once by mail an
   t.equal(mail.mail.subject, '[Relais] Certificat du serveur « Achat TLS »');
   t.match(mail.mail.text ?? '', /Le certificat du serveur « Achat TLS » : Le certificat expire dans 10 jours/);
   t.match(mail.mail.text ?? '', `/smtp-servers/${achatId}/edit`, 'a link to the server page');
-  const call = await eventually('the webhook call', () => hook.calls.find((c) => c.json.events.some((e) => e.kind === 'certificate')));
+  const call = await eventually('the webhook call', () => hook.calls.find((c) => c.json.events.some((e) => e.kind === 'certificate')), 40_000);
   t.ok(call.signatureValid, 'signed with the shared secret');
   const event = call.json.events.find((e) => e.kind === 'certificate');
   t.match(event, { kind: 'certificate', subject: `certificate:${achatId}`, serverId: achatId, threshold: '14', daysLeft: 10, issuer: 'CN=Relais Test CA' });
@@ -85,7 +67,7 @@ await forEachStore(t, 'a certificate expiring in 10 days is told once by mail an
 
   // Further checks see the same certificate: nothing more to tell.
   const checksBefore = (await app.stores.healthChecks.find(achatId))!.lastCheckAt!.getTime();
-  await eventually('two more checks', async () => (await app.stores.healthChecks.find(achatId))!.lastCheckAt!.getTime() > checksBefore + 3000);
+  await eventually('two more checks', async () => (await app.stores.healthChecks.find(achatId))!.lastCheckAt!.getTime() > checksBefore + 3000, 40_000);
   t.equal(alertPeer.messages.length, 1, 'one mail for one threshold crossed, not one per check');
 
   // The same port now answers with a certificate from another issuer.

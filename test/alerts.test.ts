@@ -9,33 +9,13 @@ import { apiOrigin, fastOutboxEnv, message, outboxApp, sendingServerFor, until }
 import { startSmtpPeer } from './smtp-peer.js';
 import { forEachStore, type TestStore } from './stores.js';
 import { startWebhookPeer } from './webhook-peer.js';
+import { eventually, optedInAdmin } from './alert-support.js';
 
 t.setTimeout(600_000);
 
 const secret = 'webhook-secret-for-the-tests';
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** An administrator who asked for alerts through the account page (in that language), signed in. */
-async function optedInAdmin(app: FastifyInstance, email: string, lang: 'fr' | 'en' = 'fr'): Promise<Client> {
-  const user = await createAccount(app, 'admin', { email });
-  const client = new Client(app);
-  await signIn(client, user.email);
-  if (lang === 'en') await client.get('/language?lang=en&next=/account/alerts');
-  const res = await client.post('/account/alerts', { optIn: 'on' });
-  if (res.statusCode !== 303) throw new Error(`opt-in answered ${res.statusCode}`);
-  return client;
-}
 
 /** An instance with neither alert pass nor worker: what it writes is there before the first pass, which takes it as its baseline. */
 function setupApp(t: Test, store: TestStore) {

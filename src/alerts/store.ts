@@ -70,7 +70,10 @@ export interface AlertStore {
   /** Takes the alert pass for `owner` until `until`, unless another instance holds it; the control row is created on first use. */
   claimLease(owner: string, now: Date, until: Date): Promise<boolean>;
   releaseLease(owner: string): Promise<void>;
-  /** Called inside stores.transaction: the control row, locked until the transaction ends (PostgreSQL: FOR UPDATE). */
+  /**
+   * The first call in the pass's transaction (stores.transaction): the control row, locked until the transaction ends
+   * (PostgreSQL: FOR UPDATE), and the rest of the pass's reads on one snapshot (PostgreSQL: REPEATABLE READ).
+   */
   lockControl(now: Date): Promise<AlertControl>;
   advanceFailedCursor(at: Date, id: number): Promise<void>;
   serverHealth(): Promise<ServerHealth[]>;

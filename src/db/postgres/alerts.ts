@@ -22,6 +22,9 @@ export function createPostgresAlertStore(db: PgExecutor): AlertStore {
       await db.update(alertControl).set({ leaseOwner: null, leaseUntil: null }).where(and(eq(alertControl.id, 1), eq(alertControl.leaseOwner, owner)));
     },
     async lockControl(now) {
+      // Called first in the pass's transaction: every read of the pass then sees one snapshot, so a server marked down
+      // between two of them is not told as « down » in one mail and its department's « no server » in another.
+      await db.execute(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
       await ensureControl(now);
       // Two passes whose leases overlapped (one ran past its lease) still take turns here: no change is told twice.
       const [row] = await db.select().from(alertControl).where(eq(alertControl.id, 1)).for('update');
