@@ -1,5 +1,6 @@
 import { formatDateTime, isLocale, translator, type Locale, type Translate } from '../i18n/index.js';
 import { escapeHtml } from '../web/escape.js';
+import { storedFailureWords } from '../smtp/diagnosis.js';
 import type { AlertEvent } from './store.js';
 
 export interface AlertMail {
@@ -34,7 +35,7 @@ function sentence(t: Translate, locale: Locale, event: AlertEvent): string {
   const text = (value: unknown) => (value === null || value === undefined || value === '' ? t('alertMail.noError') : String(value));
   switch (event.kind) {
     case 'serverDown':
-      return t('alertMail.event.serverDown', { title: text(p.title), until: formatDateTime(locale, new Date(String(p.until))), error: text(p.error) });
+      return t('alertMail.event.serverDown', { title: text(p.title), until: formatDateTime(locale, new Date(String(p.until))), error: p.error ? storedFailureWords(String(p.error), t) : text(null) });
     case 'serverUp':
       return t('alertMail.event.serverUp', { title: text(p.title) });
     case 'departmentNoServer':

@@ -41,8 +41,11 @@ export async function alertServerCandidates(stores: Stores, now: Date, exclude: 
   const chosen = await stores.alerts.alertServerId();
   if (chosen !== null) order.push(chosen);
   for (const route of await allRoutes(stores.departments, now)) for (const server of route.servers) order.push(server.id);
-  return [...new Set(order)].filter(usable);
+  return [...new Set(order)].filter(usable).slice(0, alertServersTried);
 }
+
+/** Servers one alert mail tries at most: during an outage each costs a connect time-out, and the pass must end. */
+export const alertServersTried = 3;
 
 /** Where the webhook goes, for the pages and the log: its origin only (a path may hold a token). */
 export function webhookOrigin(url: string | null): string | null {
@@ -129,6 +132,7 @@ export function createAlerts(deps: AlertDeps) {
     for (const group of byLocale.values()) {
       let sent = false;
       for (const serverId of candidates) {
+        if (stopped) break;
         try {
           await sendThrough(serverId, group, going);
           sent = true;

@@ -49,6 +49,8 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
   // When this instance last wrote each token's last use: at most one write a minute per token and instance.
   const lastTouched = new Map<number, number>();
   const known = new Map<string, { at: number; token: ApiTokenRow }>();
+  /** Revocations made on this instance: a token read while one was made is not kept (it may be the revoked one). */
+  let revocations = 0;
   // The requests this instance reserved in the database and has not used yet, per token, for one window. A reservation
   // grows (1, 2, 4… up to a twentieth of the limit, at most 100) while the token keeps this instance busy, so a busy
   // token costs a write every few dozen requests instead of one each; an instance can leave at most one reservation
@@ -99,6 +101,7 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
         await tx.audit.append(actor, { action: 'apiToken.revoke', targetType: 'apiToken', targetId: id, summary: token.name }, now);
         return true;
       });
+      revocations++;
       for (const [hash, entry] of known) if (entry.token.id === id) known.delete(hash);
       return revoked;
     },
@@ -111,11 +114,13 @@ export function createApiTokenService(stores: Stores, options: { requestsPerMinu
       let token: ApiTokenRow | null;
       if (hit && now.getTime() - hit.at < knownForMs && now.getTime() >= hit.at) token = hit.token;
       else {
+        const revocationsBefore = revocations;
         token = await stores.apiTokens.findByHash(hash);
         known.delete(hash);
         if (!token || token.revokedAt) return null;
         if (known.size >= knownAtMost) known.clear();
-        known.set(hash, { at: now.getTime(), token });
+        // A revocation made here while the row was read may have read it before: not kept, the next call reads again.
+        if (revocations === revocationsBefore) known.set(hash, { at: now.getTime(), token });
       }
       const touched = lastTouched.get(token.id) ?? 0;
       if (now.getTime() - touched >= lastUseEveryMs) {

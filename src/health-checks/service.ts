@@ -22,6 +22,9 @@ export interface HealthCheckDeps {
 }
 
 /** The failure as the server row keeps it for the pages: the diagnosis's key and parameters, put in words when shown. */
+/** How soon a server that failed its check is checked again (the interval, when shorter). */
+export const failedRecheckMs = 60_000;
+
 function errorOf(report: ProbeReport): string {
   const diagnosis = report.diagnosis;
   return diagnosis ? JSON.stringify({ key: diagnosis.key, params: diagnosis.params ?? {} }) : JSON.stringify({ key: 'diagnosis.unknown', params: {} });
@@ -51,6 +54,13 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
     await stores.healthChecks.release(serverId, owner, nextSlotAfter(serverId, new Date(), deps.intervalMs));
     return null;
   }
+  // The secret was read after the server's row: edited in between, it may be a new password meant for a new host.
+  // Never send it to the host read before; check the new settings at once instead.
+  const current = await deps.servers.findServer(serverId);
+  if (!current || current.version !== server.version) {
+    await stores.healthChecks.release(serverId, owner, new Date());
+    return null;
+  }
   const password = credentials.kind === 'password' ? credentials.password : null;
   const oauth = credentials.kind === 'oauth2' ? { oauth: { credentials: credentials.oauth, tokens: deps.tokens } } : {};
   const report = await probeServer(server, password, deps.smtpSettings, oauth);
@@ -65,10 +75,13 @@ export async function runHealthCheck(deps: HealthCheckDeps, serverId: number, ow
       await tx.healthChecks.release(serverId, owner, at);
       return;
     }
-    await tx.healthChecks.complete(serverId, { at, ok: report.ok, nextDueAt: nextSlotAfter(serverId, at, deps.intervalMs), certificate: seen });
+    // A failed server is checked again within a minute, not a whole interval later: back in service soon after it answers.
+    const recheckMs = Math.min(deps.intervalMs, failedRecheckMs);
+    const nextDueAt = report.ok ? nextSlotAfter(serverId, at, deps.intervalMs) : new Date(at.getTime() + recheckMs);
+    await tx.healthChecks.complete(serverId, { at, ok: report.ok, nextDueAt, certificate: seen });
     if (report.ok) await tx.healthChecks.markUp(serverId);
-    // Down until the next check at least (two intervals leave room for a late one), which clears it when the server answers.
-    else await tx.healthChecks.markDown(serverId, at, errorOf(report), new Date(at.getTime() + Math.max(deps.downForMs, 2 * deps.intervalMs)));
+    // Down until the next check at least (twice its delay leaves room for a late one), which clears it when the server answers.
+    else await tx.healthChecks.markDown(serverId, at, errorOf(report), new Date(at.getTime() + Math.max(deps.downForMs, 2 * recheckMs)));
 
     const audit = (action: string, changes: Record<string, [unknown, unknown]>) =>
       tx.audit.append(systemActor, { action, targetType: 'smtp_server', targetId: serverId, summary: server.title, changes });
