@@ -3,6 +3,7 @@ import t from 'tap';
 import { auditTrail, createAccount } from './helper.js';
 import { apiOrigin, message, outboxApp } from './outbox-helpers.js';
 import { forEachStore } from './stores.js';
+import { newPublicId } from '../src/outbox/service.js';
 
 
 await forEachStore(t, 'accept stores the message, find and list read it back', async (t, store) => {
@@ -123,4 +124,10 @@ await forEachStore(t, 'retention purges bodies and attachments of messages done,
   t.equal(await app.stores.outbox.handBack('w2', new Date()), 1);
   t.equal((await app.outbox.find(waiting.message.id))?.status, 'queued', 'due again for another instance');
   t.equal(await app.stores.outbox.settle(held!.id, 'w2', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: null, lastReply: null, sentAt: new Date(), attempts: [] }, new Date()), false, 'a lease given back is no longer its to settle');
+});
+
+t.test('a message id never starts with « - », which a spreadsheet would take for a formula (and the export neutralise)', async (t) => {
+  const ids = Array.from({ length: 5000 }, () => newPublicId());
+  t.ok(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{19}$/.test(id)), 'twenty URL-safe characters, the first never « - »');
+  t.equal(new Set(ids).size, ids.length, 'all different');
 });

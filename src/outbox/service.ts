@@ -17,9 +17,15 @@ function searchable(query: MessageListQuery): MessageListQuery {
   return { ...query, q: q || undefined };
 }
 
-/** Opaque, unguessable, URL-safe: the API's id of a message. */
+/**
+ * Opaque, unguessable, URL-safe: the API's id of a message. Never starting with « - », which spreadsheets read as a
+ * formula: the exports would have to neutralise it, and the id read back would not be the message's.
+ */
 export function newPublicId(): string {
-  return randomBytes(15).toString('base64url');
+  for (;;) {
+    const id = randomBytes(15).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** A Message-ID of our own, in the domain Relais is reached at: fixed at acceptance, kept across attempts and servers. */
