@@ -40,7 +40,7 @@ export interface ServerHealth {
 
 /**
  * The dashboard's counts. The outbox stores keep them in the same transactions as the messages' state changes
- * (recordAccepted / recordSettled in src/db/<dialect>/dashboard.ts); this reads them, never the log.
+ * (a trigger on outbox_messages for accepts, recordSettled in src/db/<dialect>/dashboard.ts); this reads them, never the log.
  */
 /** A department's messages of one outcome accepted since `daySince` (day) and since `weekSince` (week). */
 export interface OutcomeTotal {

@@ -4,16 +4,10 @@ import { dashboardHourlyCounts as hourly, smtpSendSlots, smtpServers } from './s
 import type { PgExecutor } from './stores.js';
 
 /**
- * The dashboard's counters, written by the outbox store on its own executor, inside the transaction that changes the
- * messages (insert, settleMany): one statement per table, whatever the number of messages.
+ * The dashboard's counters, written by the outbox store on its own executor, inside the transaction that settles the
+ * messages (settleMany): one statement per table, whatever the number of messages. Accepted messages are counted by
+ * the trigger on outbox_messages (migration dashboard-counts).
  */
-export async function recordAccepted(db: PgExecutor, departmentCode: string, acceptedAt: Date): Promise<void> {
-  const ms = acceptedAt.getTime();
-  await db.execute(sql`
-    INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count) VALUES (${departmentCode}, ${ms - (ms % 3_600_000)}, 'accepted', 1)
-    ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count`);
-}
-
 /** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
 export async function recordSettled(db: PgExecutor, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;

@@ -7,9 +7,9 @@ import { smtpSendSlots, smtpServers } from './schema.js';
 /**
  * The counters the outbox keeps as it writes: called inside its transactions (insert, settle, settleMany), so a
  * message's state and the dashboard's numbers land together. One statement per table, whatever the number of messages.
+ * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts).
  */
 export interface SqliteDashboardCounters {
-  recordAccepted(departmentCode: string, acceptedAt: Date): void;
   /** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
   recordSettled(ids: readonly number[]): void;
   /** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
@@ -17,9 +17,6 @@ export interface SqliteDashboardCounters {
 }
 
 export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): SqliteDashboardCounters {
-  const accepted = sqlite.prepare(`
-    INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count) VALUES (?, ?, 'accepted', 1)
-    ON CONFLICT DO UPDATE SET count = count + excluded.count`);
   const settledHourly = sqlite.prepare(`
     INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
     SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 3600000,
@@ -41,10 +38,6 @@ export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): S
   return {
     recordRequeued(id) {
       requeued.run(id);
-    },
-    recordAccepted(departmentCode, acceptedAt) {
-      const ms = acceptedAt.getTime();
-      accepted.run(departmentCode, ms - (ms % 3_600_000));
     },
     recordSettled(ids) {
       if (ids.length === 0) return;
