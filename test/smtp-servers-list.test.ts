@@ -108,6 +108,29 @@ t.test('pagination: 25, 50 or 100 rows a page, with the total count', async (t) 
   t.equal(rowTitles(odd.body).length, 25, 'an unsupported page size falls back to 25');
 });
 
+t.test('a search matching more than 1,000 servers is counted up to 1,000 past the page: « plus de 1000 », then exact near the end', async (t) => {
+  const app = await buildTestApp(t);
+  await seedServers(app, 1010, (i) => ({ title: `Serveur ${String(i).padStart(4, '0')}` }));
+  const client = await adminClient(app);
+  const first = await client.get('/smtp-servers?q=serveur');
+  t.equal(rowTitles(first.body).length, 25);
+  t.match(text(first.body), '1–25 sur plus de 1000 serveurs');
+  t.match(text(first.body), 'Page 1 sur plus de 40');
+  t.match(first.body, 'href="/smtp-servers?q=serveur&amp;page=2"', 'the next page is offered');
+
+  const fortieth = await client.get('/smtp-servers?q=serveur&page=40');
+  t.same(rowTitles(fortieth.body).slice(-1), ['Serveur 1000']);
+  t.match(text(fortieth.body), '976–1000 sur 1010 serveurs', 'near the end the count is exact');
+  t.match(text(fortieth.body), 'Page 40 sur 41');
+
+  const beyond = await client.get('/smtp-servers?q=serveur&page=500');
+  t.match(text(beyond.body), '1001–1010 sur 1010 serveurs', 'a page past the end shows the last one');
+  t.same(rowTitles(beyond.body), Array.from({ length: 10 }, (_, i) => `Serveur ${1001 + i}`));
+
+  t.match(text((await client.get('/smtp-servers')).body), '1–25 sur 1010 serveurs', 'the whole list is counted in full');
+  t.match(text((await client.get('/smtp-servers?q=serveur%201005')).body), '1 serveur', 'a narrow search is exact');
+});
+
 t.test('columns: hide some, the choice persists in a cookie, restore brings the defaults back', async (t) => {
   const app = await buildTestApp(t);
   await seedServers(app, 2);

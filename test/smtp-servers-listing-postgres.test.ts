@@ -175,18 +175,21 @@ onPostgres(t, 'the PostgreSQL listing gives the SQLite listing’s pages, and a 
     const expected = bruteForce(servers, filter);
     const onSqlite: unknown[] = [];
     const onPostgres: unknown[] = [];
-    let pages = 1;
-    for (let page = 1; page <= pages; page++) {
+    let last = false;
+    for (let page = 1; !last; page++) {
       const a = sqliteListing.page(filter, page, perPage);
       const b = await pgListing.page(filter, page, perPage);
       if (page === 1) {
         t.equal(b.total, a.total, `${label}: the same count`);
-        t.equal(b.total, expected.length, `${label}: the count of a plain reading`);
+        // The whole list is counted in full; a search or a filter up to 1,000 past the page (see countLimitOf).
+        const unfiltered = !filter.q && !filter.confirmation && !filter.test && !filter.security;
+        const counted = unfiltered || expected.length <= 1000 ? [expected.length, true] : [1000, false];
+        t.same([b.total, b.exact], counted, `${label}: the count of a plain reading`);
       }
       t.same({ ...b, rows: [] }, { ...a, rows: [] }, `${label} page ${page}: the same page numbers`);
       onSqlite.push(...a.rows);
       onPostgres.push(...b.rows);
-      pages = a.pages;
+      last = a.exact && page >= a.pages;
       compared++;
     }
     t.same(onPostgres, onSqlite, `${label}: the same rows in the same order`);

@@ -35,6 +35,7 @@ export const en: Record<MessageKey, string> = {
   'servers.empty': 'No server yet',
   'servers.noMatch': 'No server matches “{q}”',
   'servers.count': '{from}–{to} of {total} servers',
+  'servers.countMore': '{from}–{to} of more than {total} servers',
   'servers.countOne': '1 server',
   'servers.countZero': '0 servers',
   'servers.perPage': 'Rows per page',
@@ -43,6 +44,7 @@ export const en: Record<MessageKey, string> = {
   'servers.previous': 'Previous',
   'servers.next': 'Next',
   'servers.pageOf': 'Page {page} of {pages}',
+  'servers.pageOfMore': 'Page {page} of more than {pages}',
   'servers.sortBy': 'Sort by {column}',
   'servers.tableCaption': 'SMTP servers',
 

@@ -34,6 +34,7 @@ export const fr = {
   'servers.empty': 'Aucun serveur',
   'servers.noMatch': 'Aucun serveur ne correspond à « {q} »',
   'servers.count': '{from}–{to} sur {total} serveurs',
+  'servers.countMore': '{from}–{to} sur plus de {total} serveurs',
   'servers.countOne': '1 serveur',
   'servers.countZero': '0 serveur',
   'servers.perPage': 'Lignes par page',
@@ -42,6 +43,7 @@ export const fr = {
   'servers.previous': 'Précédent',
   'servers.next': 'Suivant',
   'servers.pageOf': 'Page {page} sur {pages}',
+  'servers.pageOfMore': 'Page {page} sur plus de {pages}',
   'servers.sortBy': 'Trier par {column}',
   'servers.tableCaption': 'Liste des serveurs SMTP',
 

@@ -38,7 +38,9 @@ export type ServerReadSnapshot = ServerSnapshot;
 
 export interface ServerPage {
   rows: Omit<ServerView, 'hasOauthSecret' | 'oauthSecretUnreadable'>[];
+  /** See ListedPage: past a thousand matches or so, a lower bound (`exact` false). */
   total: number;
+  exact: boolean;
   page: number;
   pages: number;
   perPage: number;

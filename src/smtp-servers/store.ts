@@ -95,10 +95,29 @@ export type ListedServer = Omit<StoredServer, 'passwordCiphertext' | 'oauthSecre
 
 export interface ListedPage {
   rows: ListedServer[];
+  /** The number of matches when `exact`; otherwise there are more than this many. */
   total: number;
+  exact: boolean;
   page: number;
+  /** When not `exact`, more than this many. */
   pages: number;
   perPage: number;
+}
+
+// A count stops this far past the page shown: a search matching thousands of servers says « plus de 1000 » rather
+// than reading every match at each view (the page itself reads 50 rows; the exact count read them all).
+const countStep = 1000;
+
+/** How many matches a count for this page reads at most: a multiple of 1,000 past the page's last row. */
+export function countLimitOf(page: number, perPage: number): number {
+  return countStep * Math.ceil((Math.max(1, page) * perPage + 1) / countStep);
+}
+
+/** The page numbers from a count read up to `limit` + 1 (`countLimitOf`; Infinity for a count read in full). */
+export function pageNumbersOf(counted: number, limit: number, page: number, perPage: number) {
+  if (counted > limit) return { total: limit, exact: false, page: Math.max(1, page), pages: Math.floor(limit / perPage), perPage };
+  const pages = Math.max(1, Math.ceil(counted / perPage));
+  return { total: counted, exact: true, page: Math.min(Math.max(1, page), pages), pages, perPage };
 }
 
 /** The columns the exports read: the list's, nothing about the password or the bookkeeping. */

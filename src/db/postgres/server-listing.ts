@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
-import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
+import { countLimitOf, pageNumbersOf, type Department, type ServerDepartment, type ServerListFilter } from '../../smtp-servers/store.js';
 import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
 import { likePattern } from '../like.js';
 import { smtpServers } from './schema.js';
@@ -79,6 +79,10 @@ const dialect = new PgDialect();
 // Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
 const broadSearchThreshold = 2000;
 const maxRemembered = 500;
+const maxStatements = 200;
+// The list's few statement texts, prepared by name on each connection (one text, one name, for every listing):
+// PostgreSQL parses each once, not at every view (the pool has it plan each run for its values: see createPool).
+const statementNames = new Map<string, string>();
 
 /**
  * The list's SQL on PostgreSQL, mirroring createServerListing (src/db/sqlite/server-listing.ts): the same rows in the
@@ -146,10 +150,20 @@ export function createPostgresServerListing<K extends string, F extends string =
     return q ? planSearch(q) : [];
   }
 
-  // On the narrow copy (same column names, its own trigram index): a broad match is counted without the wide rows.
-  async function count(where: SQL): Promise<number> {
-    const result = await db.execute<{ n: string | number }>(sql`SELECT count(*) AS n FROM smtp_servers_search${where}`);
-    return Number(result.rows[0]!.n);
+  async function run<T extends Record<string, unknown>>(query: SQL): Promise<{ rows: T[] }> {
+    const pool = (db as { $client?: unknown }).$client;
+    const { sql: text, params } = dialect.sqlToQuery(query);
+    let name = statementNames.get(text);
+    if (name === undefined && statementNames.size < maxStatements) statementNames.set(text, (name = `relais_list_${statementNames.size}`));
+    if (!(pool instanceof pg.Pool) || name === undefined) return (await db.execute(query)) as unknown as { rows: T[] };
+    return (await pool.query({ name, text, values: params as unknown[] })) as unknown as { rows: T[] };
+  }
+
+  // On the narrow copy (same column names, its own trigram index): a broad match is counted without the wide rows,
+  // and only up to `limit` + 1 (past it the list says « more than »); the whole list, unfiltered, is counted in full.
+  function countSql(where: SQL, limit: number): SQL {
+    if (limit === Infinity) return sql`SELECT count(*) FROM smtp_servers_search`;
+    return sql`SELECT count(*) FROM (SELECT 1 FROM smtp_servers_search${where} LIMIT ${limit + 1}) AS matches`;
   }
 
   function everySql(filter: ServerListFilter): SQL {
@@ -157,46 +171,43 @@ export function createPostgresServerListing<K extends string, F extends string =
   }
 
   return {
-    /** One page in display order, with the exact count of the matches. */
+    /** One page in display order, with the count of the matches (exact up to `countLimitOf`). */
     async page(filter: ServerListFilter, page: number, perPage: number) {
-      const where = whereOf(filter, termsOf(filter.q), Date.now());
+      const terms = termsOf(filter.q);
+      const where = whereOf(filter, terms, Date.now());
       const order = orderOf(filter);
-      const pageOf = (total: number, rows: Row[]) => {
-        const pages = Math.max(1, Math.ceil(total / perPage));
-        return { rows, total, page: Math.min(Math.max(1, page), pages), pages, perPage };
-      };
+      const everything = terms.length === 0 && !filter.confirmation && !filter.test && !filter.security;
+      const limit = everything ? Infinity : countLimitOf(page, perPage);
       const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
       const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentIdsSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
       const key = dialect.sqlToQuery(where);
       const shapeKey = key.sql + JSON.stringify(key.params);
       // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
-      // count is exact whatever the guess, which only chooses the plan.
+      // count is the same whatever the guess, which only chooses the plan.
       if (broadBefore.has(shapeKey) && page >= 1) {
-        const result = await db.execute(
-          rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (SELECT count(*) FROM smtp_servers_search${where}) AS "total_matches"`),
-        );
+        const result = await run(rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (${countSql(where, limit)}) AS "total_matches"`));
         const first = result.rows[0];
         if (first) {
-          const total = Number(first.total_matches);
-          if (total <= broadSearchThreshold) broadBefore.delete(shapeKey);
+          const numbers = pageNumbersOf(Number(first.total_matches), limit, page, perPage);
+          if (numbers.exact && numbers.total <= broadSearchThreshold) broadBefore.delete(shapeKey);
           const served = await departmentReader();
-          return pageOf(total, result.rows.map((values) => rowOf(values, served)));
+          return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
         }
       }
-      const total = await count(where);
-      const { page: current } = pageOf(total, []);
-      if (total === 0) return pageOf(total, []);
-      const broad = total > broadSearchThreshold;
+      const counted = await run<{ count: string | number }>(countSql(where, limit));
+      const numbers = pageNumbersOf(Number(counted.rows[0]!.count), limit, page, perPage);
+      if (numbers.total === 0) return { rows: [], ...numbers };
+      const broad = !numbers.exact || numbers.total > broadSearchThreshold;
       remember(shapeKey, broad);
       // A broad search walks the sort column's index and stops after one page; a narrower one sorts the few rows the
       // trigram index finds (materialized, so the planner cannot walk the whole index for a match it overestimates).
       const ids = broad
-        ? sql`SELECT id FROM smtp_servers${where}${order}${limitAt(current)}`
-        : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(current)}`;
+        ? sql`SELECT id FROM smtp_servers${where}${order}${limitAt(numbers.page)}`
+        : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(numbers.page)}`;
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
-      const result = await db.execute(rowsOf(ids));
+      const result = await run(rowsOf(ids));
       const served = await departmentReader();
-      return pageOf(total, result.rows.map((values) => rowOf(values, served)));
+      return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
     },
 
     /**

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
-import type { DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
+import type { Department, DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
 import { UniqueViolation } from '../errors.js';
 import type Database from 'better-sqlite3';
 import type { Db } from './client.js';
@@ -13,22 +13,31 @@ const servingSql = `(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_de
 const usableSql = `AND s.active = 1 AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= @now)`;
 const columnsSql = `s.id, s.title, s.email, s.active, s.confirmation_status AS confirmationStatus, s.down_until AS downUntil`;
 
+/** Every department in display order, from a statement prepared once: the lists read them at each request. */
+export function departmentLister(sqlite: Database.Database): () => Department[] {
+  const statement = sqlite.prepare<[], Omit<Department, 'active'> & { active: number }>('SELECT id, code, name, position, active FROM departments ORDER BY position, id');
+  return () => statement.all().map((row) => ({ ...row, active: row.active === 1 }));
+}
+
 export function createSqliteDepartmentStore(db: Db, sqlite: Database.Database, lock: WriteLock): DepartmentStore {
+  const listDepartments = departmentLister(sqlite);
+  const departmentByCode = sqlite.prepare<[string], Omit<Department, 'active'> & { active: number }>('SELECT id, code, name, position, active FROM departments WHERE code = ?');
   // Prepared once: for these short reads, preparing cost more than running them (the pages ask for them at each view).
+  // `@limit + 0`: SQLite plans again at each run a statement whose LIMIT is a bare parameter.
   const walks = [false, true].map((usable) => ({
     placed: sqlite.prepare<{ department: number; limit: number; now?: number }, CandidateRow>(`
       SELECT ${columnsSql}, o.position
       FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
       WHERE o.department_id = @department AND ${servingSql} ${usable ? usableSql : ''}
       ORDER BY o.position
-      LIMIT @limit`),
+      LIMIT @limit + 0`),
     unplaced: sqlite.prepare<{ department: number; limit: number; now?: number }, CandidateRow>(`
       SELECT ${columnsSql}, NULL AS position
       FROM smtp_servers s
       WHERE ${servingSql} ${usable ? usableSql : ''}
         AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = @department AND o.server_id = s.id)
       ORDER BY s.id
-      LIMIT @limit`),
+      LIMIT @limit + 0`),
   }));
   // Servers in default usage, plus the others linked to the department: two counts read from indexes, no server row read.
   const countServing = sqlite.prepare<{ department: number }, { n: number }>(`
@@ -50,11 +59,12 @@ export function createSqliteDepartmentStore(db: Db, sqlite: Database.Database, l
 
   return {
     async list() {
-      return db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all();
+      return listDepartments();
     },
 
     async findByCode(code) {
-      return db.select().from(departments).where(eq(departments.code, code)).get() ?? null;
+      const row = departmentByCode.get(code);
+      return row ? { ...row, active: row.active === 1 } : null;
     },
 
     async candidates(departmentId) {

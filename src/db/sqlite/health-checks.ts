@@ -1,6 +1,7 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { keptCertificateOf, type CertificateColumns } from '../../health-checks/rows.js';
 import type { HealthCheckStore, KeptCertificate } from '../../health-checks/store.js';
+import type Database from 'better-sqlite3';
 import type { Db } from './client.js';
 import { serverHealthChecks as h, smtpServers } from './schema.js';
 import type { WriteLock } from './write-lock.js';
@@ -16,7 +17,21 @@ const certificateColumns = {
   certIssuerChangedAt: h.certIssuerChangedAt,
 };
 
-export function createSqliteHealthCheckStore(db: Db, lock: WriteLock): HealthCheckStore {
+type CertificateRow = Omit<CertificateColumns, 'certValidTo' | 'certSeenAt' | 'certIssuerChangedAt'> & {
+  certValidTo: number | null;
+  certSeenAt: number | null;
+  certIssuerChangedAt: number | null;
+};
+
+const dateOf = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+export function createSqliteHealthCheckStore(db: Db, sqlite: Database.Database, lock: WriteLock): HealthCheckStore {
+  // Prepared once: the server list asks for its page's certificates at each view.
+  const certificatesIn = sqlite.prepare<[string], CertificateRow>(`
+    SELECT server_id AS serverId, cert_subject AS certSubject, cert_issuer AS certIssuer, cert_valid_to AS certValidTo,
+           cert_fingerprint AS certFingerprint, cert_seen_at AS certSeenAt, cert_previous_issuer AS certPreviousIssuer,
+           cert_issuer_changed_at AS certIssuerChangedAt
+    FROM server_health_checks WHERE server_id IN (SELECT value FROM json_each(?)) AND cert_issuer IS NOT NULL`);
   return {
     async scheduleMissing(dueOf) {
       return lock.run(() => {
@@ -101,9 +116,13 @@ export function createSqliteHealthCheckStore(db: Db, lock: WriteLock): HealthChe
     async certificatesOf(serverIds) {
       const kept = new Map<number, KeptCertificate>();
       if (serverIds.length === 0) return kept;
-      const rows = db.select(certificateColumns).from(h).where(inArray(h.serverId, [...serverIds])).all();
-      for (const row of rows) {
-        const certificate = keptCertificateOf(row);
+      for (const row of certificatesIn.all(JSON.stringify(serverIds))) {
+        const certificate = keptCertificateOf({
+          ...row,
+          certValidTo: dateOf(row.certValidTo),
+          certSeenAt: dateOf(row.certSeenAt),
+          certIssuerChangedAt: dateOf(row.certIssuerChangedAt),
+        });
         if (certificate) kept.set(row.serverId, certificate);
       }
       return kept;

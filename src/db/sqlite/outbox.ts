@@ -67,10 +67,11 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       tried_server_ids = @triedServerIds, sticky_server_id = @stickyServerId, last_server_id = @lastServerId, last_server_title = @lastServerTitle,
       last_reply = @lastReply, sent_at = @sentAt, updated_at = @now
     WHERE id = @id AND lease_owner = @owner AND status = 'sending'`);
-  // Only waiting and leased messages have a due_at: the index on it alone finds the next ones, in order.
+  // Only waiting and leased messages have a due_at: the index on it alone finds the next ones, in order. `@limit + 0`:
+  // SQLite plans again at each run a statement whose LIMIT is a bare parameter.
   const claimDue = sqlite.prepare(`
     UPDATE outbox_messages SET status = 'sending', lease_owner = @owner, due_at = @leaseUntil, updated_at = @now
-    WHERE id IN (SELECT id FROM outbox_messages WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+    WHERE id IN (SELECT id FROM outbox_messages WHERE due_at <= @now ORDER BY due_at LIMIT @limit + 0)
     RETURNING id, public_id AS publicId, department_code AS departmentCode, pinned_server_id AS pinnedServerId, to_addresses AS toAddresses,
       cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
       attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { getTableColumns } from 'drizzle-orm';
 import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
-import type { Department, ServerDepartment, ServerListFilter } from '../../smtp-servers/store.js';
+import { countLimitOf, pageNumbersOf, type Department, type ServerDepartment, type ServerListFilter } from '../../smtp-servers/store.js';
 import { smtpServers } from './schema.js';
 import {
   ftsPhrase,
@@ -189,36 +189,42 @@ export function createServerListing<K extends string, F extends string = never>(
     return row;
   }
 
-  function count(filter: ServerListFilter, terms: SearchTerm[], now: number): number {
+  /** The matches, counted up to `limit` + 1 (past it the list says « more than »), or all of them when that is cheap. */
+  function count(filter: ServerListFilter, terms: SearchTerm[], now: number, limit: number): { counted: number; limit: number } {
+    const counted = (n: unknown) => ({ counted: n as number, limit });
     const plain = terms.length > 0 && terms.every((term) => !term.meaning && indexable(term));
     const filtered = Boolean(filter.confirmation || filter.test || filter.security);
+    if (terms.length === 0 && !filtered) return { counted: countAll.get() as number, limit: Infinity };
+    // `? + 0`, not `?`: SQLite plans again at each run a statement whose LIMIT is a bare parameter.
     if (plain && !filtered && (countAll.get() as number) > scanCountLimit) {
-      return prepared('SELECT count(*) FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ?')
-        .pluck()
-        .get(terms.map((term) => ftsPhrase(term.text)).join(' AND ')) as number;
+      return counted(
+        prepared('SELECT count(*) FROM (SELECT 1 FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ? LIMIT ? + 0)')
+          .pluck()
+          .get(terms.map((term) => ftsPhrase(term.text)).join(' AND '), limit + 1),
+      );
     }
     const where = whereOf(filter, terms, 'scan', now);
-    return prepared(`SELECT count(*) FROM smtp_servers${where.sql}`).pluck().get(...where.params) as number;
+    return counted(prepared(`SELECT count(*) FROM (SELECT 1 FROM smtp_servers${where.sql} LIMIT ? + 0)`).pluck().get(...where.params, limit + 1));
   }
 
   return {
-    /** One page in display order, with the exact count of the matches. */
+    /** One page in display order, with the count of the matches (exact up to `countLimitOf`). */
     page(filter: ServerListFilter, page: number, perPage: number) {
       readDepartments();
       const now = Date.now();
       const terms = termsOf(filter.q);
-      const total = count(filter, terms, now);
-      const pages = Math.max(1, Math.ceil(total / perPage));
-      const current = Math.min(Math.max(1, page), pages);
-      if (total === 0) return { rows: [], total, page: current, pages, perPage };
-      const where = whereOf(filter, terms, total > broadSearchThreshold ? 'scan' : 'index', now);
+      const { counted, limit } = count(filter, terms, now, countLimitOf(page, perPage));
+      const numbers = pageNumbersOf(counted, limit, page, perPage);
+      if (numbers.total === 0) return { rows: [], ...numbers };
+      const broad = !numbers.exact || numbers.total > broadSearchThreshold;
+      const where = whereOf(filter, terms, broad ? 'scan' : 'index', now);
       const order = orderOf(filter);
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
       const statement = prepared(
-        `SELECT ${select.sql}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (SELECT id FROM smtp_servers${where.sql}${order} LIMIT ? OFFSET ?)${order}`,
+        `SELECT ${select.sql}, ${departmentIdsSql} FROM smtp_servers WHERE id IN (SELECT id FROM smtp_servers${where.sql}${order} LIMIT ? + 0 OFFSET ? + 0)${order}`,
       ).raw();
-      const rows = (statement.all(...where.params, perPage, (current - 1) * perPage) as unknown[][]).map(rowOf);
-      return { rows, total, page: current, pages, perPage };
+      const rows = (statement.all(...where.params, perPage, (numbers.page - 1) * perPage) as unknown[][]).map(rowOf);
+      return { rows, ...numbers };
     },
 
     /** Every match in display order, for a cursor on another connection; read its rows with `rowOf`. */

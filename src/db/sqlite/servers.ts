@@ -8,6 +8,7 @@ import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { departments, smtpServerDepartments, smtpServers } from './schema.js';
 import { isUniqueViolation } from './errors.js';
 import { createServerListing } from './server-listing.js';
+import { departmentLister } from './departments.js';
 import type { WriteLock } from './write-lock.js';
 
 const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
@@ -25,7 +26,7 @@ function titled<T>(write: () => T): T {
 
 export function createSqliteServerStore(db: Db, sqlite: BetterSqlite3.Database, lock: WriteLock): ServerStore {
   // Read at each listing: administrators add and rename departments (3 to 20 rows), maybe from another instance.
-  const allDepartments = (): Department[] => db.select().from(departments).orderBy(asc(departments.position), asc(departments.id)).all();
+  const allDepartments = departmentLister(sqlite);
   const exportListing = createServerListing(sqlite, exportedFields, allDepartments);
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {

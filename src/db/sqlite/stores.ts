@@ -37,7 +37,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     throttle: createSqliteThrottleStore(db, lock),
     apiTokens: createSqliteApiTokenStore(db, lock),
     outbox: createSqliteOutboxStore(db, sqlite, lock),
-    healthChecks: createSqliteHealthCheckStore(db, lock),
+    healthChecks: createSqliteHealthCheckStore(db, sqlite, lock),
     alerts: createSqliteAlertStore(db, lock),
     metrics: createSqliteMetricsStore(db),
     dashboard: createSqliteDashboardStore(db, sqlite),
