@@ -38,12 +38,15 @@ export async function alertRoutes(app: FastifyInstance) {
     if (!result.ok) return renderSettings(request, reply, { values: result.values, errors: result.errors }, 422);
     const before = await stores.alerts.alertServerId();
     const title = (id: number | null) => (id === null ? 'auto' : (servers.find((s) => s.id === id)?.title ?? String(id)));
-    await stores.transaction(async (tx) => {
-      await tx.alerts.setAlertServer(result.value, new Date());
+    const saved = await stores.transaction(async (tx) => {
+      if (!(await tx.alerts.setAlertServer(result.value, new Date()))) return false;
       if (before !== result.value) {
         await tx.audit.append(actorOf(request), { action: 'alerts.server', targetType: 'alerts', summary: title(result.value), changes: { server: [title(before), title(result.value)] } });
       }
+      return true;
     });
+    // Deleted since the check above: nothing was written.
+    if (!saved) return renderSettings(request, reply, { values: result.values, errors: { server: { key: 'error.alertSettings.server.deleted' } } }, 422);
     reply.flash('success', 'flash.alertSettings.saved');
     return redirectAfterPost(request, reply, '/alertes');
   });

@@ -95,15 +95,91 @@ export function createAlerts(deps: AlertDeps) {
     }
   }
 
+  /**
+   * Sends `events` to each language group through the first candidate server that takes it; the locales mailed.
+   * null: no usable server (the events report every one down).
+   */
+  async function mailGroups(groups: Map<string, AlertRecipient[]>, events: AlertEvent[], now: Date): Promise<Set<string> | null> {
+    // A server this mail reports down is never used for it, unless the same mail also says it came back.
+    const lastOfServer = new Map<number, AlertEvent['kind']>();
+    for (const e of events) if (e.kind === 'serverDown' || e.kind === 'serverUp') lastOfServer.set(Number(e.params.serverId), e.kind);
+    const reportedDown = new Set([...lastOfServer].filter(([, kind]) => kind === 'serverDown').map(([id]) => id));
+    const candidates = await alertServerCandidates(stores, now, reportedDown);
+    if (candidates.length === 0) return null;
+    const mailed = new Set<string>();
+    for (const [locale, group] of groups) {
+      for (const serverId of candidates) {
+        if (stopped) break;
+        try {
+          await sendThrough(serverId, group, events);
+          mailed.add(locale);
+          log.info({ serverId, events: events.length, recipients: group.length, locale }, 'alerts: alert mail sent');
+          break;
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, serverId, locale }, 'alerts: the alert mail could not go through this server; trying the next one');
+        }
+      }
+    }
+    return mailed;
+  }
+
+  /** The groups still owed a mail: the opted-in administrators of each language not in `mailed`. */
+  function groupsOf(recipients: AlertRecipient[], mailed: ReadonlySet<string> = new Set()): Map<string, AlertRecipient[]> {
+    const byLocale = new Map<string, AlertRecipient[]>();
+    for (const recipient of recipients) {
+      const locale = localeOf(recipient.locale);
+      if (!mailed.has(locale)) byLocale.set(locale, [...(byLocale.get(locale) ?? []), recipient]);
+    }
+    return byLocale;
+  }
+
+  /**
+   * Mails that reached some language groups and not others, kept by this instance: the others get the same mail at the
+   * next passes, under the reservation already made for it, and the events stay unmailed until every group has it.
+   */
+  let partialMails: { events: AlertEvent[]; mailed: Set<string> }[] = [];
+
+  /** Tries again the groups a partial mail missed; the ids of the events still owed to someone. */
+  async function retryPartialMails(unmailed: AlertEvent[], recipients: AlertRecipient[], now: Date): Promise<Set<number>> {
+    const stillUnmailed = new Set(unmailed.map((e) => e.id));
+    // unmailed() is oldest first: an id past a full batch may still be unmailed.
+    const lastSeen = unmailed.length < batchSize ? Infinity : unmailed[unmailed.length - 1]!.id;
+    const owed = new Set<number>();
+    const kept: typeof partialMails = [];
+    for (const partial of partialMails) {
+      // Marked by another pass (another instance, a later hour) or pruned: nothing owed any more.
+      if (!partial.events.some((e) => stillUnmailed.has(e.id) || e.id > lastSeen)) continue;
+      const groups = groupsOf(recipients, partial.mailed);
+      const mailed = groups.size ? await mailGroups(groups, partial.events, now) : new Set<string>();
+      for (const locale of mailed ?? []) partial.mailed.add(locale);
+      if (groupsOf(recipients, partial.mailed).size === 0) {
+        await stores.alerts.markMailed(partial.events.map((e) => e.id), 'sent', now);
+        log.info({ events: partial.events.length }, 'alerts: the alert mail reached the administrators it had missed');
+        continue;
+      }
+      kept.push(partial);
+      for (const e of partial.events) owed.add(e.id);
+    }
+    partialMails = kept;
+    return owed;
+  }
+
   async function dispatchMail(now: Date): Promise<void> {
-    const events = await stores.alerts.unmailed(batchSize);
-    if (events.length === 0) return;
-    const recipients = await stores.alerts.recipients();
-    if (recipients.length === 0) {
-      await stores.alerts.markMailed(events.map((e) => e.id), 'unsent', now);
-      log.info({ events: events.length }, 'alerts: no administrator asked for alert mails; nothing mailed');
+    const unmailed = await stores.alerts.unmailed(batchSize);
+    if (unmailed.length === 0) {
+      partialMails = [];
       return;
     }
+    const recipients = await stores.alerts.recipients();
+    if (recipients.length === 0) {
+      partialMails = [];
+      await stores.alerts.markMailed(unmailed.map((e) => e.id), 'unsent', now);
+      log.info({ events: unmailed.length }, 'alerts: no administrator asked for alert mails; nothing mailed');
+      return;
+    }
+    const owed = await retryPartialMails(unmailed, recipients, now);
+    const events = unmailed.filter((e) => !owed.has(e.id));
+    if (events.length === 0) return;
     const subjects = [...new Set(events.map((e) => e.subject))];
     // Reserved before the slow part: another instance (or the next pass) sees the subject taken.
     const reserved = new Set(await stores.alerts.reserveSubjects(subjects, now, new Date(now.getTime() - settings.subjectHoldMs)));
@@ -113,40 +189,23 @@ export function createAlerts(deps: AlertDeps) {
     if (going.length === 0) return;
     const giveBack = () => stores.alerts.releaseSubjects([...reserved], now);
 
-    // A server this mail reports down is never used for it, unless the same mail also says it came back.
-    const lastOfServer = new Map<number, AlertEvent['kind']>();
-    for (const e of going) if (e.kind === 'serverDown' || e.kind === 'serverUp') lastOfServer.set(Number(e.params.serverId), e.kind);
-    const reportedDown = new Set([...lastOfServer].filter(([, kind]) => kind === 'serverDown').map(([id]) => id));
-    const candidates = await alertServerCandidates(stores, now, reportedDown);
-    if (candidates.length === 0) {
+    const groups = groupsOf(recipients);
+    const mailed = await mailGroups(groups, going, now);
+    if (mailed === null) {
       await giveBack();
       log.warn({ events: going.length }, 'alerts: no usable server to send the alert mail through (every one is inactive, unconfirmed or « en panne »); the alerts stay pending');
       return;
     }
-    const byLocale = new Map<string, AlertRecipient[]>();
-    for (const recipient of recipients) {
-      const locale = localeOf(recipient.locale);
-      byLocale.set(locale, [...(byLocale.get(locale) ?? []), recipient]);
-    }
-    let unsent = 0;
-    for (const group of byLocale.values()) {
-      let sent = false;
-      for (const serverId of candidates) {
-        if (stopped) break;
-        try {
-          await sendThrough(serverId, group, going);
-          sent = true;
-          log.info({ serverId, events: going.length, recipients: group.length }, 'alerts: alert mail sent');
-          break;
-        } catch (err) {
-          log.warn({ err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, serverId }, 'alerts: the alert mail could not go through this server; trying the next one');
-        }
-      }
-      if (!sent) unsent += group.length;
-    }
-    if (unsent === recipients.length) {
+    if (mailed.size === 0) {
       await giveBack();
-      log.error({ events: going.length, tried: candidates }, 'alerts: the alert mail went through no server; the alerts stay pending for the next pass');
+      log.error({ events: going.length }, 'alerts: the alert mail went through no server; the alerts stay pending for the next pass');
+      return;
+    }
+    if (mailed.size < groups.size) {
+      // The reservation stays: some administrators have had this mail. The others get it at the next passes.
+      partialMails.push({ events: going, mailed });
+      const missed = [...groups.keys()].filter((locale) => !mailed.has(locale));
+      log.error({ events: going.length, missed }, 'alerts: the alert mail reached some administrators and not others; tried again for the others at the next pass');
       return;
     }
     await stores.alerts.markMailed(going.map((e) => e.id), 'sent', now);

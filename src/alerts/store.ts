@@ -98,7 +98,11 @@ export interface AlertStore {
   setOptIn(userId: number, optIn: boolean, locale: string | null, at: Date): Promise<boolean>;
   /** null: automatic. */
   alertServerId(): Promise<number | null>;
-  setAlertServer(serverId: number | null, now: Date): Promise<void>;
+  /**
+   * false, writing nothing: that server is gone (deleted since the form was checked). In a transaction, the server
+   * then stays until it ends (PostgreSQL: FOR KEY SHARE; SQLite: the write lock).
+   */
+  setAlertServer(serverId: number | null, now: Date): Promise<boolean>;
   recent(limit: number): Promise<AlertEvent[]>;
   /** Events done with (mailed or nobody to mail, posted or given up) that happened before `before`. */
   pruneEvents(before: Date): Promise<number>;

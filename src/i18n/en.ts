@@ -973,6 +973,7 @@ export const en: Record<MessageKey, string> = {
   'alertSettings.mailState.sent': 'sent',
   'alertSettings.mailState.unsent': 'no recipient',
   'error.alertSettings.server.unknown': 'Choose “Automatic” or one of the servers in the list.',
+  'error.alertSettings.server.deleted': 'This server has just been deleted. Choose “Automatic” or another server.',
   'flash.alertSettings.saved': 'The alert server is saved.',
   'myAlerts.title': 'My alerts',
   'myAlerts.intro': 'A message when a server goes down or comes back, when a department has no usable server left, when a message fails for good. It comes in the language of this page.',

@@ -984,6 +984,7 @@ export const fr = {
   'alertSettings.mailState.sent': 'envoyé',
   'alertSettings.mailState.unsent': 'aucun destinataire',
   'error.alertSettings.server.unknown': 'Choisissez « Automatique » ou un des serveurs de la liste.',
+  'error.alertSettings.server.deleted': 'Ce serveur vient d’être supprimé. Choisissez « Automatique » ou un autre serveur.',
   'flash.alertSettings.saved': 'Le serveur des alertes est enregistré.',
   'myAlerts.title': 'Mes alertes',
   'myAlerts.intro': 'Un message quand un serveur tombe en panne ou revient, quand un service n’a plus de serveur utilisable, quand un message échoue définitivement. Il arrive dans la langue de cette page.',

@@ -143,10 +143,13 @@ export function createPostgresAlertStore(db: PgExecutor): AlertStore {
       return row?.id ?? null;
     },
     async setAlertServer(serverId, now) {
+      // The lock a foreign key check takes, taken first: a delete under way is waited for, and then seen.
+      if (serverId !== null && (await db.select({ id: smtpServers.id }).from(smtpServers).where(eq(smtpServers.id, serverId)).for('key share')).length === 0) return false;
       await db
         .insert(alertControl)
         .values({ id: 1, failedCursorAt: now, alertServerId: serverId })
         .onConflictDoUpdate({ target: alertControl.id, set: { alertServerId: serverId } });
+      return true;
     },
     async recent(limit) {
       return (await db.select().from(alertEvents).orderBy(desc(alertEvents.id)).limit(limit)).map(eventOf);

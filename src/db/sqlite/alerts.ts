@@ -155,10 +155,12 @@ export function createSqliteAlertStore(db: Db, lock: WriteLock): AlertStore {
     },
     setAlertServer(serverId, now) {
       return lock.run(() => {
+        if (serverId !== null && !db.select({ id: smtpServers.id }).from(smtpServers).where(eq(smtpServers.id, serverId)).get()) return false;
         db.insert(alertControl)
           .values({ id: 1, failedCursorAt: now, alertServerId: serverId })
           .onConflictDoUpdate({ target: alertControl.id, set: { alertServerId: serverId } })
           .run();
+        return true;
       });
     },
     async recent(limit) {
