@@ -3,7 +3,7 @@
 // every server matches, 50 a page) and the search queries' p95 — without HTTP, rendering or compression.
 //   node --import tsx bench/listing.ts          (alone; BENCH_PG to name the server, default postgres://postgres@127.0.0.1:5432/postgres)
 //   benchListings(queries, { small, large })    (from bench/run.ts)
-import { asc, getTableColumns } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,14 +15,13 @@ import * as pgSchema from '../src/db/postgres/schema.js';
 import { createPostgresServerListing } from '../src/db/postgres/server-listing.js';
 import { departments as sqliteDepartments } from '../src/db/sqlite/schema.js';
 import { createServerListing } from '../src/db/sqlite/server-listing.js';
-import type { ServerListFilter } from '../src/smtp-servers/store.js';
+import { listedFields, type ServerListFilter } from '../src/smtp-servers/store.js';
 import { benchServers, insertPostgresServers, seedBenchDatabase } from './seed.js';
 
 export const benchPostgresUrl = process.env.BENCH_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
 
-// The page's columns: everything but the password and the derived keys, and whether a password is stored.
-const { passwordCiphertext: _p, searchText: _s, titleKey: _k, titleSort: _t, ...viewColumns } = getTableColumns(pgSchema.smtpServers);
-const viewFields = Object.keys(viewColumns) as (keyof typeof viewColumns)[];
+// The page's columns (the stores' listedFields), and whether a password is stored.
+const viewFields = listedFields;
 const flags = { hasPassword: 'password_ciphertext IS NOT NULL' };
 
 type Page = (filter: ServerListFilter, page: number, perPage: number) => unknown;

@@ -206,8 +206,17 @@ try {
     const seededAt = performance.now();
     const smallPg = await seedBenchPostgres(10_000);
     const largePg = skipSearch ? undefined : await seedBenchPostgres(100_000);
-    console.log(`\nThe list's queries on both stores, in this process (PostgreSQL seeded in ${((performance.now() - seededAt) / 1000).toFixed(1)} s):`);
+    console.log(`\nThe list page and its queries on both stores (PostgreSQL seeded in ${((performance.now() - seededAt) / 1000).toFixed(1)} s):`);
     try {
+      // The same page as above, served by Relais on the PostgreSQL copy of the same 10,000 servers.
+      const onPostgres = await start('serve.ts', relaisEnv(smallPg.url));
+      const pgCookie = await browserCookies(onPostgres.address);
+      const pgList = await load(`${onPostgres.address}/smtp-servers?q=serveur&per=50`, browserHeaders(pgCookie));
+      await stop(onPostgres.child);
+      const pgRatio = pgList.requests.average / list.requests.average;
+      console.log(
+        `${'list page over HTTP on PostgreSQL, same search and servers'.padEnd(72)} ${`${Math.round(pgList.requests.average)} req/s`.padStart(14)}   p50 ${pgList.latency.p50} ms; ${(pgRatio * 100).toFixed(0)} % of SQLite's ${Math.round(list.requests.average)} req/s above, goal ≥ 50 %`,
+      );
       const stores = await benchListings(searchQueries, { file: small, url: smallPg.url }, largePg && { file: large, url: largePg.url });
       for (const [what, value, note] of stores) console.log(`${what!.padEnd(72)} ${value!.padStart(14)}   ${note}`);
     } finally {

@@ -6,7 +6,7 @@ import { departmentsLeftWithout } from '../departments/routing.js';
 import { applyLogoChange, type LogoChange } from '../signature/repository.js';
 import { defaultPerPage } from './columns.js';
 import { normalizeForSearch } from './search.js';
-import type { Department, ExportedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
+import type { Department, ExportedServer, ListedServer, ServerChanges, ServerColumns, ServerDepartment, ServerListFilter, ServerSnapshot, StoredServer } from './store.js';
 import { credentialsOf, type SmtpCredentials } from '../smtp/credentials.js';
 import { mismatchesOf, passwordFor, savedServerOAuthSecret, savedServerPassword, type ServerInput } from './validation.js';
 
@@ -37,7 +37,7 @@ export type ServerListItem = ExportedServer;
 export type ServerReadSnapshot = ServerSnapshot;
 
 export interface ServerPage {
-  rows: Omit<ServerView, 'hasOauthSecret' | 'oauthSecretUnreadable'>[];
+  rows: (ListedServer & { unusualCombination: boolean })[];
   /** See ListedPage: past a thousand matches or so, a lower bound (`exact` false). */
   total: number;
   exact: boolean;

@@ -90,8 +90,6 @@ export type ServerChanges = Partial<ServerColumns & ServerState & { passwordCiph
 
 export type UpdateOutcome = 'updated' | 'stale' | 'missing';
 
-/** A row of the list page: the columns asked for, the password's two flags, the departments served. */
-export type ListedServer = Omit<StoredServer, 'passwordCiphertext' | 'oauthSecretCiphertext'> & { hasPassword: boolean; passwordUnreadable: boolean };
 
 export interface ListedPage {
   rows: ListedServer[];
@@ -140,6 +138,12 @@ export const exportedFields = [
   'lastTestAt',
   'lastTestOk',
 ] as const satisfies readonly (keyof StoredServer)[];
+
+/** What the list page reads: the exported columns and whether the server is active (each column read costs). */
+export const listedFields = [...exportedFields, 'active'] as const;
+
+/** A row of the list page: its columns, the password's two flags, the departments served. */
+export type ListedServer = Pick<StoredServer, (typeof listedFields)[number] | 'departments'> & { hasPassword: boolean; passwordUnreadable: boolean };
 
 /** What the exports read of a server, with the departments it serves. */
 export type ExportedServer = Pick<StoredServer, (typeof exportedFields)[number] | 'departments'>;

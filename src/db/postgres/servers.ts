@@ -1,5 +1,5 @@
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
-import { exportedFields, type Department, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
+import { exportedFields, listedFields, type Department, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
 import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { isUniqueViolation } from './errors.js';
@@ -8,7 +8,6 @@ import { createPostgresServerListing } from './server-listing.js';
 import type { PgExecutor } from './stores.js';
 
 const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
-const listedFields = Object.keys(rowColumns) as (keyof typeof rowColumns)[];
 
 async function titled<T>(write: () => Promise<T>): Promise<T> {
   try {

@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
 import type { Department, ExportedServer, ListedServer, ServerDepartment, ServerStore } from '../../smtp-servers/store.js';
-import { exportedFields } from '../../smtp-servers/store.js';
+import { exportedFields, listedFields } from '../../smtp-servers/store.js';
 import type { Db } from './client.js';
 import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
@@ -12,7 +12,6 @@ import { departmentLister } from './departments.js';
 import type { WriteLock } from './write-lock.js';
 
 const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
-const listedFields = Object.keys(rowColumns) as (keyof typeof rowColumns)[];
 
 function titled<T>(write: () => T): T {
   try {
