@@ -51,9 +51,7 @@ export class DatabaseUnreachableError extends Error {
 
 /** `onIdleError` hears of idle connections lost (a restarted server): the pool replaces them, the caller may log it. */
 export function createPool(url: string, options: pg.PoolConfig = {}, onIdleError: (err: Error) => void = () => {}): pg.Pool {
-  // The list's named statements (src/db/postgres/server-listing.ts) are planned for their own values at each run: a
-  // plan kept for any search pattern read 100,000 rows for a search that needs a few hundred.
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, options: '-c plan_cache_mode=force_custom_plan', ...options });
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, ...options });
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', onIdleError);
   // Nor may a checked-out connection's: lost between two queries, or just after a failed one, it emits 'error' with

@@ -1,14 +1,17 @@
-import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
-import type { DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
+import { and, eq, inArray, max, sql } from 'drizzle-orm';
+import type { Department, DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
 import { UniqueViolation } from '../errors.js';
 import { isUniqueViolation } from './errors.js';
 import { departments, departmentServers } from './schema.js';
+import { runNamed } from './named-statements.js';
 import type { PgExecutor } from './stores.js';
 
 type CandidateRow = Omit<DepartmentCandidate, 'downUntil'> & { downUntil: string | number | null; part?: number };
 
+// OFFSET 0 keeps the EXISTS a lookup per server read: without it PostgreSQL hashes every link of the department first
+// (3,000 of them over 10,000 servers: 1.2 ms of the 1.3 ms a department's first two usable servers took).
 const serving = (departmentId: number) =>
-  sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId}))`;
+  sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId} OFFSET 0))`;
 
 /** Servers in default usage, plus the others linked to the department: two counts, no subquery per server. */
 const countServing = (departmentId: number) => sql`SELECT (SELECT count(*) FROM smtp_servers WHERE usage = 'default')
@@ -24,7 +27,7 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
     const usable = usableAt
       ? sql`AND s.active AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${usableAt.getTime()})`
       : sql``;
-    const { rows } = await db.execute<CandidateRow>(sql`
+    const { rows } = await runNamed<CandidateRow>(db, sql`
       (SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil", o.position, 0 AS part
        FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
        WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
@@ -44,7 +47,9 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
 
   return {
     async list() {
-      return db.select().from(departments).orderBy(asc(departments.position), asc(departments.id));
+      // By name: the lists read the departments at every view.
+      const { rows } = await runNamed<Department>(db, sql`SELECT id, code, name, position, active FROM departments ORDER BY position, id`);
+      return rows;
     },
 
     async findByCode(code) {

@@ -1,7 +1,8 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { keptCertificateOf } from '../../health-checks/rows.js';
+import { and, eq, sql } from 'drizzle-orm';
+import { keptCertificateOf, type CertificateColumns } from '../../health-checks/rows.js';
 import type { HealthCheckStore, KeptCertificate } from '../../health-checks/store.js';
 import { serverHealthChecks as h, smtpServers } from './schema.js';
+import { runNamed } from './named-statements.js';
 import type { PgExecutor } from './stores.js';
 
 const certificateColumns = {
@@ -93,8 +94,21 @@ export function createPostgresHealthCheckStore(db: PgExecutor): HealthCheckStore
     async certificatesOf(serverIds) {
       const kept = new Map<number, KeptCertificate>();
       if (serverIds.length === 0) return kept;
-      const rows = await db.select(certificateColumns).from(h).where(inArray(h.serverId, [...serverIds]));
-      for (const row of rows) {
+      // By name, the ids as one parameter: the server list asks for its page's certificates at every view.
+      const { rows } = await runNamed<Record<string, unknown>>(db, sql`
+        SELECT server_id AS "serverId", cert_subject AS "certSubject", cert_issuer AS "certIssuer", cert_valid_to AS "certValidTo",
+               cert_fingerprint AS "certFingerprint", cert_seen_at AS "certSeenAt", cert_previous_issuer AS "certPreviousIssuer",
+               cert_issuer_changed_at AS "certIssuerChangedAt"
+        FROM server_health_checks
+        WHERE server_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(serverIds)}::jsonb)::int) AND cert_issuer IS NOT NULL`);
+      const dateOf = (value: unknown) => (value === null || value === undefined ? null : new Date(Number(value)));
+      for (const raw of rows) {
+        const row = {
+          ...(raw as unknown as CertificateColumns),
+          certValidTo: dateOf(raw.certValidTo),
+          certSeenAt: dateOf(raw.certSeenAt),
+          certIssuerChangedAt: dateOf(raw.certIssuerChangedAt),
+        };
         const certificate = keptCertificateOf(row);
         if (certificate) kept.set(row.serverId, certificate);
       }

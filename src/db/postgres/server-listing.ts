@@ -79,10 +79,6 @@ const dialect = new PgDialect();
 // Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
 const broadSearchThreshold = 2000;
 const maxRemembered = 500;
-const maxStatements = 200;
-// The list's few statement texts, prepared by name on each connection (one text, one name, for every listing):
-// PostgreSQL parses each once, not at every view (the pool has it plan each run for its values: see createPool).
-const statementNames = new Map<string, string>();
 
 /**
  * The list's SQL on PostgreSQL, mirroring createServerListing (src/db/sqlite/server-listing.ts): the same rows in the
@@ -150,15 +146,6 @@ export function createPostgresServerListing<K extends string, F extends string =
     return q ? planSearch(q) : [];
   }
 
-  async function run<T extends Record<string, unknown>>(query: SQL): Promise<{ rows: T[] }> {
-    const pool = (db as { $client?: unknown }).$client;
-    const { sql: text, params } = dialect.sqlToQuery(query);
-    let name = statementNames.get(text);
-    if (name === undefined && statementNames.size < maxStatements) statementNames.set(text, (name = `relais_list_${statementNames.size}`));
-    if (!(pool instanceof pg.Pool) || name === undefined) return (await db.execute(query)) as unknown as { rows: T[] };
-    return (await pool.query({ name, text, values: params as unknown[] })) as unknown as { rows: T[] };
-  }
-
   // On the narrow copy (same column names, its own trigram index): a broad match is counted without the wide rows,
   // and only up to `limit` + 1 (past it the list says « more than »); the whole list, unfiltered, is counted in full.
   function countSql(where: SQL, limit: number): SQL {
@@ -185,7 +172,7 @@ export function createPostgresServerListing<K extends string, F extends string =
       // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
       // count is the same whatever the guess, which only chooses the plan.
       if (broadBefore.has(shapeKey) && page >= 1) {
-        const result = await run(rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (${countSql(where, limit)}) AS "total_matches"`));
+        const result = await db.execute(rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (${countSql(where, limit)}) AS "total_matches"`));
         const first = result.rows[0];
         if (first) {
           const numbers = pageNumbersOf(Number(first.total_matches), limit, page, perPage);
@@ -194,7 +181,7 @@ export function createPostgresServerListing<K extends string, F extends string =
           return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
         }
       }
-      const counted = await run<{ count: string | number }>(countSql(where, limit));
+      const counted = await db.execute<{ count: string | number }>(countSql(where, limit));
       const numbers = pageNumbersOf(Number(counted.rows[0]!.count), limit, page, perPage);
       if (numbers.total === 0) return { rows: [], ...numbers };
       const broad = !numbers.exact || numbers.total > broadSearchThreshold;
@@ -205,7 +192,7 @@ export function createPostgresServerListing<K extends string, F extends string =
         ? sql`SELECT id FROM smtp_servers${where}${order}${limitAt(numbers.page)}`
         : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(numbers.page)}`;
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
-      const result = await run(rowsOf(ids));
+      const result = await db.execute(rowsOf(ids));
       const served = await departmentReader();
       return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
     },
