@@ -1,9 +1,7 @@
 import t from 'tap';
-import { adminClient, buildTestApp, Client, text, validServer } from './helper.js';
+import { adminClient, buildTestApp, text } from './helper.js';
 import { acceptEverything, formFor, peerUser, savedServer, serverThrough, startRawService, startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
 import { tlsFixtures } from './tls-fixtures.js';
-
-type Row = Record<string, unknown>;
 
 /** The steps table as "step | outcome" lines. */
 function stepLines(html: string): string[] {

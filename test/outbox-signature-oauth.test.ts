@@ -70,7 +70,7 @@ await forEachStore(t, 'through a Microsoft 365 server: XOAUTH2 from a pooled tra
   const endpoint = await startTokenEndpoint(t);
   const smtp = await startXoauthPeer(t, endpoint);
   const app = await outboxApp(t, store, { RELAIS_OAUTH_MICROSOFT_AUTHORITY: endpoint.url });
-  const serverId = await microsoftServer(app, smtp.port, { oauthClientSecret: clientSecret });
+  await microsoftServer(app, smtp.port, { oauthClientSecret: clientSecret });
 
   const send = async (subject: string) => {
     const outcome = await app.outbox.accept(message({ subject }), { origin: apiOrigin });

@@ -3,7 +3,7 @@ import { signatureParts, withSignature } from '../src/signature/compose.js';
 import { inspectLogo } from '../src/signature/logo.js';
 import { signatureText } from '../src/signature/plain-text.js';
 import { sanitizeSignature } from '../src/signature/sanitize.js';
-import { adminClient, auditTrail, buildTestApp, Client, text, validServer, viewerClient } from './helper.js';
+import { adminClient, auditTrail, buildTestApp, Client, validServer, viewerClient } from './helper.js';
 import { formFor, startSmtpPeer } from './smtp-peer.js';
 import { gif, htmlPage, jpeg, pngOf, svg } from './signature-images.js';
 

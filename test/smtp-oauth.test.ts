@@ -3,7 +3,7 @@ import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import t, { type Test } from 'tap';
-import { clientSecret, mailbox, privateKeyBody, serviceAccountKey, startTokenEndpoint, startXoauthPeer, type TokenEndpoint } from './oauth-peers.js';
+import { clientSecret, mailbox, privateKeyBody, serviceAccountKey, startTokenEndpoint, startXoauthPeer } from './oauth-peers.js';
 import { adminClient, auditTrail, buildTestApp, text, validServer, type Client } from './helper.js';
 
 async function setup(t: Test) {

@@ -1,5 +1,4 @@
 import t, { type Test } from 'tap';
-import { systemActor } from '../src/audit/store.js';
 import { createPasswordHasher } from '../src/auth/password.js';
 import { createSessionRepository } from '../src/auth/sessions.js';
 import { prepareFirstStart, setupTokenUsable } from '../src/auth/setup.js';

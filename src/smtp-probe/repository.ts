@@ -1,6 +1,6 @@
 import type { Actor, FieldChanges } from '../audit/store.js';
 import type { Stores } from '../db/stores.js';
-import { storedPasswordNote, type PasswordChoice } from '../smtp-servers/validation.js';
+import type { PasswordChoice } from '../smtp-servers/validation.js';
 import type { ProbeReport } from '../smtp/report.js';
 
 /** What the audit trail keeps of a test: codes and parameters, put into words by the audit page. */

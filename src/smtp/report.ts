@@ -2,7 +2,6 @@ import { bannerChars, printable } from '../smtp/reply.js';
 import { boundedParams, boundedStoredReply } from './diagnosis.js';
 import type { SmtpEndpoint } from './endpoint.js';
 import type { MessageKey, Params } from '../i18n/index.js';
-import type { Authentication, Security } from '../smtp-servers/validation.js';
 
 /** A sentence for the admin, translated when shown (so a stored result reads in each viewer's language). */
 export interface Message {

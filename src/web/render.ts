@@ -4,7 +4,6 @@ import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, t
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { compressedHtml } from './compress-html.js';
-import { csrfCookie } from './cookies.js';
 import { storedFailureWords } from '../smtp/diagnosis.js';
 import { escapeHtml } from './escape.js';
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
+import { and, eq, inArray, max, sql } from 'drizzle-orm';
 import type { Department, DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
 import { UniqueViolation } from '../errors.js';
 import type Database from 'better-sqlite3';

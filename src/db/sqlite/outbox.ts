@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { acceptedSummaryOf, claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';

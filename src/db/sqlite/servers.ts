@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
-import type { Department, ExportedServer, ListedServer, ServerDepartment, ServerStore } from '../../smtp-servers/store.js';
+import type { ExportedServer, ListedServer, ServerDepartment, ServerStore } from '../../smtp-servers/store.js';
 import { exportedFields, listedFields } from '../../smtp-servers/store.js';
 import type { Db } from './client.js';
 import { UniqueViolation } from '../errors.js';

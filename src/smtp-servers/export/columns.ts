@@ -1,4 +1,4 @@
-import { displayTimeZone, formatDateTime, type Locale, type MessageKey, type Translate } from '../../i18n/index.js';
+import { formatDateTime, type Locale, type MessageKey, type Translate } from '../../i18n/index.js';
 import { columnLabelKey, defaultColumns, type ServerColumn, type SortableColumn, type SortDirection } from '../columns.js';
 import type { ServerListItem } from '../repository.js';
 import { authenticationModes, securityModes } from '../validation.js';
