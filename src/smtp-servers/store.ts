@@ -90,7 +90,6 @@ export type ServerChanges = Partial<ServerColumns & ServerState & { passwordCiph
 
 export type UpdateOutcome = 'updated' | 'stale' | 'missing';
 
-
 export interface ListedPage {
   rows: ListedServer[];
   /** The number of matches when `exact`; otherwise there are more than this many. */
@@ -106,8 +105,12 @@ export interface ListedPage {
 // than reading every match at each view (the page itself reads 50 rows; the exact count read them all).
 const countStep = 1000;
 
-/** How many matches a count for this page reads at most: a multiple of 1,000 past the page's last row. */
-export function countLimitOf(page: number, perPage: number): number {
+/**
+ * How many matches a count for this page reads at most: a multiple of 1,000 past the page's last row, or Infinity for
+ * the whole list (no search word, no filter), which is always counted in full.
+ */
+export function countLimitOf(filter: ServerListFilter, searchWords: number, page: number, perPage: number): number {
+  if (searchWords === 0 && !filter.confirmation && !filter.test && !filter.security) return Infinity;
   return countStep * Math.ceil((Math.max(1, page) * perPage + 1) / countStep);
 }
 

@@ -163,8 +163,7 @@ export function createPostgresServerListing<K extends string, F extends string =
       const terms = termsOf(filter.q);
       const where = whereOf(filter, terms, Date.now());
       const order = orderOf(filter);
-      const everything = terms.length === 0 && !filter.confirmation && !filter.test && !filter.security;
-      const limit = everything ? Infinity : countLimitOf(page, perPage);
+      const limit = countLimitOf(filter, terms.length, page, perPage);
       const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
       const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentIdsSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
       const key = dialect.sqlToQuery(where);

@@ -189,22 +189,19 @@ export function createServerListing<K extends string, F extends string = never>(
     return row;
   }
 
-  /** The matches, counted up to `limit` + 1 (past it the list says « more than »), or all of them when that is cheap. */
-  function count(filter: ServerListFilter, terms: SearchTerm[], now: number, limit: number): { counted: number; limit: number } {
-    const counted = (n: unknown) => ({ counted: n as number, limit });
+  /** The matches, counted up to `limit` + 1 (past it the list says « more than »); all of them for an Infinity limit. */
+  function count(filter: ServerListFilter, terms: SearchTerm[], now: number, limit: number): number {
+    if (limit === Infinity) return countAll.get() as number;
     const plain = terms.length > 0 && terms.every((term) => !term.meaning && indexable(term));
     const filtered = Boolean(filter.confirmation || filter.test || filter.security);
-    if (terms.length === 0 && !filtered) return { counted: countAll.get() as number, limit: Infinity };
     // `? + 0`, not `?`: SQLite plans again at each run a statement whose LIMIT is a bare parameter.
     if (plain && !filtered && (countAll.get() as number) > scanCountLimit) {
-      return counted(
-        prepared('SELECT count(*) FROM (SELECT 1 FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ? LIMIT ? + 0)')
-          .pluck()
-          .get(terms.map((term) => ftsPhrase(term.text)).join(' AND '), limit + 1),
-      );
+      return prepared('SELECT count(*) FROM (SELECT 1 FROM smtp_servers_fts WHERE smtp_servers_fts MATCH ? LIMIT ? + 0)')
+        .pluck()
+        .get(terms.map((term) => ftsPhrase(term.text)).join(' AND '), limit + 1) as number;
     }
     const where = whereOf(filter, terms, 'scan', now);
-    return counted(prepared(`SELECT count(*) FROM (SELECT 1 FROM smtp_servers${where.sql} LIMIT ? + 0)`).pluck().get(...where.params, limit + 1));
+    return prepared(`SELECT count(*) FROM (SELECT 1 FROM smtp_servers${where.sql} LIMIT ? + 0)`).pluck().get(...where.params, limit + 1) as number;
   }
 
   return {
@@ -213,8 +210,8 @@ export function createServerListing<K extends string, F extends string = never>(
       readDepartments();
       const now = Date.now();
       const terms = termsOf(filter.q);
-      const { counted, limit } = count(filter, terms, now, countLimitOf(page, perPage));
-      const numbers = pageNumbersOf(counted, limit, page, perPage);
+      const limit = countLimitOf(filter, terms.length, page, perPage);
+      const numbers = pageNumbersOf(count(filter, terms, now, limit), limit, page, perPage);
       if (numbers.total === 0) return { rows: [], ...numbers };
       const broad = !numbers.exact || numbers.total > broadSearchThreshold;
       const where = whereOf(filter, terms, broad ? 'scan' : 'index', now);
