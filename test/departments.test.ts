@@ -211,6 +211,21 @@ t.test('two moves at once each apply to the order the other left', async (t) => 
   t.ok(recorded.every((e) => Math.abs((e.changes!.position![0] as number) - (e.changes!.position![1] as number)) === 1), 'each by one place');
 });
 
+
+t.test('servers created at once for the same departments are each saved and placed once at the end of each order', async (t) => {
+  // On PostgreSQL each creation's link to a department holds a key-share lock on it: locking the department's order
+  // FOR UPDATE after that made two creations wait for each other (a deadlock, one of them a 500, a second each).
+  const app = await buildTestApp(t);
+  const admin = await adminClient(app);
+  const titles = Array.from({ length: 8 }, (_, i) => `Simultané ${i + 1}`);
+  const results = await Promise.all(titles.map((title) => admin.post('/smtp-servers', { ...validServer, title, departments: ['achat', 'vente'] })));
+  t.same(results.map((r) => r.statusCode), titles.map(() => 303), 'every creation answered 303');
+  for (const code of ['achat', 'vente']) {
+    const order = await orderOf(app, code);
+    t.same(order.map(([title]) => title).sort(), titles, `${code}: every server once`);
+    t.same(order.map(([, position]) => position), titles.map((_, i) => i + 1), `${code}: positions 1 to 8, no gap, no duplicate`);
+  }
+});
 t.test('warnings in plain words: no usable server, or no backup; on the server list and the departments pages', async (t) => {
   const app = await buildTestApp(t);
   const admin = await adminClient(app);

@@ -13,7 +13,7 @@ const stillOpen = (id: number) => and(eq(confirmationTokens.id, id), isNull(conf
 export function createPostgresConfirmationStore(db: PgExecutor): ConfirmationStore {
   return {
     async holdServer(serverId) {
-      const [server] = await db.select(serverColumns).from(smtpServers).where(eq(smtpServers.id, serverId)).for('update');
+      const [server] = await db.select(serverColumns).from(smtpServers).where(eq(smtpServers.id, serverId)).for('no key update');
       return server ?? null;
     },
 

@@ -87,11 +87,11 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
     },
 
     async lockOrder(departmentId) {
-      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR UPDATE`);
+      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR NO KEY UPDATE`);
     },
 
     async appendServer(departmentId, serverId) {
-      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR UPDATE`);
+      await db.execute(sql`SELECT id FROM departments WHERE id = ${departmentId} FOR NO KEY UPDATE`);
       const [placed] = await db.select({ position: departmentServers.position }).from(departmentServers)
         .where(and(eq(departmentServers.departmentId, departmentId), eq(departmentServers.serverId, serverId)));
       if (placed) return;

@@ -64,7 +64,7 @@ export function createPostgresUserStore(db: PgExecutor): UserStore {
         .select({ id: users.id })
         .from(users)
         .where(and(eq(users.role, 'admin'), eq(users.disabled, false)))
-        .for('update');
+        .for('no key update');
       return rows.map((r) => r.id);
     },
     async lockFirstAccount() {
