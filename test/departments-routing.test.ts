@@ -93,6 +93,16 @@ await forEachStore(t, 'the warnings read the first usable servers with the same 
     }
   }
   t.same((await stores.departments.usableCandidates(vente.id, now, 3)).map((s) => s.id), [ids[9], ids[2], ids[1]], 'placed first in their order, the one « en panne » skipped, then by id');
+  // The lists' warnings read every department at once: each answer as the department's own walk gives it.
+  const all = await stores.departments.list();
+  for (const limit of [1, 2, 5]) {
+    const ofEach = await stores.departments.usableCandidatesOfEach([...all].reverse().map((d) => d.id), now, limit);
+    const alone = await Promise.all([...all].reverse().map((d) => stores.departments.usableCandidates(d.id, now, limit)));
+    t.same(ofEach, alone, `every department at once, ${limit} at most, in the order asked`);
+  }
+  t.same(await stores.departments.usableCandidatesOfEach([], now, 2), []);
+  const twice = await stores.departments.usableCandidatesOfEach([vente.id, vente.id], now, 3);
+  t.same(twice.map((list) => list.map((s) => s.id)), [[ids[9], ids[2], ids[1]], [ids[9], ids[2], ids[1]]], 'a department asked twice, answered twice');
 
   // The dashboard's heads: the start of each full route, its length, and the sending server kept in view.
   const routes = await allRoutes(stores.departments, now);

@@ -54,15 +54,16 @@ export interface DepartmentWarning {
   warning: RouteWarning;
 }
 
-/** The active departments with no usable server, or only one, in display order; each read with one short query. */
+/** The active departments with no usable server, or only one, in display order; their first two usable servers read at once. */
 export async function departmentWarnings(departments: DepartmentStore, now = new Date()): Promise<DepartmentWarning[]> {
   const warnings: DepartmentWarning[] = [];
-  for (const department of await departments.list()) {
-    if (!department.active) continue;
-    const usable = (await departments.usableCandidates(department.id, now, 2)).map((server) => ({ ...server, skip: null }));
+  const active = (await departments.list()).filter((department) => department.active);
+  const usableOfEach = await departments.usableCandidatesOfEach(active.map((department) => department.id), now, 2);
+  active.forEach((department, i) => {
+    const usable = usableOfEach[i]!.map((server) => ({ ...server, skip: null }));
     const warning = warningOf({ department, servers: usable, usable });
     if (warning) warnings.push({ department, usable, warning });
-  }
+  });
   return warnings;
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, max, sql } from 'drizzle-orm';
+import { and, eq, inArray, max, sql, type SQL } from 'drizzle-orm';
 import type { Department, DepartmentCandidate, DepartmentStore } from '../../departments/store.js';
 import { UniqueViolation } from '../errors.js';
 import { isUniqueViolation } from './errors.js';
@@ -10,46 +10,55 @@ type CandidateRow = Omit<DepartmentCandidate, 'downUntil'> & { downUntil: string
 
 // OFFSET 0 keeps the EXISTS a lookup per server read: without it PostgreSQL hashes every link of the department first
 // (3,000 of them over 10,000 servers: 1.2 ms of the 1.3 ms a department's first two usable servers took).
-const serving = (departmentId: number) =>
+const serving = (departmentId: number | SQL) =>
   sql`(s.usage = 'default' OR EXISTS (SELECT 1 FROM smtp_server_departments l WHERE l.server_id = s.id AND l.department_id = ${departmentId} OFFSET 0))`;
+
+const usableAtSql = (at: Date) => sql`AND s.active AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${at.getTime()})`;
+
+/**
+ * The department's first `limit` candidates in its order (those usable, when `usable` says so): the placed ones by
+ * position, then the others by id; two walks of an index that stop at `limit`, instead of sorting them all.
+ */
+const firstCandidatesSql = (departmentId: number | SQL, limit: number, usable: SQL) => sql`
+  (SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil", o.position, 0 AS part
+   FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
+   WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
+   ORDER BY o.position
+   LIMIT ${limit})
+  UNION ALL
+  (SELECT s.id, s.title, s.email, s.active, s.confirmation_status, s.down_until, NULL, 1
+   FROM smtp_servers s
+   WHERE ${serving(departmentId)} ${usable}
+     AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
+   ORDER BY s.id
+   LIMIT ${limit})
+  ORDER BY part, position NULLS LAST, id
+  LIMIT ${limit}`;
+
+const candidateOf = ({ part: _part, ...row }: CandidateRow): DepartmentCandidate => ({
+  ...row,
+  downUntil: row.downUntil === null ? null : new Date(Number(row.downUntil)),
+});
 
 /** Servers in default usage, plus the others linked to the department: two counts, no subquery per server. */
 const countServing = (departmentId: number) => sql`SELECT (SELECT count(*) FROM smtp_servers WHERE usage = 'default')
   + (SELECT count(*) FROM smtp_server_departments l
      WHERE l.department_id = ${departmentId} AND l.server_id NOT IN (SELECT id FROM smtp_servers WHERE usage = 'default'))`;
 
+/** Every department in display order; by name: the lists read them at every view. */
+export async function listDepartments(db: PgExecutor): Promise<Department[]> {
+  return (await runNamed<Department>(db, sql`SELECT id, code, name, position, active FROM departments ORDER BY position, id`)).rows;
+}
+
 export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
-  /**
-   * The department's first `limit` candidates in its order (those usable at `usableAt` only, when given): the placed
-   * ones by position, then the others by id; two walks of an index that stop at `limit`, instead of sorting them all.
-   */
   async function firstCandidates(departmentId: number, limit: number, usableAt: Date | null): Promise<DepartmentCandidate[]> {
-    const usable = usableAt
-      ? sql`AND s.active AND s.confirmation_status = 'confirmed' AND (s.down_until IS NULL OR s.down_until <= ${usableAt.getTime()})`
-      : sql``;
-    const { rows } = await runNamed<CandidateRow>(db, sql`
-      (SELECT s.id, s.title, s.email, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil", o.position, 0 AS part
-       FROM department_servers o JOIN smtp_servers s ON s.id = o.server_id
-       WHERE o.department_id = ${departmentId} AND ${serving(departmentId)} ${usable}
-       ORDER BY o.position
-       LIMIT ${limit})
-      UNION ALL
-      (SELECT s.id, s.title, s.email, s.active, s.confirmation_status, s.down_until, NULL, 1
-       FROM smtp_servers s
-       WHERE ${serving(departmentId)} ${usable}
-         AND NOT EXISTS (SELECT 1 FROM department_servers o WHERE o.department_id = ${departmentId} AND o.server_id = s.id)
-       ORDER BY s.id
-       LIMIT ${limit})
-      ORDER BY part, position NULLS LAST, id
-      LIMIT ${limit}`);
-    return rows.map(({ part: _part, ...row }) => ({ ...row, downUntil: row.downUntil === null ? null : new Date(Number(row.downUntil)) }));
+    const { rows } = await runNamed<CandidateRow>(db, firstCandidatesSql(departmentId, limit, usableAt ? usableAtSql(usableAt) : sql``));
+    return rows.map(candidateOf);
   }
 
   return {
     async list() {
-      // By name: the lists read the departments at every view.
-      const { rows } = await runNamed<Department>(db, sql`SELECT id, code, name, position, active FROM departments ORDER BY position, id`);
-      return rows;
+      return listDepartments(db);
     },
 
     async findByCode(code) {
@@ -70,6 +79,18 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
 
     async usableCandidates(departmentId, now, limit) {
       return firstCandidates(departmentId, limit, now);
+    },
+
+    async usableCandidatesOfEach(departmentIds, now, limit) {
+      if (departmentIds.length === 0) return [];
+      // One statement for every department: each walk as above, with the department taken from the list.
+      const { rows } = await runNamed<CandidateRow & { ord: string | number }>(db, sql`
+        SELECT d.ord, c.* FROM jsonb_array_elements_text(${JSON.stringify(departmentIds)}::jsonb) WITH ORDINALITY AS d(id, ord)
+        CROSS JOIN LATERAL (${firstCandidatesSql(sql`d.id::int`, limit, usableAtSql(now))}) c
+        ORDER BY d.ord, c.part, c.position NULLS LAST, c.id`);
+      const ofEach: DepartmentCandidate[][] = departmentIds.map(() => []);
+      for (const { ord, ...row } of rows) ofEach[Number(ord) - 1]!.push(candidateOf(row));
+      return ofEach;
     },
 
     async firstCandidates(departmentId, limit) {

@@ -4,6 +4,7 @@ import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { isUniqueViolation } from './errors.js';
 import { departments, smtpServerDepartments, smtpServers } from './schema.js';
+import { listDepartments } from './departments.js';
 import { createPostgresServerListing } from './server-listing.js';
 import type { PgExecutor } from './stores.js';
 
@@ -24,7 +25,7 @@ const byPosition = [asc(departments.position), asc(departments.id)];
 /** What the listings share across the transactions of one pool: the listings themselves. */
 export function createPostgresListingCache(db: PgExecutor) {
   // Read at each listing: administrators add and rename departments (3 to 20 rows), maybe on another instance.
-  const departmentsOnce = async (): Promise<Department[]> => db.select().from(departments).orderBy(...byPosition);
+  const departmentsOnce = (): Promise<Department[]> => listDepartments(db);
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {
     return createPostgresServerListing(db, listedFields, departmentsOnce, passwordFlagsSql(keyIds));

@@ -1,20 +1,26 @@
-import { and, desc, eq, lt, ne, or } from 'drizzle-orm';
+import { and, desc, eq, lt, ne, or, sql } from 'drizzle-orm';
 import type { SessionStore } from '../../auth/store.js';
 import { sessionWithUserColumns } from '../account-columns.js';
 import { sessions, users } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
 export function createPostgresSessionStore(db: PgExecutor): SessionStore {
+  // Every request of a signed-in user starts here: built once and prepared by name (parsed once per connection).
+  let lookupStatement: ReturnType<typeof prepareLookup> | undefined;
+  function prepareLookup() {
+    return db
+      .select(sessionWithUserColumns(sessions, users))
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.idHash, sql.placeholder('idHash')))
+      .prepare('relais_session_lookup');
+  }
   return {
     async insert(row) {
       await db.insert(sessions).values(row);
     },
     async lookup(idHash) {
-      const [row] = await db
-        .select(sessionWithUserColumns(sessions, users))
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(eq(sessions.idHash, idHash));
+      const [row] = await (lookupStatement ??= prepareLookup()).execute({ idHash });
       return row ?? null;
     },
     async ofUser(userId) {

@@ -82,6 +82,10 @@ export function createSqliteDepartmentStore(db: Db, sqlite: Database.Database, l
       return firstCandidates(departmentId, limit, now);
     },
 
+    async usableCandidatesOfEach(departmentIds, now, limit) {
+      return departmentIds.map((departmentId) => firstCandidates(departmentId, limit, now));
+    },
+
     async firstCandidates(departmentId, limit) {
       return firstCandidates(departmentId, limit, null);
     },
