@@ -142,7 +142,7 @@ function bruteForce(servers: SeedServer[], filter: ServerListFilter): number[] {
   return matching.sort((a, b) => sign * (compare(key(a), key(b)) || a.id - b.id)).map((s) => s.id);
 }
 
-const queries = ['', 'vente', 'équipe', 'ÉLODIE mar', 'zoe', 'serveur', 'gandi production', '465', 'starttls', 'non confirmé', 'en attente', 'ss', 'x', '2525 vente', 'ça'];
+const queries = ['', 'vente', 'équipe', 'ÉLODIE mar', 'zoe', 'serveur', 'gandi production', '465', 'starttls', 'non confirmé', 'en attente', 'ss', 'x', '2525 vente', 'ça', 'vente 25', 'serveur ss'];
 const sorts = ['title', 'senderName', 'host'] as const;
 const filters: ServerListFilter[] = [{}, { security: 'tls' }, { confirmation: 'unconfirmed', test: 'failed' }, { test: 'never' }, { confirmation: 'pending' }];
 

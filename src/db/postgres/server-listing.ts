@@ -49,18 +49,31 @@ function meaningSql(meaning: TermMeaning, now: number): SQL {
 
 // LIKE, not strpos: the planner then estimates how many rows match and picks the trigram index or a walk in order.
 // A port no server uses matches no row, so "serveur 123" needs no look-up first: the OR is just the text.
-function termSql(term: SearchTerm, now: number): SQL {
-  const text = sql`search_text LIKE ${likePattern(term.text)}`;
+// `(search_text || '')` is the same text out of the trigram index's reach: see scanWhereOf.
+function termSql(term: SearchTerm, now: number, column = sql.raw('search_text')): SQL {
+  const text = sql`${column} LIKE ${likePattern(term.text)}`;
   return term.meaning ? sql`(${meaningSql(term.meaning, now)} OR ${text})` : text;
 }
 
-function whereOf(filter: ServerListFilter, terms: SearchTerm[], now: number): SQL {
+function whereOf(filter: ServerListFilter, terms: SearchTerm[], now: number, column?: SQL): SQL {
   const conditions: SQL[] = [];
   if (filter.confirmation) conditions.push(confirmationSql(filter.confirmation, now));
   if (filter.test) conditions.push(testSql[filter.test]);
   if (filter.security) conditions.push(sql`security = ${filter.security}`);
-  for (const term of terms) conditions.push(termSql(term, now));
+  for (const term of terms) conditions.push(termSql(term, now, column));
   return conditions.length ? sql` WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
+}
+
+/** A word of fewer than three letters or digits in a row gives the trigram index nothing to look up ("77", "fr"). */
+const hasNoTrigram = (term: SearchTerm) => !/[\p{L}\p{N}]{3}/u.test(term.text);
+
+/**
+ * The WHERE for counting a broad search with such a word by reading the narrow table in its order, up to the bound:
+ * the trigram index would first gather every row of the other words (66,666 for "production" in "production 77",
+ * 28 ms) where a scan finds the first 1,001 matches among 40,000 rows (16 ms). Narrow searches keep the index.
+ */
+function scanWhereOf(filter: ServerListFilter, terms: SearchTerm[], now: number): SQL | null {
+  return terms.some(hasNoTrigram) ? whereOf(filter, terms, now, sql.raw(`(search_text || '')`)) : null;
 }
 
 function orderOf(filter: ServerListFilter): SQL {
@@ -161,7 +174,8 @@ export function createPostgresServerListing<K extends string, F extends string =
     /** One page in display order, with the count of the matches (exact up to `countLimitOf`). */
     async page(filter: ServerListFilter, page: number, perPage: number) {
       const terms = termsOf(filter.q);
-      const where = whereOf(filter, terms, Date.now());
+      const now = Date.now();
+      const where = whereOf(filter, terms, now);
       const order = orderOf(filter);
       const limit = countLimitOf(filter, terms.length, page, perPage);
       const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
@@ -171,7 +185,8 @@ export function createPostgresServerListing<K extends string, F extends string =
       // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
       // count is the same whatever the guess, which only chooses the plan.
       if (broadBefore.has(shapeKey) && page >= 1) {
-        const result = await db.execute(rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (${countSql(where, limit)}) AS "total_matches"`));
+        const countWhere = scanWhereOf(filter, terms, now) ?? where;
+        const result = await db.execute(rowsOf(sql`SELECT id FROM smtp_servers${where}${order}${limitAt(page)}`, sql`, (${countSql(countWhere, limit)}) AS "total_matches"`));
         const first = result.rows[0];
         if (first) {
           const numbers = pageNumbersOf(Number(first.total_matches), limit, page, perPage);
