@@ -11,7 +11,6 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { openDatabase } from '../src/db/sqlite/client.js';
 import { migratePostgres, openPostgres, redactUrl } from '../src/db/postgres/client.js';
-import * as pgSchema from '../src/db/postgres/schema.js';
 import { createPostgresServerListing } from '../src/db/postgres/server-listing.js';
 import { departments as sqliteDepartments } from '../src/db/sqlite/schema.js';
 import { createServerListing } from '../src/db/sqlite/server-listing.js';
@@ -93,8 +92,7 @@ async function listingsOn(file: string, url: string): Promise<Listings> {
     flags,
   );
   const postgres = await openPostgres(url);
-  const departments = await postgres.db.select().from(pgSchema.departments).orderBy(asc(pgSchema.departments.position), asc(pgSchema.departments.id));
-  const onPostgres = createPostgresServerListing(postgres.db, viewFields, () => departments, flags);
+  const onPostgres = createPostgresServerListing(postgres.db, viewFields, flags);
   return {
     sqlite: (filter, page, perPage) => onSqlite.page(filter, page, perPage),
     postgres: (filter, page, perPage) => onPostgres.page(filter, page, perPage),

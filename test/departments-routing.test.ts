@@ -75,6 +75,7 @@ await forEachStore(t, 'a deleted server leaves the department orders; an added d
 
 await forEachStore(t, 'the warnings read the first usable servers with the same rule and order as the full route', async (t, store) => {
   const stores = await storesFor(t, store);
+  t.same((await stores.departments.activeWithUsable(new Date(), 2)).map(({ department, usable }) => [department.code, usable]), [['achat', []], ['vente', []], ['production', []]], 'no server yet: every department, none usable');
   const now = new Date();
   const ids: number[] = [];
   // Twelve servers in every state, custom and default, some placed: the short query must agree with routing.
@@ -93,16 +94,16 @@ await forEachStore(t, 'the warnings read the first usable servers with the same 
     }
   }
   t.same((await stores.departments.usableCandidates(vente.id, now, 3)).map((s) => s.id), [ids[9], ids[2], ids[1]], 'placed first in their order, the one « en panne » skipped, then by id');
-  // The lists' warnings read every department at once: each answer as the department's own walk gives it.
-  const all = await stores.departments.list();
+  // The lists' warnings read every active department at once: each answer as the department's own walk gives it.
   for (const limit of [1, 2, 5]) {
-    const ofEach = await stores.departments.usableCandidatesOfEach([...all].reverse().map((d) => d.id), now, limit);
-    const alone = await Promise.all([...all].reverse().map((d) => stores.departments.usableCandidates(d.id, now, limit)));
-    t.same(ofEach, alone, `every department at once, ${limit} at most, in the order asked`);
+    const active = (await stores.departments.list()).filter((d) => d.active);
+    const alone = await Promise.all(active.map(async (department) => ({ department, usable: await stores.departments.usableCandidates(department.id, now, limit) })));
+    t.same(await stores.departments.activeWithUsable(now, limit), alone, `every active department at once, ${limit} at most, in display order`);
   }
-  t.same(await stores.departments.usableCandidatesOfEach([], now, 2), []);
-  const twice = await stores.departments.usableCandidatesOfEach([vente.id, vente.id], now, 3);
-  t.same(twice.map((list) => list.map((s) => s.id)), [[ids[9], ids[2], ids[1]], [ids[9], ids[2], ids[1]]], 'a department asked twice, answered twice');
+  const achat = (await stores.departments.findByCode('achat'))!;
+  await stores.departments.update(achat.id, { active: false });
+  t.same((await stores.departments.activeWithUsable(now, 2)).map(({ department }) => department.code), ['vente', 'production'], 'a deactivated department is left out');
+  await stores.departments.update(achat.id, { active: true });
 
   // The dashboard's heads: the start of each full route, its length, and the sending server kept in view.
   const routes = await allRoutes(stores.departments, now);

@@ -57,13 +57,11 @@ export interface DepartmentWarning {
 /** The active departments with no usable server, or only one, in display order; their first two usable servers read at once. */
 export async function departmentWarnings(departments: DepartmentStore, now = new Date()): Promise<DepartmentWarning[]> {
   const warnings: DepartmentWarning[] = [];
-  const active = (await departments.list()).filter((department) => department.active);
-  const usableOfEach = await departments.usableCandidatesOfEach(active.map((department) => department.id), now, 2);
-  active.forEach((department, i) => {
-    const usable = usableOfEach[i]!.map((server) => ({ ...server, skip: null }));
+  for (const { department, usable: candidates } of await departments.activeWithUsable(now, 2)) {
+    const usable = candidates.map((server) => ({ ...server, skip: null }));
     const warning = warningOf({ department, servers: usable, usable });
     if (warning) warnings.push({ department, usable, warning });
-  });
+  }
   return warnings;
 }
 

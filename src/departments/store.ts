@@ -32,8 +32,8 @@ export interface DepartmentStore {
    * as routing's skipReasonOf), in the department's order, without reading the others: the warnings need two at most.
    */
   usableCandidates(departmentId: number, now: Date, limit: number): Promise<DepartmentCandidate[]>;
-  /** The same for several departments at once (the lists' warnings, at every view): one answer per id, in their order. */
-  usableCandidatesOfEach(departmentIds: readonly number[], now: Date, limit: number): Promise<DepartmentCandidate[][]>;
+  /** The active departments in display order, each with its first `limit` usable candidates (the lists' warnings, at every view). */
+  activeWithUsable(now: Date, limit: number): Promise<{ department: Department; usable: DepartmentCandidate[] }[]>;
   /** The first `limit` candidates in the department's order, whatever their state, without reading the others. */
   firstCandidates(departmentId: number, limit: number): Promise<DepartmentCandidate[]>;
   /** How many servers serve the department. */

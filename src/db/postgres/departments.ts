@@ -81,16 +81,21 @@ export function createPostgresDepartmentStore(db: PgExecutor): DepartmentStore {
       return firstCandidates(departmentId, limit, now);
     },
 
-    async usableCandidatesOfEach(departmentIds, now, limit) {
-      if (departmentIds.length === 0) return [];
-      // One statement for every department: each walk as above, with the department taken from the list.
-      const { rows } = await runNamed<CandidateRow & { ord: string | number }>(db, sql`
-        SELECT d.ord, c.* FROM jsonb_array_elements_text(${JSON.stringify(departmentIds)}::jsonb) WITH ORDINALITY AS d(id, ord)
-        CROSS JOIN LATERAL (${firstCandidatesSql(sql`d.id::int`, limit, usableAtSql(now))}) c
-        ORDER BY d.ord, c.part, c.position NULLS LAST, c.id`);
-      const ofEach: DepartmentCandidate[][] = departmentIds.map(() => []);
-      for (const { ord, ...row } of rows) ofEach[Number(ord) - 1]!.push(candidateOf(row));
-      return ofEach;
+    async activeWithUsable(now, limit) {
+      // One statement: the departments, and each one's walk as above with the department taken from the row.
+      type Row = { departmentId: number; code: string; name: string; departmentPosition: number } & { [K in keyof CandidateRow]: CandidateRow[K] | null };
+      const { rows } = await runNamed<Row>(db, sql`
+        SELECT d.id AS "departmentId", d.code, d.name, d.position AS "departmentPosition", c.*
+        FROM departments d
+        LEFT JOIN LATERAL (${firstCandidatesSql(sql`d.id`, limit, usableAtSql(now))}) c ON true
+        WHERE d.active
+        ORDER BY d.position, d.id, c.part, c.position NULLS LAST, c.id`);
+      const found: { department: Department; usable: DepartmentCandidate[] }[] = [];
+      for (const { departmentId, code, name, departmentPosition, ...candidate } of rows) {
+        if (found.at(-1)?.department.id !== departmentId) found.push({ department: { id: departmentId, code, name, position: departmentPosition, active: true }, usable: [] });
+        if (candidate.id !== null) found.at(-1)!.usable.push(candidateOf(candidate as CandidateRow));
+      }
+      return found;
     },
 
     async firstCandidates(departmentId, limit) {

@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js';
-import { countLimitOf, pageNumbersOf, type Department, type ServerDepartment, type ServerListFilter } from '../../smtp-servers/store.js';
+import { countLimitOf, pageNumbersOf, type ServerDepartment, type ServerListFilter } from '../../smtp-servers/store.js';
 import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
 import { likePattern } from '../like.js';
 import { smtpServers } from './schema.js';
@@ -83,8 +83,10 @@ function orderOf(filter: ServerListFilter): SQL {
 
 type Columns = Record<string, { name: string; mapFromDriverValue(value: unknown): unknown }>;
 
-const departmentIdsSql = sql.raw(
-  `CASE WHEN usage = 'custom' THEN (SELECT string_agg(department_id::text, ',' ORDER BY department_id) FROM smtp_server_departments WHERE server_id = smtp_servers.id) END AS "departments_served"`,
+// The departments a row serves, as [code, name] pairs in display order, read with the row (one snapshot, no
+// separate reading of the departments).
+const departmentsServedSql = sql.raw(
+  `CASE WHEN usage = 'custom' THEN (SELECT json_agg(json_build_array(d.code, d.name) ORDER BY d.position, d.id)::text FROM smtp_server_departments l JOIN departments d ON d.id = l.department_id WHERE l.server_id = smtp_servers.id) END AS "departments_served"`,
 );
 
 const dialect = new PgDialect();
@@ -101,7 +103,6 @@ const maxRemembered = 500;
 export function createPostgresServerListing<K extends string, F extends string = never>(
   db: PgExecutor,
   fields: readonly K[],
-  departments: () => Department[] | Promise<Department[]>,
   flags: Record<F, string> = {} as Record<F, string>,
 ) {
   const columns = getTableColumns(smtpServers) as unknown as Columns;
@@ -113,30 +114,20 @@ export function createPostgresServerListing<K extends string, F extends string =
 
   type Row = Record<K, unknown> & Record<F, boolean> & { departments: ServerDepartment[] };
 
-  // Departments served, by the ids a row lists ("1,3"): a handful of combinations, shared by every row, worked out
-  // again when the department list is a new one.
-  let servedBy = new Map<string, ServerDepartment[]>();
-  let servedFrom: Department[] | undefined;
-  async function departmentReader(): Promise<(ids: unknown) => ServerDepartment[]> {
-    const all = await departments();
-    if (all !== servedFrom) {
-      servedFrom = all;
-      servedBy = new Map();
+  // A handful of combinations, shared by every row: each parsed once.
+  const servedBy = new Map<string, ServerDepartment[]>();
+  function served(pairs: unknown): ServerDepartment[] {
+    if (typeof pairs !== 'string' || !pairs) return [];
+    let departments = servedBy.get(pairs);
+    if (!departments) {
+      departments = (JSON.parse(pairs) as [string, string][]).map(([code, name]) => ({ code, name }));
+      if (servedBy.size >= maxRemembered) servedBy.clear();
+      servedBy.set(pairs, departments);
     }
-    const cache = servedBy;
-    return (ids) => {
-      if (typeof ids !== 'string' || !ids) return [];
-      let served = cache.get(ids);
-      if (!served) {
-        const wanted = ids.split(',');
-        served = all.filter((d) => wanted.includes(String(d.id))).map((d) => ({ code: d.code, name: d.name }));
-        cache.set(ids, served);
-      }
-      return served;
-    };
+    return departments;
   }
 
-  function rowOf(values: Record<string, unknown>, served: (ids: unknown) => ServerDepartment[]): Row {
+  function rowOf(values: Record<string, unknown>): Row {
     const row = {} as Row;
     for (const [key, column] of mapped) {
       const value = values[column.name];
@@ -167,7 +158,7 @@ export function createPostgresServerListing<K extends string, F extends string =
   }
 
   function everySql(filter: ServerListFilter): SQL {
-    return sql`SELECT ${select}, ${departmentIdsSql} FROM smtp_servers${whereOf(filter, termsOf(filter.q), Date.now())}${orderOf(filter)}`;
+    return sql`SELECT ${select}, ${departmentsServedSql} FROM smtp_servers${whereOf(filter, termsOf(filter.q), Date.now())}${orderOf(filter)}`;
   }
 
   return {
@@ -179,7 +170,7 @@ export function createPostgresServerListing<K extends string, F extends string =
       const order = orderOf(filter);
       const limit = countLimitOf(filter, terms.length, page, perPage);
       const limitAt = (at: number) => sql` LIMIT ${perPage} OFFSET ${(at - 1) * perPage}`;
-      const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentIdsSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
+      const rowsOf = (ids: SQL, extra = sql``) => sql`SELECT ${select}, ${departmentsServedSql}${extra} FROM smtp_servers WHERE id IN (${ids})${order}`;
       const key = dialect.sqlToQuery(where);
       const shapeKey = key.sql + JSON.stringify(key.params);
       // A search that was broad last time is counted and read in one statement (one round trip, one snapshot); the
@@ -191,8 +182,7 @@ export function createPostgresServerListing<K extends string, F extends string =
         if (first) {
           const numbers = pageNumbersOf(Number(first.total_matches), limit, page, perPage);
           if (numbers.exact && numbers.total <= broadSearchThreshold) broadBefore.delete(shapeKey);
-          const served = await departmentReader();
-          return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
+          return { rows: result.rows.map((values) => rowOf(values)), ...numbers };
         }
       }
       const counted = await db.execute<{ count: string | number }>(countSql(where, limit));
@@ -207,8 +197,7 @@ export function createPostgresServerListing<K extends string, F extends string =
         : sql`WITH matches AS MATERIALIZED (SELECT * FROM smtp_servers${where}) SELECT id FROM matches${order}${limitAt(numbers.page)}`;
       // The page's ids first, from the indexes alone where they cover the order; then only those rows in full.
       const result = await db.execute(rowsOf(ids));
-      const served = await departmentReader();
-      return { rows: result.rows.map((values) => rowOf(values, served)), ...numbers };
+      return { rows: result.rows.map((values) => rowOf(values)), ...numbers };
     },
 
     /**
@@ -219,7 +208,6 @@ export function createPostgresServerListing<K extends string, F extends string =
       const pool = (db as { $client?: unknown }).$client;
       if (!(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
       const { sql: text, params } = dialect.sqlToQuery(everySql(filter));
-      const served = await departmentReader();
       const client = await pool.connect();
       let broken = false;
       let stream: QueryStream | undefined;
@@ -228,7 +216,7 @@ export function createPostgresServerListing<K extends string, F extends string =
         stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
         let batch: Row[] = [];
         for await (const values of stream) {
-          batch.push(rowOf(values as Record<string, unknown>, served));
+          batch.push(rowOf(values as Record<string, unknown>));
           if (batch.length === batchSize) {
             yield batch;
             batch = [];

@@ -1,10 +1,9 @@
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
-import { exportedFields, listedFields, type Department, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
+import { exportedFields, listedFields, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
 import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { isUniqueViolation } from './errors.js';
 import { departments, smtpServerDepartments, smtpServers } from './schema.js';
-import { listDepartments } from './departments.js';
 import { createPostgresServerListing } from './server-listing.js';
 import type { PgExecutor } from './stores.js';
 
@@ -24,11 +23,9 @@ const byPosition = [asc(departments.position), asc(departments.id)];
 
 /** What the listings share across the transactions of one pool: the listings themselves. */
 export function createPostgresListingCache(db: PgExecutor) {
-  // Read at each listing: administrators add and rename departments (3 to 20 rows), maybe on another instance.
-  const departmentsOnce = (): Promise<Department[]> => listDepartments(db);
   const pageListings = new Map<string, ReturnType<typeof pageListingFor>>();
   function pageListingFor(keyIds: readonly string[]) {
-    return createPostgresServerListing(db, listedFields, departmentsOnce, passwordFlagsSql(keyIds));
+    return createPostgresServerListing(db, listedFields, passwordFlagsSql(keyIds));
   }
   let exportListing: ReturnType<typeof createPostgresServerListing<(typeof exportedFields)[number]>> | null = null;
   return {
@@ -39,7 +36,7 @@ export function createPostgresListingCache(db: PgExecutor) {
       return listing;
     },
     exportListing() {
-      return (exportListing ??= createPostgresServerListing(db, exportedFields, departmentsOnce));
+      return (exportListing ??= createPostgresServerListing(db, exportedFields));
     },
   };
 }

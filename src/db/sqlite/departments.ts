@@ -82,8 +82,10 @@ export function createSqliteDepartmentStore(db: Db, sqlite: Database.Database, l
       return firstCandidates(departmentId, limit, now);
     },
 
-    async usableCandidatesOfEach(departmentIds, now, limit) {
-      return departmentIds.map((departmentId) => firstCandidates(departmentId, limit, now));
+    async activeWithUsable(now, limit) {
+      return listDepartments()
+        .filter((department) => department.active)
+        .map((department) => ({ department, usable: firstCandidates(department.id, limit, now) }));
     },
 
     async firstCandidates(departmentId, limit) {
