@@ -16,19 +16,23 @@ export interface SqliteDashboardCounters {
   recordRequeued(id: number): void;
 }
 
+// The settled ids first, each message then found by its id: with `id IN (…)` SQLite walked the status index over every
+// message ever sent (a settle's cost grew with the log: 0.4 ms a message after 4,000, more with each one).
+const settledRows = `(SELECT DISTINCT value AS id FROM json_each(?)) AS settled CROSS JOIN outbox_messages USING (id)`;
+
 export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): SqliteDashboardCounters {
   const settledHourly = sqlite.prepare(`
     INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
     SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 3600000,
       CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
-    FROM outbox_messages WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('sent', 'retry', 'failed')
+    FROM ${settledRows} WHERE status IN ('sent', 'retry', 'failed')
     GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET count = count + excluded.count`);
   const settledLatency = sqlite.prepare(`
     INSERT INTO dashboard_latency_counts (department_code, day, bucket, count)
     SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 86400000,
       CAST(floor(ln(max(sent_at - accepted_at, 1)) * 20) AS INTEGER), count(*)
-    FROM outbox_messages WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sent' AND sent_at IS NOT NULL
+    FROM ${settledRows} WHERE status = 'sent' AND sent_at IS NOT NULL
     GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET count = count + excluded.count`);
   const requeued = sqlite.prepare(`
