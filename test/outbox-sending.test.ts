@@ -180,7 +180,12 @@ await forEachStore(t, '« en panne »: after N failures in a row the server is s
   await new Promise((resolve) => setTimeout(resolve, down!.downUntil!.getTime() - Date.now() + 50));
   const fourth = await until(app, (await accepted(app)).id, ['sent']);
   t.same(fourth.attempts.map((a) => [a.serverTitle, a.outcome]), [['Primaire', 'sent']], 'tried again once the cool-down is over');
-  const cleared = await app.stores.servers.find(primaryId);
+  // The server's row is written after the message's (its own statement): give it a moment under load.
+  let cleared = await app.stores.servers.find(primaryId);
+  for (let waited = 0; waited < 3_000 && cleared?.consecutiveFailures !== 0; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    cleared = await app.stores.servers.find(primaryId);
+  }
   t.same([cleared?.consecutiveFailures, cleared?.downUntil], [0, null], 'the first success clears it');
 });
 
