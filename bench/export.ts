@@ -17,7 +17,6 @@ import { defaultColumns } from '../src/smtp-servers/columns.js';
 import { csvSeparatorFrom, displayTimeZone, exportColumns, loadWriter, runExport, type ExportFormat } from '../src/smtp-servers/export/index.js';
 import { createSqliteStores } from '../src/db/sqlite/stores.js';
 import { createSmtpServerRepository } from '../src/smtp-servers/repository.js';
-import { seedBenchDatabase } from './seed.js';
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(thisFile), '..');
@@ -25,7 +24,9 @@ const cacheDir = path.join(root, 'bench', '.cache');
 const benchSecret = 'bench-secret';
 
 /** The lead's seeded servers (bench/seed.ts), with a confirmation date on the confirmed ones: Excel writes those as dates. */
-function createBenchDatabase(file: string, rows: number): string {
+async function createBenchDatabase(file: string, rows: number): Promise<string> {
+  // Imported here, not at the top: the seed brings pg and the copy helpers (9 MB), which an export child never runs.
+  const { seedBenchDatabase } = await import('./seed.js');
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
   seedBenchDatabase(file, rows, benchSecret);
   const handle = openDatabase(file);
@@ -187,8 +188,8 @@ export async function benchExports(options: { rows?: number; pdfRows?: number } 
   fs.mkdirSync(cacheDir, { recursive: true });
 
   const start = performance.now();
-  const bigDb = createBenchDatabase(path.join(cacheDir, `export-${rows}.sqlite`), rows);
-  const smallDb = createBenchDatabase(path.join(cacheDir, `export-${pdfRows}.sqlite`), pdfRows);
+  const bigDb = await createBenchDatabase(path.join(cacheDir, `export-${rows}.sqlite`), rows);
+  const smallDb = await createBenchDatabase(path.join(cacheDir, `export-${pdfRows}.sqlite`), pdfRows);
   console.log(`built ${rows.toLocaleString('en-US')} + ${pdfRows.toLocaleString('en-US')} servers in ${((performance.now() - start) / 1000).toFixed(1)} s`);
 
   const baseline = sqliteBaseline(bigDb, path.join(cacheDir, 'baseline.csv'));

@@ -7,12 +7,15 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { seedBenchDatabase } from '../bench/seed.js';
 import type { ServerConfirmation } from '../src/confirmation/store.js';
 import { csvRecord, csvSeparatorFrom } from '../src/smtp-servers/export/csv.js';
 import { neutralizeFormula, wallClock } from '../src/smtp-servers/export/columns.js';
+import { ExportAborted, nextDrain } from '../src/smtp-servers/export/flow.js';
 import { wrapText } from '../src/smtp-servers/export/pdf.js';
+import { sheetBacklog } from '../src/smtp-servers/export/xlsx.js';
 import { adminClient, buildTestApp, Client, seedServers, text, viewerClient } from './helper.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>;
@@ -395,6 +398,35 @@ t.test('CSV records follow RFC 4180: the same as csv-stringify, and line breaks 
     t.match(record, '"line\nbreak"', 'a bare LF is quoted too (csv-stringify leaves it bare with CRLF records; Excel would split the row)');
     t.same(parse(record, { delimiter: separator }), [breaks], 'parsed back to the same fields');
   }
+});
+
+t.test('Excel: the writer sees how far the zip is behind on the sheet, and waits for it', async (t) => {
+  // exceljs pipes the sheet into a readable-stream PassThrough, without writableLength or writableNeedDrain: the brake
+  // once looked for those, found nothing, and never waited (the sheet piled up in memory whenever zlib fell behind).
+  const out = new PassThrough();
+  const unzipped: Buffer[] = [];
+  out.on('data', (chunk: Buffer) => unzipped.push(chunk));
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
+  const sheet = workbook.addWorksheet('Serveurs');
+  sheet.addRow(['ID', 'Titre']).commit();
+  for (let i = 1; i <= 2000; i++) sheet.addRow([i, `Serveur ${i} `.repeat(20)]).commit();
+  const backlog = sheetBacklog(sheet);
+  t.ok(backlog, 'the pipe into the zip is found');
+  t.ok(backlog!.bytes() > 0, `its backlog is measured (${backlog!.bytes()} bytes waiting)`);
+  await nextDrain(backlog!.stream, new AbortController().signal);
+  t.equal(backlog!.bytes(), 0, "'drain' comes once the zip has taken the backlog");
+  sheet.commit();
+  await workbook.commit();
+  const rows: unknown[] = [];
+  (await readXlsx(Buffer.concat(unzipped))).getWorksheet('Serveurs')!.eachRow((row) => rows.push(row.getCell(1).value));
+  t.equal(rows.length, 2001, 'the workbook is complete');
+
+  const stalled = new PassThrough({ highWaterMark: 1 });
+  stalled.write('x');
+  const controller = new AbortController();
+  const waiting = nextDrain(stalled, controller.signal);
+  controller.abort();
+  await t.rejects(waiting, ExportAborted, 'a client that leaves stops the wait');
 });
 
 t.test('an empty list exports its header only', async (t) => {

@@ -21,6 +21,15 @@ function stopped(out: Writable, signal: AbortSignal): boolean {
 export function drained(out: Writable, signal: AbortSignal): Promise<void> {
   if (stopped(out, signal)) return Promise.reject(new ExportAborted());
   if (!out.writableNeedDrain) return Promise.resolve();
+  return nextDrain(out, signal);
+}
+
+/**
+ * Waits for the stream's next 'drain', for a stream that does not say whether it wants one (the readable-stream
+ * copies inside exceljs have no writableNeedDrain); rejects with ExportAborted as drained() does.
+ */
+export function nextDrain(out: Writable, signal: AbortSignal): Promise<void> {
+  if (stopped(out, signal)) return Promise.reject(new ExportAborted());
   return new Promise<void>((resolve, reject) => {
     const finish = (err?: Error) => {
       out.off('drain', onDrain);

@@ -1,7 +1,7 @@
 import ExcelJS from 'exceljs';
 import type { Writable } from 'node:stream';
 import { neutralizeFormula, wallClock, type CellValue } from './columns.js';
-import { breathe, drained, ExportAborted, untilAborted } from './flow.js';
+import { breathe, ExportAborted, nextDrain, untilAborted } from './flow.js';
 import type { ExportJob, ExportResult, SheetMeta } from './types.js';
 
 /** Excel refuses sheet names longer than 31 characters or holding : \ / ? * [ ]. */
@@ -12,16 +12,23 @@ export function sheetNameFrom(name: string): string {
 
 /**
  * exceljs writes each worksheet into an in-memory buffer piped into the zip without waiting for it.
- * When that pipe is behind, wait for it: otherwise a slow client makes the whole sheet pile up in memory.
+ * When that pipe is behind, wait for it: otherwise, when the compression is slower than making rows, the sheet piles
+ * up in memory (37 MB behind at the end of 100,000 rows on the 2-core machine). The pipe is a readable-stream
+ * PassThrough, which has neither writableLength nor writableNeedDrain: its backlog is read from its writable state.
  * (Reaches into exceljs internals; if they change, the export still works, only without this brake.)
  */
-function sheetBacklog(sheet: ExcelJS.Worksheet): Writable | null {
+export function sheetBacklog(sheet: ExcelJS.Worksheet): { stream: Writable; bytes: () => number } | null {
   const internal = sheet as unknown as { _stream?: { pipes?: unknown[] } };
-  const pipe = internal._stream?.pipes?.[0] as Writable | undefined;
-  return pipe && typeof pipe.writableNeedDrain === 'boolean' ? pipe : null;
+  const pipe = internal._stream?.pipes?.[0] as (Writable & { _writableState?: { length?: unknown } }) | undefined;
+  if (!pipe || typeof pipe.on !== 'function') return null;
+  if (typeof pipe.writableLength === 'number') return { stream: pipe, bytes: () => pipe.writableLength };
+  if (typeof pipe._writableState?.length === 'number') return { stream: pipe, bytes: () => pipe._writableState!.length as number };
+  return null;
 }
 
-const maxBacklog = 1024 * 1024;
+// The PassThrough says 'drain' only once empty, and the zip then waits for the next rows: waiting from 1 MB behind
+// cost a fifth of the export's time, from 8 MB the same time as no brake.
+const maxBacklog = 8 * 1024 * 1024;
 
 /**
  * A real .xlsx streamed straight to the output: bold frozen header row with an autofilter, fixed column widths,
@@ -70,9 +77,9 @@ export async function writeXlsx<Row, Key extends string, Meta extends SheetMeta>
       row.commit();
     }
     job.progress.rows = count += batch.length;
-    // Let the zip compress (on another thread) while the next rows are made; wait only when it falls 1 MB behind.
+    // Let the zip compress (on another thread) while the next rows are made; wait only when it falls 8 MB behind.
     const backlog = sheetBacklog(sheet);
-    if (backlog && backlog.writableLength > maxBacklog) await drained(backlog, signal);
+    if (backlog && backlog.bytes() > maxBacklog) await nextDrain(backlog.stream, signal);
     await breathe(out, signal);
   }
   if (signal.aborted || out.destroyed) throw new ExportAborted();
