@@ -591,8 +591,17 @@ t.test('the rows come in the list’s order for every sort, and a snapshot is co
       deleted = true;
     }
   }
-  snapshot.close();
   t.equal(seen.length, 23, 'a server deleted during the read is still in the snapshot taken before');
+  await seedServers(app, 1, () => ({ title: 'Créé entre les deux passes' }));
+  const again: number[] = [];
+  for await (const batch of snapshot.batches({ sort: 'id' }, 5)) again.push(...batch.map((s) => s.id));
+  t.same(again, seen, 'a second pass (the PDF makes two) reads the same rows, whatever was written since the first');
+  snapshot.close();
+  const after = repository.openReadSnapshot();
+  let now = 0;
+  for await (const batch of after.batches({ sort: 'id' }, 5)) now += batch.length;
+  after.close();
+  t.equal(now, 23, 'a snapshot opened later sees the deletion and the creation');
 });
 
 t.test('a client that hangs up stops the export', async (t) => {

@@ -203,16 +203,17 @@ export function createPostgresServerListing<K extends string, F extends string =
     /**
      * Every match in display order, a batch at a time, from one snapshot (REPEATABLE READ, read only) on a connection
      * of its own, through a cursor: memory holds a batch, not the result. Leaving the loop early closes the cursor.
+     * Given `held`, a connection already in such a transaction (see openSnapshot), it reads there and leaves it open.
      */
-    async *batches(filter: ServerListFilter, batchSize = 250): AsyncGenerator<Row[]> {
+    async *batches(filter: ServerListFilter, batchSize = 250, held?: pg.PoolClient): AsyncGenerator<Row[]> {
       const pool = (db as { $client?: unknown }).$client;
-      if (!(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
+      if (!held && !(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
       const { sql: text, params } = dialect.sqlToQuery(everySql(filter));
-      const client = await pool.connect();
+      const client = held ?? (await (pool as pg.Pool).connect());
       let broken = false;
       let stream: QueryStream | undefined;
       try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        if (!held) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
         let batch: Row[] = [];
         for await (const values of stream) {
@@ -228,13 +229,15 @@ export function createPostgresServerListing<K extends string, F extends string =
         throw err;
       } finally {
         if (stream && !stream.destroyed) stream.destroy();
-        try {
-          if (!broken) await client.query('ROLLBACK');
-        } catch {
-          broken = true;
+        if (!held) {
+          try {
+            if (!broken) await client.query('ROLLBACK');
+          } catch {
+            broken = true;
+          }
+          // A connection whose cursor or transaction could not be closed cleanly is not handed out again.
+          client.release(broken);
         }
-        // A connection whose cursor or transaction could not be closed cleanly is not handed out again.
-        client.release(broken);
       }
     },
   };

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
 import { exportedFields, listedFields, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
 import { UniqueViolation } from '../errors.js';
@@ -108,12 +109,34 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
     },
 
     openSnapshot() {
+      // One transaction for every pass (the PDF reads twice: its page count, then its pages), opened at the first.
       const listing = listings.exportListing();
+      const pool = (db as { $client?: unknown }).$client;
+      let held: Promise<pg.PoolClient> | undefined;
+      const hold = () =>
+        (held ??= (async () => {
+          if (!(pool instanceof pg.Pool)) throw new Error('a snapshot reads on a connection of its own: open it on the pool, not in a transaction');
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+            return client;
+          } catch (err) {
+            client.release(true);
+            throw err;
+          }
+        })());
       return {
         async *batches(filter = {}, batchSize = 250) {
-          for await (const batch of listing.batches(filter, batchSize)) yield batch as unknown as ExportedServer[];
+          for await (const batch of listing.batches(filter, batchSize, await hold())) yield batch as unknown as ExportedServer[];
         },
-        close() {},
+        close() {
+          const closing = held;
+          held = undefined;
+          void closing?.then(
+            (client) => client.query('ROLLBACK').then(() => client.release(), () => client.release(true)),
+            () => {},
+          );
+        },
       };
     },
 
