@@ -17,6 +17,12 @@ export function bucketMiddle(bucket: number): number {
 
 /** The q-quantile (0 < q ≤ 1) of a histogram { bucket → count }; null when it is empty. */
 export function quantileOf(histogram: ReadonlyMap<number, number>, q: number): number | null {
+  const bucket = quantileBucketOf(histogram, q);
+  return bucket === null ? null : bucketMiddle(bucket);
+}
+
+/** The bucket holding the q-quantile: the first (in order) at which the running count reaches ceil(q × total). */
+export function quantileBucketOf(histogram: ReadonlyMap<number, number>, q: number): number | null {
   const buckets = [...histogram.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => a - b);
   const total = buckets.reduce((sum, [, n]) => sum + n, 0);
   if (total === 0) return null;
@@ -24,9 +30,9 @@ export function quantileOf(histogram: ReadonlyMap<number, number>, q: number): n
   let seen = 0;
   for (const [bucket, n] of buckets) {
     seen += n;
-    if (seen >= rank) return bucketMiddle(bucket);
+    if (seen >= rank) return bucket;
   }
-  return bucketMiddle(buckets[buckets.length - 1]![0]);
+  return buckets[buckets.length - 1]![0];
 }
 
 export function hourOf(at: Date | number): number {
