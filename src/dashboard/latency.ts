@@ -35,6 +35,29 @@ export function quantileBucketOf(histogram: ReadonlyMap<number, number>, q: numb
   return buckets[buckets.length - 1]![0];
 }
 
+/**
+ * quantileBucketOf for each q, over a histogram already in bucket order (parallel arrays): one pass to count, one to
+ * walk, no map nor sort.
+ */
+export function quantileBucketsOfSorted(buckets: readonly number[], counts: readonly number[], qs: readonly number[]): (number | null)[] {
+  let total = 0;
+  for (const n of counts) if (n > 0) total += n;
+  if (total === 0) return qs.map(() => null);
+  return qs.map((q) => {
+    const rank = Math.ceil(q * total);
+    let seen = 0;
+    let last: number | null = null;
+    for (let i = 0; i < buckets.length; i++) {
+      const n = counts[i]!;
+      if (n <= 0) continue;
+      seen += n;
+      last = buckets[i]!;
+      if (seen >= rank) return last;
+    }
+    return last;
+  });
+}
+
 export function hourOf(at: Date | number): number {
   const ms = typeof at === 'number' ? at : at.getTime();
   return ms - (ms % hourMs);

@@ -79,9 +79,8 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   ]);
 
   const serverIds = [...new Set(routes.flatMap((route) => route.servers.map((server) => server.id)))];
-  const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
+  const [healthRows, certificates] = await Promise.all([stores.dashboard.servers(serverIds, minuteOf(now)), stores.healthChecks.certificatesOf(serverIds)]);
   const health = new Map(healthRows.map((row) => [row.id, row]));
-  const certificates = await stores.healthChecks.certificatesOf(serverIds);
   const certificateOf = (id: number) => certificateWarningOf(certificates.get(id), now);
   const hours = Array.from({ length: chartHours }, (_, i) => new Date(chartSince + i * hourMs));
 

@@ -1,6 +1,6 @@
-import { and, asc, gte, inArray, sql } from 'drizzle-orm';
-import type { DashboardStore, Outcome } from '../../dashboard/store.js';
-import { dashboardHourlyCounts as hourly, smtpSendSlots, smtpServers } from './schema.js';
+import { asc, gte, sql } from 'drizzle-orm';
+import type { DashboardStore, Outcome, ServerHealth } from '../../dashboard/store.js';
+import { dashboardHourlyCounts as hourly } from './schema.js';
 import { runNamed } from './named-statements.js';
 import type { PgExecutor } from './stores.js';
 
@@ -32,6 +32,16 @@ export async function recordRequeued(db: PgExecutor, id: number): Promise<void> 
     UPDATE dashboard_hourly_counts SET count = count - 1
     WHERE outcome = 'failed' AND (department_code, hour) IN (SELECT department_code, accepted_at - accepted_at % 3600000 FROM outbox_messages WHERE id = ${id})`);
 }
+
+/** A server's row as PostgreSQL returns it: its moments are bigint epoch milliseconds (strings). */
+type ServerRow = Omit<ServerHealth, 'downUntil' | 'lastTestAt' | 'lastSuccessAt' | 'lastErrorAt'> & {
+  downUntil: string | null;
+  lastTestAt: string | null;
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+};
+
+const dateOf = (ms: string | null) => (ms === null ? null : new Date(Number(ms)));
 
 export function createPostgresDashboardStore(db: PgExecutor): DashboardStore {
   return {
@@ -91,28 +101,23 @@ export function createPostgresDashboardStore(db: PgExecutor): DashboardStore {
 
     async servers(ids, minute) {
       if (ids.length === 0) return [];
-      const rows = await db
-        .select({
-          id: smtpServers.id,
-          title: smtpServers.title,
-          host: smtpServers.host,
-          active: smtpServers.active,
-          confirmationStatus: smtpServers.confirmationStatus,
-          downUntil: smtpServers.downUntil,
-          consecutiveFailures: smtpServers.consecutiveFailures,
-          lastTestAt: smtpServers.lastTestAt,
-          lastTestOk: smtpServers.lastTestOk,
-          lastTestSummary: smtpServers.lastTestSummary,
-          lastSuccessAt: smtpServers.lastSuccessAt,
-          lastErrorAt: smtpServers.lastErrorAt,
-          lastError: smtpServers.lastError,
-          rateLimitPerMinute: smtpServers.rateLimitPerMinute,
-          usedThisMinute: sql<number>`coalesce(${smtpSendSlots.used}, 0)`,
-        })
-        .from(smtpServers)
-        .leftJoin(smtpSendSlots, and(sql`${smtpSendSlots.serverId} = ${smtpServers.id}`, sql`${smtpSendSlots.windowStart} = ${minute.getTime()}`))
-        .where(inArray(smtpServers.id, [...ids]));
-      return rows.map((row) => ({ ...row, usedThisMinute: Number(row.usedThisMinute) }));
+      // By name, the ids as one parameter: the dashboard asks for its cards' servers at every view.
+      const { rows } = await runNamed<ServerRow>(
+        db,
+        sql`SELECT s.id, s.title, s.host, s.active, s.confirmation_status AS "confirmationStatus", s.down_until AS "downUntil",
+          s.consecutive_failures AS "consecutiveFailures", s.last_test_at AS "lastTestAt", s.last_test_ok AS "lastTestOk",
+          s.last_test_summary AS "lastTestSummary", s.last_success_at AS "lastSuccessAt", s.last_error_at AS "lastErrorAt",
+          s.last_error AS "lastError", s.rate_limit_per_minute AS "rateLimitPerMinute", coalesce(slot.used, 0)::int AS "usedThisMinute"
+        FROM smtp_servers s LEFT JOIN smtp_send_slots slot ON slot.server_id = s.id AND slot.window_start = ${minute.getTime()}
+        WHERE s.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::int)`,
+      );
+      return rows.map((row) => ({
+        ...row,
+        downUntil: dateOf(row.downUntil),
+        lastTestAt: dateOf(row.lastTestAt),
+        lastSuccessAt: dateOf(row.lastSuccessAt),
+        lastErrorAt: dateOf(row.lastErrorAt),
+      }));
     },
   };
 }
