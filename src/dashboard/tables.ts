@@ -64,13 +64,15 @@ export interface HourlyTableInput {
 export function hourlyTableRows({ department, hours, hourText, numberText }: HourlyTableInput): string {
   // logLink({ department, outcome, since, until }) is this prefix, then `&since=…&until=…`.
   const cellStarts = tableOutcomes.map((outcome) => `<td data-outcome="${outcome}"><a href="${xmlEscape(logLink({ department, outcome }))}&amp;`);
-  let html = '';
+  // Joined, not appended: a string grown by += is a tree of thousands of pieces that turning the page into bytes
+  // then has to walk (about 0.1 µs a piece); join makes it flat at once.
+  const html: string[] = [];
   for (const { hour, counts } of hours) {
     if (!(counts.accepted > 0 || counts.sent > 0 || counts.retried > 0 || counts.failed > 0)) continue;
     const parts = hourParts(hour.getTime());
-    html += `${parts.head}${xmlEscape(hourText(hour))}</th>\n`;
-    for (let i = 0; i < tableOutcomes.length; i++) html += `${cellStarts[i]}${parts.window}">${numberText(counts[tableOutcomes[i]!])}</a></td>`;
-    html += '</tr>\n';
+    html.push(`${parts.head}${xmlEscape(hourText(hour))}</th>\n`);
+    for (let i = 0; i < tableOutcomes.length; i++) html.push(`${cellStarts[i]}${parts.window}">${numberText(counts[tableOutcomes[i]!])}</a></td>`);
+    html.push('</tr>\n');
   }
-  return html;
+  return html.join('');
 }
