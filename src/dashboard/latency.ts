@@ -17,6 +17,12 @@ export function bucketMiddle(bucket: number): number {
 
 /** The q-quantile (0 < q ≤ 1) of a histogram { bucket → count }; null when it is empty. */
 export function quantileOf(histogram: ReadonlyMap<number, number>, q: number): number | null {
+  const bucket = quantileBucketOf(histogram, q);
+  return bucket === null ? null : bucketMiddle(bucket);
+}
+
+/** The bucket holding the q-quantile: the first (in order) at which the running count reaches ceil(q × total). */
+export function quantileBucketOf(histogram: ReadonlyMap<number, number>, q: number): number | null {
   const buckets = [...histogram.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => a - b);
   const total = buckets.reduce((sum, [, n]) => sum + n, 0);
   if (total === 0) return null;
@@ -24,9 +30,32 @@ export function quantileOf(histogram: ReadonlyMap<number, number>, q: number): n
   let seen = 0;
   for (const [bucket, n] of buckets) {
     seen += n;
-    if (seen >= rank) return bucketMiddle(bucket);
+    if (seen >= rank) return bucket;
   }
-  return bucketMiddle(buckets[buckets.length - 1]![0]);
+  return buckets[buckets.length - 1]![0];
+}
+
+/**
+ * quantileBucketOf for each q, over a histogram already in bucket order (parallel arrays): one pass to count, one to
+ * walk, no map nor sort.
+ */
+export function quantileBucketsOfSorted(buckets: readonly number[], counts: readonly number[], qs: readonly number[]): (number | null)[] {
+  let total = 0;
+  for (const n of counts) if (n > 0) total += n;
+  if (total === 0) return qs.map(() => null);
+  return qs.map((q) => {
+    const rank = Math.ceil(q * total);
+    let seen = 0;
+    let last: number | null = null;
+    for (let i = 0; i < buckets.length; i++) {
+      const n = counts[i]!;
+      if (n <= 0) continue;
+      seen += n;
+      last = buckets[i]!;
+      if (seen >= rank) return last;
+    }
+    return last;
+  });
 }
 
 export function hourOf(at: Date | number): number {

@@ -3,36 +3,23 @@ import { formatDateTime } from '../i18n/index.js';
 import { hourMs, dayMs } from './latency.js';
 import { formatDuration, hourlyChart, hourlyLegend, latencyChart, latencyLegend } from './charts.js';
 import { dashboardOf, type DepartmentPanel } from './service.js';
-import type { Outcome } from './store.js';
-
-/** The send log's status for an outcome of the counts ('' for every status: accepted). */
-const statusOf: Record<Outcome, string> = { accepted: '', sent: 'sent', retried: 'retry', failed: 'failed' };
+import { hourlyTableRows, logLink } from './tables.js';
 
 const numberFormats = { fr: new Intl.NumberFormat('fr-FR'), en: new Intl.NumberFormat('en-GB') };
+const formattedNumbers = { fr: new Map<number, string>(), en: new Map<number, string>() };
 
-/** 2026-12-01T14:00Z: the counts' hours and days are whole minutes, and the log reads this form. */
-const isoMinutes = new Map<number, string>();
-function isoMinute(at: Date): string {
-  let iso = isoMinutes.get(at.getTime());
-  if (iso === undefined) {
-    iso = `${at.toISOString().slice(0, 16)}Z`;
-    // The page asks for the same few hundred hours again and again: remember them, boundedly.
-    if (isoMinutes.size > 5000) isoMinutes.clear();
-    isoMinutes.set(at.getTime(), iso);
-  }
-  return iso;
-}
-
-/** A link to the send log filtered as the counts are kept: by department, status and time of acceptance. */
-export function logLink(filters: { department?: string; outcome?: Outcome; server?: number; since?: Date; until?: Date }): string {
-  const params = new URLSearchParams();
-  if (filters.outcome && statusOf[filters.outcome]) params.set('status', statusOf[filters.outcome]);
-  if (filters.department) params.set('department', filters.department);
-  if (filters.server !== undefined) params.set('server', String(filters.server));
-  if (filters.since) params.set('since', isoMinute(filters.since));
-  if (filters.until) params.set('until', isoMinute(filters.until));
-  const query = params.toString();
-  return query ? `/messages?${query}` : '/messages';
+/** A count in the language's digits: the page shows a few hundred, mostly the same ones view after view. */
+function numberFormatOf(locale: 'fr' | 'en'): (value: number) => string {
+  const format = numberFormats[locale];
+  const known = formattedNumbers[locale];
+  return (value) => {
+    let text = known.get(value);
+    if (text === undefined) {
+      if (known.size > 10_000) known.clear();
+      known.set(value, (text = format.format(value)));
+    }
+    return text;
+  };
 }
 
 /** The Tableau de bord: the health of the mail at a glance. Viewers and admins see it. */
@@ -48,6 +35,7 @@ export async function dashboardRoutes(app: FastifyInstance) {
       if (text === undefined) formatted.set(at.getTime(), (text = formatDateTime(locale, at)));
       return text;
     };
+    const formatNumber = numberFormatOf(locale);
     const hourLabel = (hour: Date) => when(hour).slice(11);
     const dayLabel = (day: Date) => when(day).slice(0, 5);
     const chartOf = (panel: DepartmentPanel) =>
@@ -60,11 +48,12 @@ export async function dashboardRoutes(app: FastifyInstance) {
       latencyChart: latencyChart({ id: 'latency', title: t('dashboard.latency.title'), days: dashboard.latency, dayLabel, locale, t }),
       latencyLegend: latencyLegend(t),
       formatDuration: (ms: number) => formatDuration(ms, locale),
-      formatNumber: (value: number) => numberFormats[locale].format(value),
+      formatNumber,
       formatDateTime: (at: Date | null) => (at ? when(at) : ''),
       hourLabel,
       dayLabel,
       logLink,
+      hourlyRows: (panel: DepartmentPanel) => hourlyTableRows({ department: panel.department.code, hours: panel.hours, hourText: when, numberText: formatNumber }),
       hourMs,
       dayMs,
       ago: (at: Date | null) => agoOf(dashboard.now, at, t),

@@ -3,7 +3,7 @@ import { routeHeads, warningOf, type RouteWarning, type SkipReason } from '../de
 import type { Department } from '../departments/store.js';
 import { certificateWarningOf, type CertificateWarning } from '../health-checks/certificates.js';
 import { minuteOf } from '../outbox/rows.js';
-import { dayMs, dayOf, hourMs, hourOf, quantileOf } from './latency.js';
+import { bucketMiddle, dayMs, dayOf, hourMs, hourOf } from './latency.js';
 import { outcomes, type Outcome, type ServerHealth } from './store.js';
 
 export const chartHours = 48;
@@ -71,25 +71,31 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
   const weekSince = new Date(currentHour - (7 * 24 - 1) * hourMs);
   const chartSince = currentHour - (chartHours - 1) * hourMs;
   const latencySince = new Date(dayOf(now) - (latencyDays - 1) * dayMs);
-  const [routes, hourly, totals, latency] = await Promise.all([
+  const [routes, series, totals, latency] = await Promise.all([
     routeHeads(stores.departments, routeEntriesShown, now),
-    stores.dashboard.hourly(new Date(chartSince)),
+    stores.dashboard.hourSeries(new Date(chartSince)),
     stores.dashboard.totals(daySince, weekSince),
-    stores.dashboard.latency(latencySince),
+    stores.dashboard.latencyQuantiles(latencySince),
   ]);
 
   const serverIds = [...new Set(routes.flatMap((route) => route.servers.map((server) => server.id)))];
-  const healthRows = await stores.dashboard.servers(serverIds, minuteOf(now));
+  const [healthRows, certificates] = await Promise.all([stores.dashboard.servers(serverIds, minuteOf(now)), stores.healthChecks.certificatesOf(serverIds)]);
   const health = new Map(healthRows.map((row) => [row.id, row]));
-  const certificates = await stores.healthChecks.certificatesOf(serverIds);
   const certificateOf = (id: number) => certificateWarningOf(certificates.get(id), now);
   const hours = Array.from({ length: chartHours }, (_, i) => new Date(chartSince + i * hourMs));
 
-  const byDepartment = new Map<string, typeof hourly>();
-  for (const row of hourly) {
-    const rows = byDepartment.get(row.department) ?? [];
-    rows.push(row);
-    byDepartment.set(row.department, rows);
+  // The store gives one row per department and hour that has any count: each lands in its slot of the chart.
+  const slotsOf = new Map<string, Counts[]>();
+  for (const row of series) {
+    const slot = (row.hour - chartSince) / hourMs;
+    if (slot < 0 || slot >= chartHours || !Number.isInteger(slot)) continue;
+    let slots = slotsOf.get(row.department);
+    if (!slots) slotsOf.set(row.department, (slots = hours.map(zero)));
+    const counts = slots[slot]!;
+    counts.accepted += row.accepted;
+    counts.sent += row.sent;
+    counts.retried += row.retried;
+    counts.failed += row.failed;
   }
 
   const departments = routes.map((route): DepartmentPanel => {
@@ -108,11 +114,7 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
       day[total.outcome] += total.day;
       week[total.outcome] += total.week;
     }
-    const perHour = new Map<number, Counts>(hours.map((hour) => [hour.getTime(), zero()]));
-    for (const row of byDepartment.get(route.department.code) ?? []) {
-      const slot = perHour.get(row.hour.getTime());
-      if (slot) slot[row.outcome] += row.count;
-    }
+    const slots = slotsOf.get(route.department.code) ?? hours.map(zero);
     const successes = servers.map((server) => health.get(server.id)?.lastSuccessAt?.getTime() ?? 0);
     const last = Math.max(0, ...successes);
     return {
@@ -123,21 +125,16 @@ export async function dashboardOf(stores: Stores, now = new Date()): Promise<Das
       day,
       week,
       lastSuccessAt: last > 0 ? new Date(last) : null,
-      hours: hours.map((hour) => ({ hour, counts: perHour.get(hour.getTime())! })),
+      hours: hours.map((hour, i) => ({ hour, counts: slots[i]! })),
     };
   });
 
-  const histograms = new Map<number, Map<number, number>>();
-  for (const row of latency) {
-    const histogram = histograms.get(row.day.getTime()) ?? new Map<number, number>();
-    histogram.set(row.bucket, (histogram.get(row.bucket) ?? 0) + row.count);
-    histograms.set(row.day.getTime(), histogram);
-  }
-  const latencyDaysList = Array.from({ length: latencyDays }, (_, i) => {
+  const byDay = new Map(latency.map((row) => [row.day.getTime(), row]));
+  const latencyDaysList = Array.from({ length: latencyDays }, (_, i): LatencyDay => {
     const day = latencySince.getTime() + i * dayMs;
-    const histogram = histograms.get(day) ?? new Map<number, number>();
-    const delivered = [...histogram.values()].reduce((sum, n) => sum + n, 0);
-    return { day: new Date(day), delivered, p50Ms: quantileOf(histogram, 0.5), p95Ms: quantileOf(histogram, 0.95) };
+    const row = byDay.get(day);
+    const ms = (bucket: number | null | undefined) => (bucket === null || bucket === undefined ? null : bucketMiddle(bucket));
+    return { day: new Date(day), delivered: row?.delivered ?? 0, p50Ms: ms(row?.p50Bucket), p95Ms: ms(row?.p95Bucket) };
   });
 
   const skipOf = new Map(routes.flatMap((route) => route.servers.map((server) => [server.id, server.skip] as const)));

@@ -50,12 +50,37 @@ export interface OutcomeTotal {
   week: number;
 }
 
+/** A department's counts of one hour (from `hour`, epoch ms), by outcome: what a bar of its chart shows. */
+export interface HourCounts {
+  department: string;
+  hour: number;
+  accepted: number;
+  sent: number;
+  retried: number;
+  failed: number;
+}
+
+/**
+ * A day's delivery latencies, summed over the departments: how many, and the buckets of the median and the 95th
+ * percentile (the first bucket at which the running count reaches ceil(q × total), as quantileOf reads a histogram).
+ */
+export interface LatencyQuantiles {
+  day: Date;
+  delivered: number;
+  p50Bucket: number | null;
+  p95Bucket: number | null;
+}
+
 export interface DashboardStore {
   /** Every (department, hour, outcome) count from the hour `since` on. */
   hourly(since: Date): Promise<HourlyCount[]>;
+  /** The same counts, one row per department and hour (its four outcomes side by side), from the hour `since` on. */
+  hourSeries(since: Date): Promise<HourCounts[]>;
   /** Summed in the database: one row per department and outcome. */
   totals(daySince: Date, weekSince: Date): Promise<OutcomeTotal[]>;
   /** Summed over the departments: one row per day and bucket. */
   latency(since: Date): Promise<LatencyCount[]>;
+  /** Summed over the departments and read down to their percentiles in the database: one row per day that has any. */
+  latencyQuantiles(since: Date): Promise<LatencyQuantiles[]>;
   servers(ids: readonly number[], minute: Date): Promise<ServerHealth[]>;
 }

@@ -40,7 +40,7 @@ export function createSqliteStores(handle: DatabaseHandle): Stores {
     healthChecks: createSqliteHealthCheckStore(db, sqlite, lock),
     alerts: createSqliteAlertStore(db, lock),
     metrics: createSqliteMetricsStore(db),
-    dashboard: createSqliteDashboardStore(db, sqlite),
+    dashboard: createSqliteDashboardStore(sqlite),
     transaction(fn) {
       if (lock.held) return fn(stores);
       return lock.run(async () => {

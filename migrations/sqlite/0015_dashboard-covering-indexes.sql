@@ -1,0 +1,2 @@
+CREATE INDEX `dashboard_hourly_counts_covering_idx` ON `dashboard_hourly_counts` (`hour`,`department_code`,`outcome`,`count`);--> statement-breakpoint
+CREATE INDEX `dashboard_latency_counts_covering_idx` ON `dashboard_latency_counts` (`day`,`bucket`,`count`);
