@@ -5,7 +5,7 @@ import t from 'tap';
 import { insertPostgresServers, insertSqliteServers, type SeedServer } from '../bench/seed.js';
 import { openDatabase } from '../src/db/sqlite/client.js';
 import { openPostgres } from '../src/db/postgres/client.js';
-import { createPostgresServerListing } from '../src/db/postgres/server-listing.js';
+import { createPostgresServerListing, readSnapshotOn } from '../src/db/postgres/server-listing.js';
 import { departments as sqliteDepartments } from '../src/db/sqlite/schema.js';
 import type { SortableColumn } from '../src/smtp-servers/columns.js';
 import { createServerListing } from '../src/db/sqlite/server-listing.js';
@@ -204,9 +204,10 @@ onPostgres(t, 'the PostgreSQL listing gives the SQLite listing’s pages, and a 
   t.same((await pgListing.page(beyond, 999, 50)).rows, sqliteListing.page(beyond, 999, 50).rows, 'a page past the end is the last page on both');
 
   t.test('the export’s batches: every match in display order, from one snapshot', async (t) => {
+    const snapshot = readSnapshotOn(postgres.db);
     for (const filter of [{ sort: 'title' as const }, { q: 'vente', sort: 'senderName' as const, dir: 'desc' as const }, { security: 'none' as const, q: 'ss' }]) {
       const everyRow = [];
-      for await (const batch of pgListing.batches(filter, 250)) {
+      for await (const batch of pgListing.batches(filter, await snapshot.client(), 250)) {
         t.ok(batch.length <= 250, 'a batch holds at most its size');
         everyRow.push(...batch);
       }
@@ -220,7 +221,7 @@ onPostgres(t, 'the PostgreSQL listing gives the SQLite listing’s pages, and a 
     t.teardown(() => writer.end());
     const seen: number[] = [];
     let written = false;
-    for await (const batch of pgListing.batches({ sort: 'id' }, 100)) {
+    for await (const batch of pgListing.batches({ sort: 'id' }, await snapshot.client(), 100)) {
       seen.push(...batch.map((row) => row.id as number));
       if (!written) {
         await writer.query('DELETE FROM smtp_servers WHERE id = 2999');
@@ -237,11 +238,16 @@ onPostgres(t, 'the PostgreSQL listing gives the SQLite listing’s pages, and a 
     t.equal((await pgListing.page({ q: '4242' }, 1, 10)).total, 1, 'and a change of port');
     t.same((await pgListing.page({ q: 'QWERTYUIOP' }, 1, 10)).rows.map((row) => row.id), [1], 'and of search text');
 
-    // Leaving early closes the cursor and gives the connection back.
-    for await (const batch of pgListing.batches({}, 10)) {
+    // Leaving early closes the cursor (the snapshot serves another pass); closing the snapshot gives the connection back.
+    for await (const batch of pgListing.batches({}, await snapshot.client(), 10)) {
       t.equal(batch.length, 10);
       break;
     }
+    for await (const batch of pgListing.batches({}, await snapshot.client(), 10)) {
+      t.equal(batch.length, 10);
+      break;
+    }
+    await snapshot.close();
     t.equal(postgres.pool.totalCount - postgres.pool.idleCount, 0, 'no connection is left checked out');
     t.equal((await pgListing.page({ q: 'vente' }, 1, 5)).rows.length, 5, 'and the pool serves the next page');
   });

@@ -46,7 +46,7 @@ const countServing = (departmentId: number) => sql`SELECT (SELECT count(*) FROM 
      WHERE l.department_id = ${departmentId} AND l.server_id NOT IN (SELECT id FROM smtp_servers WHERE usage = 'default'))`;
 
 /** Every department in display order; by name: the lists read them at every view. */
-export async function listDepartments(db: PgExecutor): Promise<Department[]> {
+async function listDepartments(db: PgExecutor): Promise<Department[]> {
   return (await runNamed<Department>(db, sql`SELECT id, code, name, position, active FROM departments ORDER BY position, id`)).rows;
 }
 

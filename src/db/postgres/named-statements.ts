@@ -13,11 +13,17 @@ const maxNames = 100;
  * best plan does not hang on their values (not a search pattern: a plan kept for one pattern reads 100,000 rows for
  * another). In a transaction, or past `maxNames` texts, an ordinary statement.
  */
+/** The pool behind an executor; null inside a transaction (its executor is bound to one connection). */
+export function poolOf(db: PgExecutor): pg.Pool | null {
+  const client = (db as { $client?: unknown }).$client;
+  return client instanceof pg.Pool ? client : null;
+}
+
 export async function runNamed<T>(db: PgExecutor, query: SQL): Promise<{ rows: T[] }> {
-  const pool = (db as { $client?: unknown }).$client;
+  const pool = poolOf(db);
   const { sql: text, params } = dialect.sqlToQuery(query);
   let name = names.get(text);
   if (name === undefined && names.size < maxNames) names.set(text, (name = `relais_${names.size}`));
-  if (!(pool instanceof pg.Pool) || name === undefined) return (await db.execute(query)) as unknown as { rows: T[] };
+  if (!pool || name === undefined) return (await db.execute(query)) as unknown as { rows: T[] };
   return (await pool.query({ name, text, values: params as unknown[] })) as unknown as { rows: T[] };
 }

@@ -6,6 +6,7 @@ import { defaultSort, type SortableColumn } from '../../smtp-servers/columns.js'
 import { countLimitOf, pageNumbersOf, type ServerDepartment, type ServerListFilter } from '../../smtp-servers/store.js';
 import { planSearch, type ConfirmationFilter, type SearchTerm, type TermMeaning, type TestFilter } from '../../smtp-servers/search.js';
 import { likePattern } from '../like.js';
+import { poolOf } from './named-statements.js';
 import { smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
@@ -90,6 +91,43 @@ const departmentsServedSql = sql.raw(
 );
 
 const dialect = new PgDialect();
+
+/**
+ * A connection of its own held in one REPEATABLE READ read-only transaction, opened at the first `client()`: every
+ * pass of an export over it (the PDF makes two) reads the same rows. `close()` ends it and gives the connection back.
+ */
+export function readSnapshotOn(db: PgExecutor) {
+  let held: Promise<pg.PoolClient> | undefined;
+  return {
+    client(): Promise<pg.PoolClient> {
+      return (held ??= (async () => {
+        const pool = poolOf(db);
+        if (!pool) throw new Error('a snapshot reads on a connection of its own: open it on the pool, not in a transaction');
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          return client;
+        } catch (err) {
+          client.release(true);
+          throw err;
+        }
+      })());
+    },
+    async close(): Promise<void> {
+      const closing = held;
+      held = undefined;
+      const client = await closing?.catch(() => undefined);
+      if (!client) return;
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch {
+        // A connection whose transaction could not be closed cleanly is not handed out again.
+        client.release(true);
+      }
+    },
+  };
+}
 
 // Past this many matches a page is read down the sort column's index; below, the matches are found, then sorted.
 const broadSearchThreshold = 2000;
@@ -201,20 +239,14 @@ export function createPostgresServerListing<K extends string, F extends string =
     },
 
     /**
-     * Every match in display order, a batch at a time, from one snapshot (REPEATABLE READ, read only) on a connection
-     * of its own, through a cursor: memory holds a batch, not the result. Leaving the loop early closes the cursor.
-     * Given `held`, a connection already in such a transaction (see openSnapshot), it reads there and leaves it open.
+     * Every match in display order, a batch at a time, through a cursor on `client`, a connection held in a read-only
+     * snapshot (readSnapshotOn): memory holds a batch, not the result. Leaving the loop early closes the cursor; the
+     * snapshot stays open for another pass.
      */
-    async *batches(filter: ServerListFilter, batchSize = 250, held?: pg.PoolClient): AsyncGenerator<Row[]> {
-      const pool = (db as { $client?: unknown }).$client;
-      if (!held && !(pool instanceof pg.Pool)) throw new Error('batches() reads on a connection of its own: build the listing on the pool, not in a transaction');
+    async *batches(filter: ServerListFilter, client: pg.PoolClient, batchSize = 250): AsyncGenerator<Row[]> {
       const { sql: text, params } = dialect.sqlToQuery(everySql(filter));
-      const client = held ?? (await (pool as pg.Pool).connect());
-      let broken = false;
-      let stream: QueryStream | undefined;
+      const stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
       try {
-        if (!held) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        stream = client.query(new QueryStream(text, params, { batchSize, highWaterMark: batchSize }));
         let batch: Row[] = [];
         for await (const values of stream) {
           batch.push(rowOf(values as Record<string, unknown>));
@@ -224,20 +256,8 @@ export function createPostgresServerListing<K extends string, F extends string =
           }
         }
         if (batch.length) yield batch;
-      } catch (err) {
-        broken = true;
-        throw err;
       } finally {
-        if (stream && !stream.destroyed) stream.destroy();
-        if (!held) {
-          try {
-            if (!broken) await client.query('ROLLBACK');
-          } catch {
-            broken = true;
-          }
-          // A connection whose cursor or transaction could not be closed cleanly is not handed out again.
-          client.release(broken);
-        }
+        if (!stream.destroyed) stream.destroy();
       }
     },
   };

@@ -1,11 +1,10 @@
-import pg from 'pg';
 import { and, asc, count, eq, getTableColumns, isNotNull, ne, sql } from 'drizzle-orm';
 import { exportedFields, listedFields, type ExportedServer, type ListedServer, type ServerDepartment, type ServerStore } from '../../smtp-servers/store.js';
 import { UniqueViolation } from '../errors.js';
 import { passwordFlagsSql, sealedByNone } from '../sealed-by.js';
 import { isUniqueViolation } from './errors.js';
 import { departments, smtpServerDepartments, smtpServers } from './schema.js';
-import { createPostgresServerListing } from './server-listing.js';
+import { createPostgresServerListing, readSnapshotOn } from './server-listing.js';
 import type { PgExecutor } from './stores.js';
 
 const { passwordCiphertext: _password, oauthSecretCiphertext: _oauthSecret, searchText: _searchText, titleKey: _titleKey, titleSort: _titleSort, ...rowColumns } = getTableColumns(smtpServers);
@@ -109,33 +108,14 @@ export function createPostgresServerStore(db: PgExecutor, listings: PostgresList
     },
 
     openSnapshot() {
-      // One transaction for every pass (the PDF reads twice: its page count, then its pages), opened at the first.
       const listing = listings.exportListing();
-      const pool = (db as { $client?: unknown }).$client;
-      let held: Promise<pg.PoolClient> | undefined;
-      const hold = () =>
-        (held ??= (async () => {
-          if (!(pool instanceof pg.Pool)) throw new Error('a snapshot reads on a connection of its own: open it on the pool, not in a transaction');
-          const client = await pool.connect();
-          try {
-            await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-            return client;
-          } catch (err) {
-            client.release(true);
-            throw err;
-          }
-        })());
+      const snapshot = readSnapshotOn(db);
       return {
         async *batches(filter = {}, batchSize = 250) {
-          for await (const batch of listing.batches(filter, batchSize, await hold())) yield batch as unknown as ExportedServer[];
+          for await (const batch of listing.batches(filter, await snapshot.client(), batchSize)) yield batch as unknown as ExportedServer[];
         },
         close() {
-          const closing = held;
-          held = undefined;
-          void closing?.then(
-            (client) => client.query('ROLLBACK').then(() => client.release(), () => client.release(true)),
-            () => {},
-          );
+          void snapshot.close();
         },
       };
     },
