@@ -13,8 +13,44 @@ const sqliteOnlyFiles = {
 /** Files whose tests pick their stores themselves (forEachStore, onPostgres in test/stores.ts) already run on both. */
 const picksItsStores = (file) => /\b(forEachStore|onPostgres)\(/.test(fs.readFileSync(file, 'utf8'));
 
+/** The failed tests of every run, by their path of subtest names, repeated at the end where a CI log's tail shows them. */
+const failures = [];
+
+/** Follows tap's TAP stream line by line: the subtest names open at each depth, and each failed leaf with the first lines of its diagnosis. */
+function failureCollector(label) {
+  const names = [];
+  let pending = '';
+  let current = null;
+  return (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) {
+      const depth = Math.floor((line.length - line.trimStart().length) / 4);
+      const subtest = line.match(/^\s*# Subtest: (.*)$/);
+      if (subtest) {
+        names.length = depth;
+        names[depth] = subtest[1];
+        current = null;
+        continue;
+      }
+      const failed = line.match(/^\s*not ok \d+ - (.*?)(?: # time=.*)?$/);
+      if (failed) {
+        const path = [...names.slice(0, depth), failed[1]].join(' › ');
+        // tap reports a failed subtest after its failed assertions: only the deepest one is worth a line.
+        current = failures.some((f) => f.label === label && f.path.startsWith(`${path} › `)) ? null : { label, path, detail: [] };
+        if (current) failures.push(current);
+        continue;
+      }
+      const worth = /^\s+(message|found|wanted|compare|code|errno|syscall|fileName|lineNumber|[-+](?![-+]{2}|-*\^?$))/.test(line);
+      if (current && current.detail.length < 8 && worth) current.detail.push(line.trim());
+      if (current && /^\s*\.\.\.$/.test(line)) current = null;
+    }
+  };
+}
+
 function run(label, args, env = {}) {
   const started = Date.now();
+  const collect = failureCollector(label || 'tap');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -23,6 +59,7 @@ function run(label, args, env = {}) {
     let tail = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
+      collect(chunk.toString());
       tail = (tail + chunk.toString()).slice(-4000);
     });
     child.on('close', (code) => {
@@ -41,6 +78,11 @@ function run(label, args, env = {}) {
 }
 
 function summary(results) {
+  for (const failure of failures.slice(0, 30)) {
+    console.log(`# FAILED (${failure.label}): ${failure.path}`);
+    for (const line of failure.detail) console.log(`#     ${line}`);
+  }
+  if (failures.length > 30) console.log(`# … and ${failures.length - 30} more failed tests`);
   const total = results.reduce((sum, r) => ({ passed: sum.passed + r.passed, failed: sum.failed + r.failed, skipped: sum.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
   console.log(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
   process.exit(results.some((r) => r.code !== 0) || total.failed > 0 ? 1 : 0);
