@@ -2,7 +2,6 @@ import compress from '@fastify/compress';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -62,6 +61,7 @@ import { registerErrorPages } from './web/errors.js';
 import { formBodyPlugin } from './web/form-body.js';
 import { requestLogFields } from './web/request-log.js';
 import { brotliOptions, compressionEncodings, compressionThreshold } from './web/compress-html.js';
+import { securityHeaders } from './web/security-headers.js';
 import { csrfCookie } from './web/cookies.js';
 import { csrfUserInfo, renderPlugin } from './web/render.js';
 import { createViewEngine } from './web/view-engine.js';
@@ -257,7 +257,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   const secureCookies = config.publicUrl.startsWith('https://');
   const cookieSecret = config.cookieSecret ?? createHash('sha256').update(box.current.key).update('relais-cookie-signing').digest('hex');
 
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],

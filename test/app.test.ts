@@ -47,6 +47,33 @@ t.test('starting twice on the same file migrates once and keeps the data', sqlit
   t.equal((await second.stores.departments.list()).length, 3);
 });
 
+t.test('every answer carries the same security headers: pages, API problems, not-found, assets; HSTS only behind https', async (t) => {
+  const expected = {
+    'content-security-policy':
+      "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'none';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self'",
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'SAMEORIGIN',
+    'x-permitted-cross-domain-policies': 'none',
+  };
+  const plain = await buildTestApp(t, { RELAIS_URL: 'http://relais.test' });
+  for (const [method, url, status] of [['GET', '/login', 200], ['GET', '/public/nowhere.css', 404], ['GET', '/smtp-servers', 303], ['POST', '/api/v1/messages', 401], ['GET', '/healthz', 200]] as const) {
+    const res = await plain.inject({ method, url });
+    t.equal(res.statusCode, status, `${method} ${url}`);
+    for (const [name, value] of Object.entries(expected)) t.equal(res.headers[name], value, `${method} ${url}: ${name}`);
+    t.equal(res.headers['strict-transport-security'], undefined, `${method} ${url}: no HSTS over http`);
+  }
+  const asset = await plain.inject({ url: '/public/app.css' });
+  t.equal(asset.headers['x-content-type-options'], 'nosniff', 'a static asset too');
+
+  const secure = await buildTestApp(t, { RELAIS_URL: 'https://relais.test' });
+  const res = await secure.inject({ url: '/login' });
+  t.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+  t.equal(res.headers['content-security-policy'], `${expected['content-security-policy']};upgrade-insecure-requests`);
+});
+
 t.test('pages carry a strict CSP and security headers, and are compressed', async (t) => {
   const app = await buildTestApp(t);
   const client = await adminClient(app);
