@@ -16,7 +16,7 @@ export type PeerCommand =
 export type PeerReport =
   | { kind: 'listening'; port: number }
   | { kind: 'ready' }
-  | { kind: 'reached'; count: number }
+  | { kind: 'reached'; count: number; cpuMs: number }
   | { kind: 'sent'; ms: number; cpuMs: number }
   | { kind: 'posted'; ms: number; cpuMs: number; latencies: number[]; refused: number; firstRefusal: string | null };
 
@@ -45,6 +45,7 @@ async function inFlight(count: number, concurrency: number, job: (i: number) => 
 function sink() {
   let received = 0;
   let waiting: number | null = null;
+  let cpu = process.cpuUsage();
   const server = new SMTPServer({
     logger: false,
     authOptional: true,
@@ -55,7 +56,7 @@ function sink() {
         received++;
         if (waiting !== null && received >= waiting) {
           waiting = null;
-          send({ kind: 'reached', count: received });
+          send({ kind: 'reached', count: received, cpuMs: cpuSince(cpu) });
         }
         callback();
       });
@@ -63,9 +64,12 @@ function sink() {
   });
   server.on('error', () => {});
   process.on('message', (command: PeerCommand) => {
-    if (command.kind === 'reset') received = 0;
+    if (command.kind === 'reset') {
+      received = 0;
+      cpu = process.cpuUsage();
+    }
     if (command.kind === 'until') {
-      if (received >= command.count) send({ kind: 'reached', count: received });
+      if (received >= command.count) send({ kind: 'reached', count: received, cpuMs: cpuSince(cpu) });
       else waiting = command.count;
     }
   });

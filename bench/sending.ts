@@ -61,24 +61,42 @@ async function peer(role: 'sink' | 'raw' | 'api'): Promise<Peer> {
   return peer;
 }
 
+/** The machine's busy CPU time in ms, all cores (Linux's /proc/stat; null elsewhere). */
+function machineBusyMs(): number | null {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+    return ((user + nice + system + irq + softirq + steal) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Cores kept busy on average since `from` over `seconds` (what every process on the machine used, others' included). */
+const coresSince = (from: number | null, seconds: number) => {
+  const now = machineBusyMs();
+  return from === null || now === null ? null : (now - from) / 1000 / seconds;
+};
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-async function rawNodemailer(sink: Peer, port: number): Promise<{ perSecond: number; cpuMsPerMessage: number }> {
+async function rawNodemailer(sink: Peer, port: number): Promise<{ perSecond: number; cpuMsPerMessage: number; sinkCpuMsPerMessage: number; cores: number | null }> {
   const client = await peer('raw');
   try {
     await client.next('ready');
     sink.send({ kind: 'reset' });
     const reached = sink.next('reached');
     sink.send({ kind: 'until', count });
+    const busy = machineBusyMs();
     const started = performance.now();
     const sent = client.next('sent');
     client.send({ kind: 'raw', port, count, connections, concurrency: rawConcurrency });
-    await reached;
+    const { cpuMs: sinkCpuMs } = await reached;
     const seconds = (performance.now() - started) / 1000;
-    return { perSecond: count / seconds, cpuMsPerMessage: (await sent).cpuMs / count };
+    return { perSecond: count / seconds, cpuMsPerMessage: (await sent).cpuMs / count, sinkCpuMsPerMessage: sinkCpuMs / count, cores: coresSince(busy, seconds) };
   } finally {
     await client.close();
   }
@@ -134,13 +152,15 @@ async function throughRelais(database: string, sink: Peer, port: number) {
     sink.send({ kind: 'until', count });
     const posted = client.next('posted');
     const cpu = process.cpuUsage();
+    const busy = machineBusyMs();
     const started = performance.now();
     client.send({ kind: 'api', url, token: secret, count, concurrency: apiConcurrency });
     const answers = await posted;
     if (answers.refused) throw new Error(`${answers.refused} posts refused, the first: ${answers.firstRefusal}`);
-    await reached;
+    const { cpuMs: sinkCpuMs } = await reached;
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
+    const cores = coresSince(busy, seconds);
     // The log catches up: every message written as sent.
     while ((await app.outbox.list({ status: 'sent', perPage: 1 })).total < count) await new Promise((r) => setTimeout(r, 20));
     const settled = (performance.now() - started) / 1000;
@@ -150,6 +170,8 @@ async function throughRelais(database: string, sink: Peer, port: number) {
       postedPerSecond: count / (answers.ms / 1000),
       cpuMsPerMessage: (used.user + used.system) / 1000 / count,
       clientCpuMsPerMessage: answers.cpuMs / count,
+      sinkCpuMsPerMessage: sinkCpuMs / count,
+      cores,
       p50: percentile(answers.latencies, 0.5),
       p95: percentile(answers.latencies, 0.95),
       p99: percentile(answers.latencies, 0.99),
@@ -204,6 +226,12 @@ export async function benchSending(): Promise<string[][]> {
           `${store.kind}: CPU per message: raw nodemailer's process / Relais's / the HTTP client's`,
           `${raw.cpuMsPerMessage.toFixed(3)} / ${relais.cpuMsPerMessage.toFixed(3)} / ${relais.clientCpuMsPerMessage.toFixed(3)} ms`,
           `Relais ${(relais.cpuMsPerMessage / raw.cpuMsPerMessage).toFixed(1)} × raw`,
+        ]);
+        const cores = (n: number | null) => (n === null ? '—' : n.toFixed(2));
+        rows.push([
+          `${store.kind}: the sink's CPU per message, raw run / Relais run; cores busy on the machine`,
+          `${raw.sinkCpuMsPerMessage.toFixed(3)} / ${relais.sinkCpuMsPerMessage.toFixed(3)} ms; ${cores(raw.cores)} / ${cores(relais.cores)}`,
+          `of ${os.cpus().length}; with ${store.kind === 'PostgreSQL' ? "PostgreSQL's processes and " : ''}other sessions'`,
         ]);
         rows.push([`${store.kind}: API answer p50 / p95 / p99`, `${relais.p50.toFixed(2)} / ${relais.p95.toFixed(2)} / ${relais.p99.toFixed(2)} ms`, 'goal p95 ≤ 10 ms']);
       } finally {
