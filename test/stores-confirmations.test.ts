@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type { Actor } from '../src/audit/store.js';
 import { databaseFrom } from '../src/config.js';
@@ -7,7 +6,7 @@ import { hashConfirmationToken } from '../src/confirmation/token.js';
 import { openStores } from '../src/db/open.js';
 import type { Diagnosis } from '../src/smtp/report.js';
 import { serverRows } from './server-rows.js';
-import { forEachStore, type TestStore } from './stores.js';
+import { forEachStore, sessionWaitsForLock, type TestStore } from './stores.js';
 
 async function storesFor(t: Test, store: TestStore) {
   const { stores } = await openStores(databaseFrom(store.relaisDb));
@@ -110,7 +109,7 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
     const sending = issuedToken(await confirmations.issue(id, { ttlHours: 48, now }));
     let edit = await rows.editInProgress(id, 'smtp2.exemple.fr');
     const sent = confirmations.recordSent(id, sending.tokenId, { sentAt: now, expiresAt: sending.expiresAt, summary: 'envoyé' }, admin);
-    await sleep(100);
+    t.ok(await sessionWaitsForLock(store.url), 'the send waits for the edit');
     await edit.commit();
     await sent;
     t.equal((await stores.confirmations.confirmationOf(id))!.status, 'unconfirmed', 'the send did not mark the edited server pending');
@@ -119,7 +118,7 @@ await forEachStore(t, 'a send outrun by an edit leaves the server as the edit le
     await confirmations.recordSent(id, following.tokenId, { sentAt: now, expiresAt: following.expiresAt, summary: 'envoyé' }, admin);
     edit = await rows.editInProgress(id, 'smtp3.exemple.fr');
     const confirming = confirmations.confirm(following.token, visitor);
-    await sleep(100);
+    t.ok(await sessionWaitsForLock(store.url), 'the confirmation waits for the edit');
     await edit.commit();
     t.match(await confirming, { kind: 'revoked' });
     t.equal((await stores.confirmations.confirmationOf(id))!.status, 'unconfirmed', 'nor confirmed it');

@@ -8,7 +8,7 @@ import { createConfirmationRepository } from '../src/confirmation/repository.js'
 import { createSmtpServerRepository, DuplicateTitleError, fillMissingSortKeys, StaleServerError } from '../src/smtp-servers/repository.js';
 import { validateServerForm, type ServerInput } from '../src/smtp-servers/validation.js';
 import { validServer } from './helper.js';
-import { forEachStore, type TestStore } from './stores.js';
+import { forEachStore, sessionWaitsForLock, type TestStore } from './stores.js';
 
 const box = new SecretBox(keyFromSecret('stores-servers-secret'));
 const alice = { userId: null, name: 'Alice Martin', ip: '192.0.2.7' };
@@ -188,7 +188,7 @@ await forEachStore(t, 'servers: an edit racing another edit in progress does not
   await inProgress;
   // Read before the other commits (version 1), then written after it: the version has moved on.
   const racing = one.servers.updateServer(server.id, input({ senderName: 'Course', password: '' }, validServer.password), alice);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.ok(await sessionWaitsForLock(store.url), 'the second edit has read the row and waits for the first');
   release();
   await editing;
   t.ok(await refusedWith(racing, StaleServerError), 'the second edit is refused rather than undoing the first');

@@ -124,6 +124,28 @@ export async function forEachStore(t: Test, name: string, fn: (t: Test, store: T
   });
 }
 
+/**
+ * Resolves true once a session on `url`'s database is waiting for a lock (a transaction blocked behind another's row),
+ * false after `timeoutMs`: a race is then staged by what the server says, not by a pause a loaded machine may outlast.
+ */
+export async function sessionWaitsForLock(url: string, timeoutMs = 10_000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const { rows } = await client.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (rows[0]!.waiting > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return false;
+  } finally {
+    await client.end();
+  }
+}
+
 /** For tests about PostgreSQL itself: `fn` gets an empty, unmigrated database of its own; skipped (or failed in CI) as in forEachStore. */
 export async function onPostgres(t: Test, name: string, fn: (t: Test, url: string) => unknown): Promise<void> {
   const unavailable = await postgresUnavailable();
