@@ -7,7 +7,7 @@ import helmet, { type HelmetOptions } from 'helmet';
  * The headers helmet sets for these options, worked out once: with no directive written as a function they depend on
  * nothing in the request. (@fastify/helmet built helmet's whole middleware again for every request, CSP parsing included.)
  */
-export function securityHeadersFor(options: Readonly<HelmetOptions>): Record<string, string> {
+function securityHeadersFor(options: Readonly<HelmetOptions>): Record<string, string> {
   const headers: Record<string, string> = {};
   const recorder = {
     setHeader(name: string, value: string | number | readonly string[]) {
