@@ -132,11 +132,19 @@ try {
     NODE_ENV: 'production',
   });
 
+  /** The list page served by Relais on `db` (a SQLite file or a PostgreSQL URL), signed in, loaded by autocannon. */
+  const loadListPage = async (db: string) => {
+    const relais = await start('serve.ts', relaisEnv(db));
+    try {
+      const cookie = await browserCookies(relais.address);
+      return await load(`${relais.address}/smtp-servers?q=serveur&per=50`, browserHeaders(cookie));
+    } finally {
+      await stop(relais.child);
+    }
+  };
+
   // Every request counts, searches, renders and compresses: there is no page cache.
-  const relais = await start('serve.ts', relaisEnv(small));
-  const cookie = await browserCookies(relais.address);
-  const list = await load(`${relais.address}/smtp-servers?q=serveur&per=50`, browserHeaders(cookie));
-  await stop(relais.child);
+  const list = await loadListPage(small);
   const pageBytes = Math.round(list.throughput.average / list.requests.average);
 
   const hello = await start('hello.ts');
@@ -211,19 +219,10 @@ try {
       // The same page as above, served by Relais on the PostgreSQL copy of the same 10,000 servers, measured in turn
       // with SQLite's page again (SQLite, PostgreSQL, SQLite, PostgreSQL): the ratio compares pages loaded minutes apart
       // no more, when the machine is not the same (the parts before leave caches, checkpoints and other sessions' load).
-      const pageOn = async (db: string) => {
-        const relais = await start('serve.ts', relaisEnv(db));
-        try {
-          const cookie = await browserCookies(relais.address);
-          return (await load(`${relais.address}/smtp-servers?q=serveur&per=50`, browserHeaders(cookie))).requests.average;
-        } finally {
-          await stop(relais.child);
-        }
-      };
       const inTurn = { sqlite: [] as number[], postgres: [] as number[] };
       for (let round = 0; round < 2; round++) {
-        inTurn.sqlite.push(await pageOn(small));
-        inTurn.postgres.push(await pageOn(smallPg.url));
+        inTurn.sqlite.push((await loadListPage(small)).requests.average);
+        inTurn.postgres.push((await loadListPage(smallPg.url)).requests.average);
       }
       const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
       const pgRatio = average(inTurn.postgres) / average(inTurn.sqlite);

@@ -227,10 +227,10 @@ export async function benchSending(): Promise<string[][]> {
           `${raw.cpuMsPerMessage.toFixed(3)} / ${relais.cpuMsPerMessage.toFixed(3)} / ${relais.clientCpuMsPerMessage.toFixed(3)} ms`,
           `Relais ${(relais.cpuMsPerMessage / raw.cpuMsPerMessage).toFixed(1)} × raw`,
         ]);
-        const cores = (n: number | null) => (n === null ? '—' : n.toFixed(2));
+        const coresText = (n: number | null) => (n === null ? '—' : n.toFixed(2));
         rows.push([
           `${store.kind}: the sink's CPU per message, raw run / Relais run; cores busy on the machine`,
-          `${raw.sinkCpuMsPerMessage.toFixed(3)} / ${relais.sinkCpuMsPerMessage.toFixed(3)} ms; ${cores(raw.cores)} / ${cores(relais.cores)}`,
+          `${raw.sinkCpuMsPerMessage.toFixed(3)} / ${relais.sinkCpuMsPerMessage.toFixed(3)} ms; ${coresText(raw.cores)} / ${coresText(relais.cores)}`,
           `of ${os.cpus().length}; with ${store.kind === 'PostgreSQL' ? "PostgreSQL's processes and " : ''}other sessions'`,
         ]);
         rows.push([`${store.kind}: API answer p50 / p95 / p99`, `${relais.p50.toFixed(2)} / ${relais.p95.toFixed(2)} / ${relais.p99.toFixed(2)} ms`, 'goal p95 ≤ 10 ms']);
