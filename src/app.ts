@@ -47,12 +47,12 @@ import { createOutboxService, type OutboxService } from './outbox/service.js';
 import { isApiUrl, routeAccess, type Access } from './web/access.js';
 import { oauthSettingsFrom, smtpSettingsFrom, type SmtpSettings } from './smtp/endpoint.js';
 import { OAuthTokens } from './smtp/oauth-tokens.js';
+import { createSendingThread } from './outbox/sender.js';
 import { createOutboxWorker } from './outbox/worker.js';
 import { createHealthCheckScheduler } from './health-checks/scheduler.js';
 import { alertRoutes } from './alerts/routes.js';
 import { createAlerts, type Alerts } from './alerts/service.js';
 import { metricsRoutes } from './metrics/routes.js';
-import { createTransportPool } from './smtp/transports.js';
 import { useDisplayTimeZone } from './i18n/index.js';
 import { createConnectionTestRepository, type ConnectionTestRepository } from './smtp-probe/repository.js';
 import { connectionTestRoutes } from './smtp-probe/routes.js';
@@ -194,12 +194,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
       `${census.underOldKey} stored secret(s) under a key that is not the current one, ${census.undecryptable} of them decryptable by no configured key; run npm run secrets:rotate`,
     );
   }
-  // One pooled transport per server, for the outbox; an edit or a deletion closes that server's.
-  const transports = createTransportPool(smtpSettings, { connections: config.outbox.poolConnections, sendTimeoutMs: config.outbox.sendTimeoutMs });
+  // The outbox's sending thread, one pooled transport per server in it; an edit or a deletion closes that server's.
+  const sender = createSendingThread(smtpSettings, { connections: config.outbox.poolConnections, sendTimeoutMs: config.outbox.sendTimeoutMs, log: app.log });
   // The accept keeps a department for as long as the worker keeps its route; a change made here drops it at once.
   const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname, departmentCacheMs: config.outbox.routeCacheMs });
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => transports.forget(id) }),
+    smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => sender.forget(id) }),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
@@ -219,13 +219,13 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   app.decorate('smtpSettings', smtpSettings);
   app.decorate('oauthTokens', new OAuthTokens(oauthSettingsFrom(config)));
   app.decorate('outbox', outbox);
-  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, transports, tokens: app.oauthTokens, log: app.log }) : null;
+  const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, sender, tokens: app.oauthTokens, log: app.log }) : null;
   if (worker) {
     outbox.onAccepted(() => worker.wake());
     // Before the database closes: stop claiming, let messages in flight finish within most of the grace, give the rest back.
     app.addHook('preClose', async () => worker.stop(Math.floor(config.shutdownGraceMs * 0.8)));
   }
-  app.addHook('preClose', async () => transports.closeAll());
+  app.addHook('preClose', async () => sender.close());
   const healthChecks =
     config.healthCheckIntervalMs > 0
       ? createHealthCheckScheduler({

@@ -1,13 +1,19 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { RawMessage } from '../smtp/transports.js';
 import { signatureParts, withSignature, type StoredLogo } from '../signature/compose.js';
-import type { ClaimedMessage, MessageContent, SendingServer } from './store.js';
+import type { Composition } from './sending-protocol.js';
 
 /**
  * The message as it goes out through `server`, rebuilt from what was stored at each attempt: From the server's
  * sender, its signature and logo, the Message-ID fixed at acceptance, the Date of this attempt.
  */
-export async function composeMessage(message: ClaimedMessage, content: MessageContent, server: SendingServer, logo: StoredLogo | null, now = new Date()): Promise<RawMessage> {
+export async function composeMessage(
+  message: Composition['message'],
+  content: Composition['content'],
+  server: Composition['sender'],
+  logo: StoredLogo | null,
+  now = new Date(),
+): Promise<RawMessage> {
   // Rebuilt at every attempt from the server used: its signature, its logo inline (bytes, never a URL or a path).
   const signature = signatureParts(server, logo);
   const signed = withSignature({ html: content.html ?? '', text: content.text ?? '' }, signature);

@@ -8,17 +8,18 @@ import { serversFor } from '../departments/routing.js';
 import { logoPlaceholderSrc } from '../signature/sanitize.js';
 import { credentialsOf, smtpAuthFor, type NodemailerAuth } from '../smtp/credentials.js';
 import type { OAuthTokens } from '../smtp/oauth-tokens.js';
-import { SendFailure, type TransportPool } from '../smtp/transports.js';
-import { composeMessage } from './compose.js';
+import { SendFailure, type PooledEndpoint } from '../smtp/transports.js';
 import { acceptedReplyOf, brokeTheConnection, replyOf, verdictOf } from './failures.js';
 import { minuteOf } from './rows.js';
+import type { SendingThread } from './sender.js';
 import type { ClaimedMessage, NewAttempt, SendingServer, Settlement } from './store.js';
 
 export interface WorkerDeps {
   stores: Stores;
   secrets: SecretBox;
   settings: OutboxSettings;
-  transports: TransportPool;
+  /** Composes and sends, on a thread of its own. */
+  sender: SendingThread;
   /** The OAuth2 access tokens, shared with the connection test and the confirmation. */
   tokens: OAuthTokens;
   log: FastifyBaseLogger;
@@ -42,7 +43,7 @@ const claimAtLeast = 4;
  * shutdown. Several instances share one outbox: a message is leased to one worker at a time.
  */
 export function createOutboxWorker(deps: WorkerDeps) {
-  const { stores, settings, transports, log } = deps;
+  const { stores, settings, sender, log } = deps;
   const owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const inFlight = new Set<Promise<void>>();
   let running = false;
@@ -119,6 +120,19 @@ export function createOutboxWorker(deps: WorkerDeps) {
     }
     schedule(settings.pollMs);
   }
+
+  /** What the pool needs of a server: no secret, no signature. */
+  const endpointOf = (server: SendingServer): PooledEndpoint => ({
+    id: server.id,
+    version: server.version,
+    host: server.host,
+    port: server.port,
+    security: server.security,
+    authentication: server.authentication,
+    email: server.email,
+    username: server.username,
+    verifyCertificate: server.verifyCertificate,
+  });
 
   function authOf(server: SendingServer): Promise<NodemailerAuth | undefined> {
     // The envelopes of this very server's row: a secret is never used for another server.
@@ -213,12 +227,18 @@ export function createOutboxWorker(deps: WorkerDeps) {
       const started = performance.now();
       // The logo is read only for a signature that shows it: most messages need no second read.
       const logo = server.signature.includes(logoPlaceholderSrc) ? await stores.logos.find(server.id) : null;
-      const raw = await composeMessage(message, content, server, logo, at);
       state.lastServerId = server.id;
       state.lastServerTitle = server.title;
       state.attemptCount += 1;
       try {
-        const delivery = await transports.send(server, () => authOf(server), raw);
+        const composition = {
+          message: { to: message.to, cc: message.cc, bcc: message.bcc, replyTo: message.replyTo, subject: message.subject, messageId: message.messageId },
+          content: { text: content.text, html: content.html, attachments: content.attachments },
+          sender: { senderName: server.senderName, email: server.email, signature: server.signature },
+          logo,
+          at,
+        };
+        const delivery = await sender.send(endpointOf(server), composition, () => authOf(server));
         state.lastReply = acceptedReplyOf(delivery.response);
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         await finish('sent', { sentAt: new Date() });
@@ -230,12 +250,14 @@ export function createOutboxWorker(deps: WorkerDeps) {
         }
         return;
       } catch (err) {
-        const failure = err instanceof SendFailure ? err : new SendFailure(err as NodeJS.ErrnoException, false);
+        // A message that cannot be composed is no server's failure: its lease expires and it is tried again.
+        if (!(err instanceof SendFailure)) throw err;
+        const failure = err;
         const verdict = verdictOf(failure);
         state.lastReply = replyOf(failure);
         const outcome = verdict === 'failover' ? 'failover' : verdict;
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
-        if (brokeTheConnection(failure)) transports.forget(server.id);
+        if (brokeTheConnection(failure)) sender.forget(server.id);
         if (verdict !== 'failed') {
           forgetServer(server.id);
           const now = new Date();
