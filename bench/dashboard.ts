@@ -13,7 +13,7 @@ import { createSqliteStores } from '../src/db/sqlite/stores.js';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openPostgres } from '../src/db/postgres/client.js';
-import { recordSettled } from '../src/db/postgres/dashboard.js';
+import { countSettled } from '../src/db/postgres/dashboard.js';
 import { createPostgresStores } from '../src/db/postgres/stores.js';
 import type { Stores } from '../src/db/stores.js';
 import { percentile, postgresUnreachable, seedBenchPostgres } from './listing.js';
@@ -80,12 +80,14 @@ export async function seedBenchPostgresMessages(url: string, count: number, now 
   }
   const handle = await openPostgres(url);
   try {
+    // Counted as the worker's settle counts them, 20,000 rows a statement.
     for (let last = 0; ; ) {
-      const { rows } = await handle.db.execute<{ id: number }>(sql`SELECT id FROM outbox_messages WHERE id > ${last} ORDER BY id LIMIT 20000`);
-      if (rows.length === 0) break;
-      const ids = rows.map((row) => Number(row.id));
-      await recordSettled(handle.db, ids);
-      last = ids[ids.length - 1]!;
+      const { rows } = await handle.db.execute<{ last: string | null }>(sql`
+        WITH settled AS (SELECT id, department_code, accepted_at, sent_at, status FROM outbox_messages WHERE id > ${last} ORDER BY id LIMIT 20000),
+        ${countSettled}
+        SELECT max(id) AS last FROM settled`);
+      if (rows[0]?.last == null) break;
+      last = Number(rows[0].last);
     }
     await handle.db.execute(sql`VACUUM ANALYZE outbox_messages, dashboard_hourly_counts, dashboard_latency_counts`);
   } finally {

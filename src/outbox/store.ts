@@ -124,7 +124,7 @@ export interface OutboxStore {
   contentOf(id: number): Promise<MessageContent>;
   /** Writes the worker's outcome, only while `owner` still holds the lease; false when it was taken over. */
   settle(id: number, owner: string, settlement: Settlement, now: Date): Promise<boolean>;
-  /** settle() for several messages in a few statements (called inside stores.transaction); for each, false when taken over. */
+  /** settle() for several messages at once, atomically, inside stores.transaction or not; for each, false when taken over. */
   settleMany(owner: string, settlements: { id: number; settlement: Settlement }[], now: Date): Promise<boolean[]>;
   /** Gives the leases of `owner` back (shutdown): those messages are due again now. */
   handBack(owner: string, now: Date): Promise<number>;

@@ -164,7 +164,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
         const batch = unsettled.splice(0, settleBatchSize);
         const now = new Date();
         const write = (items: typeof batch) =>
-          stores.transaction((tx) => tx.outbox.settleMany(owner, items.map(({ message, settlement }) => ({ id: message.id, settlement })), now));
+          stores.outbox.settleMany(owner, items.map(({ message, settlement }) => ({ id: message.id, settlement })), now);
         let kept: boolean[];
         try {
           kept = await write(batch);

@@ -5,26 +5,21 @@ import { runNamed } from './named-statements.js';
 import type { PgExecutor } from './stores.js';
 
 /**
- * The dashboard's counters, written by the outbox store on its own executor, inside the transaction that settles the
- * messages (settleMany): one statement per table, whatever the number of messages. Accepted messages are counted by
- * the trigger on outbox_messages (migration dashboard-counts).
+ * The dashboard's counters, written by the outbox store in the very statement that settles the messages (settleMany):
+ * two CTEs over `settled`, a CTE of the rows just settled with their new status (sent, retry and failed are counted).
+ * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts).
  */
-/** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
-export async function recordSettled(db: PgExecutor, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  const list = sql`(SELECT value::int FROM json_array_elements_text(${JSON.stringify(ids)}::json))`;
-  await db.execute(sql`
-    WITH settled AS (SELECT department_code, accepted_at, sent_at, status FROM outbox_messages WHERE id IN ${list} AND status IN ('sent', 'retry', 'failed')),
-    counted AS (
-      INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
-      SELECT department_code, accepted_at - accepted_at % 3600000, CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
-      FROM settled GROUP BY 1, 2, 3
-      ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count)
+export const countSettled = sql`
+  counted AS (
+    INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
+    SELECT department_code, accepted_at - accepted_at % 3600000, CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
+    FROM settled WHERE status IN ('sent', 'retry', 'failed') GROUP BY 1, 2, 3
+    ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count),
+  timed AS (
     INSERT INTO dashboard_latency_counts (department_code, day, bucket, count)
     SELECT department_code, accepted_at - accepted_at % 86400000, floor(ln(greatest(sent_at - accepted_at, 1)) * 20)::int, count(*)
     FROM settled WHERE status = 'sent' AND sent_at IS NOT NULL GROUP BY 1, 2, 3
-    ON CONFLICT (day, department_code, bucket) DO UPDATE SET count = dashboard_latency_counts.count + excluded.count`);
-}
+    ON CONFLICT (day, department_code, bucket) DO UPDATE SET count = dashboard_latency_counts.count + excluded.count)`;
 
 /** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
 export async function recordRequeued(db: PgExecutor, id: number): Promise<void> {

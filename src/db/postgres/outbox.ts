@@ -4,7 +4,7 @@ import type { NewOutboxMessage, OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
-import { recordRequeued, recordSettled } from './dashboard.js';
+import { countSettled, recordRequeued } from './dashboard.js';
 import { isUniqueViolation } from './errors.js';
 import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
@@ -260,17 +260,16 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       return { text: row?.text ?? null, html: row?.html ?? null, attachments, purged: !row || row.purgedAt !== null };
     },
 
-    // Called inside stores.transaction: the message's state and its attempts land together.
     async settle(id, owner, s, now) {
       const [kept] = await store.settleMany(owner, [{ id, settlement: s }], now);
       return kept!;
     },
 
-    // Called inside stores.transaction. Three statements whatever the number of messages: not three per message.
+    // One statement whatever the number of messages, atomic on its own (no BEGIN, no COMMIT to wait for): the messages,
+    // their attempts and the dashboard's counters land together. Not waited to disk (synchronous_commit off for this
+    // transaction only): a crash may forget this outcome, and the message is then sent again with the same Message-ID
+    // (at least once, as a lease lost would); the accept, which answers 202, stays a durable commit.
     async settleMany(owner, settlements, now) {
-      // Not waited to disk: a crash may forget this outcome, and the message is then sent again with the same Message-ID
-      // (at least once, as a lease lost would); the accept, which answers 202, stays a durable commit.
-      await db.execute(sql`SET LOCAL synchronous_commit = off`);
       const values = settlements.map(({ id, settlement: s }) => ({
         id,
         status: s.status,
@@ -284,32 +283,32 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         last_reply: s.lastReply,
         sent_at: s.sentAt?.getTime() ?? null,
       }));
+      const attempts = settlements.flatMap(({ id, settlement }) =>
+        settlement.attempts.map((a) => ({ message_id: id, at: a.at.getTime(), server_id: a.serverId, server_title: a.serverTitle, outcome: a.outcome, reply: a.reply, duration_ms: a.durationMs })),
+      );
       const { rows } = await db.execute<{ id: number }>(sql`
-        UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
-          round_count = v.round_count, tried_server_ids = v.tried_server_ids, sticky_server_id = v.sticky_server_id,
-          last_server_id = v.last_server_id, last_server_title = v.last_server_title, last_reply = v.last_reply, sent_at = v.sent_at,
-          updated_at = ${now.getTime()}
-        FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(id integer, status text, due_at bigint, attempt_count integer,
-          round_count integer, tried_server_ids text, sticky_server_id integer, last_server_id integer, last_server_title text,
-          last_reply text, sent_at bigint)
-        WHERE m.id = v.id AND m.lease_owner = ${owner} AND m.status = 'sending'
-        RETURNING m.id`);
-      const kept = new Set(rows.map((row) => Number(row.id)));
-      const attempts = settlements
-        .filter(({ id }) => kept.has(id))
-        .flatMap(({ id, settlement }) =>
-          settlement.attempts.map((a) => ({ message_id: id, at: a.at.getTime(), server_id: a.serverId, server_title: a.serverTitle, outcome: a.outcome, reply: a.reply, duration_ms: a.durationMs })),
-        );
-      if (attempts.length) {
-        await db.execute(sql`
+        WITH durability AS (SELECT set_config('synchronous_commit', 'off', true)),
+        settled AS (
+          UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
+            round_count = v.round_count, tried_server_ids = v.tried_server_ids, sticky_server_id = v.sticky_server_id,
+            last_server_id = v.last_server_id, last_server_title = v.last_server_title, last_reply = v.last_reply, sent_at = v.sent_at,
+            updated_at = ${now.getTime()}
+          FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(id integer, status text, due_at bigint, attempt_count integer,
+            round_count integer, tried_server_ids text, sticky_server_id integer, last_server_id integer, last_server_title text,
+            last_reply text, sent_at bigint)
+          WHERE m.id = v.id AND m.lease_owner = ${owner} AND m.status = 'sending'
+          RETURNING m.id, m.department_code, m.accepted_at, m.sent_at, m.status),
+        attempted AS (
           INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
           SELECT message_id, at, server_id, server_title, outcome, reply, duration_ms
           FROM ROWS FROM (json_to_recordset(${JSON.stringify(attempts)}::json) AS (message_id integer, at bigint, server_id integer,
             server_title text, outcome text, reply text, duration_ms integer)) WITH ORDINALITY
             AS a(message_id, at, server_id, server_title, outcome, reply, duration_ms, position)
-          ORDER BY position`);
-      }
-      await recordSettled(db, [...kept]);
+          WHERE message_id IN (SELECT id FROM settled)
+          ORDER BY position),
+        ${countSettled}
+        SELECT id FROM settled, durability`);
+      const kept = new Set(rows.map((row) => Number(row.id)));
       return settlements.map(({ id }) => kept.has(id));
     },
 
