@@ -45,14 +45,14 @@ async function authOf(serverId: number): Promise<NodemailerAuth | undefined> {
 }
 
 // A Buffer crosses as a plain Uint8Array: the composer wants Buffers again (the same bytes, not a copy).
-const bufferOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const bufferOf = (bytes: Uint8Array) => (bytes instanceof Uint8Array ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
 
 async function send(request: ToThread & { kind: 'send' }) {
   const { id, server, composition } = request;
-  const content = { ...composition.content, attachments: composition.content.attachments.map((a) => ({ ...a, content: bufferOf(a.content) })) };
-  const logo = composition.logo && { ...composition.logo, bytes: bufferOf(composition.logo.bytes) };
   let raw;
   try {
+    const content = { ...composition.content, attachments: composition.content.attachments.map((a) => ({ ...a, content: bufferOf(a.content) })) };
+    const logo = composition.logo && { ...composition.logo, bytes: bufferOf(composition.logo.bytes) };
     raw = await composeMessage(composition.message, content, composition.sender, logo, composition.at);
   } catch (err) {
     return post({ kind: 'uncomposed', id, error: factsOf(err) });
