@@ -119,8 +119,8 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
       const worker = started();
       const id = ++lastId;
       return new Promise<Delivery>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
         worker.postMessage({ kind: 'send', id, server, composition } satisfies ToThread);
+        pending.set(id, { resolve, reject });
       });
     },
 
