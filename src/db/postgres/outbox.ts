@@ -1,11 +1,12 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { acceptedSummaryOf, claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
+import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { acceptedSummaryOf, claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses, type ClaimedRow } from '../../outbox/rows.js';
 import type { NewOutboxMessage, OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
 import { countSettled, recordRequeued } from './dashboard.js';
 import { isUniqueViolation } from './errors.js';
+import { runNamed } from './named-statements.js';
 import { outboxAttachments, outboxAttempts, outboxMessages as m, smtpSendSlots, smtpServers } from './schema.js';
 import type { PgExecutor } from './stores.js';
 
@@ -25,27 +26,6 @@ const summaryColumns = {
 };
 
 const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo };
-
-const claimedColumns = {
-  id: m.id,
-  publicId: m.publicId,
-  departmentCode: m.departmentCode,
-  pinnedServerId: m.pinnedServerId,
-  toAddresses: m.toAddresses,
-  ccAddresses: m.ccAddresses,
-  bccAddresses: m.bccAddresses,
-  replyTo: m.replyTo,
-  subject: m.subject,
-  messageId: m.messageId,
-  attemptCount: m.attemptCount,
-  roundCount: m.roundCount,
-  triedServerIds: m.triedServerIds,
-  stickyServerId: m.stickyServerId,
-  acceptedAt: m.acceptedAt,
-  text: m.textBody,
-  html: m.htmlBody,
-  purgedAt: m.purgedAt,
-};
 
 /** The log's filters as one condition (none: undefined). */
 function whereOf(query: MessageListQuery): SQL | undefined {
@@ -128,7 +108,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         search_text: message.searchText,
         accepted_at: message.acceptedAt.getTime(),
       }));
-      await db.execute(sql`
+      await runNamed(db, sql`
         INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
           cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
           search_text, accepted_at, updated_at)
@@ -221,20 +201,22 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
     },
 
     async claim(owner, now, leaseUntil, limit) {
-      // Rows another worker is claiming at this instant are skipped, not waited for.
-      const due = db
-        .select({ id: m.id })
-        .from(m)
-        // Only waiting and leased messages have a due_at: its index alone finds the next ones, in order.
-        .where(lte(m.dueAt, now))
-        .orderBy(asc(m.dueAt))
-        .limit(limit)
-        .for('update', { skipLocked: true });
-      const rows = await db
-        .update(m)
-        .set({ status: 'sending', leaseOwner: owner, dueAt: leaseUntil, updatedAt: now })
-        .where(inArray(m.id, due))
-        .returning({ ...claimedColumns, withAttachments: sql<boolean>`EXISTS (SELECT 1 FROM ${outboxAttachments} WHERE ${outboxAttachments.messageId} = ${m.id})` });
+      // Rows another worker is claiming at this instant are skipped, not waited for. Only waiting and leased messages
+      // have a due_at: its index alone finds the next ones, in order. A fixed text, prepared by name: its plan does
+      // not hang on the values.
+      const { rows: found } = await runNamed<Omit<ClaimedRow, 'acceptedAt'> & { acceptedAt: string; withAttachments: boolean }>(
+        db,
+        sql`
+        UPDATE outbox_messages AS m SET status = 'sending', lease_owner = ${owner}, due_at = ${leaseUntil.getTime()}, updated_at = ${now.getTime()}
+        WHERE m.id IN (SELECT id FROM outbox_messages WHERE due_at <= ${now.getTime()} ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING m.id, m.public_id AS "publicId", m.department_code AS "departmentCode", m.pinned_server_id AS "pinnedServerId",
+          m.to_addresses AS "toAddresses", m.cc_addresses AS "ccAddresses", m.bcc_addresses AS "bccAddresses", m.reply_to AS "replyTo",
+          m.subject, m.message_id AS "messageId", m.attempt_count AS "attemptCount", m.round_count AS "roundCount",
+          m.tried_server_ids AS "triedServerIds", m.sticky_server_id AS "stickyServerId", m.accepted_at AS "acceptedAt",
+          m.text_body AS text, m.html_body AS html, m.purged_at AS "purgedAt",
+          EXISTS (SELECT 1 FROM outbox_attachments WHERE outbox_attachments.message_id = m.id) AS "withAttachments"`,
+      );
+      const rows = found.map((row) => ({ ...row, acceptedAt: new Date(Number(row.acceptedAt)) }));
       if (!rows.some((row) => row.withAttachments)) return rows.map((row) => claimedOf(row, []));
       // The attachments of the whole batch in one query: not two round trips per message for its content.
       const attachments = await db
@@ -286,7 +268,7 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
       const attempts = settlements.flatMap(({ id, settlement }) =>
         settlement.attempts.map((a) => ({ message_id: id, at: a.at.getTime(), server_id: a.serverId, server_title: a.serverTitle, outcome: a.outcome, reply: a.reply, duration_ms: a.durationMs })),
       );
-      const { rows } = await db.execute<{ id: number }>(sql`
+      const { rows } = await runNamed<{ id: number }>(db, sql`
         WITH durability AS (SELECT set_config('synchronous_commit', 'off', true)),
         settled AS (
           UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
