@@ -63,6 +63,24 @@ t.test('composes and sends on the thread; the auth is asked once per pool, again
   t.equal(peer.messages.length, 3);
 });
 
+t.test('an edit between two messages: the pool of the old row version never gets the new row\'s password', async (t) => {
+  const before = await startSmtpPeer(t, { authOptional: false, disabledCommands: ['STARTTLS'] });
+  const after = await startSmtpPeer(t, { authOptional: false, disabledCommands: ['STARTTLS'], users: { [peerUser.username]: 'N0uveau-Passw0rd!' } });
+  const sender = createSendingThread(settings, { connections: 1, sendTimeoutMs: 5000, log: silentLog });
+  t.teardown(() => sender.close());
+  // Handed over in the same turn, as the worker does with a row read before the edit and one read after it: the thread
+  // opens the old version's pool after the new version's auth was registered.
+  const old = sender.send(endpoint(before.port, 1), composition('Avant la modification'), async () => ({ user: peerUser.username, pass: peerUser.password }));
+  const edited = sender.send(endpoint(after.port, 2), composition('Après la modification'), async () => ({ user: peerUser.username, pass: 'N0uveau-Passw0rd!' }));
+  const refused = await old.catch((err: unknown) => err);
+  t.ok(refused instanceof SendFailure);
+  t.match((refused as SendFailure).cause.message, /changed/);
+  t.equal(before.authAttempts, 0, 'the old host was sent no password at all');
+  t.match((await edited).response, /^250 /);
+  t.equal((await after.message(1)).mail.subject, 'Après la modification');
+  t.equal(after.authAttempts, 1);
+});
+
 t.test("a server's refusal comes back as a SendFailure with its reply; an auth that fails is the send's failure", async (t) => {
   const peer = await startSmtpPeer(t, {
     authOptional: true,

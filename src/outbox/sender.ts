@@ -37,8 +37,9 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
   let thread: Worker | null = null;
   let lastId = 0;
   const pending = new Map<number, { resolve: (delivery: Delivery) => void; reject: (err: unknown) => void }>();
-  const authSources = new Map<number, () => Promise<NodemailerAuth | undefined>>();
-  const provisions = new Map<number, { user: string; provision: Provision }>();
+  // The latest row version sent for each server, with its auth: a pool of another version is answered nothing.
+  const authSources = new Map<number, { version: number; auth: () => Promise<NodemailerAuth | undefined> }>();
+  const provisions = new Map<number, { version: number; user: string; provision: Provision }>();
 
   const post = (message: ToThread) => thread?.postMessage(message);
 
@@ -50,14 +51,14 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
     pending.clear();
   }
 
-  function answerAuth(id: number, serverId: number) {
+  function answerAuth(id: number, serverId: number, version: number) {
     const source = authSources.get(serverId);
-    if (!source) return post({ kind: 'auth', id, auth: null, error: { message: 'no auth for this server' } });
-    source().then(
+    if (!source || source.version !== version) return post({ kind: 'auth', id, auth: null, error: { message: 'the server was changed: its pool has no auth' } });
+    source.auth().then(
       (auth) => {
         let facts: AuthFacts | null = null;
         if (auth && 'type' in auth) {
-          provisions.set(serverId, { user: auth.user, provision: auth.provisionCallback });
+          provisions.set(serverId, { version, user: auth.user, provision: auth.provisionCallback });
           facts = { type: 'OAuth2', user: auth.user, accessToken: auth.accessToken, expires: auth.expires };
         } else if (auth) facts = { user: auth.user, pass: auth.pass };
         post({ kind: 'auth', id, auth: facts });
@@ -66,9 +67,9 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
     );
   }
 
-  function answerToken(id: number, serverId: number, renew: boolean) {
+  function answerToken(id: number, serverId: number, version: number, renew: boolean) {
     const entry = provisions.get(serverId);
-    if (!entry) return post({ kind: 'token', id, error: { message: 'no OAuth2 auth for this server' } });
+    if (!entry || entry.version !== version) return post({ kind: 'token', id, error: { message: 'no OAuth2 auth for this server' } });
     entry.provision(entry.user, renew, (err, accessToken, expires) =>
       post(err ? { kind: 'token', id, error: factsOf(err) } : { kind: 'token', id, ...(accessToken === undefined ? {} : { accessToken }), ...(expires === undefined ? {} : { expires }) }),
     );
@@ -94,10 +95,10 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
           pending.delete(message.id);
           break;
         case 'auth':
-          answerAuth(message.id, message.serverId);
+          answerAuth(message.id, message.serverId, message.version);
           break;
         case 'token':
-          answerToken(message.id, message.serverId, message.renew);
+          answerToken(message.id, message.serverId, message.version, message.renew);
           break;
         case 'closed':
           break;
@@ -115,7 +116,7 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
   return {
     /** Composes and sends the message through the server's pool; rejects with a SendFailure as the pool does. */
     send(server: PooledEndpoint, composition: Composition, auth: () => Promise<NodemailerAuth | undefined>): Promise<Delivery> {
-      authSources.set(server.id, auth);
+      authSources.set(server.id, { version: server.version, auth });
       const worker = started();
       const id = ++lastId;
       return new Promise<Delivery>((resolve, reject) => {

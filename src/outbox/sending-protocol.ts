@@ -42,8 +42,8 @@ export type FromThread =
   | { kind: 'sent'; id: number; delivery: Delivery }
   | { kind: 'refused'; id: number; cause: ErrorFacts; afterData: boolean }
   | { kind: 'uncomposed'; id: number; error: ErrorFacts }
-  | { kind: 'auth'; id: number; serverId: number }
-  | { kind: 'token'; id: number; serverId: number; renew: boolean }
+  | { kind: 'auth'; id: number; serverId: number; version: number }
+  | { kind: 'token'; id: number; serverId: number; version: number; renew: boolean }
   | { kind: 'closed' };
 
 export function factsOf(err: unknown): ErrorFacts {

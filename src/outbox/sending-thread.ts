@@ -18,7 +18,7 @@ const pool = createTransportPool(
 const post = (message: FromThread) => port.postMessage(message);
 const asked = new Map<number, { resolve: (reply: ToThread & { kind: 'auth' | 'token' }) => void }>();
 let lastAsk = 0;
-function ask(question: { kind: 'auth'; serverId: number } | { kind: 'token'; serverId: number; renew: boolean }): Promise<ToThread & { kind: 'auth' | 'token' }> {
+function ask(question: { kind: 'auth'; serverId: number; version: number } | { kind: 'token'; serverId: number; version: number; renew: boolean }): Promise<ToThread & { kind: 'auth' | 'token' }> {
   const id = ++lastAsk;
   return new Promise((resolve) => {
     asked.set(id, { resolve });
@@ -26,8 +26,9 @@ function ask(question: { kind: 'auth'; serverId: number } | { kind: 'token'; ser
   });
 }
 
-async function authOf(serverId: number): Promise<NodemailerAuth | undefined> {
-  const reply = await ask({ kind: 'auth', serverId });
+// Asked for the very row version the pool was opened for: after an edit, the old pool never gets the new secret.
+async function authOf(serverId: number, version: number): Promise<NodemailerAuth | undefined> {
+  const reply = await ask({ kind: 'auth', serverId, version });
   if (reply.kind !== 'auth') throw new Error('auth: unexpected reply');
   if (reply.error) throw errorOf(reply.error);
   const auth: AuthFacts | null = reply.auth;
@@ -36,7 +37,7 @@ async function authOf(serverId: number): Promise<NodemailerAuth | undefined> {
   return {
     ...auth,
     provisionCallback: (_user, renew, callback) => {
-      ask({ kind: 'token', serverId, renew }).then((next) => {
+      ask({ kind: 'token', serverId, version, renew }).then((next) => {
         if (next.kind !== 'token' || next.error || next.accessToken === undefined) return callback(errorOf(next.kind === 'token' && next.error ? next.error : { message: 'no token' }));
         callback(null, next.accessToken, next.expires);
       }, callback);
@@ -58,7 +59,7 @@ async function send(request: ToThread & { kind: 'send' }) {
     return post({ kind: 'uncomposed', id, error: factsOf(err) });
   }
   try {
-    const delivery = await pool.send(server, () => authOf(server.id), raw);
+    const delivery = await pool.send(server, () => authOf(server.id, server.version), raw);
     post({ kind: 'sent', id, delivery });
   } catch (err) {
     const failure = err instanceof SendFailure ? err : new SendFailure(err as NodeJS.ErrnoException, false);
