@@ -42,6 +42,11 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
   const provisions = new Map<number, { version: number; user: string; provision: Provision }>();
 
   const post = (message: ToThread) => thread?.postMessage(message);
+  const taken = (id: number) => {
+    const waiting = pending.get(id);
+    pending.delete(id);
+    return waiting;
+  };
 
   function stopped(worker: Worker, reason: string) {
     if (thread !== worker) return;
@@ -83,24 +88,19 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
     worker.on('message', (message: FromThread) => {
       switch (message.kind) {
         case 'sent':
-          pending.get(message.id)?.resolve(message.delivery);
-          pending.delete(message.id);
+          taken(message.id)?.resolve(message.delivery);
           break;
         case 'refused':
-          pending.get(message.id)?.reject(new SendFailure(errorOf(message.cause) as NodeJS.ErrnoException, message.afterData));
-          pending.delete(message.id);
+          taken(message.id)?.reject(new SendFailure(errorOf(message.cause) as NodeJS.ErrnoException, message.afterData));
           break;
         case 'uncomposed':
-          pending.get(message.id)?.reject(errorOf(message.error));
-          pending.delete(message.id);
+          taken(message.id)?.reject(errorOf(message.error));
           break;
         case 'auth':
           answerAuth(message.id, message.serverId, message.version);
           break;
         case 'token':
           answerToken(message.id, message.serverId, message.version, message.renew);
-          break;
-        case 'closed':
           break;
       }
     });

@@ -43,8 +43,7 @@ export type FromThread =
   | { kind: 'refused'; id: number; cause: ErrorFacts; afterData: boolean }
   | { kind: 'uncomposed'; id: number; error: ErrorFacts }
   | { kind: 'auth'; id: number; serverId: number; version: number }
-  | { kind: 'token'; id: number; serverId: number; version: number; renew: boolean }
-  | { kind: 'closed' };
+  | { kind: 'token'; id: number; serverId: number; version: number; renew: boolean };
 
 export function factsOf(err: unknown): ErrorFacts {
   const e = (err ?? {}) as Partial<ErrorFacts> & { message?: unknown };
@@ -59,5 +58,5 @@ export function factsOf(err: unknown): ErrorFacts {
 
 /** The error again on this side of the thread, with the same fields. */
 export function errorOf(facts: ErrorFacts): Error & Omit<ErrorFacts, 'message'> {
-  return Object.assign(new Error(facts.message), { ...facts, message: facts.message });
+  return Object.assign(new Error(facts.message), facts);
 }

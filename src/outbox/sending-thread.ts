@@ -83,8 +83,8 @@ port.on('message', (message: ToThread) => {
       break;
     }
     case 'close':
+      // The thread ends once its pools' connections are closed: the main side waits for its exit.
       pool.closeAll();
-      post({ kind: 'closed' });
       port.close();
       break;
   }

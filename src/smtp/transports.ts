@@ -152,4 +152,3 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
   };
 }
 
-export type TransportPool = ReturnType<typeof createTransportPool>;
