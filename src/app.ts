@@ -222,6 +222,7 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   const worker = config.outbox.worker ? createOutboxWorker({ stores, secrets: box, settings: config.outbox, sender, tokens: app.oauthTokens, log: app.log }) : null;
   if (worker) {
     outbox.onAccepted(() => worker.wake());
+    outbox.takeAtAcceptance(worker.take);
     // Before the database closes: stop claiming, let messages in flight finish within most of the grace, give the rest back.
     app.addHook('preClose', async () => worker.stop(Math.floor(config.shutdownGraceMs * 0.8)));
   }

@@ -220,6 +220,50 @@ await forEachStore(t, 'the rate limit holds across two instances: the third mess
   t.ok(b.outbox && limitedId);
 });
 
+await forEachStore(t, 'with room, the worker takes a message as it is stored (leased in its insert, no claim); without room, later ones wait their turn', async (t, store) => {
+  // Each recipient answered after a moment: the one place stays busy while a message is sent.
+  const peer = await startSmtpPeer(t, { authOptional: true, onRcptTo: (_address, _session, callback) => void setTimeout(callback, 300) });
+  // No poll: after its first look the worker claims only when told a message waits, or when a place frees up behind one.
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_CONCURRENCY: '1', RELAIS_OUTBOX_POLL_MS: '60000' });
+  await sendingServerFor(app.stores, { title: 'Principal', port: peer.port });
+  // The worker's first look, at start, may still be out: until it is back, a message waits to be claimed.
+  let first = await accepted(app, { subject: 'n°0' });
+  for (let tries = 0; first.status !== 'sending' && tries < 20; tries++) {
+    await until(app, first.id, ['sent']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    first = await accepted(app, { subject: `n°0 (${tries + 1})` });
+  }
+  t.equal(first.status, 'sending', 'the 202 says it is on its way: stored leased to this worker');
+  t.equal((await app.outbox.find(first.id))?.status, 'sending', 'and so says its row, before any attempt ended');
+  const later = [await accepted(app, { subject: 'n°1' }), await accepted(app, { subject: 'n°2' })];
+  t.same(later.map((m) => m.status), ['queued', 'queued'], 'no room: stored waiting, for a claim');
+  for (const m of [first, ...later]) t.equal((await until(app, m.id, ['sent', 'failed'])).status, 'sent');
+  const subjects = peer.messages.map((m) => m.mail.subject);
+  t.same(subjects.slice(-3), [first.subject, 'n°1', 'n°2'], 'in the order they were accepted');
+  t.equal(new Set(peer.messages.map((m) => m.mail.messageId)).size, peer.messages.length, 'each delivered once');
+  const row = await app.outbox.find(first.id);
+  t.same(row?.attempts.map((a) => a.outcome), ['sent'], 'its attempt logged as any other');
+});
+
+await forEachStore(t, 'shutdown with a message taken as it was stored and still in flight: its lease is given back', async (t, store) => {
+  // A peer that never answers the recipient: the message stays in flight until the shutdown.
+  const peer = await startSmtpPeer(t, { authOptional: true, onRcptTo: () => undefined });
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_POLL_MS: '60000', RELAIS_SHUTDOWN_GRACE_MS: '500' });
+  await sendingServerFor(app.stores, { title: 'Muet', port: peer.port });
+  let taken = await accepted(app);
+  for (let tries = 0; taken.status !== 'sending' && tries < 20; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    taken = await accepted(app, { subject: `essai ${tries + 1}` });
+  }
+  t.equal(taken.status, 'sending');
+  for (let waited = 0; peer.connections === 0 && waited < 5_000; waited += 25) await new Promise((resolve) => setTimeout(resolve, 25));
+  await app.close();
+  const after = await outboxApp(t, store, { RELAIS_OUTBOX_WORKER: 'false' });
+  const row = await after.outbox.find(taken.id);
+  t.equal(row?.status, 'queued', 'due again, for this instance or another');
+  t.same(row?.attempts, [], 'no attempt ended');
+});
+
 t.test('the server form takes a rate limit: saved, shown again, refused next to its field when wrong', async (t) => {
   const { adminClient, buildTestApp, text } = await import('./helper.js');
   const { formFor } = await import('./smtp-peer.js');

@@ -99,19 +99,41 @@ export function minuteOf(at: Date): Date {
 }
 
 /** What a message just stored reads as, from what was written: no need to read it back. */
-export function acceptedSummaryOf(message: NewOutboxMessage): MessageSummary {
+export function acceptedSummaryOf(message: NewOutboxMessage, leased = false): MessageSummary {
   return {
     id: message.publicId,
-    status: 'queued',
+    status: leased ? 'sending' : 'queued',
     department: message.department,
     to: message.to,
     subject: message.subject,
     messageId: message.messageId,
     acceptedAt: message.acceptedAt,
-    nextAttemptAt: message.acceptedAt,
+    nextAttemptAt: leased ? null : message.acceptedAt,
     attemptCount: 0,
     lastReply: null,
     serverId: null,
     serverTitle: null,
+  };
+}
+
+/** A message stored leased to this instance's worker (see AcceptanceLease): what a claim of its row would have read. */
+export function claimedAtAcceptance(message: NewOutboxMessage, id: number): ClaimedMessage {
+  return {
+    id,
+    publicId: message.publicId,
+    department: message.department,
+    pinnedServerId: message.pinnedServerId,
+    to: message.to,
+    cc: message.cc,
+    bcc: message.bcc,
+    replyTo: message.replyTo,
+    subject: message.subject,
+    messageId: message.messageId,
+    attemptCount: 0,
+    roundCount: 0,
+    triedServerIds: [],
+    stickyServerId: null,
+    acceptedAt: message.acceptedAt,
+    content: { text: message.text, html: message.html, attachments: message.attachments, purged: false },
   };
 }

@@ -3,7 +3,8 @@ import { UniqueViolation } from '../db/errors.js';
 import type { Stores } from '../db/stores.js';
 import { normalizeForSearch } from '../smtp-servers/search.js';
 import type { Department } from '../departments/store.js';
-import type { NewOutboxMessage } from './store.js';
+import { claimedAtAcceptance } from './rows.js';
+import type { AcceptanceLease, ClaimedMessage, NewOutboxMessage, StoredMessage } from './store.js';
 import type { AcceptOptions, AcceptOutcome, MessageListQuery, MessageSummary, Outbox, OutgoingMessage } from './types.js';
 
 export const defaultMessagesPerPage = 50;
@@ -50,9 +51,21 @@ export function bodyHashOf(message: OutgoingMessage, serverId: number | undefine
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** The local worker, offered each group of accepts before it is stored: it may take some of them at once, leased. */
+export interface AcceptanceTaker {
+  /** How many of the next `count` messages it takes now (its places held for them), or null for none. */
+  reserve(count: number): AcceptanceLease | null;
+  /** The messages it reserved, stored leased to it and committed: its to send. */
+  handOver(messages: ClaimedMessage[]): void;
+  /** The group was not stored as asked: the places it held are free again. */
+  release(count: number): void;
+}
+
 export interface OutboxService extends Outbox {
   /** Called after each accept is committed: the local worker wakes at once instead of at its next poll. */
   onAccepted(listener: () => void): void;
+  /** The local worker takes messages as they are stored, when it has room: no claim needed for them. */
+  takeAtAcceptance(taker: AcceptanceTaker): void;
   /** Every message the query matches, in the log's order, a batch at a time (the log's exports). */
   batches(query: MessageListQuery): AsyncGenerator<MessageSummary[]>;
   /** Messages failed for good since then (the pages' banner). */
@@ -66,6 +79,7 @@ export interface OutboxService extends Outbox {
 /** The rules of handing messages over: the department checked, stored before any attempt, idempotent per origin. */
 export function createOutboxService(stores: Stores, options: { messageIdDomain: string; departmentCacheMs?: number }): OutboxService {
   const listeners: (() => void)[] = [];
+  let taker: AcceptanceTaker | null = null;
   // Found departments only, for departmentCacheMs: another instance's change is seen within that time, this one's at once.
   const departments = new Map<string, { at: number; department: Promise<Department | null> }>();
   const keepMs = options.departmentCacheMs ?? 0;
@@ -89,7 +103,8 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
   // Accepts stored together: the messages (without attachments nor Idempotency-Key) handed over while a group is being
   // written, or in the same turn of the event loop, go in the next group, one commit for all; each call still resolves
   // only once its own message is committed. A group that fails is written again message by message, so one bad message
-  // does not take the others with it.
+  // does not take the others with it. The local worker, when it has room, takes the first of a group in the same insert
+  // (leased to it, as a claim would leave them): the messages it needs no claim for, nor a read of what it already has.
   const unstored: { message: NewOutboxMessage; resolve: (summary: MessageSummary) => void; reject: (err: unknown) => void }[] = [];
   let storing = false;
   function storeInGroup(message: NewOutboxMessage): Promise<MessageSummary> {
@@ -105,13 +120,21 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
     try {
       while (unstored.length) {
         const group = unstored.splice(0, acceptGroupSize);
+        const lease = taker?.reserve(group.length) ?? null;
+        let stored: StoredMessage[];
         try {
-          const summaries = await stores.outbox.insertMany(group.map((item) => item.message));
-          group.forEach((item, i) => item.resolve(summaries[i]!));
+          stored = await stores.outbox.insertMany(
+            group.map((item) => item.message),
+            lease,
+          );
         } catch (err) {
+          if (lease) taker!.release(lease.count);
           if (group.length === 1) group[0]!.reject(err);
           else for (const item of group) await stores.outbox.insert(item.message).then(item.resolve, item.reject);
+          continue;
         }
+        group.forEach((item, i) => item.resolve(stored[i]!.summary));
+        if (lease) taker!.handOver(stored.slice(0, lease.count).map(({ id }, i) => claimedAtAcceptance(group[i]!.message, id)));
       }
     } finally {
       storing = false;
@@ -127,6 +150,10 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
   return {
     onAccepted(listener) {
       listeners.push(listener);
+    },
+
+    takeAtAcceptance(localWorker) {
+      taker = localWorker;
     },
 
     department: departmentOf,
@@ -176,7 +203,8 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
           : key !== null
             ? await stores.outbox.insert(row)
             : await storeInGroup(row);
-        notify();
+        // One the local worker took as it was stored is on its way already: no need to look for it.
+        if (summary.status !== 'sending') notify();
         return { kind: 'accepted', message: summary };
       } catch (err) {
         // The same key sent twice at once: the other call stored it first.

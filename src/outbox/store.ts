@@ -22,6 +22,19 @@ export interface NewOutboxMessage {
   acceptedAt: Date;
 }
 
+/** The worker of this instance takes the first `count` messages of a group as they are stored: leased to it already. */
+export interface AcceptanceLease {
+  owner: string;
+  until: Date;
+  count: number;
+}
+
+/** A message as stored: its row's id (the worker's handle) and what the API answers. */
+export interface StoredMessage {
+  id: number;
+  summary: MessageSummary;
+}
+
 /** A message a worker holds the lease of: what it takes to route and compose it, its bodies read with the claim. */
 export interface ClaimedMessage {
   id: number;
@@ -102,9 +115,10 @@ export interface OutboxStore {
   insert(message: NewOutboxMessage): Promise<MessageSummary>;
   /**
    * Messages without attachments nor Idempotency-Key, several at once in one transaction (one commit): all stored or
-   * none. The summaries in the order given.
+   * none, in the order given. With a lease, its first `count` messages are stored as a claim would leave them (sending,
+   * leased to its owner until its end): the worker that asked sends them without claiming them.
    */
-  insertMany(messages: NewOutboxMessage[]): Promise<MessageSummary[]>;
+  insertMany(messages: NewOutboxMessage[], lease: AcceptanceLease | null): Promise<StoredMessage[]>;
   findByIdempotencyKey(originKind: 'token' | 'user', originId: number, key: string): Promise<{ message: MessageSummary; bodyHash: string | null } | null>;
   find(publicId: string): Promise<MessageDetail | null>;
   page(query: MessageListQuery, perPage: number): Promise<MessagePage>;

@@ -12,7 +12,8 @@ import { SendFailure, type PooledEndpoint } from '../smtp/transports.js';
 import { acceptedReplyOf, brokeTheConnection, replyOf, verdictOf } from './failures.js';
 import { minuteOf } from './rows.js';
 import type { SendingThread } from './sender.js';
-import type { ClaimedMessage, NewAttempt, SendingServer, Settlement } from './store.js';
+import type { AcceptanceTaker } from './service.js';
+import type { AcceptanceLease, ClaimedMessage, NewAttempt, SendingServer, Settlement } from './store.js';
 
 export interface WorkerDeps {
   stores: Stores;
@@ -46,6 +47,14 @@ export function createOutboxWorker(deps: WorkerDeps) {
   const { stores, settings, sender, log } = deps;
   const owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const inFlight = new Set<Promise<void>>();
+  // Places held for messages being stored leased to this worker (see take): counted as in flight.
+  let reserved = 0;
+  let reservationsSettled: (() => void)[] = [];
+  // The last claim took fewer than it could: no message was left due then. Only then, and for one poll interval, are
+  // new messages taken as they are stored; past it a claim must look again (retries come due, another instance's
+  // messages wait), so none waits behind newer ones for longer than that.
+  let drained = false;
+  let lastClaimAt = 0;
   let running = false;
   let ticking = false;
   let again = false;
@@ -97,20 +106,15 @@ export function createOutboxWorker(deps: WorkerDeps) {
     try {
       do {
         again = false;
-        const free = settings.concurrency - inFlight.size;
+        const busy = inFlight.size + reserved;
+        const free = settings.concurrency - busy;
         // A busy worker claims a few messages per round trip rather than one each time a message is done.
-        if (free <= 0 || (inFlight.size > 0 && free < Math.min(claimAtLeast, settings.concurrency))) break;
+        if (free <= 0 || (busy > 0 && free < Math.min(claimAtLeast, settings.concurrency))) break;
         const now = new Date();
         const claimed = await stores.outbox.claim(owner, now, new Date(now.getTime() + settings.leaseMs), free);
-        for (const message of claimed) {
-          const work: Promise<void> = deliver(message)
-            .catch((err: unknown) => log.error({ err, message: message.publicId }, 'outbox: a message could not be processed; its lease will expire and it will be tried again'))
-            .finally(() => {
-              inFlight.delete(work);
-              void tick();
-            });
-          inFlight.add(work);
-        }
+        lastClaimAt = Date.now();
+        drained = claimed.length < free;
+        for (const message of claimed) begin(message);
         if (claimed.length === free) again = true;
       } while (again && running);
     } catch (err) {
@@ -119,6 +123,24 @@ export function createOutboxWorker(deps: WorkerDeps) {
       ticking = false;
     }
     schedule(settings.pollMs);
+  }
+
+  function begin(message: ClaimedMessage) {
+    const work: Promise<void> = deliver(message)
+      .catch((err: unknown) => log.error({ err, message: message.publicId }, 'outbox: a message could not be processed; its lease will expire and it will be tried again'))
+      .finally(() => {
+        inFlight.delete(work);
+        // A place is free: worth a claim only if the last one left messages due; else the next accept or poll looks.
+        if (!drained) void tick();
+      });
+    inFlight.add(work);
+  }
+
+  function unreserve(count: number) {
+    reserved -= count;
+    if (reserved > 0) return;
+    for (const settled of reservationsSettled) settled();
+    reservationsSettled = [];
   }
 
   /** What the pool needs of a server: no secret, no signature. */
@@ -301,10 +323,32 @@ export function createOutboxWorker(deps: WorkerDeps) {
       housekeeping.unref();
       void tick();
     },
-    /** A message was just accepted here: look now rather than at the next poll. */
+    /** A message was just stored waiting here: look now rather than at the next poll. */
     wake() {
+      drained = false;
       if (running) void tick();
     },
+    /** Messages accepted here, taken as they are stored when there is room and nothing older is due (see drained). */
+    take: {
+      reserve(count: number): AcceptanceLease | null {
+        // While a claim is out, its result decides; it was sized for the places free when it left.
+        if (!running || ticking || !drained || Date.now() - lastClaimAt > settings.pollMs) return null;
+        const taken = Math.min(count, settings.concurrency - inFlight.size - reserved);
+        // The rest wait in the outbox: the next claim looks again.
+        if (taken < count) drained = false;
+        if (taken <= 0) return null;
+        reserved += taken;
+        return { owner, until: new Date(Date.now() + settings.leaseMs), count: taken };
+      },
+      handOver(messages: ClaimedMessage[]) {
+        // Stopping: they stay leased to this worker in the outbox, and stop() gives them back with the others.
+        if (running) for (const message of messages) begin(message);
+        unreserve(messages.length);
+      },
+      release(count: number) {
+        unreserve(count);
+      },
+    } satisfies AcceptanceTaker,
     /** Stops claiming; messages in flight get until the grace period ends, then the leases still held are given back. */
     async stop(graceMs: number) {
       running = false;
@@ -312,6 +356,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
       if (housekeeping) clearInterval(housekeeping);
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
+      // Messages being stored leased to it first: once stored, they are among the leases it gives back.
+      if (reserved > 0) await Promise.race([new Promise<void>((resolve) => reservationsSettled.push(resolve)), grace]);
       await Promise.race([Promise.allSettled([...inFlight]), grace]);
       clearTimeout(graceTimer);
       try {

@@ -87,8 +87,9 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
 
     // One statement, its own (durable) commit: one round trip and one flush to disk for the whole group. The rows go as
     // one JSON parameter: a fixed text, not 21 parameters per message for the query builder and the driver.
-    async insertMany(messages) {
-      const values = messages.map((message) => ({
+    async insertMany(messages, lease) {
+      const values = messages.map((message, i) => ({
+        leased: lease !== null && i < lease.count,
         public_id: message.publicId,
         department_code: message.department,
         pinned_server_id: message.pinnedServerId,
@@ -108,18 +109,21 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         search_text: message.searchText,
         accepted_at: message.acceptedAt.getTime(),
       }));
-      await runNamed(db, sql`
+      const { rows } = await runNamed<{ id: number; publicId: string }>(db, sql`
         INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
-          cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
-          search_text, accepted_at, updated_at)
+          cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, lease_owner, idempotency_key,
+          body_hash, search_text, accepted_at, updated_at)
         SELECT public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses, cc_addresses,
-          bcc_addresses, reply_to, subject, text_body, html_body, message_id, 'queued', accepted_at, idempotency_key, body_hash,
-          search_text, accepted_at, accepted_at
-        FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(public_id text, department_code text, pinned_server_id integer,
-          origin_kind text, origin_id integer, origin_name text, to_addresses text, cc_addresses text, bcc_addresses text, reply_to text,
-          subject text, text_body text, html_body text, message_id text, idempotency_key text, body_hash text, search_text text,
-          accepted_at bigint)`);
-      return messages.map(acceptedSummaryOf);
+          bcc_addresses, reply_to, subject, text_body, html_body, message_id, CASE WHEN leased THEN 'sending' ELSE 'queued' END,
+          CASE WHEN leased THEN ${lease?.until.getTime() ?? null}::bigint ELSE accepted_at END, CASE WHEN leased THEN ${lease?.owner ?? null}::text END,
+          idempotency_key, body_hash, search_text, accepted_at, accepted_at
+        FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(leased boolean, public_id text, department_code text,
+          pinned_server_id integer, origin_kind text, origin_id integer, origin_name text, to_addresses text, cc_addresses text,
+          bcc_addresses text, reply_to text, subject text, text_body text, html_body text, message_id text, idempotency_key text,
+          body_hash text, search_text text, accepted_at bigint)
+        RETURNING id, public_id AS "publicId"`);
+      const ids = new Map(rows.map((row) => [row.publicId, Number(row.id)]));
+      return messages.map((message, i) => ({ id: ids.get(message.publicId)!, summary: acceptedSummaryOf(message, values[i]!.leased) }));
     },
 
     async findByIdempotencyKey(originKind, originId, key) {

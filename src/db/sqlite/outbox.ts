@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { acceptedSummaryOf, claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
-import type { NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
+import type { AcceptanceLease, NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
 import { UniqueViolation } from '../errors.js';
 import { likePattern } from '../like.js';
@@ -51,10 +51,10 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
   const insertMessage = sqlite.prepare(`
     INSERT INTO outbox_messages (public_id, department_code, pinned_server_id, origin_kind, origin_id, origin_name, to_addresses,
       cc_addresses, bcc_addresses, reply_to, subject, text_body, html_body, message_id, status, due_at, idempotency_key, body_hash,
-      search_text, accepted_at, updated_at)
+      search_text, accepted_at, updated_at, lease_owner)
     VALUES (@publicId, @departmentCode, @pinnedServerId, @originKind, @originId, @originName, @toAddresses, @ccAddresses, @bccAddresses,
-      @replyTo, @subject, @textBody, @htmlBody, @messageId, 'queued', @acceptedAt, @idempotencyKey, @bodyHash, @searchText, @acceptedAt,
-      @acceptedAt)`);
+      @replyTo, @subject, @textBody, @htmlBody, @messageId, CASE WHEN @leaseOwner IS NULL THEN 'queued' ELSE 'sending' END,
+      coalesce(@leaseUntil, @acceptedAt), @idempotencyKey, @bodyHash, @searchText, @acceptedAt, @acceptedAt, @leaseOwner)`);
   const bodiesOf = db.select({ text: m.textBody, html: m.htmlBody, purgedAt: m.purgedAt }).from(m).where(eq(m.id, $('id'))).prepare();
   const attachmentsOf = db
     .select({ filename: outboxAttachments.filename, contentType: outboxAttachments.contentType, content: outboxAttachments.content })
@@ -80,7 +80,9 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
     VALUES (@messageId, @at, @serverId, @serverTitle, @outcome, @reply, @durationMs)`);
 
-  const paramsOf = (message: NewOutboxMessage) => ({
+  const paramsOf = (message: NewOutboxMessage, lease: AcceptanceLease | null = null) => ({
+    leaseOwner: lease?.owner ?? null,
+    leaseUntil: lease?.until.getTime() ?? null,
     publicId: message.publicId,
     departmentCode: message.department,
     pinnedServerId: message.pinnedServerId,
@@ -142,8 +144,14 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       }
     },
 
-    async insertMany(messages) {
-      return atomically(() => messages.map((message) => (insertMessage.run(paramsOf(message)), acceptedSummaryOf(message))));
+    async insertMany(messages, lease) {
+      return atomically(() =>
+        messages.map((message, i) => {
+          const leased = lease !== null && i < lease.count;
+          const id = Number(insertMessage.run(paramsOf(message, leased ? lease : null)).lastInsertRowid);
+          return { id, summary: acceptedSummaryOf(message, leased) };
+        }),
+      );
     },
 
     async findByIdempotencyKey(originKind, originId, key) {
