@@ -55,6 +55,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
   // messages wait), so none waits behind newer ones for longer than that.
   let drained = false;
   let lastClaimAt = 0;
+  // Wakes counted: one that comes while a claim is out is not undone by that claim's result (it read the due ones before).
+  let wakes = 0;
   let running = false;
   let ticking = false;
   let again = false;
@@ -111,9 +113,10 @@ export function createOutboxWorker(deps: WorkerDeps) {
         // A busy worker claims a few messages per round trip rather than one each time a message is done.
         if (free <= 0 || (busy > 0 && free < Math.min(claimAtLeast, settings.concurrency))) break;
         const now = new Date();
+        const wakesBefore = wakes;
         const claimed = await stores.outbox.claim(owner, now, new Date(now.getTime() + settings.leaseMs), free);
         lastClaimAt = Date.now();
-        drained = claimed.length < free;
+        drained = claimed.length < free && wakes === wakesBefore;
         for (const message of claimed) begin(message);
         if (claimed.length === free) again = true;
       } while (again && running);
@@ -325,6 +328,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
     },
     /** A message was just stored waiting here: look now rather than at the next poll. */
     wake() {
+      wakes += 1;
       drained = false;
       if (running) void tick();
     },
