@@ -58,6 +58,7 @@ import { createConnectionTestRepository, type ConnectionTestRepository } from '.
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
+import { clientErrorHandlerOf, frameworkErrorsOf, refuseNulInUrl } from './web/framework-errors.js';
 import { formBodyPlugin } from './web/form-body.js';
 import { requestLogFields } from './web/request-log.js';
 import { brotliOptions, compressionEncodings, compressionThreshold } from './web/compress-html.js';
@@ -155,6 +156,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     bodyLimit,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkErrorsOf(config.publicUrl),
+    clientErrorHandler: clientErrorHandlerOf(config.publicUrl),
   });
   app.decorate('config', config);
   if (config.trustProxy === true) {
@@ -306,6 +309,8 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     production: config.production,
   });
   await app.register(renderPlugin);
+  // After the page's language is known, before anything reads the URL (the session's check included).
+  app.addHook('onRequest', refuseNulInUrl);
   await app.register(accessControl);
   await app.register(sendingAlertsPlugin);
 

@@ -31,3 +31,10 @@ export function apiRequest(app: FastifyInstance, token: string | null, method: '
 export async function deactivateDepartment(app: FastifyInstance, code: string): Promise<void> {
   await app.repositories.departments.setDepartmentActive(code, false, systemActor);
 }
+
+/** The problem+json body of an answer; throws when the answer is anything else. */
+export function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }) {
+  const contentType = String(res.headers['content-type']);
+  if (!contentType.startsWith('application/problem+json')) throw new Error(`not a problem (${res.statusCode} ${contentType}): ${res.body.slice(0, 200)}`);
+  return JSON.parse(res.body) as { type: string; title: string; status: number; detail: string; field?: string; reason?: string; department?: string };
+}

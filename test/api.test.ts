@@ -2,17 +2,11 @@ import path from 'node:path';
 import t from 'tap';
 import { buildApp } from '../src/app.js';
 import { testConfig, buildTestApp, adminClient, text } from './helper.js';
-import { apiRequest, deactivateDepartment, tokenFor, validMessage } from './api-support.js';
+import { apiRequest, deactivateDepartment, problem, tokenFor, validMessage } from './api-support.js';
 
 // The sending API through app.inject on the real app (SQLite, or PostgreSQL under RELAIS_TEST_STORE=postgres).
 // The outbox's worker is off: these tests are about what the API accepts, stores and answers.
 const env = { RELAIS_OUTBOX_WORKER: 'false' };
-
-function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }) {
-  const contentType = String(res.headers['content-type']);
-  if (!contentType.startsWith('application/problem+json')) throw new Error(`not a problem (${res.statusCode} ${contentType}): ${res.body.slice(0, 200)}`);
-  return JSON.parse(res.body) as { type: string; title: string; status: number; detail: string; field?: string; reason?: string; department?: string };
-}
 
 t.test('POST /api/v1/messages answers 202 once the message is stored; GET gives it back', async (t) => {
   const app = await buildTestApp(t, env);
@@ -165,7 +159,7 @@ t.test('invalid bodies: 400 with the field and the reason, nothing queued', asyn
   t.equal((await app.outbox.list({})).total, 0, 'nothing was queued');
 });
 
-t.test('415 for anything but JSON, 413 past the limits, 404 for unknown API paths: all problems, never HTML', async (t) => {
+t.test('415 for anything but JSON, 413 past the limits, 404 for unknown API paths (405 for a known one: test/api-input.test.ts): all problems, never HTML', async (t) => {
   const app = await buildTestApp(t, env);
   const token = await tokenFor(app);
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
@@ -189,7 +183,7 @@ t.test('415 for anything but JSON, 413 past the limits, 404 for unknown API path
   });
   t.equal(justUnder.statusCode, 202, '10 MB exactly is accepted');
 
-  for (const [method, url] of [['GET', '/api'], ['GET', '/api/v2/messages'], ['DELETE', '/api/v1/messages'], ['GET', '/api/v1/messages/x/y']] as const) {
+  for (const [method, url] of [['GET', '/api'], ['GET', '/api/v2/messages'], ['DELETE', '/api/v1/nothing'], ['GET', '/api/v1/messages/x/y']] as const) {
     for (const auth of [token, null]) {
       const res = await app.inject({ method, url, headers: auth ? { authorization: `Bearer ${auth}` } : {} });
       t.equal(res.statusCode, 404, `${method} ${url} → 404`);

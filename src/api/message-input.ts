@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { OutgoingAttachment, OutgoingMessage } from '../outbox/types.js';
 import { isValidEmail } from '../smtp-servers/validation.js';
@@ -25,6 +26,20 @@ const invalid = (field: string, reason: string) => new ApiProblem('invalid-reque
 const lineBreak = /[\r\n]/;
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** An internationalised domain is sent in its ASCII (punycode) form; the local part must be ASCII (no SMTPUTF8). */
+function asciiAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  if (at < 1 || !/[^\x00-\x7f]/.test(domain)) return address;
+  const ascii = /[\s/]/.test(domain) ? '' : domainToASCII(domain);
+  return ascii ? `${address.slice(0, at)}@${ascii}` : address;
+}
+
+/** `<` outside quoted text: one per mailbox written with brackets. */
+function bracketsIn(entry: string): number {
+  return entry.replace(/"(?:[^"\\]|\\.)*"/g, '').split('<').length - 1;
+}
+
 /** One address field: a string of one or more addresses ("Name <a@b.fr>, c@d.fr") or a list of them, each checked. */
 function addresses(value: string | string[] | undefined, field: string): string[] {
   if (value === undefined) return [];
@@ -33,9 +48,15 @@ function addresses(value: string | string[] | undefined, field: string): string[
   list.forEach((entry, i) => {
     const where = typeof value === 'string' ? field : `${field}[${i}]`;
     if (lineBreak.test(entry)) throw invalid(where, 'must not contain a line break');
-    for (const mailbox of addressparser(entry, { flatten: true })) {
-      if (!mailbox.address || !isValidEmail(mailbox.address)) throw invalid(where, `holds an address that is not valid: "${mailbox.address || entry}"`);
-      parsed.push(mailbox.name ? `${JSON.stringify(mailbox.name)} <${mailbox.address}>` : mailbox.address);
+    const mailboxes = addressparser(entry, { flatten: true });
+    // "<a@b.fr> <c@d.fr>" reads as one address named "c@d.fr": a comma was forgotten, and a recipient with it.
+    // So does "a@b.fr c@d.fr" (a name unquoted that is an address).
+    const unquotedAddressName = !entry.includes('"') && mailboxes.some((mailbox) => mailbox.name?.includes('@'));
+    if (bracketsIn(entry) > mailboxes.length || unquotedAddressName) throw invalid(where, 'holds addresses that must be separated by commas');
+    for (const mailbox of mailboxes) {
+      const address = mailbox.address ? asciiAddress(mailbox.address) : '';
+      if (!address || !isValidEmail(address)) throw invalid(where, `holds an address that is not valid: "${mailbox.address || entry}"`);
+      parsed.push(mailbox.name ? `${JSON.stringify(mailbox.name)} <${address}>` : address);
     }
   });
   return parsed;

@@ -7,6 +7,7 @@ import type { ApiCaller } from '../api-tokens/service.js';
 import { StoreUnavailableError, storeWriteErrorOf } from '../db/failures.js';
 import { apiPrefix } from '../web/access.js';
 import { apiDocsRoutes } from './docs-routes.js';
+import { JsonBodyError, parseJsonBody } from './json-body.js';
 import { messageRoutes } from './messages-routes.js';
 import { ApiProblem, problemOf, sendProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
@@ -56,10 +57,21 @@ function validationProblem(error: AjvError, part: string | undefined): { field: 
   const field = at || (part === 'body' ? 'body' : part ?? 'request');
   if (error.keyword === 'type') {
     const types = [String(error.params.type)].flatMap((t) => t.split(','));
-    const words = types.map((t) => (t === 'array' ? 'an array of strings' : t === 'object' ? 'an object' : t === 'integer' ? 'an integer' : `a ${t}`));
+    const words = types.map((t) => (t === 'array' ? (at.startsWith('attachments') ? 'an array of objects' : 'an array of strings') : t === 'object' ? 'an object' : t === 'integer' ? 'an integer' : `a ${t}`));
     return { field, reason: `must be ${words.join(' or ')}` };
   }
   return { field, reason: error.message ?? 'is invalid' };
+}
+
+/** The methods the API's routes answer at this path (`/api/v1/messages/abc` matches `/api/v1/messages/:id`). */
+function methodsAt(routes: readonly { method: string; url: string }[], path: string): string[] {
+  const bare = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const matching = routes.filter(({ url }) => {
+    if (!url.startsWith(`${apiPrefix}/`)) return false;
+    const pattern = url.replace(/\/+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+');
+    return new RegExp(`^${pattern}$`).test(bare);
+  });
+  return [...new Set(matching.map(({ method }) => method))].sort();
 }
 
 /**
@@ -95,7 +107,15 @@ export const apiPlugin = fp(async function apiPlugin(app: FastifyInstance) {
       api.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : parameters).compile(schema));
 
       api.removeAllContentTypeParsers();
-      api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: apiBodyLimit }, api.getDefaultJsonParser('error', 'error'));
+      api.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: apiBodyLimit }, (request, body: Buffer, done) => {
+        const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+        if (charset !== undefined && !/^utf-?8$/i.test(charset)) return done(new ApiProblem('unsupported-media-type', 415, `send the body as application/json in UTF-8, not ${charset}`));
+        try {
+          done(null, parseJsonBody(body));
+        } catch (err) {
+          done(err as Error);
+        }
+      });
 
       api.addHook('onRequest', async (request, reply) => {
         reply.header('Cache-Control', 'no-store');
@@ -115,11 +135,22 @@ export const apiPlugin = fp(async function apiPlugin(app: FastifyInstance) {
         request.apiCaller = caller;
       });
 
-      api.setNotFoundHandler(async (request, reply) => sendProblem(reply, problemOf(baseUrl, 'not-found', 404, `no API route ${request.method} ${request.url.split('?')[0]}`)));
+      api.setNotFoundHandler(async (request, reply) => {
+        const path = request.url.split('?')[0]!;
+        const allowed = methodsAt(app.registeredRoutes, path);
+        if (allowed.length === 0) return sendProblem(reply, problemOf(baseUrl, 'not-found', 404, `no API route ${request.method} ${path}`));
+        reply.header('Allow', allowed.join(', '));
+        if (request.method === 'OPTIONS') return reply.code(204).send();
+        return sendProblem(reply, problemOf(baseUrl, 'method-not-allowed', 405, `${path} answers ${allowed.join(', ')}, not ${request.method}`));
+      });
 
       api.setErrorHandler(async (error: FastifyError, request, reply) => {
         const send = (...args: Parameters<typeof problemOf> extends [string, ...infer R] ? R : never) => sendProblem(reply, problemOf(baseUrl, ...args));
         if (error instanceof ApiProblem) return send(error.kind, error.status, error.message, error.extra);
+        if (error instanceof JsonBodyError) {
+          const { field, reason } = error;
+          return send(reason === 'is not valid JSON' ? 'malformed-json' : 'invalid-request', 400, reason === 'is not valid JSON' ? 'the body is not valid JSON' : error.message, { field, reason });
+        }
         if (error.validation) {
           const { field, reason } = validationProblem(error.validation[0] as AjvError, error.validationContext);
           return send('invalid-request', 400, `${field} ${reason}`, { field, reason });

@@ -144,7 +144,8 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
   async function replay(key: string, kind: 'token' | 'user', originId: number, hash: string): Promise<AcceptOutcome | null> {
     const earlier = await stores.outbox.findByIdempotencyKey(kind, originId, key);
     if (!earlier) return null;
-    return earlier.bodyHash === hash ? { kind: 'replayed', message: earlier.message } : { kind: 'idempotencyConflict' };
+    // The first answer again: a message with a key is stored alone, never taken as it is stored, so it was "queued".
+    return earlier.bodyHash === hash ? { kind: 'replayed', message: { ...earlier.message, status: 'queued' } } : { kind: 'idempotencyConflict' };
   }
 
   return {
