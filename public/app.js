@@ -127,3 +127,16 @@ document.addEventListener('click', (event) => {
   field.focus();
   field.dispatchEvent(new Event('input', { bubbles: true }));
 });
+
+// The language link carries the page's address back; once htmx has moved the address (a search, a filter, a page of
+// the journal), it carries the new one, as a full page load would have written it.
+function followAddressInLanguageLink() {
+  for (const link of document.querySelectorAll('a[href^="/language?"]')) {
+    const url = new URL(link.href, location.href);
+    url.searchParams.set('next', location.pathname + location.search);
+    link.href = url.pathname + url.search;
+  }
+}
+document.addEventListener('htmx:pushedIntoHistory', followAddressInLanguageLink);
+document.addEventListener('htmx:replacedInHistory', followAddressInLanguageLink);
+document.addEventListener('htmx:historyRestore', followAddressInLanguageLink);

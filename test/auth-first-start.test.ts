@@ -85,12 +85,16 @@ t.test('without them, the log gives a one-time setup link that creates the first
   t.notMatch(invalid.body, 'value="azerty123456"', 'the password is not echoed');
   t.equal(await app.repositories.users.countUsers(), 0);
 
+  const one = await client.post(`/setup/${token}`, { email: 'chef', displayName: 'Ada', password: 'premier administrateur du relais', passwordConfirm: 'premier administrateur du relais' });
+  t.equal(one.statusCode, 422);
+  t.match(text(one.body), 'Le formulaire contient une erreur. Corrigez le champ signalé.', 'one error, said in the singular');
+
   // A common password and a confirmation that differs: both said at once, in the summary and by each field.
   const both = await client.post(`/setup/${token}`, { email: 'ada@exemple.fr', displayName: 'Ada', password: 'azerty123456', passwordConfirm: 'azerty12345' });
   t.equal(both.statusCode, 422);
   t.match(both.body, /<p class="field-error" id="password-error">Ce mot de passe est trop courant/);
   t.match(both.body, /<p class="field-error" id="passwordConfirm-error">Les deux mots de passe ne sont pas identiques\./);
-  t.match(text(both.body), '2 erreur(s)');
+  t.match(text(both.body), '2 erreurs');
   t.match(both.body, /<a href="#password">[^<]+<\/a><\/li><li><a href="#passwordConfirm">/, 'the summary links to both fields');
   t.match(both.body, 'value="ada@exemple.fr"', 'what was right is kept');
   t.same(await app.repositories.users.listUsers(), [], 'no account was created');

@@ -57,6 +57,8 @@ scenario(
     if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();
     await s.until('the status filter is applied', async () => (await subjects(s)).join() === 'Devis 2025-001');
     s.t.match(s.path(), /status=sent/);
+    // The language link takes the filters along, with JavaScript too (htmx moved the address, not the page).
+    s.t.match(await page.getByRole('link', { name: 'English' }).getAttribute('href'), /^\/language\?lang=en&next=%2Fmessages%3F.*status%3Dsent/);
 
     await page.getByRole('combobox', { name: 'Statut' }).selectOption('failed');
     if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();

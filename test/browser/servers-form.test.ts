@@ -44,7 +44,7 @@ scenario('create a server: each mistake is shown by its field, fixed, then saved
   const departmentsError = page.locator('fieldset.departments #departments-error');
   s.t.equal((await departmentsError.innerText()).replace(/^⚠\s*/, ''), 'Choisissez au moins un service pour une utilisation personnalisée.');
   s.t.equal(await page.locator('.field-error').count(), 6, 'one error per wrong field, no more');
-  s.t.match(await page.locator('#error-summary').innerText(), '6 erreur(s)');
+  s.t.match(await page.locator('#error-summary').innerText(), '6 erreurs');
   s.t.equal(await errorOf(s, 'senderName').count(), 0, 'the right field has no error');
 
   s.t.equal(await page.getByLabel('Hôte').inputValue(), 'smtp://mail exemple.fr', 'what was typed is kept');
