@@ -154,6 +154,8 @@ await forEachStore(t, 'the page over a busy history written through the stores: 
             roundCount: 1,
             triedServerIds: [],
             stickyServerId: null,
+            pendingRecipients: null,
+            refusedRecipients: null,
             lastServerId: null,
             lastServerTitle: null,
             lastReply: sent ? '250 Ok' : '550 No',

@@ -15,7 +15,7 @@ const settings = smtpSettingsFrom(loadConfig({ NODE_ENV: 'test', RELAIS_SECRET: 
 
 function composition(subject: string, overrides: Partial<Composition> = {}): Composition {
   return {
-    message: { to: ['client@exemple.fr'], cc: [], bcc: [], replyTo: null, subject, messageId: `<${subject.replace(/\W/g, '')}@relais.test>` },
+    message: { to: ['client@exemple.fr'], cc: [], bcc: [], replyTo: null, subject, messageId: `<${subject.replace(/\W/g, '')}@relais.test>`, pendingRecipients: null },
     content: { text: 'Bonjour.', html: null, attachments: [{ filename: 'devis.txt', contentType: 'text/plain', content: Buffer.from('ligne 1\n') }] },
     sender: { senderName: 'Service Vente', email: 'vente@exemple.fr', signature: '' },
     logo: null,
@@ -107,6 +107,38 @@ t.test("a server's refusal comes back as a SendFailure with its reply; an auth t
   t.ok(noAuth instanceof SendFailure);
   t.equal((noAuth as SendFailure).cause.code, 'EOAUTHTOKEN', 'the error keeps its code across the thread');
   t.match((noAuth as SendFailure).cause.message, /invalid_client/);
+});
+
+t.test('recipients refused one by one cross the thread with their replies; the envelope goes to the pending recipients only', async (t) => {
+  const peer = await startSmtpPeer(t, {
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    onRcptTo(address, _session, callback) {
+      if (address.address.startsWith('reject')) return callback(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+      if (address.address.startsWith('grey')) return callback(Object.assign(new Error('Later'), { responseCode: 451 }));
+      callback();
+    },
+  });
+  const sender = createSendingThread(settings, { connections: 1, sendTimeoutMs: 5000, log: silentLog });
+  t.teardown(() => sender.close());
+  const none = { ...endpoint(peer.port), authentication: 'none' as const };
+  const message = { ...composition('Trois').message, to: ['ok@exemple.fr', 'reject@exemple.fr'], cc: ['grey@exemple.fr'] };
+  const delivery = await sender.send(none, composition('Trois', { message }), async () => undefined);
+  t.same(delivery.accepted, ['ok@exemple.fr']);
+  t.same(delivery.refused, [
+    { recipient: 'reject@exemple.fr', responseCode: 550, response: '550 No such user here' },
+    { recipient: 'grey@exemple.fr', responseCode: 451, response: '451 Later' },
+  ]);
+
+  const allRefused = await sender.send(none, composition('Deux', { message: { ...message, pendingRecipients: ['reject@exemple.fr', 'grey@exemple.fr'] } }), async () => undefined).catch((err: unknown) => err);
+  t.ok(allRefused instanceof SendFailure);
+  t.equal((allRefused as SendFailure).cause.responseCode, 451, 'nodemailer reports the temporary one for the whole');
+  t.same((allRefused as SendFailure).cause.refused?.map((r) => [r.recipient, r.responseCode]), [['reject@exemple.fr', 550], ['grey@exemple.fr', 451]], 'and each one\'s reply crosses the thread');
+
+  await sender.send(none, composition('Un', { message: { ...message, pendingRecipients: ['ok@exemple.fr'] } }), async () => undefined);
+  const last = peer.messages.at(-1)!;
+  t.same(last.envelope.rcptTo.map((r) => r.address), ['ok@exemple.fr'], 'only the pending recipient in the envelope');
+  t.same(last.mail.cc && !Array.isArray(last.mail.cc) ? last.mail.cc.value.map((a) => a.address) : null, ['grey@exemple.fr'], 'the headers unchanged');
 });
 
 t.test('a message that cannot be composed is not a server failure; after close, the next send starts a new thread', async (t) => {

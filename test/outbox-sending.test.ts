@@ -91,6 +91,130 @@ await forEachStore(t, 'both down: retried later, delivered when one comes back',
   t.equal(done.attempts.at(-1)?.outcome, 'sent');
 });
 
+/** A peer that answers 550 for the addresses with "reject" in them and 451 for those with "grey" (while `refusing()`), 250 for the others. */
+function pickyPeer(t: Test, refusing: () => boolean = () => true) {
+  return startSmtpPeer(t, {
+    authOptional: true,
+    onRcptTo(address, _session, callback) {
+      if (refusing() && address.address.includes('reject')) return callback(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+      if (refusing() && address.address.includes('grey')) return callback(Object.assign(new Error('Greylisted, try again later'), { responseCode: 451 }));
+      callback();
+    },
+  });
+}
+
+const recipientsOf = (received: { envelope: { rcptTo: { address: string }[] } }) => received.envelope.rcptTo.map((r) => r.address);
+
+await forEachStore(t, 'one recipient refused 550, the other accepted: failed for that one only; an admin retry sends it to that one only', async (t, store) => {
+  let refusing = true;
+  const peer = await pickyPeer(t, () => refusing);
+  const app = await outboxApp(t, store);
+  const serverId = await sendingServerFor(app.stores, { title: 'Unique', port: peer.port });
+  const sent = await accepted(app, { to: ['ok@exemple.fr', 'reject@exemple.fr'] });
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'failed', 'not sent: a recipient never got it');
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[serverId, 'sent']], 'one attempt, which delivered');
+  t.match(done.attempts[0]!.reply, /^250 .*; refusé : reject@exemple\.fr \(550 No such user here\)$/, 'its reply names the refused recipient');
+  t.equal(done.lastReply, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
+  t.same(done.pendingRecipients, ['reject@exemple.fr']);
+  const first = await peer.message(1);
+  t.same(recipientsOf(first), ['ok@exemple.fr'], 'the accepted one received it');
+  t.same(first.mail.to && !Array.isArray(first.mail.to) ? first.mail.to.value.map((a) => a.address) : null, ['ok@exemple.fr', 'reject@exemple.fr'], 'To names both');
+
+  refusing = false;
+  const { createAccount } = await import('./helper.js');
+  const account = await createAccount(app, 'admin', { displayName: 'Admin' });
+  t.equal(await app.outbox.retry(sent.id, { userId: account.id, name: 'Admin' }), true);
+  const again = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(again.status, 'sent');
+  t.equal(again.pendingRecipients, null);
+  t.same(again.attempts.map((a) => a.outcome), ['sent', 'sent']);
+  t.match(again.attempts[1]!.reply, /^250 [^;]*$/, 'nobody refused this time');
+  const second = await peer.message(2);
+  t.same(recipientsOf(second), ['reject@exemple.fr'], 'the retry went to the refused recipient only');
+  t.equal(second.mail.messageId, sent.messageId, 'the same Message-ID');
+  t.equal(peer.messages.length, 2, 'ok@ was not sent it twice');
+});
+
+await forEachStore(t, 'one recipient refused 451 by the primary: the backup sends it to that one only, at once; sent', async (t, store) => {
+  const primary = await pickyPeer(t);
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store);
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const sent = await accepted(app, { to: ['ok@exemple.fr'], cc: ['grey@exemple.fr'], bcc: ['cache@exemple.fr'] });
+  const done = await until(app, sent.id, ['sent', 'failed', 'retry']);
+  t.equal(done.status, 'sent');
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent'], [backupId, 'sent']], 'two attempts, in the same round');
+  t.match(done.attempts[0]!.reply, /^250 .*; refusé : grey@exemple\.fr \(451 Greylisted, try again later\)$/);
+  t.match(done.attempts[1]!.reply, /^250 [^;]*$/);
+  t.equal(done.attemptCount, 2);
+  t.equal(done.serverId, backupId);
+  t.equal(done.pendingRecipients, null);
+  t.same(recipientsOf(await primary.message(1)), ['ok@exemple.fr', 'cache@exemple.fr'], 'the primary took the others');
+  const atBackup = await backup.message(1);
+  t.same(recipientsOf(atBackup), ['grey@exemple.fr'], 'the backup got the refused one only');
+  t.equal(atBackup.mail.messageId, sent.messageId);
+  t.notOk(atBackup.mail.bcc, 'no Bcc header');
+  t.equal(atBackup.mail.headers.get('bcc'), undefined);
+  t.same([primary.messages.length, backup.messages.length], [1, 1]);
+  t.equal((await app.stores.servers.find(primaryId))?.consecutiveFailures, 0, 'a server that took the others is not counted as failing');
+});
+
+await forEachStore(t, 'one recipient refused 451 by every server: retry for that one; when it comes due and is accepted, only it gets it', async (t, store) => {
+  let refusing = true;
+  const primary = await pickyPeer(t, () => refusing);
+  const backup = await pickyPeer(t);
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_BACKOFF_SECONDS: '1' });
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const sent = await accepted(app, { to: ['ok@exemple.fr', 'grey@exemple.fr'] });
+  const waiting = await until(app, sent.id, ['retry', 'sent', 'failed']);
+  t.equal(waiting.status, 'retry');
+  t.same(waiting.pendingRecipients, ['grey@exemple.fr']);
+  t.same(waiting.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent'], [backupId, 'failover']]);
+  t.match(waiting.attempts[1]!.reply, /^451 /);
+  t.ok(waiting.nextAttemptAt, 'a new round planned');
+  t.same(recipientsOf(await primary.message(1)), ['ok@exemple.fr']);
+  t.equal(backup.messages.length, 0);
+
+  refusing = false;
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.equal(done.pendingRecipients, null);
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent'], [backupId, 'failover'], [primaryId, 'sent']]);
+  const second = await primary.message(2);
+  t.same(recipientsOf(second), ['grey@exemple.fr'], 'only the one still owed');
+  t.equal(second.mail.messageId, sent.messageId);
+  t.equal(primary.messages.length, 2, 'ok@ got it once');
+});
+
+await forEachStore(t, 'one recipient refused 550 and another 451 by the only server: retried for the second; failed for the first once the second has it', async (t, store) => {
+  let greylisting = true;
+  const peer = await startSmtpPeer(t, {
+    authOptional: true,
+    onRcptTo(address, _session, callback) {
+      if (address.address.includes('reject')) return callback(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+      if (greylisting && address.address.includes('grey')) return callback(Object.assign(new Error('Greylisted'), { responseCode: 451 }));
+      callback();
+    },
+  });
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_BACKOFF_SECONDS: '1' });
+  await sendingServerFor(app.stores, { title: 'Unique', port: peer.port });
+  const sent = await accepted(app, { to: ['ok@exemple.fr', 'reject@exemple.fr', 'grey@exemple.fr'] });
+  const waiting = await until(app, sent.id, ['retry', 'sent', 'failed']);
+  t.equal(waiting.status, 'retry', 'still owed to grey@');
+  t.same(waiting.pendingRecipients, ['grey@exemple.fr'], 'reject@ is not asked again');
+  t.match(waiting.attempts[0]!.reply, /; refusé : reject@exemple\.fr \(550 No such user here\), grey@exemple\.fr \(451 Greylisted\)$/);
+  greylisting = false;
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'failed', 'reject@ never got it, though the others did');
+  t.same(done.pendingRecipients, ['reject@exemple.fr']);
+  t.equal(done.lastReply, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
+  t.same(done.attempts.map((a) => a.outcome), ['sent', 'sent']);
+  t.same([recipientsOf(await peer.message(1)), recipientsOf(await peer.message(2))], [['ok@exemple.fr'], ['grey@exemple.fr']]);
+});
+
 /**
  * A server that takes the whole message and then never answers the final dot the first time (the message may well
  * have arrived), and answers 250 the next times. Records each message's Message-ID.

@@ -89,7 +89,7 @@ await forEachStore(t, 'cancel a waiting message, retry a failed one; both audite
   const [claimed] = await app.stores.outbox.claim('w1', new Date(), new Date(Date.now() + 5000), 5);
   t.equal(claimed?.publicId, b.message.id);
   await app.stores.transaction((tx) =>
-    tx.outbox.settle(claimed!.id, 'w1', { status: 'failed', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: 'X', lastReply: '550 no such user', sentAt: null, attempts: [] }, new Date()),
+    tx.outbox.settle(claimed!.id, 'w1', { status: 'failed', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, pendingRecipients: null, refusedRecipients: null, lastServerId: null, lastServerTitle: 'X', lastReply: '550 no such user', sentAt: null, attempts: [] }, new Date()),
   );
   t.equal(await app.outbox.cancel(b.message.id, admin), false, 'a failed message is no longer waiting');
   t.equal(await app.outbox.retry(b.message.id, admin), true);
@@ -109,7 +109,7 @@ await forEachStore(t, 'retention purges bodies and attachments of messages done,
   if (old.kind !== 'accepted' || waiting.kind !== 'accepted') return t.fail('not accepted');
   const [claimed] = await app.stores.outbox.claim('w1', new Date(), new Date(Date.now() + 60_000), 1);
   await app.stores.transaction((tx) =>
-    tx.outbox.settle(claimed!.id, 'w1', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: 'X', lastReply: '250 ok', sentAt: new Date(), attempts: [] }, new Date()),
+    tx.outbox.settle(claimed!.id, 'w1', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, pendingRecipients: null, refusedRecipients: null, lastServerId: null, lastServerTitle: 'X', lastReply: '250 ok', sentAt: new Date(), attempts: [] }, new Date()),
   );
   const purged = await app.stores.transaction((tx) => tx.outbox.purgeBodies(new Date(Date.now() + 1000), new Date()));
   t.equal(purged, 1, 'only the message done');
@@ -123,7 +123,7 @@ await forEachStore(t, 'retention purges bodies and attachments of messages done,
   t.equal((await app.outbox.find(waiting.message.id))?.status, 'sending');
   t.equal(await app.stores.outbox.handBack('w2', new Date()), 1);
   t.equal((await app.outbox.find(waiting.message.id))?.status, 'queued', 'due again for another instance');
-  t.equal(await app.stores.outbox.settle(held!.id, 'w2', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, lastServerId: null, lastServerTitle: null, lastReply: null, sentAt: new Date(), attempts: [] }, new Date()), false, 'a lease given back is no longer its to settle');
+  t.equal(await app.stores.outbox.settle(held!.id, 'w2', { status: 'sent', dueAt: null, attemptCount: 1, roundCount: 0, triedServerIds: [], stickyServerId: null, pendingRecipients: null, refusedRecipients: null, lastServerId: null, lastServerTitle: null, lastReply: null, sentAt: new Date(), attempts: [] }, new Date()), false, 'a lease given back is no longer its to settle');
 });
 
 t.test('a message id never starts with « - », which a spreadsheet would take for a formula (and the export neutralise)', async (t) => {

@@ -31,6 +31,8 @@ export async function settled(app: FastifyInstance, id: string, outcome: { statu
       roundCount: 1,
       triedServerIds: [],
       stickyServerId: null,
+      pendingRecipients: null,
+      refusedRecipients: null,
       lastServerId: outcome.server?.id ?? null,
       lastServerTitle: outcome.server?.title ?? null,
       lastReply: last?.reply ?? null,

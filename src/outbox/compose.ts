@@ -5,7 +5,8 @@ import type { Composition } from './sending-protocol.js';
 
 /**
  * The message as it goes out through `server`, rebuilt from what was stored at each attempt: From the server's
- * sender, its signature and logo, the Message-ID fixed at acceptance, the Date of this attempt.
+ * sender, its signature and logo, the Message-ID fixed at acceptance, the Date of this attempt. The envelope goes to the
+ * pending recipients only when some already have it; the headers (To, Cc; never Bcc) are the message's.
  */
 export async function composeMessage(
   message: Composition['message'],
@@ -39,5 +40,5 @@ export async function composeMessage(
   }).compile();
   const envelope = mail.getEnvelope();
   const raw = await new Promise<Buffer>((resolve, reject) => mail.build((err, built) => (err ? reject(err) : resolve(built))));
-  return { envelope: { from: envelope.from || server.email, to: envelope.to }, messageId: message.messageId, raw };
+  return { envelope: { from: envelope.from || server.email, to: message.pendingRecipients ?? envelope.to }, messageId: message.messageId, raw };
 }

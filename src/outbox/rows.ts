@@ -1,5 +1,5 @@
 import type { MessageAttempt, MessageDetail, MessageStatus, MessageSummary, OutgoingAttachment } from './types.js';
-import type { ClaimedMessage, NewOutboxMessage } from './store.js';
+import type { ClaimedMessage, NewOutboxMessage, RefusedRecipient } from './store.js';
 
 /** The listing's columns of a message, as both stores read them (dates already Dates). */
 export interface SummaryRow {
@@ -21,6 +21,7 @@ export interface DetailRow extends SummaryRow {
   ccAddresses: string;
   bccAddresses: string;
   replyTo: string | null;
+  pendingRecipients: string | null;
 }
 
 export interface ClaimedRow {
@@ -38,6 +39,8 @@ export interface ClaimedRow {
   roundCount: number;
   triedServerIds: string;
   stickyServerId: number | null;
+  pendingRecipients: string | null;
+  refusedRecipients: string | null;
   acceptedAt: Date;
   text: string | null;
   html: string | null;
@@ -65,7 +68,14 @@ export function summaryOf(row: SummaryRow): MessageSummary {
 }
 
 export function detailOf(row: DetailRow, attempts: MessageAttempt[]): MessageDetail {
-  return { ...summaryOf(row), cc: addresses(row.ccAddresses), bcc: addresses(row.bccAddresses), replyTo: row.replyTo, attempts };
+  return {
+    ...summaryOf(row),
+    cc: addresses(row.ccAddresses),
+    bcc: addresses(row.bccAddresses),
+    replyTo: row.replyTo,
+    pendingRecipients: row.pendingRecipients === null ? null : addresses(row.pendingRecipients),
+    attempts,
+  };
 }
 
 /** The claimed row, with its attachments (in order): the worker composes it from this alone. */
@@ -85,6 +95,8 @@ export function claimedOf(row: ClaimedRow, attachments: OutgoingAttachment[]): C
     roundCount: row.roundCount,
     triedServerIds: JSON.parse(row.triedServerIds) as number[],
     stickyServerId: row.stickyServerId,
+    pendingRecipients: row.pendingRecipients === null ? null : addresses(row.pendingRecipients),
+    refusedRecipients: row.refusedRecipients === null ? null : (JSON.parse(row.refusedRecipients) as RefusedRecipient[]),
     acceptedAt: row.acceptedAt,
     content: { text: row.text, html: row.html, attachments, purged: row.purgedAt !== null },
   };
@@ -133,6 +145,8 @@ export function claimedAtAcceptance(message: NewOutboxMessage, id: number): Clai
     roundCount: 0,
     triedServerIds: [],
     stickyServerId: null,
+    pendingRecipients: null,
+    refusedRecipients: null,
     acceptedAt: message.acceptedAt,
     content: { text: message.text, html: message.html, attachments: message.attachments, purged: false },
   };

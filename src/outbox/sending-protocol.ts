@@ -1,11 +1,14 @@
-import type { Delivery, PooledEndpoint } from '../smtp/transports.js';
+import { refusalsOf, type Delivery, type PooledEndpoint, type RecipientRefusal } from '../smtp/transports.js';
 import type { SmtpSettings } from '../smtp/endpoint.js';
 import type { StoredLogo } from '../signature/compose.js';
 import type { ClaimedMessage, MessageContent, SendingServer } from './store.js';
 
-/** What the sending thread composes a message from: the stored message, its server's sender and signature, the logo. */
+/**
+ * What the sending thread composes a message from: the stored message, its server's sender and signature, the logo.
+ * Its envelope goes to the pending recipients when there are (the headers stay those of the message), else to all.
+ */
 export interface Composition {
-  message: Pick<ClaimedMessage, 'to' | 'cc' | 'bcc' | 'replyTo' | 'subject' | 'messageId'>;
+  message: Pick<ClaimedMessage, 'to' | 'cc' | 'bcc' | 'replyTo' | 'subject' | 'messageId' | 'pendingRecipients'>;
   content: Pick<MessageContent, 'text' | 'html' | 'attachments'>;
   sender: Pick<SendingServer, 'senderName' | 'email' | 'signature'>;
   logo: StoredLogo | null;
@@ -19,6 +22,8 @@ export interface ErrorFacts {
   responseCode?: number;
   response?: string;
   command?: string;
+  /** Every recipient refused (nodemailer's "all recipients were rejected"): each one's reply. */
+  refused?: RecipientRefusal[];
 }
 
 /** An auth without its callback (a function does not cross): the thread asks for the next token instead. */
@@ -46,13 +51,15 @@ export type FromThread =
   | { kind: 'token'; id: number; serverId: number; version: number; renew: boolean };
 
 export function factsOf(err: unknown): ErrorFacts {
-  const e = (err ?? {}) as Partial<ErrorFacts> & { message?: unknown };
+  const e = (err ?? {}) as Partial<ErrorFacts> & { message?: unknown; rejectedErrors?: Parameters<typeof refusalsOf>[0] };
   return {
     message: typeof e.message === 'string' ? e.message : String(err),
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
     ...(typeof e.responseCode === 'number' ? { responseCode: e.responseCode } : {}),
     ...(typeof e.response === 'string' ? { response: e.response } : {}),
     ...(typeof e.command === 'string' ? { command: e.command } : {}),
+    ...(Array.isArray(e.rejectedErrors) && e.rejectedErrors.length ? { refused: refusalsOf(e.rejectedErrors) } : {}),
+    ...(Array.isArray(e.refused) ? { refused: e.refused } : {}),
   };
 }
 

@@ -51,8 +51,18 @@ export interface ClaimedMessage {
   roundCount: number;
   triedServerIds: number[];
   stickyServerId: number | null;
+  /** The recipients still to send to (others took it already); null: every recipient of to, cc and bcc. */
+  pendingRecipients: string[] | null;
+  /** Recipients refused for good while others were still being tried (see Settlement). */
+  refusedRecipients: RefusedRecipient[] | null;
   acceptedAt: Date;
   content: MessageContent;
+}
+
+/** A recipient a server refused for good (5xx at RCPT TO, or for the message), with its reply in one line. */
+export interface RefusedRecipient {
+  recipient: string;
+  reply: string;
 }
 
 export interface MessageContent {
@@ -76,6 +86,10 @@ export interface Settlement {
   roundCount: number;
   triedServerIds: number[];
   stickyServerId: number | null;
+  /** Sent: null. Retry: the recipients still temporarily refused (null: all). Failed: those refused for good (null: all). */
+  pendingRecipients: string[] | null;
+  /** While it is retried for some recipients, those already refused for good: it fails once the others are done. */
+  refusedRecipients: RefusedRecipient[] | null;
   lastServerId: number | null;
   lastServerTitle: string | null;
   lastReply: string | null;
@@ -126,7 +140,7 @@ export interface OutboxStore {
   batches(query: MessageListQuery, batchSize: number): AsyncGenerator<MessageSummary[]>;
   /** Messages failed for good whose last change was at or after `since` (the pages' banner). */
   countFailedSince(since: Date): Promise<number>;
-  /** failed → queued, due now, a new round. false when it was not failed (or its bodies are purged). */
+  /** failed → queued, due now, a new round, for its pending recipients only. false when it was not failed (or its bodies are purged). */
   requeue(publicId: string, now: Date): Promise<boolean>;
   /** queued or retry → cancelled. false when it was no longer waiting. */
   cancel(publicId: string, now: Date): Promise<boolean>;

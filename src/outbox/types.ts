@@ -64,6 +64,8 @@ export interface MessageDetail extends MessageSummary {
   cc: string[];
   bcc: string[];
   replyTo: string | null;
+  /** The recipients it is still (retry) or was not (failed) sent to, the others having received it; null: all of them. */
+  pendingRecipients: string[] | null;
   attempts: MessageAttempt[];
 }
 

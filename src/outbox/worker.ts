@@ -9,11 +9,12 @@ import { logoPlaceholderSrc } from '../signature/sanitize.js';
 import { credentialsOf, smtpAuthFor, type NodemailerAuth } from '../smtp/credentials.js';
 import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { SendFailure, type PooledEndpoint } from '../smtp/transports.js';
-import { acceptedReplyOf, brokeTheConnection, replyOf, verdictOf } from './failures.js';
+import { printable } from '../smtp/reply.js';
+import { brokeTheConnection, deliveryReplyOf, partlyFailedReplyOf, refusalsText, refusedForGood, refusedRecipientOf, replyOf, verdictOf } from './failures.js';
 import { minuteOf } from './rows.js';
 import type { SendingThread } from './sender.js';
 import type { AcceptanceTaker } from './service.js';
-import type { AcceptanceLease, ClaimedMessage, NewAttempt, SendingServer, Settlement } from './store.js';
+import type { AcceptanceLease, ClaimedMessage, NewAttempt, RefusedRecipient, SendingServer, Settlement } from './store.js';
 
 export interface WorkerDeps {
   stores: Stores;
@@ -233,10 +234,42 @@ export function createOutboxWorker(deps: WorkerDeps) {
       lastServerTitle: null as string | null,
       lastReply: null as string | null,
     };
+    // Recipients one by one, as an MTA does: those still owed (null: all of them; set as soon as some have it, or some
+    // were refused for good), and those refused for good, whom no other server is asked for.
+    let pending = message.pendingRecipients;
+    const refused: RefusedRecipient[] = [...(message.refusedRecipients ?? [])];
+    // Whether some recipient has it: known when nobody was refused for good yet; else only from this claim's deliveries.
+    let othersHaveIt = message.pendingRecipients !== null && message.refusedRecipients === null;
+    let deliveredNow = false;
     const finish = (status: Settlement['status'], extra: Partial<Settlement> = {}) =>
-      settle(message, { status, dueAt: null, triedServerIds: [], stickyServerId: null, sentAt: null, attempts, ...state, ...extra });
+      settle(message, {
+        status,
+        dueAt: null,
+        triedServerIds: [],
+        stickyServerId: null,
+        sentAt: null,
+        pendingRecipients: null,
+        refusedRecipients: null,
+        attempts,
+        ...state,
+        ...extra,
+      });
+    const stillOwed = () => ({ pendingRecipients: pending, refusedRecipients: refused.length ? refused : null });
+    // Nobody left to try: sent, or failed for those refused for good (they alone are sent it again if an admin retries).
+    const concluded = () =>
+      refused.length === 0
+        ? finish('sent', { sentAt: new Date() })
+        : finish('failed', { pendingRecipients: refused.map((r) => r.recipient), lastReply: partlyFailedReplyOf(refused, othersHaveIt) });
+    const succeededAt = async (serverId: number) => {
+      // Its row is written after a failure, or about once a second: not a write per message on a busy server.
+      const written = successWritten.get(serverId);
+      if (written === undefined || Date.now() - written > 1000) {
+        successWritten.set(serverId, Date.now());
+        await stores.outbox.serverSucceeded(serverId, new Date());
+      }
+    };
 
-    if (content.purged) return finish('failed', { lastReply: 'purged' });
+    if (content.purged) return finish('failed', { lastReply: 'purged', pendingRecipients: message.pendingRecipients });
     const route = (await routeOf(message)).filter((id) => !tried.includes(id));
     for (const serverId of route) {
       const server = await cachedServer(serverId);
@@ -245,7 +278,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
         const window = minuteOf(new Date());
         if (!(await stores.outbox.reserveSlot(server.id, window, server.rateLimitPerMinute))) {
           // No slot this minute: it waits for the next one, neither an attempt nor a reason to fail over.
-          return finish(message.roundCount > 0 ? 'retry' : 'queued', { dueAt: new Date(window.getTime() + 60_000), triedServerIds: tried, stickyServerId: message.stickyServerId });
+          return finish(message.roundCount > 0 ? 'retry' : 'queued', { dueAt: new Date(window.getTime() + 60_000), triedServerIds: tried, stickyServerId: message.stickyServerId, ...stillOwed() });
         }
       }
       const at = new Date();
@@ -257,30 +290,50 @@ export function createOutboxWorker(deps: WorkerDeps) {
       state.attemptCount += 1;
       try {
         const composition = {
-          message: { to: message.to, cc: message.cc, bcc: message.bcc, replyTo: message.replyTo, subject: message.subject, messageId: message.messageId },
+          message: { to: message.to, cc: message.cc, bcc: message.bcc, replyTo: message.replyTo, subject: message.subject, messageId: message.messageId, pendingRecipients: pending },
           content: { text: content.text, html: content.html, attachments: content.attachments },
           sender: { senderName: server.senderName, email: server.email, signature: server.signature },
           logo,
           at,
         };
         const delivery = await sender.send(endpointOf(server), composition, () => authOf(server));
-        state.lastReply = acceptedReplyOf(delivery.response);
+        state.lastReply = deliveryReplyOf(delivery.response, delivery.refused);
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
-        await finish('sent', { sentAt: new Date() });
-        // Its row is written after a failure, or about once a second: not a write per message on a busy server.
-        const written = successWritten.get(server.id);
-        if (written === undefined || Date.now() - written > 1000) {
-          successWritten.set(server.id, Date.now());
-          await stores.outbox.serverSucceeded(server.id, new Date());
+        if (delivery.accepted.length) othersHaveIt = true;
+        refused.push(...delivery.refused.filter(refusedForGood).map(refusedRecipientOf));
+        const later = delivery.refused.filter((r) => !refusedForGood(r)).map((r) => r.recipient);
+        if (later.length === 0) {
+          await concluded();
+          await succeededAt(server.id);
+          return;
         }
-        return;
+        // Refused for now: those recipients only, to the next server at once (a server that took the others is not failing).
+        succeededAt(server.id).catch((err: unknown) => log.error({ err, server: server.id }, 'outbox: a server’s success could not be written'));
+        pending = later;
+        deliveredNow = true;
+        tried.push(server.id);
+        continue;
       } catch (err) {
-        // A message that cannot be composed is no server's failure: its lease expires and it is tried again.
-        if (!(err instanceof SendFailure)) throw err;
+        // A message that cannot be composed is no server's failure: its lease expires and it is tried again; unless some
+        // recipients have it already from this claim: then it waits a round for the others (an expired lease would send
+        // it to everyone again).
+        if (!(err instanceof SendFailure)) {
+          if (!deliveredNow) throw err;
+          log.error({ err, message: message.publicId }, 'outbox: a message could not be composed; retried later for the recipients still owed');
+          return retryLater(null);
+        }
         const failure = err;
         const verdict = verdictOf(failure);
         state.lastReply = replyOf(failure);
         const outcome = verdict === 'failover' ? 'failover' : verdict;
+        // Every recipient refused, some for good and others for now: the first are done, the others go on.
+        const each = failure.cause.refused ?? [];
+        const forGood = verdict === 'failover' ? each.filter(refusedForGood) : [];
+        if (forGood.length) {
+          refused.push(...forGood.map(refusedRecipientOf));
+          pending = each.filter((r) => !refusedForGood(r)).map((r) => r.recipient);
+          state.lastReply = `${state.lastReply}; refusé : ${refusalsText(forGood.map(refusedRecipientOf))}`;
+        }
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         if (brokeTheConnection(failure)) sender.forget(server.id);
         if (verdict !== 'failed') {
@@ -288,7 +341,15 @@ export function createOutboxWorker(deps: WorkerDeps) {
           const now = new Date();
           await stores.outbox.serverFailed(server.id, now, state.lastReply, settings.downAfterFailures, new Date(now.getTime() + settings.downForMs));
         }
-        if (verdict === 'failed') return finish('failed');
+        if (verdict === 'failed') {
+          // The whole message refused for good: failed as it is when nobody has it yet; else for the recipients it was for.
+          if (refused.length === 0 && !othersHaveIt) return finish('failed', { pendingRecipients: pending });
+          const refusedNow: RefusedRecipient[] = each.length
+            ? each.map(refusedRecipientOf)
+            : (pending ?? []).map((recipient) => ({ recipient, reply: printable(state.lastReply ?? '', 100) }));
+          refused.push(...refusedNow);
+          return concluded();
+        }
         if (verdict === 'deferred') return retryLater(server.id);
         tried.push(server.id);
       }
@@ -300,8 +361,10 @@ export function createOutboxWorker(deps: WorkerDeps) {
       const wait = backoffMs(settings.backoffMs, state.roundCount);
       const due = new Date(Date.now() + wait);
       state.roundCount += 1;
-      if (due.getTime() - message.acceptedAt.getTime() > settings.maxAgeMs) return finish('failed');
-      return finish('retry', { dueAt: due, stickyServerId });
+      if (due.getTime() - message.acceptedAt.getTime() > settings.maxAgeMs) {
+        return finish('failed', { pendingRecipients: pending === null ? null : [...pending, ...refused.map((r) => r.recipient)] });
+      }
+      return finish('retry', { dueAt: due, stickyServerId, ...stillOwed() });
     }
   }
 

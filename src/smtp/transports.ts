@@ -17,16 +17,36 @@ export interface RawMessage {
   raw: Buffer;
 }
 
+/** A recipient the server refused while it took the message for others: its reply, as nodemailer's rejectedErrors tell it. */
+export interface RecipientRefusal {
+  recipient: string;
+  responseCode: number | null;
+  response: string;
+}
+
 export interface Delivery {
   response: string;
   accepted: string[];
-  rejected: string[];
+  /** Refused one by one (RCPT TO, or an LMTP server's reply after the data): the others have it. */
+  refused: RecipientRefusal[];
+}
+
+type NodemailerRefusal = { recipient?: string; responseCode?: number; response?: string; message?: string };
+
+/** nodemailer's rejectedErrors as plain data (they cross the sending thread). */
+export function refusalsOf(rejectedErrors: NodemailerRefusal[] | undefined): RecipientRefusal[] {
+  return (rejectedErrors ?? []).map((e) => ({
+    recipient: e.recipient ?? '',
+    responseCode: typeof e.responseCode === 'number' ? e.responseCode : null,
+    response: e.response ?? e.message ?? '',
+  }));
 }
 
 /** A failed send, with whether the message's bytes had started to go (the server had answered DATA). */
 export class SendFailure extends Error {
   constructor(
-    readonly cause: NodeJS.ErrnoException & { responseCode?: number; response?: string; command?: string },
+    // refused: each recipient's reply when every one was refused (from the sending thread: see ErrorFacts).
+    readonly cause: NodeJS.ErrnoException & { responseCode?: number; response?: string; command?: string; refused?: RecipientRefusal[] },
     readonly afterData: boolean,
   ) {
     super(cause.message);
@@ -35,7 +55,7 @@ export class SendFailure extends Error {
 
 /** nodemailer's pool behind a Transporter: the part that takes a message as a stream of our own. */
 interface PoolTransport {
-  send(mail: unknown, callback: (err: Error | null, info?: { response: string; accepted?: string[]; rejected?: string[] }) => void): void;
+  send(mail: unknown, callback: (err: Error | null, info?: { response: string; accepted?: string[]; rejectedErrors?: NodemailerRefusal[] }) => void): void;
   close(): void;
 }
 
@@ -131,7 +151,7 @@ export function createTransportPool(settings: SmtpSettings, options: TransportPo
       return new Promise<Delivery>((resolve, reject) => {
         pool.send(mail, (err, info) => {
           if (err) return reject(new SendFailure(err as NodeJS.ErrnoException, stream?.readableDidRead === true));
-          resolve({ response: info?.response ?? '', accepted: info?.accepted ?? [], rejected: info?.rejected ?? [] });
+          resolve({ response: info?.response ?? '', accepted: info?.accepted ?? [], refused: refusalsOf(info?.rejectedErrors) });
         });
       });
     },

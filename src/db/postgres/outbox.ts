@@ -25,7 +25,7 @@ const summaryColumns = {
   lastServerTitle: m.lastServerTitle,
 };
 
-const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo };
+const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo, pendingRecipients: m.pendingRecipients };
 
 /** The log's filters as one condition (none: undefined). */
 function whereOf(query: MessageListQuery): SQL | undefined {
@@ -188,7 +188,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
     async requeue(publicId, now) {
       const rows = await db
         .update(m)
-        .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
+        // Its pending recipients stay: those who received it are not sent it again.
+        .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, refusedRecipients: null, updatedAt: now })
         .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
         .returning({ id: m.id });
       if (rows[0]) await recordRequeued(db, rows[0].id);
@@ -216,7 +217,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         RETURNING m.id, m.public_id AS "publicId", m.department_code AS "departmentCode", m.pinned_server_id AS "pinnedServerId",
           m.to_addresses AS "toAddresses", m.cc_addresses AS "ccAddresses", m.bcc_addresses AS "bccAddresses", m.reply_to AS "replyTo",
           m.subject, m.message_id AS "messageId", m.attempt_count AS "attemptCount", m.round_count AS "roundCount",
-          m.tried_server_ids AS "triedServerIds", m.sticky_server_id AS "stickyServerId", m.accepted_at AS "acceptedAt",
+          m.tried_server_ids AS "triedServerIds", m.sticky_server_id AS "stickyServerId", m.pending_recipients AS "pendingRecipients",
+          m.refused_recipients AS "refusedRecipients", m.accepted_at AS "acceptedAt",
           m.text_body AS text, m.html_body AS html, m.purged_at AS "purgedAt",
           EXISTS (SELECT 1 FROM outbox_attachments WHERE outbox_attachments.message_id = m.id) AS "withAttachments"`,
       );
@@ -264,6 +266,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         round_count: s.roundCount,
         tried_server_ids: JSON.stringify(s.triedServerIds),
         sticky_server_id: s.stickyServerId,
+        pending_recipients: s.pendingRecipients === null ? null : JSON.stringify(s.pendingRecipients),
+        refused_recipients: s.refusedRecipients === null ? null : JSON.stringify(s.refusedRecipients),
         last_server_id: s.lastServerId,
         last_server_title: s.lastServerTitle,
         last_reply: s.lastReply,
@@ -277,10 +281,11 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         settled AS (
           UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
             round_count = v.round_count, tried_server_ids = v.tried_server_ids, sticky_server_id = v.sticky_server_id,
-            last_server_id = v.last_server_id, last_server_title = v.last_server_title, last_reply = v.last_reply, sent_at = v.sent_at,
+            pending_recipients = v.pending_recipients, refused_recipients = v.refused_recipients, last_server_id = v.last_server_id, last_server_title = v.last_server_title, last_reply = v.last_reply, sent_at = v.sent_at,
             updated_at = ${now.getTime()}
           FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(id integer, status text, due_at bigint, attempt_count integer,
-            round_count integer, tried_server_ids text, sticky_server_id integer, last_server_id integer, last_server_title text,
+            round_count integer, tried_server_ids text, sticky_server_id integer, pending_recipients text, refused_recipients text,
+            last_server_id integer, last_server_title text,
             last_reply text, sent_at bigint)
           WHERE m.id = v.id AND m.lease_owner = ${owner} AND m.status = 'sending'
           RETURNING m.id, m.department_code, m.accepted_at, m.sent_at, m.status),

@@ -270,6 +270,8 @@ export const outboxMessages = pgTable(
     leaseOwner: text('lease_owner'),
     triedServerIds: text('tried_server_ids').notNull().default('[]'),
     stickyServerId: integer('sticky_server_id'),
+    pendingRecipients: text('pending_recipients'),
+    refusedRecipients: text('refused_recipients'),
     lastServerId: integer('last_server_id'),
     lastServerTitle: text('last_server_title'),
     lastReply: text('last_reply'),

@@ -26,7 +26,7 @@ const summaryColumns = {
   lastServerTitle: m.lastServerTitle,
 };
 
-const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo };
+const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses, bccAddresses: m.bccAddresses, replyTo: m.replyTo, pendingRecipients: m.pendingRecipients };
 
 /** The log's filters as one condition (none: undefined). */
 function whereOf(query: MessageListQuery): SQL | undefined {
@@ -64,7 +64,8 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     .prepare();
   const settleMessage = sqlite.prepare(`
     UPDATE outbox_messages SET status = @status, due_at = @dueAt, lease_owner = NULL, attempt_count = @attemptCount, round_count = @roundCount,
-      tried_server_ids = @triedServerIds, sticky_server_id = @stickyServerId, last_server_id = @lastServerId, last_server_title = @lastServerTitle,
+      tried_server_ids = @triedServerIds, sticky_server_id = @stickyServerId, pending_recipients = @pendingRecipients,
+      refused_recipients = @refusedRecipients, last_server_id = @lastServerId, last_server_title = @lastServerTitle,
       last_reply = @lastReply, sent_at = @sentAt, updated_at = @now
     WHERE id = @id AND lease_owner = @owner AND status = 'sending'`);
   // Only waiting and leased messages have a due_at: the index on it alone finds the next ones, in order. `@limit + 0`:
@@ -75,7 +76,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     RETURNING id, public_id AS publicId, department_code AS departmentCode, pinned_server_id AS pinnedServerId, to_addresses AS toAddresses,
       cc_addresses AS ccAddresses, bcc_addresses AS bccAddresses, reply_to AS replyTo, subject, message_id AS messageId,
       attempt_count AS attemptCount, round_count AS roundCount, tried_server_ids AS triedServerIds, sticky_server_id AS stickyServerId,
-      accepted_at AS acceptedAt, text_body AS text, html_body AS html, purged_at AS purgedAt`);
+      pending_recipients AS pendingRecipients, refused_recipients AS refusedRecipients, accepted_at AS acceptedAt, text_body AS text, html_body AS html, purged_at AS purgedAt`);
   const insertAttempt = sqlite.prepare(`
     INSERT INTO outbox_attempts (message_id, at, server_id, server_title, outcome, reply, duration_ms)
     VALUES (@messageId, @at, @serverId, @serverTitle, @outcome, @reply, @durationMs)`);
@@ -113,6 +114,8 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       roundCount: s.roundCount,
       triedServerIds: JSON.stringify(s.triedServerIds),
       stickyServerId: s.stickyServerId,
+      pendingRecipients: s.pendingRecipients === null ? null : JSON.stringify(s.pendingRecipients),
+      refusedRecipients: s.refusedRecipients === null ? null : JSON.stringify(s.refusedRecipients),
       lastServerId: s.lastServerId,
       lastServerTitle: s.lastServerTitle,
       lastReply: s.lastReply,
@@ -219,7 +222,8 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
       return atomically(() => {
         const row = db
           .update(m)
-          .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, updatedAt: now })
+          // Its pending recipients stay: those who received it are not sent it again.
+          .set({ status: 'queued', dueAt: now, roundCount: 0, triedServerIds: '[]', stickyServerId: null, refusedRecipients: null, updatedAt: now })
           .where(and(eq(m.publicId, publicId), eq(m.status, 'failed'), isNull(m.purgedAt)))
           .returning({ id: m.id })
           .get();

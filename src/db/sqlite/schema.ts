@@ -287,6 +287,10 @@ export const outboxMessages = sqliteTable(
     triedServerIds: text('tried_server_ids').notNull().default('[]'),
     // A time-out after DATA: the next attempt goes to this server only, never to another at once.
     stickyServerId: integer('sticky_server_id'),
+    // JSON array of the recipients still to send to (some took it, others were refused one by one); null: all of them.
+    pendingRecipients: text('pending_recipients'),
+    // JSON array of { recipient, reply } refused for good while others are still retried: the message fails once they are done.
+    refusedRecipients: text('refused_recipients'),
     lastServerId: integer('last_server_id'),
     lastServerTitle: text('last_server_title'),
     lastReply: text('last_reply'),
