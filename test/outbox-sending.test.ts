@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { closedPort, startSmtpPeer } from './smtp-peer.js';
 import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
 import { forEachStore } from './stores.js';
+import { adminClient, text } from './helper.js';
 
 async function accepted(app: FastifyInstance, overrides: Parameters<typeof message>[0] = {}) {
   const outcome = await app.outbox.accept(message(overrides), { origin: apiOrigin });
@@ -114,12 +115,16 @@ await forEachStore(t, 'one recipient refused 550, the other accepted: failed for
   const done = await until(app, sent.id, ['sent', 'failed']);
   t.equal(done.status, 'failed', 'not sent: a recipient never got it');
   t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[serverId, 'sent']], 'one attempt, which delivered');
-  t.match(done.attempts[0]!.reply, /^250 .*; refusé : reject@exemple\.fr \(550 No such user here\)$/, 'its reply names the refused recipient');
-  t.equal(done.lastReply, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
+  t.match(done.attempts[0]!.reply, /^250 .*; refused: reject@exemple\.fr \(550 No such user here\)$/, 'its reply names the refused recipient');
+  t.equal(done.lastReply, 'refused: reject@exemple.fr (550 No such user here); delivered to the other recipients');
   t.same(done.pendingRecipients, ['reject@exemple.fr']);
   const first = await peer.message(1);
   t.same(recipientsOf(first), ['ok@exemple.fr'], 'the accepted one received it');
   t.same(first.mail.to && !Array.isArray(first.mail.to) ? first.mail.to.value.map((a) => a.address) : null, ['ok@exemple.fr', 'reject@exemple.fr'], 'To names both');
+  // The page says Relais's part in the reader's words, the server's as it came.
+  const page = text((await (await adminClient(app)).get(`/messages/${sent.id}`)).body);
+  t.match(page, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
+  t.match(page, /250 .*; refusé : reject@exemple\.fr \(550 No such user here\)/);
 
   refusing = false;
   const { createAccount } = await import('./helper.js');
@@ -146,7 +151,7 @@ await forEachStore(t, 'one recipient refused 451 by the primary: the backup send
   const done = await until(app, sent.id, ['sent', 'failed', 'retry']);
   t.equal(done.status, 'sent');
   t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent'], [backupId, 'sent']], 'two attempts, in the same round');
-  t.match(done.attempts[0]!.reply, /^250 .*; refusé : grey@exemple\.fr \(451 Greylisted, try again later\)$/);
+  t.match(done.attempts[0]!.reply, /^250 .*; refused: grey@exemple\.fr \(451 Greylisted, try again later\)$/);
   t.match(done.attempts[1]!.reply, /^250 [^;]*$/);
   t.equal(done.attemptCount, 2);
   t.equal(done.serverId, backupId);
@@ -205,12 +210,12 @@ await forEachStore(t, 'one recipient refused 550 and another 451 by the only ser
   const waiting = await until(app, sent.id, ['retry', 'sent', 'failed']);
   t.equal(waiting.status, 'retry', 'still owed to grey@');
   t.same(waiting.pendingRecipients, ['grey@exemple.fr'], 'reject@ is not asked again');
-  t.match(waiting.attempts[0]!.reply, /; refusé : reject@exemple\.fr \(550 No such user here\), grey@exemple\.fr \(451 Greylisted\)$/);
+  t.match(waiting.attempts[0]!.reply, /; refused: reject@exemple\.fr \(550 No such user here\), grey@exemple\.fr \(451 Greylisted\)$/);
   greylisting = false;
   const done = await until(app, sent.id, ['sent', 'failed']);
   t.equal(done.status, 'failed', 'reject@ never got it, though the others did');
   t.same(done.pendingRecipients, ['reject@exemple.fr']);
-  t.equal(done.lastReply, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
+  t.equal(done.lastReply, 'refused: reject@exemple.fr (550 No such user here); delivered to the other recipients');
   t.same(done.attempts.map((a) => a.outcome), ['sent', 'sent']);
   t.same([recipientsOf(await peer.message(1)), recipientsOf(await peer.message(2))], [['ok@exemple.fr'], ['grey@exemple.fr']]);
 });
@@ -403,4 +408,26 @@ t.test('the server form takes a rate limit: saved, shown again, refused next to 
   const [row] = (await app.repositories.smtpServers.listServers({ sort: 'id', dir: 'desc', perPage: 1 })).rows;
   t.equal((await app.stores.outbox.sendingServer(row!.id))?.rateLimitPerMinute, 30);
   t.match((await admin.get(`/smtp-servers/${row!.id}/edit`)).body, /id="rateLimitPerMinute"[^>]*value="30"/);
+});
+
+await forEachStore(t, 'a round with no usable server: the reason said in the reader’s words, the server tried before still the log’s', async (t, store) => {
+  const primary = await refusingPeer(t, 421, 'Busy');
+  const app = await outboxApp(t, store, { RELAIS_SERVER_DOWN_AFTER_FAILURES: '1', RELAIS_SERVER_DOWN_SECONDS: '60' });
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  const { id } = await accepted(app);
+  let waiting = await until(app, id, ['retry']);
+  for (const deadline = Date.now() + 10_000; waiting.lastReply !== 'no usable server' && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    waiting = (await app.outbox.find(id))!;
+  }
+  t.equal(waiting.lastReply, 'no usable server', 'the API says why, in its words');
+  t.same(waiting.attempts.map((a) => [a.serverTitle, a.outcome]), [['Primaire', 'failover']], 'the server en panne is not asked again');
+  t.same([waiting.serverId, waiting.serverTitle], [primaryId, 'Primaire'], 'the last server tried stays the log’s');
+  const admin = await adminClient(app);
+  const page = text((await admin.get(`/messages/${id}`)).body);
+  t.match(page, 'Aucun serveur utilisable (tous en panne, désactivés ou non confirmés)');
+  t.notMatch(page, 'no usable server');
+  t.match(page, /Primaire\s+.*421 Busy/);
+  const log = text((await admin.get('/messages')).body);
+  t.match(log, /Primaire.*Aucun serveur utilisable/s);
 });

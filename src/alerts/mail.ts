@@ -1,4 +1,5 @@
 import { formatDateTime, isLocale, translator, type Locale, type Translate } from '../i18n/index.js';
+import { replyWords } from '../outbox/own-replies.js';
 import { escapeHtml } from '../web/escape.js';
 import { storedFailureWords } from '../smtp/diagnosis.js';
 import type { AlertEvent } from './store.js';
@@ -43,7 +44,7 @@ function sentence(t: Translate, locale: Locale, event: AlertEvent): string {
     case 'departmentRestored':
       return t('alertMail.event.departmentRestored', { name: text(p.name), server: text(p.server) });
     case 'messageFailed':
-      return t('alertMail.event.messageFailed', { subject: text(p.subject), department: text(p.department), reply: text(p.reply) });
+      return t('alertMail.event.messageFailed', { subject: text(p.subject), department: text(p.department), reply: text(typeof p.reply === 'string' ? replyWords(p.reply, t) : p.reply) });
     case 'certificate':
       return t('alertMail.event.certificate', { title: text(p.title), detail: certificateDetail(t, locale, p) });
   }

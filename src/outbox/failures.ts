@@ -1,4 +1,5 @@
 import { boundedReply, messageChars, printable } from '../smtp/reply.js';
+import { ownReplies } from './own-replies.js';
 import type { RecipientRefusal, SendFailure } from '../smtp/transports.js';
 import type { RefusedRecipient } from './store.js';
 
@@ -63,14 +64,14 @@ export function refusalsText(refused: RefusedRecipient[]): string {
   return refused.length > refusalsShown ? `${shown} (+${refused.length - refusalsShown})` : shown;
 }
 
-/** A delivery's reply, with the recipients it refused one by one: `250 Queued; refusé : reject@exemple.fr (550 No such user here)`. */
+/** A delivery's reply, with the recipients it refused one by one: `250 Queued; refused: reject@exemple.fr (550 No such user here)`. */
 export function deliveryReplyOf(response: string, refused: RecipientRefusal[]): string | null {
   const accepted = acceptedReplyOf(response);
   if (refused.length === 0) return accepted;
-  return `${accepted ?? '250'}; refusé : ${refusalsText(refused.map(refusedRecipientOf))}`;
+  return `${accepted ?? '250'}; ${ownReplies.refused} ${refusalsText(refused.map(refusedRecipientOf))}`;
 }
 
 /** The last reply of a message failed for some recipients only: who was refused, and that the others have it when known. */
 export function partlyFailedReplyOf(refused: RefusedRecipient[], othersHaveIt: boolean): string {
-  return `refusé : ${refusalsText(refused)}${othersHaveIt ? '; remis aux autres destinataires' : ''}`;
+  return `${ownReplies.refused} ${refusalsText(refused)}${othersHaveIt ? `; ${ownReplies.othersHaveIt}` : ''}`;
 }

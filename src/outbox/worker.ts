@@ -11,6 +11,7 @@ import type { OAuthTokens } from '../smtp/oauth-tokens.js';
 import { SendFailure, type PooledEndpoint } from '../smtp/transports.js';
 import { printable } from '../smtp/reply.js';
 import { brokeTheConnection, deliveryReplyOf, partlyFailedReplyOf, refusalsText, refusedForGood, refusedRecipientOf, replyOf, verdictOf } from './failures.js';
+import { ownReplies } from './own-replies.js';
 import { minuteOf } from './rows.js';
 import type { SendingThread } from './sender.js';
 import type { AcceptanceTaker } from './service.js';
@@ -269,7 +270,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
       }
     };
 
-    if (content.purged) return finish('failed', { lastReply: 'purged', pendingRecipients: message.pendingRecipients });
+    if (content.purged) return finish('failed', { lastReply: ownReplies.purged, pendingRecipients: message.pendingRecipients });
     const route = (await routeOf(message)).filter((id) => !tried.includes(id));
     for (const serverId of route) {
       const server = await cachedServer(serverId);
@@ -332,7 +333,7 @@ export function createOutboxWorker(deps: WorkerDeps) {
         if (forGood.length) {
           refused.push(...forGood.map(refusedRecipientOf));
           pending = each.filter((r) => !refusedForGood(r)).map((r) => r.recipient);
-          state.lastReply = `${state.lastReply}; refusé : ${refusalsText(forGood.map(refusedRecipientOf))}`;
+          state.lastReply = `${state.lastReply}; ${ownReplies.refused} ${refusalsText(forGood.map(refusedRecipientOf))}`;
         }
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         if (brokeTheConnection(failure)) sender.forget(server.id);
@@ -354,7 +355,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
         tried.push(server.id);
       }
     }
-    if (attempts.length === 0 && tried.length === 0) state.lastReply ??= 'no usable server';
+    // No server tried this round: the reason, while the last server tried before stays the log's (the settle keeps it).
+    if (attempts.length === 0 && tried.length === 0) state.lastReply ??= ownReplies.noUsableServer;
     return retryLater(null);
 
     function retryLater(stickyServerId: number | null) {

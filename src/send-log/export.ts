@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Locale, MessageKey, Translate } from '../i18n/index.js';
+import { replyWords } from '../outbox/own-replies.js';
 import type { MessageSummary } from '../outbox/types.js';
 import { DateCell, isoDay, type ExportColumnSpec, type ExportContext } from '../smtp-servers/export/columns.js';
 import { contentTypes, csvSeparatorFrom, displayTimeZone } from '../smtp-servers/export/index.js';
@@ -30,7 +31,7 @@ export function logExportColumns(context: ExportContext & { departmentNames: Rec
     server: { width: 24, value: (m) => m.serverTitle ?? '' },
     status: { width: 20, value: (m) => statusWords(m.status) },
     attempts: { width: 10, value: (m) => m.attemptCount },
-    lastReply: { width: 48, value: (m) => m.lastReply ?? '' },
+    lastReply: { width: 48, value: (m) => replyWords(m.lastReply, t) },
     id: { width: 24, value: (m) => m.id },
     messageId: { width: 48, value: (m) => m.messageId },
   };

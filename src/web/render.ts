@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { formatDateTime, pickLocale, translator, type Locale, type MessageKey, type Params, type Translate } from '../i18n/index.js';
+import { replyWords } from '../outbox/own-replies.js';
 import type {} from './access.js';
 import { assetUrls } from './assets.js';
 import { compressedHtml } from './compress-html.js';
@@ -72,6 +73,7 @@ export const renderPlugin = fp(async function renderPlugin(app: FastifyInstance)
       path: currentPath(request),
       formatDateTime: (date: Date | null | undefined) => formatDateTime(locale, date),
       failureWords: (raw: string | null | undefined) => storedFailureWords(raw, request.t),
+      replyWords: (reply: string | null | undefined) => replyWords(reply, request.t),
       user: request.user,
       isAdmin: request.user?.role === 'admin',
       // The banner's facts (src/send-log/alerts.ts); null when there is nothing to say.
