@@ -131,8 +131,8 @@ t.test('admins retry a failed message and cancel a queued one; viewers may not; 
   t.match((await admin.get(`/messages/${queued.id}`)).body, /data-status="cancelled">Annulé</);
   t.equal((await admin.post('/messages/unknown-id/cancel')).statusCode, 404);
 
-  t.same((await auditTrail(app, 'message.retry')).map((e) => [e.targetId, e.summary]), [[failed.id, 'Bon de commande Élodie']]);
-  t.same((await auditTrail(app, 'message.cancel')).map((e) => [e.targetId, e.summary]), [[queued.id, 'Avis de fabrication']]);
+  t.same((await auditTrail(app, 'message.retry')).map((e) => [e.targetId, e.summary, e.ip]), [[failed.id, 'Bon de commande Élodie', '127.0.0.1']], 'with the address it came from');
+  t.same((await auditTrail(app, 'message.cancel')).map((e) => [e.targetId, e.summary, e.ip]), [[queued.id, 'Avis de fabrication', '127.0.0.1']]);
   const htmx = await admin.post(`/messages/${failed.id}/cancel`, {}, { 'hx-request': 'true' });
   t.equal(htmx.headers['hx-redirect'], `/messages/${failed.id}`, 'htmx is told to load the page');
 });

@@ -238,7 +238,7 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
       const done = await stores.transaction(async (tx) => {
         const message = await tx.outbox.find(id);
         if (!message || !(await tx.outbox.requeue(id, new Date()))) return false;
-        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: null }, { action: 'message.retry', targetType: 'message', targetId: id, summary: message.subject });
+        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: actor.ip ?? null }, { action: 'message.retry', targetType: 'message', targetId: id, summary: message.subject });
         return true;
       });
       if (done) notify();
@@ -249,7 +249,7 @@ export function createOutboxService(stores: Stores, options: { messageIdDomain: 
       return stores.transaction(async (tx) => {
         const message = await tx.outbox.find(id);
         if (!message || !(await tx.outbox.cancel(id, new Date()))) return false;
-        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: null }, { action: 'message.cancel', targetType: 'message', targetId: id, summary: message.subject });
+        await tx.audit.append({ userId: actor.userId, name: actor.name, ip: actor.ip ?? null }, { action: 'message.cancel', targetType: 'message', targetId: id, summary: message.subject });
         return true;
       });
     },

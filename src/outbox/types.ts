@@ -107,7 +107,7 @@ export interface Outbox {
   find(id: string): Promise<MessageDetail | null>;
   list(query: MessageListQuery): Promise<MessagePage>;
   /** A failed message queued again (admins); false when it was not failed. */
-  retry(id: string, actor: { userId: number; name: string }): Promise<boolean>;
+  retry(id: string, actor: { userId: number; name: string; ip?: string | null }): Promise<boolean>;
   /** A queued or retry message cancelled (admins); false when it was no longer waiting. */
-  cancel(id: string, actor: { userId: number; name: string }): Promise<boolean>;
+  cancel(id: string, actor: { userId: number; name: string; ip?: string | null }): Promise<boolean>;
 }

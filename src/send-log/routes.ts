@@ -47,7 +47,7 @@ export async function sendLogRoutes(app: FastifyInstance) {
 
   function actorFor(request: FastifyRequest) {
     const user = request.user!;
-    return { userId: user.id, name: user.email };
+    return { userId: user.id, name: user.email, ip: request.ip };
   }
 
   async function act(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, action: 'retry' | 'cancel') {
