@@ -6,6 +6,7 @@ import { closedPort, startSmtpPeer } from './smtp-peer.js';
 import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
 import { forEachStore } from './stores.js';
 import { adminClient, text } from './helper.js';
+import { apiRequest, tokenFor } from './api-support.js';
 
 async function accepted(app: FastifyInstance, overrides: Parameters<typeof message>[0] = {}) {
   const outcome = await app.outbox.accept(message(overrides), { origin: apiOrigin });
@@ -125,6 +126,10 @@ await forEachStore(t, 'one recipient refused 550, the other accepted: failed for
   const page = text((await (await adminClient(app)).get(`/messages/${sent.id}`)).body);
   t.match(page, 'refusé : reject@exemple.fr (550 No such user here); remis aux autres destinataires');
   t.match(page, /250 .*; refusé : reject@exemple\.fr \(550 No such user here\)/);
+  t.match(page, /Destinataires refusés \(seuls servis par un nouvel essai\)\s*reject@exemple\.fr/);
+  const token = await tokenFor(app);
+  const detail = JSON.parse((await apiRequest(app, token, 'GET', `/api/v1/messages/${sent.id}`)).body);
+  t.same([detail.status, detail.pendingRecipients], ['failed', ['reject@exemple.fr']], 'the API says who a retry would send it to');
 
   refusing = false;
   const { createAccount } = await import('./helper.js');

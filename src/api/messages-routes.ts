@@ -29,6 +29,7 @@ function detailOf(message: MessageDetail) {
     cc: message.cc,
     bcc: message.bcc,
     replyTo: message.replyTo,
+    pendingRecipients: message.pendingRecipients,
     attempts: message.attempts.map((attempt: MessageAttempt) => ({
       at: attempt.at.toISOString(),
       server: server(attempt.serverId, attempt.serverTitle),

@@ -88,6 +88,11 @@ const detailSchema = {
     cc: { type: 'array', items: { type: 'string' } },
     bcc: { type: 'array', items: { type: 'string' } },
     replyTo: { type: ['string', 'null'] },
+    pendingRecipients: {
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description: 'The recipients the next attempt goes to when not all of them (some refused one by one); null: all of to, cc and bcc.',
+    },
     attempts: {
       type: 'array',
       items: {

@@ -834,6 +834,8 @@ export const en: Record<MessageKey, string> = {
   'sendLog.field.cc': 'Cc',
   'sendLog.field.bcc': 'Bcc',
   'sendLog.field.replyTo': 'Reply to',
+  'sendLog.field.pendingRecipients': 'Recipients still owed',
+  'sendLog.field.refusedRecipients': 'Refused recipients (the only ones a retry sends to)',
   'sendLog.field.messageId': 'Message-ID',
   'sendLog.back': '← Send log',
   'sendLog.message.title': 'Message “{subject}”',

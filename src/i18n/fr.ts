@@ -845,6 +845,8 @@ export const fr = {
   'sendLog.field.cc': 'Copie',
   'sendLog.field.bcc': 'Copie cachée',
   'sendLog.field.replyTo': 'Répondre à',
+  'sendLog.field.pendingRecipients': 'Destinataires encore à servir',
+  'sendLog.field.refusedRecipients': 'Destinataires refusés (seuls servis par un nouvel essai)',
   'sendLog.field.messageId': 'Message-ID',
   'sendLog.back': '← Journal des envois',
   'sendLog.message.title': 'Message « {subject} »',
