@@ -9,15 +9,15 @@ export const ownReplies = {
   othersHaveIt: 'delivered to the other recipients',
 } as const;
 
-const wordsOf: Record<string, MessageKey> = {
-  [ownReplies.noUsableServer]: 'sendLog.reply.noUsableServer',
-  [ownReplies.purged]: 'sendLog.reply.purged',
-};
+const wordsOf = new Map<string, MessageKey>([
+  [ownReplies.noUsableServer, 'sendLog.reply.noUsableServer'],
+  [ownReplies.purged, 'sendLog.reply.purged'],
+]);
 
 /** A last reply as a page shows it: a server's words as they came, Relais's own in the reader's language. */
 export function replyWords(reply: string | null | undefined, t: Translate): string {
   if (!reply) return '';
-  const key = wordsOf[reply];
+  const key = wordsOf.get(reply);
   if (key) return t(key);
   if (!reply.includes(ownReplies.refused)) return reply;
   // Relais's words around the servers' own: at the start, or after a server's reply and "; ".

@@ -8,7 +8,7 @@ import { serversFor } from '../departments/routing.js';
 import { logoPlaceholderSrc } from '../signature/sanitize.js';
 import { credentialsOf, smtpAuthFor, type NodemailerAuth } from '../smtp/credentials.js';
 import type { OAuthTokens } from '../smtp/oauth-tokens.js';
-import { SendFailure, type PooledEndpoint } from '../smtp/transports.js';
+import { SendFailure, type Delivery, type PooledEndpoint } from '../smtp/transports.js';
 import { printable } from '../smtp/reply.js';
 import { brokeTheConnection, deliveryReplyOf, partlyFailedReplyOf, refusalsText, refusedForGood, refusedRecipientOf, replyOf, verdictOf } from './failures.js';
 import { ownReplies } from './own-replies.js';
@@ -242,6 +242,8 @@ export function createOutboxWorker(deps: WorkerDeps) {
     // Whether some recipient has it: known when nobody was refused for good yet; else only from this claim's deliveries.
     let othersHaveIt = message.pendingRecipients !== null && message.refusedRecipients === null;
     let deliveredNow = false;
+    // The outcome is being written: an error then is the settle's (the lease expires, the message is sent again).
+    let concluding = false;
     const finish = (status: Settlement['status'], extra: Partial<Settlement> = {}) =>
       settle(message, {
         status,
@@ -257,10 +259,12 @@ export function createOutboxWorker(deps: WorkerDeps) {
       });
     const stillOwed = () => ({ pendingRecipients: pending, refusedRecipients: refused.length ? refused : null });
     // Nobody left to try: sent, or failed for those refused for good (they alone are sent it again if an admin retries).
-    const concluded = () =>
-      refused.length === 0
+    const concluded = () => {
+      concluding = true;
+      return refused.length === 0
         ? finish('sent', { sentAt: new Date() })
         : finish('failed', { pendingRecipients: refused.map((r) => r.recipient), lastReply: partlyFailedReplyOf(refused, othersHaveIt) });
+    };
     const succeededAt = async (serverId: number) => {
       // Its row is written after a failure, or about once a second: not a write per message on a busy server.
       const written = successWritten.get(serverId);
@@ -272,32 +276,80 @@ export function createOutboxWorker(deps: WorkerDeps) {
 
     if (content.purged) return finish('failed', { lastReply: ownReplies.purged, pendingRecipients: message.pendingRecipients });
     const route = (await routeOf(message)).filter((id) => !tried.includes(id));
-    for (const serverId of route) {
-      const server = await cachedServer(serverId);
-      if (!server || !server.active) continue;
-      if (server.rateLimitPerMinute !== null && server.rateLimitPerMinute > 0) {
-        const window = minuteOf(new Date());
-        if (!(await stores.outbox.reserveSlot(server.id, window, server.rateLimitPerMinute))) {
-          // No slot this minute: it waits for the next one, neither an attempt nor a reason to fail over.
-          return finish(message.roundCount > 0 ? 'retry' : 'queued', { dueAt: new Date(window.getTime() + 60_000), triedServerIds: tried, stickyServerId: message.stickyServerId, ...stillOwed() });
+    try {
+      return await throughRoute(route);
+    } catch (err) {
+      // Some recipients have it from this claim: the others wait a round rather than the lease expiring (the next
+      // claim would send it to everyone again).
+      if (!deliveredNow || concluding) throw err;
+      log.error({ err, message: message.publicId }, 'outbox: a message failed after some recipients had it; retried later for the recipients still owed');
+      return retryLater(null);
+    }
+
+    async function throughRoute(route: number[]): Promise<void> {
+      for (const serverId of route) {
+        const server = await cachedServer(serverId);
+        if (!server || !server.active) continue;
+        if (server.rateLimitPerMinute !== null && server.rateLimitPerMinute > 0) {
+          const window = minuteOf(new Date());
+          if (!(await stores.outbox.reserveSlot(server.id, window, server.rateLimitPerMinute))) {
+            // No slot this minute: it waits for the next one, neither an attempt nor a reason to fail over.
+            return finish(message.roundCount > 0 ? 'retry' : 'queued', { dueAt: new Date(window.getTime() + 60_000), triedServerIds: tried, stickyServerId: message.stickyServerId, ...stillOwed() });
+          }
         }
-      }
-      const at = new Date();
-      const started = performance.now();
-      // The logo is read only for a signature that shows it: most messages need no second read.
-      const logo = server.signature.includes(logoPlaceholderSrc) ? await stores.logos.find(server.id) : null;
-      state.lastServerId = server.id;
-      state.lastServerTitle = server.title;
-      state.attemptCount += 1;
-      try {
-        const composition = {
-          message: { to: message.to, cc: message.cc, bcc: message.bcc, replyTo: message.replyTo, subject: message.subject, messageId: message.messageId, pendingRecipients: pending },
-          content: { text: content.text, html: content.html, attachments: content.attachments },
-          sender: { senderName: server.senderName, email: server.email, signature: server.signature },
-          logo,
-          at,
-        };
-        const delivery = await sender.send(endpointOf(server), composition, () => authOf(server));
+        const at = new Date();
+        const started = performance.now();
+        // The logo is read only for a signature that shows it: most messages need no second read.
+        const logo = server.signature.includes(logoPlaceholderSrc) ? await stores.logos.find(server.id) : null;
+        state.lastServerId = server.id;
+        state.lastServerTitle = server.title;
+        state.attemptCount += 1;
+        let delivery: Delivery;
+        try {
+          const composition = {
+            message: { to: message.to, cc: message.cc, bcc: message.bcc, replyTo: message.replyTo, subject: message.subject, messageId: message.messageId, pendingRecipients: pending },
+            content: { text: content.text, html: content.html, attachments: content.attachments },
+            sender: { senderName: server.senderName, email: server.email, signature: server.signature },
+            logo,
+            at,
+          };
+          delivery = await sender.send(endpointOf(server), composition, () => authOf(server));
+        } catch (err) {
+          // A message that cannot be composed is no server's failure: its lease expires and it is tried again; unless some
+          // recipients have it already from this claim: then it waits a round for the others (see deliver's catch).
+          if (!(err instanceof SendFailure)) throw err;
+          const failure = err;
+          const verdict = verdictOf(failure);
+          state.lastReply = replyOf(failure);
+          const outcome = verdict === 'failover' ? 'failover' : verdict;
+          // Every recipient refused, some for good and others for now: the first are done, the others go on.
+          const each = failure.cause.refused ?? [];
+          const forGood = verdict === 'failover' ? each.filter(refusedForGood) : [];
+          if (forGood.length) {
+            refused.push(...forGood.map(refusedRecipientOf));
+            pending = each.filter((r) => !refusedForGood(r)).map((r) => r.recipient);
+            state.lastReply = `${state.lastReply}; ${ownReplies.refused} ${refusalsText(forGood.map(refusedRecipientOf))}`;
+          }
+          attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
+          if (brokeTheConnection(failure)) sender.forget(server.id);
+          if (verdict !== 'failed') {
+            forgetServer(server.id);
+            const now = new Date();
+            await stores.outbox.serverFailed(server.id, now, state.lastReply, settings.downAfterFailures, new Date(now.getTime() + settings.downForMs));
+          }
+          if (verdict === 'failed') {
+            // The whole message refused for good: failed as it is when nobody has it yet; else for the recipients it was for.
+            if (refused.length === 0 && !othersHaveIt) return finish('failed', { pendingRecipients: pending });
+            const refusedNow: RefusedRecipient[] = each.length
+              ? each.map(refusedRecipientOf)
+              : (pending ?? []).map((recipient) => ({ recipient, reply: printable(state.lastReply ?? '', 100) }));
+            refused.push(...refusedNow);
+            return concluded();
+          }
+          if (verdict === 'deferred') return retryLater(server.id);
+          tried.push(server.id);
+          continue;
+        }
         state.lastReply = deliveryReplyOf(delivery.response, delivery.refused);
         attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome: 'sent', reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
         if (delivery.accepted.length) othersHaveIt = true;
@@ -313,51 +365,11 @@ export function createOutboxWorker(deps: WorkerDeps) {
         pending = later;
         deliveredNow = true;
         tried.push(server.id);
-        continue;
-      } catch (err) {
-        // A message that cannot be composed is no server's failure: its lease expires and it is tried again; unless some
-        // recipients have it already from this claim: then it waits a round for the others (an expired lease would send
-        // it to everyone again).
-        if (!(err instanceof SendFailure)) {
-          if (!deliveredNow) throw err;
-          log.error({ err, message: message.publicId }, 'outbox: a message could not be composed; retried later for the recipients still owed');
-          return retryLater(null);
-        }
-        const failure = err;
-        const verdict = verdictOf(failure);
-        state.lastReply = replyOf(failure);
-        const outcome = verdict === 'failover' ? 'failover' : verdict;
-        // Every recipient refused, some for good and others for now: the first are done, the others go on.
-        const each = failure.cause.refused ?? [];
-        const forGood = verdict === 'failover' ? each.filter(refusedForGood) : [];
-        if (forGood.length) {
-          refused.push(...forGood.map(refusedRecipientOf));
-          pending = each.filter((r) => !refusedForGood(r)).map((r) => r.recipient);
-          state.lastReply = `${state.lastReply}; ${ownReplies.refused} ${refusalsText(forGood.map(refusedRecipientOf))}`;
-        }
-        attempts.push({ at, serverId: server.id, serverTitle: server.title, outcome, reply: state.lastReply, durationMs: Math.round(performance.now() - started) });
-        if (brokeTheConnection(failure)) sender.forget(server.id);
-        if (verdict !== 'failed') {
-          forgetServer(server.id);
-          const now = new Date();
-          await stores.outbox.serverFailed(server.id, now, state.lastReply, settings.downAfterFailures, new Date(now.getTime() + settings.downForMs));
-        }
-        if (verdict === 'failed') {
-          // The whole message refused for good: failed as it is when nobody has it yet; else for the recipients it was for.
-          if (refused.length === 0 && !othersHaveIt) return finish('failed', { pendingRecipients: pending });
-          const refusedNow: RefusedRecipient[] = each.length
-            ? each.map(refusedRecipientOf)
-            : (pending ?? []).map((recipient) => ({ recipient, reply: printable(state.lastReply ?? '', 100) }));
-          refused.push(...refusedNow);
-          return concluded();
-        }
-        if (verdict === 'deferred') return retryLater(server.id);
-        tried.push(server.id);
       }
+      // No server tried this round: the reason, while the last server tried before stays the log's (the settle keeps it).
+      if (attempts.length === 0 && tried.length === 0) state.lastReply ??= ownReplies.noUsableServer;
+      return retryLater(null);
     }
-    // No server tried this round: the reason, while the last server tried before stays the log's (the settle keeps it).
-    if (attempts.length === 0 && tried.length === 0) state.lastReply ??= ownReplies.noUsableServer;
-    return retryLater(null);
 
     function retryLater(stickyServerId: number | null) {
       const wait = backoffMs(settings.backoffMs, state.roundCount);

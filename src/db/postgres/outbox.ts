@@ -281,7 +281,8 @@ export function createPostgresOutboxStore(db: PgExecutor): OutboxStore {
         settled AS (
           UPDATE outbox_messages AS m SET status = v.status, due_at = v.due_at, lease_owner = NULL, attempt_count = v.attempt_count,
             round_count = v.round_count, tried_server_ids = v.tried_server_ids, sticky_server_id = v.sticky_server_id,
-            pending_recipients = v.pending_recipients, refused_recipients = v.refused_recipients, last_server_id = CASE WHEN v.last_server_title IS NULL THEN m.last_server_id ELSE v.last_server_id END, last_server_title = coalesce(v.last_server_title, m.last_server_title), last_reply = v.last_reply, sent_at = v.sent_at,
+            pending_recipients = v.pending_recipients, refused_recipients = v.refused_recipients, last_server_id = CASE WHEN v.last_server_title IS NULL THEN m.last_server_id ELSE v.last_server_id END, last_server_title = coalesce(v.last_server_title, m.last_server_title),
+            last_reply = CASE WHEN v.last_server_title IS NULL THEN coalesce(v.last_reply, m.last_reply) ELSE v.last_reply END, sent_at = v.sent_at,
             updated_at = ${now.getTime()}
           FROM json_to_recordset(${JSON.stringify(values)}::json) AS v(id integer, status text, due_at bigint, attempt_count integer,
             round_count integer, tried_server_ids text, sticky_server_id integer, pending_recipients text, refused_recipients text,

@@ -66,7 +66,7 @@ export function createSqliteOutboxStore(db: Db, sqlite: BetterSqlite3.Database, 
     UPDATE outbox_messages SET status = @status, due_at = @dueAt, lease_owner = NULL, attempt_count = @attemptCount, round_count = @roundCount,
       tried_server_ids = @triedServerIds, sticky_server_id = @stickyServerId, pending_recipients = @pendingRecipients,
       refused_recipients = @refusedRecipients, last_server_id = CASE WHEN @lastServerTitle IS NULL THEN last_server_id ELSE @lastServerId END, last_server_title = coalesce(@lastServerTitle, last_server_title),
-      last_reply = @lastReply, sent_at = @sentAt, updated_at = @now
+      last_reply = CASE WHEN @lastServerTitle IS NULL THEN coalesce(@lastReply, last_reply) ELSE @lastReply END, sent_at = @sentAt, updated_at = @now
     WHERE id = @id AND lease_owner = @owner AND status = 'sending'`);
   // Only waiting and leased messages have a due_at: the index on it alone finds the next ones, in order. `@limit + 0`:
   // SQLite plans again at each run a statement whose LIMIT is a bare parameter.
