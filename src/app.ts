@@ -58,7 +58,7 @@ import { createConnectionTestRepository, type ConnectionTestRepository } from '.
 import { connectionTestRoutes } from './smtp-probe/routes.js';
 import { htmxDir, publicDir } from './web/assets.js';
 import { registerErrorPages } from './web/errors.js';
-import { clientErrorHandlerOf, frameworkErrorsOf, refuseNulInUrl } from './web/framework-errors.js';
+import { clientErrorHandlerOf, frameworkErrorsOf } from './web/framework-errors.js';
 import { formBodyPlugin } from './web/form-body.js';
 import { requestLogFields } from './web/request-log.js';
 import { brotliOptions, compressionEncodings, compressionThreshold } from './web/compress-html.js';
@@ -309,8 +309,6 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     production: config.production,
   });
   await app.register(renderPlugin);
-  // After the page's language is known, before anything reads the URL (the session's check included).
-  app.addHook('onRequest', refuseNulInUrl);
   await app.register(accessControl);
   await app.register(sendingAlertsPlugin);
 

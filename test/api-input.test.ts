@@ -84,10 +84,7 @@ t.test('U+0000 in a URL, a leap second in since, a URL that does not decode, a p
   const long = await apiRequest(app, token, 'GET', `/api/v1/messages/${'a'.repeat(101)}`);
   t.equal(long.statusCode, 414);
   t.match(problem(long), { status: 414, field: 'url' });
-  // The pages say it on their error page, in French by default.
-  const page = await app.inject({ method: 'GET', url: '/messages?q=%00' });
-  t.equal(page.statusCode, 400);
-  t.match(page.headers['content-type'], /^text\/html/);
+  // The pages read a NUL in their search as a space (test/smtp-servers.test.ts); a URL that does not decode gets a page.
   const pageBadUrl = await app.inject({ method: 'GET', url: '/messages/%zz' });
   t.equal(pageBadUrl.statusCode, 400);
   t.match(pageBadUrl.headers['content-type'], /^text\/html/);

@@ -1,5 +1,3 @@
-import { forbiddenCharacter, forbiddenReason } from '../web/form-body.js';
-
 /** A body the API refuses before its schema is checked: `field` is where (a JSON path), `reason` what is wrong there. */
 export class JsonBodyError extends Error {
   constructor(
@@ -11,6 +9,10 @@ export class JsonBodyError extends Error {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+// U+0000 no store keeps (PostgreSQL refuses it in text), and a surrogate without its pair no UTF-8 can write. The
+// pages' forms check their fields one by one (a 422 by the field); the API refuses them wherever they are.
+const forbiddenCharacter = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const forbiddenReason = 'holds a character that is not allowed (U+0000 or an unpaired surrogate)';
 
 const childPath = (path: string, key: string | number) =>
   typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;

@@ -119,6 +119,8 @@ export const apiPlugin = fp(async function apiPlugin(app: FastifyInstance) {
 
       api.addHook('onRequest', async (request, reply) => {
         reply.header('Cache-Control', 'no-store');
+        // %00 decodes to a character no store keeps (PostgreSQL refuses it in text); the pages read it as a space.
+        if (/%00/i.test(request.url)) throw new ApiProblem('invalid-request', 400, 'the URL holds a NUL character (%00)', { field: 'url', reason: 'holds a NUL character (%00)' });
         if (request.is404 || request.routeOptions.config.access !== 'token') return;
         const header = request.headers.authorization;
         const bearer = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];

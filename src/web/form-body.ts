@@ -33,17 +33,10 @@ export interface UploadedFile {
 export class MalformedBodyError extends Error {
   readonly statusCode = 400;
   readonly code = 'RELAIS_MALFORMED_BODY';
-  constructor(
-    readonly field: string | null,
-    reason = 'must be sent once, as a single value',
-  ) {
-    super(field === null ? 'the body is not a set of fields' : `field "${field}" ${reason}`);
+  constructor(readonly field: string | null) {
+    super(field === null ? 'the body is not a set of fields' : `field "${field}" must be sent once, as a single value`);
   }
 }
-
-// U+0000 no store keeps (PostgreSQL refuses it in text), and a surrogate without its pair no UTF-8 can write.
-export const forbiddenCharacter = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-export const forbiddenReason = 'holds a character that is not allowed (U+0000 or an unpaired surrogate)';
 
 function scalar(value: unknown): string | null {
   if (typeof value === 'string') return value;
@@ -63,7 +56,6 @@ export function readFormFields(body: unknown, lists: readonly string[] = []): Fo
   const fields: Record<string, string | readonly string[]> = Object.create(null);
   for (const [name, value] of Object.entries(body)) {
     if (/[[\]]/.test(name)) throw new MalformedBodyError(name);
-    if ([value].flat().some((v) => typeof v === 'string' && forbiddenCharacter.test(v))) throw new MalformedBodyError(name, forbiddenReason);
     const one = scalar(value);
     if (one !== null) fields[name] = one;
     else if (Array.isArray(value) && lists.includes(name) && value.every((v) => typeof v === 'string')) fields[name] = [...value];
@@ -116,7 +108,6 @@ async function readMultipart(request: FastifyRequest, bodyLimit: number): Promis
     fieldBytes += Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
     if (part.valueTruncated || fieldBytes > bodyLimit) throw Object.assign(new Error('request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
     if (/[[\]]/.test(name) || typeof value !== 'string' || name in files) refused = new MalformedBodyError(name);
-    else if (forbiddenCharacter.test(value)) refused = new MalformedBodyError(name, forbiddenReason);
     else if (!(name in fields)) fields[name] = value;
     else if (lists.includes(name)) fields[name] = [fields[name]!, value].flat();
     else refused = new MalformedBodyError(name);

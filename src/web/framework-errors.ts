@@ -43,11 +43,6 @@ export function frameworkErrorsOf(publicUrl: string): NonNullable<FastifyServerO
   };
 }
 
-/** %00 decodes to a character no store keeps (PostgreSQL refuses it in text): refused before any route reads the URL. */
-export async function refuseNulInUrl(request: FastifyRequest) {
-  if (/%00/i.test(request.url)) throw Object.assign(new Error('the URL holds a NUL character (%00)'), { statusCode: 400, code: 'RELAIS_NUL_IN_URL' });
-}
-
 /** A request Node's parser refuses (headers over their size: a search pasted into the URL, say), answered in both languages. */
 export const clientErrorHandlerOf = (publicUrl: string) => (error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
   if (!socket.writable) {
