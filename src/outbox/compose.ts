@@ -1,4 +1,8 @@
+import type { Transform } from 'node:stream';
+import * as base64 from 'nodemailer/lib/base64';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import type MimeNode from 'nodemailer/lib/mime-node';
+import * as qp from 'nodemailer/lib/qp';
 import type { RawMessage } from '../smtp/transports.js';
 import { signatureParts, withSignature, type StoredLogo } from '../signature/compose.js';
 import type { Composition } from './sending-protocol.js';
@@ -39,6 +43,68 @@ export async function composeMessage(
     disableUrlAccess: true,
   }).compile();
   const envelope = mail.getEnvelope();
-  const raw = await new Promise<Buffer>((resolve, reject) => mail.build((err, built) => (err ? reject(err) : resolve(built))));
+  const raw = writtenAtOnce(mail) ?? (await new Promise<Buffer>((resolve, reject) => mail.build((err, built) => (err ? reject(err) : resolve(built)))));
   return { envelope: { from: envelope.from || server.email, to: message.pendingRecipients ?? envelope.to }, messageId: message.messageId, raw };
+}
+
+/** What MimeNode keeps of a node and its types leave out. */
+type TreeNode = MimeNode & { _raw?: unknown };
+
+/**
+ * The bytes `mail.build()` gives, written in one go: each node's headers are nodemailer's own (`buildHeaders`), its
+ * body through nodemailer's encoder, the parts laid out as its stream lays them out. Its stream spends a pipeline and an
+ * abort signal per part, most of a message's composing. Null for a tree this does not write (content from a stream, or
+ * pre-built), or an encoder that did not finish at once: that one is built as nodemailer builds it.
+ */
+export function writtenAtOnce(root: MimeNode): Buffer | null {
+  if (!writable(root as TreeNode)) return null;
+  const parts: Buffer[] = [];
+  const write = (node: TreeNode): boolean => {
+    const encoding = node.getTransferEncoding();
+    parts.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
+    const content = node.content as string | Buffer | undefined;
+    if (content) {
+      if (encoding === 'base64' || encoding === 'quoted-printable') {
+        const encoded = encodedAtOnce(encoding === 'base64' ? new base64.Encoder() : new qp.Encoder(), content);
+        if (!encoded) return false;
+        parts.push(encoded);
+      } else parts.push(Buffer.from(content));
+    }
+    if (!node.multipart) return true;
+    for (const [i, child] of node.childNodes.entries()) {
+      parts.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${node.boundary}\r\n`));
+      if (!write(child as TreeNode)) return false;
+    }
+    parts.push(Buffer.from(`\r\n--${node.boundary}--\r\n`));
+    return true;
+  };
+  if (!write(root as TreeNode)) return null;
+  // As its stream ends: on a line break.
+  const last = parts.at(-1)?.at(-1);
+  if (last !== 0x0a) parts.push(Buffer.from(last === 0x0d ? '\n' : '\r\n'));
+  return Buffer.concat(parts);
+}
+
+/** The encoder's whole output, when it is written at once (its stream calls back synchronously); else null. */
+function encodedAtOnce(encoder: Transform, content: string | Buffer): Buffer | null {
+  let flushed = false;
+  encoder.once('prefinish', () => (flushed = true));
+  encoder.end(content);
+  // Each read takes what is waiting and lets the encoder go on past its buffer's limit.
+  const chunks: Buffer[] = [];
+  for (let chunk: Buffer | null; (chunk = encoder.read() as Buffer | null) !== null; ) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  if (!flushed) {
+    encoder.destroy();
+    return null;
+  }
+  return Buffer.concat(chunks);
+}
+
+function writable(node: TreeNode): boolean {
+  if (node._raw) return false;
+  const content = node.content;
+  if (content !== undefined && typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
+  // A lone CR or LF outside text is data its quoted-printable keeps apart: not written here.
+  if (node.getTransferEncoding() === 'quoted-printable' && !/^\s*text\//i.test(String(node.getHeader('Content-Type') ?? ''))) return false;
+  return node.childNodes.every((child) => writable(child as TreeNode));
 }
