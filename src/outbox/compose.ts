@@ -1,11 +1,26 @@
 import type { Transform } from 'node:stream';
 import * as base64 from 'nodemailer/lib/base64';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type MimeNode from 'nodemailer/lib/mime-node';
+import MimeNode from 'nodemailer/lib/mime-node';
 import * as qp from 'nodemailer/lib/qp';
 import type { RawMessage } from '../smtp/transports.js';
 import { signatureParts, withSignature, type StoredLogo } from '../signature/compose.js';
 import type { Composition } from './sending-protocol.js';
+
+// A node normalizes a header's name at every get and set of it, with three regular expressions: some forty times a
+// message for the same dozen names. The name alone decides the result, so each is worked out once.
+const headerKeys = MimeNode.prototype as unknown as { _normalizeHeaderKey(key: unknown): string };
+const normalizeHeaderKey = headerKeys._normalizeHeaderKey;
+const normalizedHeaderKeys = new Map<string, string>();
+headerKeys._normalizeHeaderKey = function (key: unknown) {
+  if (typeof key !== 'string') return normalizeHeaderKey.call(this, key);
+  let normalized = normalizedHeaderKeys.get(key);
+  if (normalized === undefined) {
+    normalized = normalizeHeaderKey.call(this, key);
+    if (normalizedHeaderKeys.size < 256) normalizedHeaderKeys.set(key, normalized);
+  }
+  return normalized;
+};
 
 /**
  * The message as it goes out through `server`, rebuilt from what was stored at each attempt: From the server's
