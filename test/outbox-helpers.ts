@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { buildApp } from '../src/app.js';
+import { buildApp, type BuildOptions } from '../src/app.js';
 import type { Stores } from '../src/db/stores.js';
 import type { OutgoingMessage } from '../src/outbox/types.js';
 import { testConfig } from './helper.js';
@@ -19,11 +19,11 @@ export const fastOutboxEnv = {
   RELAIS_SMTP_GREETING_TIMEOUT_MS: '1000',
 };
 
-/** The real app on the given store, torn down with the test. */
-export async function outboxApp(t: Test, store: TestStore, env: Record<string, string> = {}): Promise<FastifyInstance> {
+/** The real app on the given store, torn down with the test; silent unless given a log stream. */
+export async function outboxApp(t: Test, store: TestStore, env: Record<string, string> = {}, options: BuildOptions = { logger: false }): Promise<FastifyInstance> {
   // Not t.testdir() again: it would empty the folder that holds the SQLite file of this very test.
   const dir = store.kind === 'sqlite' ? path.dirname(store.file) : os.tmpdir();
-  const app = await buildApp(testConfig(dir, { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...env }), { logger: false });
+  const app = await buildApp(testConfig(dir, { RELAIS_DB: store.relaisDb, ...fastOutboxEnv, ...env }), options);
   t.teardown(() => app.close());
   return app;
 }

@@ -242,10 +242,12 @@ export function createOutboxWorker(deps: WorkerDeps) {
     // Whether some recipient has it: known when nobody was refused for good yet; else only from this claim's deliveries.
     let othersHaveIt = message.pendingRecipients !== null && message.refusedRecipients === null;
     let deliveredNow = false;
-    // The outcome is being written: an error then is the settle's (the lease expires, the message is sent again).
+    // Set by every settle: an error from then on is the settle's (the lease expires, the message is sent again), never a
+    // reason for another settle; only one before it, after a partial delivery, makes those still owed wait a round.
     let concluding = false;
-    const finish = (status: Settlement['status'], extra: Partial<Settlement> = {}) =>
-      settle(message, {
+    const finish = (status: Settlement['status'], extra: Partial<Settlement> = {}) => {
+      concluding = true;
+      return settle(message, {
         status,
         dueAt: null,
         triedServerIds: [],
@@ -257,14 +259,13 @@ export function createOutboxWorker(deps: WorkerDeps) {
         ...state,
         ...extra,
       });
+    };
     const stillOwed = () => ({ pendingRecipients: pending, refusedRecipients: refused.length ? refused : null });
     // Nobody left to try: sent, or failed for those refused for good (they alone are sent it again if an admin retries).
-    const concluded = () => {
-      concluding = true;
-      return refused.length === 0
+    const concluded = () =>
+      refused.length === 0
         ? finish('sent', { sentAt: new Date() })
         : finish('failed', { pendingRecipients: refused.map((r) => r.recipient), lastReply: partlyFailedReplyOf(refused, othersHaveIt) });
-    };
     const succeededAt = async (serverId: number) => {
       // Its row is written after a failure, or about once a second: not a write per message on a busy server.
       const written = successWritten.get(serverId);
