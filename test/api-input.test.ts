@@ -67,6 +67,28 @@ t.test('U+0000, an unpaired surrogate, bytes that are not UTF-8, another charset
   t.equal((await app.outbox.list({})).total, 2, 'only the two valid ones');
 });
 
+t.test('every refusal of the body as it is read, whole: malformed JSON apart, the request is invalid at its field', async (t) => {
+  const app = await buildTestApp(t, env);
+  const token = await tokenFor(app);
+  const malformed = { type: 'http://relais.test/api/docs#problem-malformed-json', title: 'The body is not valid JSON', status: 400, detail: 'the body is not valid JSON', field: 'body', reason: 'is not valid JSON' };
+  const invalid = (field: string, reason: string) => ({ type: 'http://relais.test/api/docs#problem-invalid-request', title: 'The request is invalid', status: 400, detail: `${field} ${reason}`, field, reason });
+  const cases: [string, string | Buffer, object][] = [
+    ['not JSON', '{"department": "vente",', malformed],
+    ['no body at all', '', malformed],
+    ['bytes that are not UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), invalid('body', 'is not valid UTF-8')],
+    ['a __proto__ key', '{"department":"vente","__proto__":{"admin":true}}', invalid('body', 'holds a __proto__ key')],
+    ['a constructor.prototype key', '{"department":"vente","constructor":{"prototype":{"admin":true}}}', invalid('body', 'holds a constructor.prototype key')],
+    ['a key sent twice', '{"department":"vente","subject":"x","subject":"y"}', invalid('subject', 'is sent twice')],
+    ['U+0000 in a string', '{"department":"vente","subject":"x\\u0000y"}', invalid('subject', 'holds a character that is not allowed (U+0000 or an unpaired surrogate)')],
+  ];
+  for (const [name, payload, expected] of cases) {
+    const res = await raw(app, token, payload);
+    t.equal(res.statusCode, 400, name);
+    t.same(problem(res), expected, name);
+  }
+  t.equal((await app.outbox.list({})).total, 0, 'nothing queued');
+});
+
 t.test('U+0000 in a URL, a leap second in since, a URL that does not decode, a path part too long: problems, not 500s', async (t) => {
   const app = await buildTestApp(t, env);
   const token = await tokenFor(app);

@@ -1,6 +1,10 @@
+/** What is wrong with a body, named where it is found: no JSON at all (`not-json`), or a body the API does not take as JSON. */
+export type JsonBodyFault = 'not-utf8' | 'not-json' | 'prototype-key' | 'repeated-key' | 'forbidden-character';
+
 /** A body the API refuses before its schema is checked: `field` is where (a JSON path), `reason` what is wrong there. */
 export class JsonBodyError extends Error {
   constructor(
+    readonly kind: JsonBodyFault,
     readonly field: string,
     readonly reason: string,
   ) {
@@ -91,23 +95,23 @@ export function parseJsonBody(bytes: Buffer): unknown {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new JsonBodyError('body', 'is not valid UTF-8');
+    throw new JsonBodyError('not-utf8', 'body', 'is not valid UTF-8');
   }
   let value: unknown;
   try {
     value = JSON.parse(text, (key, item: unknown) => {
       if (key === '__proto__' || (key === 'constructor' && item !== null && typeof item === 'object' && Object.hasOwn(item, 'prototype'))) {
-        throw new JsonBodyError('body', `holds a ${key === '__proto__' ? '__proto__' : 'constructor.prototype'} key`);
+        throw new JsonBodyError('prototype-key', 'body', `holds a ${key === '__proto__' ? '__proto__' : 'constructor.prototype'} key`);
       }
       return item;
     });
   } catch (err) {
     if (err instanceof JsonBodyError) throw err;
-    throw new JsonBodyError('body', 'is not valid JSON');
+    throw new JsonBodyError('not-json', 'body', 'is not valid JSON');
   }
   const repeated = repeatedKeyIn(text);
-  if (repeated !== null) throw new JsonBodyError(repeated, 'is sent twice');
+  if (repeated !== null) throw new JsonBodyError('repeated-key', repeated, 'is sent twice');
   const forbidden = forbiddenCharacterIn(value, '');
-  if (forbidden !== null) throw new JsonBodyError(forbidden, forbiddenReason);
+  if (forbidden !== null) throw new JsonBodyError('forbidden-character', forbidden, forbiddenReason);
   return value;
 }

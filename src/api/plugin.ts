@@ -151,7 +151,12 @@ export const apiPlugin = fp(async function apiPlugin(app: FastifyInstance) {
         if (error instanceof ApiProblem) return send(error.kind, error.status, error.message, error.extra);
         if (error instanceof JsonBodyError) {
           const { field, reason } = error;
-          return send(reason === 'is not valid JSON' ? 'malformed-json' : 'invalid-request', 400, reason === 'is not valid JSON' ? 'the body is not valid JSON' : error.message, { field, reason });
+          switch (error.kind) {
+            case 'not-json':
+              return send('malformed-json', 400, 'the body is not valid JSON', { field, reason });
+            default:
+              return send('invalid-request', 400, error.message, { field, reason });
+          }
         }
         if (error.validation) {
           const { field, reason } = validationProblem(error.validation[0] as AjvError, error.validationContext);
