@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import t, { type Test } from 'tap';
+import { keyFromSecret, SecretBox } from '../src/crypto/secret-box.js';
 import { adminClient } from './helper.js';
 import { apiOrigin, message, outboxApp, sendingServerFor, until } from './outbox-helpers.js';
 import { startSmtpPeer, type ReceivedMessage } from './smtp-peer.js';
@@ -161,4 +162,24 @@ await forEachStore(t, 'a settle that cannot be written after a partial delivery 
   t.same(waiting.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent']], 'the attempts of the claim whose outcome was lost were never written');
   // At least once: the outcome never written, the next claim sends it to all, with the same Message-ID.
   t.same(deliveriesOf(primary.messages, sent.messageId), [['ok@exemple.fr'], ['ok@exemple.fr']], 'ok@ got it again, as after any lease that expires');
+});
+
+await forEachStore(t, 'a stored password no configured key opens: that server fails over to the next one, the app stays up', async (t, store) => {
+  const primaryPeer = await startSmtpPeer(t, { authOptional: true });
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store);
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primaryPeer.port });
+  await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  // Sealed with a key this instance was never given (a RELAIS_SECRET changed without the old one in RELAIS_PREVIOUS_SECRETS).
+  const foreignBox = new SecretBox(keyFromSecret('une autre clé, que cette instance ne connaît pas'));
+  await app.stores.servers.update(primaryId, { authentication: 'password', username: 'vente', passwordCiphertext: foreignBox.encrypt('le mot de passe') });
+  const sent = await accepted(app);
+  const done = await until(app, sent.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent', 'delivered by the backup');
+  t.same(done.attempts.map((a) => a.outcome), ['failover', 'sent']);
+  t.match(done.attempts[0]!.reply, /No configured key/, 'the primary’s attempt says why');
+  t.equal(primaryPeer.messages.length, 0, 'nothing went to the primary, and no password');
+  t.equal((await backup.message(1)).mail.messageId, sent.messageId);
+  const second = await accepted(app, { subject: 'Encore' });
+  t.equal((await until(app, second.id, ['sent', 'failed'])).status, 'sent', 'the worker goes on');
 });

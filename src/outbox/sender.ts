@@ -59,7 +59,8 @@ export function createSendingThread(settings: SmtpSettings, options: SenderOptio
   function answerAuth(id: number, serverId: number, version: number) {
     const source = authSources.get(serverId);
     if (!source || source.version !== version) return post({ kind: 'auth', id, auth: null, error: { message: 'the server was changed: its pool has no auth' } });
-    source.auth().then(
+    // A source that throws rather than rejects must not throw in the thread's listener.
+    new Promise<Awaited<ReturnType<typeof source.auth>>>((resolve) => resolve(source.auth())).then(
       (auth) => {
         let facts: AuthFacts | null = null;
         if (auth && 'type' in auth) {

@@ -161,7 +161,9 @@ export function createOutboxWorker(deps: WorkerDeps) {
     verifyCertificate: server.verifyCertificate,
   });
 
-  function authOf(server: SendingServer): Promise<NodemailerAuth | undefined> {
+  // Async: a secret no configured key opens is this server's failure (the next one is tried), not a throw in the
+  // sending thread's listener.
+  async function authOf(server: SendingServer): Promise<NodemailerAuth | undefined> {
     // The envelopes of this very server's row: a secret is never used for another server.
     const reveal = (envelope: string | null) => (envelope ? deps.secrets.decrypt(envelope) : null);
     const password = server.authentication === 'password' ? reveal(server.passwordCiphertext) : null;
