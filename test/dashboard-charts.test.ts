@@ -151,7 +151,7 @@ await forEachStore(t, 'the page over a busy history written through the stores: 
             status: sent ? 'sent' : 'failed',
             dueAt: null,
             attemptCount: 1,
-            roundCount: 1,
+            roundCount: 0,
             triedServerIds: [],
             stickyServerId: null,
             pendingRecipients: null,

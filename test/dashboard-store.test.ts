@@ -58,7 +58,8 @@ t.test('the hourly table rows: the links logLink writes, escaped as the template
     .map((o) => `<td data-outcome="${o}"><a href="${xmlEscape(logLink({ department: 'r-et-d', outcome: o, since: hour, until: quiet }))}">#${counts[o]}</a></td>`)
     .join('');
   t.equal(html, `<tr data-hour="${hour.toISOString()}">\n<th scope="row">01/12/2026 15:00 &lt;b&gt;</th>\n${cells}</tr>\n`, 'one row: the quiet hour is left out');
-  t.match(html, 'href="/messages?status=retry&amp;department=r-et-d&amp;since=2026-12-01T14%3A00Z&amp;until=2026-12-01T15%3A00Z"');
+  t.match(html, 'href="/messages?retried=1&amp;department=r-et-d&amp;since=2026-12-01T14%3A00Z&amp;until=2026-12-01T15%3A00Z"', 'retried: every message retried at least once');
+  t.match(html, 'href="/messages?status=failed&amp;department=r-et-d&amp;since=2026-12-01T14%3A00Z&amp;until=2026-12-01T15%3A00Z"');
 });
 
 forEachStore(t, 'the dashboard reads summed in the database', async (t, store) => {

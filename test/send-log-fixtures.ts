@@ -28,7 +28,8 @@ export async function settled(app: FastifyInstance, id: string, outcome: { statu
       status: outcome.status,
       dueAt: outcome.dueAt ?? null,
       attemptCount: outcome.attempts.length,
-      roundCount: 1,
+      // As the worker counts them: one more for a round that ends in a retry.
+      roundCount: mine.roundCount + (outcome.status === 'retry' ? 1 : 0),
       triedServerIds: [],
       stickyServerId: null,
       pendingRecipients: null,

@@ -177,6 +177,38 @@ t.test('the exports hold what the log shows, every page of it, and parse back', 
   t.equal((await app.inject({ method: 'GET', url: '/messages/export.csv' })).statusCode, 303, 'signed out: to the sign-in page');
 });
 
+t.test('« Réessayés au moins une fois »: the messages retried at least once, whatever their status now; in the exports too', async (t) => {
+  const { app, primary } = await logWith(t);
+  const server = { id: primary, title: 'Vente Lyon' };
+  const later = { serverId: primary, serverTitle: 'Vente Lyon', outcome: 'failover' as const, reply: '451 4.3.0 Try again later', durationMs: 20 };
+  const thenSent = await accepted(app, { subject: 'Devis relancé' });
+  await settled(app, thenSent.id, { status: 'retry', server, attempts: [later], dueAt: new Date() });
+  await settled(app, thenSent.id, { status: 'sent', server, attempts: [{ ...later, outcome: 'sent', reply: '250 Ok' }] });
+  const waiting = await accepted(app, { subject: 'Devis en attente' });
+  await settled(app, waiting.id, { status: 'retry', server, attempts: [later], dueAt: new Date(Date.now() + 3_600_000) });
+
+  const viewer = await viewerClient(app);
+  t.same(subjects((await viewer.get('/messages?retried=1')).body), ['Devis en attente', 'Devis relancé']);
+  t.same(subjects((await viewer.get('/messages?retried=1&status=sent')).body), ['Devis relancé'], 'with a status: retried, then sent');
+  t.same(subjects((await viewer.get('/messages?status=retry')).body), ['Devis en attente'], 'the status alone: waiting for a retry now');
+  t.equal(subjects((await viewer.get('/messages?retried=yes')).body).length, 5, 'another value is ignored');
+  const page = await viewer.get('/messages?retried=1&per=25');
+  t.match(page.body, /<label class="filter"><input type="checkbox" name="retried" value="1" checked hx-get="\/messages" hx-trigger="change" hx-include="closest form"> <span>Réessayés au moins une fois<\/span><\/label>/);
+  t.match(page.body, /<input type="hidden" name="retried" value="1">/, 'kept by the rows-per-page form');
+  t.match(page.body, /href="\/messages\/export\.csv\?retried=1&amp;per=25"/, 'and by the export links');
+  t.notMatch((await viewer.get('/messages')).body, /name="retried" value="1" checked/);
+  t.match((await viewer.get('/messages?retried=1&q=zzz')).body, /Aucun message ne correspond à « zzz »/);
+
+  const csv = await download(app, viewer, '/messages/export.csv?retried=1');
+  t.same((parse(csv.body, { bom: true, delimiter: ';' }) as string[][]).slice(1).map((r) => [r[3], r[5]]), [['Devis en attente', 'Nouvel essai prévu'], ['Devis relancé', 'Envoyé']]);
+  // Recorded as the file completes: a moment after the answer.
+  for (let i = 0; i < 100 && (await auditTrail(app, 'message.export')).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same((await auditTrail(app, 'message.export')).map((e) => e.summary), ['CSV, 2 lignes, filtres retried=1']);
+
+  const english = await app.inject({ method: 'GET', url: '/messages?retried=1', headers: { cookie: [...viewer.cookies].map(([k, v]) => `${k}=${v}`).join('; ') + '; relais_lang=en' } });
+  t.match(english.body, /checked[^>]*> <span>Retried at least once<\/span>/);
+});
+
 t.test('the outbox reads every match a batch at a time, in the log’s order', async (t) => {
   const app = await buildTestApp(t, noWorker);
   const ids = [];

@@ -1,5 +1,6 @@
 import type { ConfirmationStatus } from '../confirmation/store.js';
 
+/** retried: the messages retried at least once (round_count > 0), whatever became of them since; counted once each. */
 export type Outcome = 'accepted' | 'sent' | 'retried' | 'failed';
 export const outcomes = ['accepted', 'sent', 'retried', 'failed'] as const satisfies readonly Outcome[];
 
@@ -40,7 +41,8 @@ export interface ServerHealth {
 
 /**
  * The dashboard's counts. The outbox stores keep them in the same transactions as the messages' state changes
- * (a trigger on outbox_messages for accepts, recordSettled in src/db/<dialect>/dashboard.ts); this reads them, never the log.
+ * (triggers on outbox_messages for accepts and first retries, recordSettled in src/db/<dialect>/dashboard.ts for sent
+ * and failed); this reads them, never the log.
  */
 /** A department's messages of one outcome accepted since `daySince` (day) and since `weekSince` (week). */
 export interface OutcomeTotal {

@@ -4,8 +4,8 @@
 import type { Counts } from './service.js';
 import type { Outcome } from './store.js';
 
-/** The send log's status for an outcome of the counts ('' for every status: accepted). */
-const statusOf: Record<Outcome, string> = { accepted: '', sent: 'sent', retried: 'retry', failed: 'failed' };
+/** The send log's filter for an outcome of the counts (none for accepted); retried: retried at least once, whatever the status now. */
+const filterOf: Record<Outcome, [string, string] | null> = { accepted: null, sent: ['status', 'sent'], retried: ['retried', '1'], failed: ['status', 'failed'] };
 
 /** The same escaping as the templates' `<%= %>` (Eta's), so that strings made here read as the template's did. */
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -30,10 +30,11 @@ function remembered<T>(make: (ms: number) => T): (ms: number) => T {
 /** 2026-12-01T14:00Z: the counts' hours and days are whole minutes, and the log reads this form. */
 const isoMinute = remembered((ms) => `${new Date(ms).toISOString().slice(0, 16)}Z`);
 
-/** A link to the send log filtered as the counts are kept: by department, status and time of acceptance. */
+/** A link to the send log filtered as the counts are kept: by department, outcome and time of acceptance. */
 export function logLink(filters: { department?: string; outcome?: Outcome; server?: number; since?: Date; until?: Date }): string {
   const params = new URLSearchParams();
-  if (filters.outcome && statusOf[filters.outcome]) params.set('status', statusOf[filters.outcome]);
+  const outcome = filters.outcome && filterOf[filters.outcome];
+  if (outcome) params.set(outcome[0], outcome[1]);
   if (filters.department) params.set('department', filters.department);
   if (filters.server !== undefined) params.set('server', String(filters.server));
   if (filters.since) params.set('since', isoMinute(filters.since.getTime()));

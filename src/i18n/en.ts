@@ -802,6 +802,7 @@ export const en: Record<MessageKey, string> = {
   'sendLog.filter.status': 'Status',
   'sendLog.filter.department': 'Department',
   'sendLog.filter.server': 'Server',
+  'sendLog.filter.retried': 'Retried at least once',
   'sendLog.status.queued': 'Queued',
   'sendLog.status.sending': 'Sending',
   'sendLog.status.retry': 'Retry scheduled',

@@ -813,6 +813,7 @@ export const fr = {
   'sendLog.filter.status': 'Statut',
   'sendLog.filter.department': 'Service',
   'sendLog.filter.server': 'Serveur',
+  'sendLog.filter.retried': 'Réessayés au moins une fois',
   'sendLog.status.queued': 'En attente',
   'sendLog.status.sending': 'En cours d’envoi',
   'sendLog.status.retry': 'Nouvel essai prévu',

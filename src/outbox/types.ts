@@ -71,6 +71,8 @@ export interface MessageDetail extends MessageSummary {
 
 export interface MessageListQuery {
   status?: MessageStatus;
+  /** Only the messages retried at least once (a round ended in a retry since they were accepted or queued again). */
+  retried?: boolean;
   department?: string;
   /** Only these departments' messages (an API token limited to some departments; empty: none); ignored when `department` is given. */
   departments?: readonly string[];

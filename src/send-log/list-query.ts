@@ -8,6 +8,8 @@ export const defaultLogPerPage = 50;
 export interface LogState {
   q: string;
   status: MessageStatus | '';
+  /** '1': only the messages retried at least once, whatever their status now (the dashboard's « Réessayés »); '' for all. */
+  retried: '1' | '';
   /** A department's code; '' for every department. */
   department: string;
   /** A server's id in digits; '' for every server. */
@@ -40,6 +42,7 @@ export function logStateFrom(query: Record<string, unknown>): LogState {
   return {
     q: first(query.q).replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 200),
     status: (messageStatuses as readonly string[]).includes(status) ? (status as MessageStatus) : '',
+    retried: first(query.retried) === '1' ? '1' : '',
     department: /^[a-z0-9][a-z0-9_-]{0,39}$/.test(department) ? department : '',
     server: /^[1-9]\d{0,15}$/.test(server) ? server : '',
     since: momentFrom(first(query.since).trim()),
@@ -54,6 +57,7 @@ export function outboxQueryOf(state: LogState): MessageListQuery {
   return {
     q: state.q || undefined,
     status: state.status || undefined,
+    retried: state.retried === '1' || undefined,
     department: state.department || undefined,
     serverId: state.server ? Number(state.server) : undefined,
     since: state.since ? new Date(state.since) : undefined,
@@ -61,7 +65,7 @@ export function outboxQueryOf(state: LogState): MessageListQuery {
   };
 }
 
-export const logFilterNames = ['status', 'department', 'server', 'since', 'until'] as const;
+export const logFilterNames = ['status', 'retried', 'department', 'server', 'since', 'until'] as const;
 
 /** A URL for this state with some parts changed; defaults are left out to keep URLs short. */
 export function logUrl(state: LogState, changes: Partial<LogState> = {}, base = '/messages'): string {

@@ -73,6 +73,32 @@ scenario(
 );
 
 scenario(
+  'the log: only the messages retried at least once, whatever their status now',
+  async (s) => {
+    const { page } = s;
+    const { server } = await seedLog(s.app);
+    const retried = await accepted(s.app, { subject: 'Devis relancé' });
+    const later = { serverId: server, serverTitle: 'Achat Paris', outcome: 'failover' as const, reply: '451 4.3.0 Try again later', durationMs: 20 };
+    await settled(s.app, retried.id, { status: 'retry', server: { id: server, title: 'Achat Paris' }, attempts: [later], dueAt: new Date() });
+    await settled(s.app, retried.id, { status: 'sent', server: { id: server, title: 'Achat Paris' }, attempts: [{ ...later, outcome: 'sent', reply: '250 Ok' }] });
+    await s.goto('/messages');
+    await s.until('the log is shown', async () => (await subjects(s)).length === 4);
+    const loadsBefore = s.loads;
+    await page.getByRole('checkbox', { name: 'Réessayés au moins une fois' }).check();
+    if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();
+    await s.until('the filter is applied', async () => (await subjects(s)).join() === 'Devis relancé');
+    s.t.match(s.path(), /[?&]retried=1/, 'the URL carries it');
+    if (s.js) s.t.equal(s.loads, loadsBefore, 'with JavaScript only the table is swapped');
+    await s.checkAccessibility('the send log filtered on the messages retried');
+    await page.getByRole('checkbox', { name: 'Réessayés au moins une fois' }).uncheck();
+    if (!s.js) await page.getByRole('button', { name: 'Rechercher' }).click();
+    await s.until('the filter is dropped', async () => (await subjects(s)).length === 4);
+    s.t.notMatch(s.path(), /retried=/);
+  },
+  { env },
+);
+
+scenario(
   'retry a failed message, then cancel it',
   async (s) => {
     const { page } = s;

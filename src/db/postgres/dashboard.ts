@@ -6,14 +6,15 @@ import type { PgExecutor } from './stores.js';
 
 /**
  * The dashboard's counters, written by the outbox store in the very statement that settles the messages (settleMany):
- * two CTEs over `settled`, a CTE of the rows just settled with their new status (sent, retry and failed are counted).
- * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts).
+ * two CTEs over `settled`, a CTE of the rows just settled with their new status (sent and failed are counted).
+ * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts), retried ones once each,
+ * when their round count leaves 0, by its trigger (migration retried-once).
  */
 export const countSettled = sql`
   counted AS (
     INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
-    SELECT department_code, accepted_at - accepted_at % 3600000, CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
-    FROM settled WHERE status IN ('sent', 'retry', 'failed') GROUP BY 1, 2, 3
+    SELECT department_code, accepted_at - accepted_at % 3600000, status, count(*)
+    FROM settled WHERE status IN ('sent', 'failed') GROUP BY 1, 2, 3
     ON CONFLICT (hour, department_code, outcome) DO UPDATE SET count = dashboard_hourly_counts.count + excluded.count),
   timed AS (
     INSERT INTO dashboard_latency_counts (department_code, day, bucket, count)

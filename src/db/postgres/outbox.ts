@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { acceptedSummaryOf, claimedOf, detailOf, doneStatuses, summaryOf, waitingStatuses, type ClaimedRow } from '../../outbox/rows.js';
 import type { NewOutboxMessage, OutboxStore } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
@@ -31,6 +31,7 @@ const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses,
 function whereOf(query: MessageListQuery): SQL | undefined {
   const conditions: SQL[] = [];
   if (query.status) conditions.push(eq(m.status, query.status));
+  if (query.retried) conditions.push(gt(m.roundCount, 0));
   if (query.department) conditions.push(eq(m.departmentCode, query.department));
   else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
   if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));

@@ -6,10 +6,11 @@ import type { DashboardStore, Outcome } from '../../dashboard/store.js';
 /**
  * The counters the outbox keeps as it writes: called inside its transactions (insert, settle, settleMany), so a
  * message's state and the dashboard's numbers land together. One statement per table, whatever the number of messages.
- * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts).
+ * Accepted messages are counted by the trigger on outbox_messages (migration dashboard-counts), retried ones once each,
+ * when their round count leaves 0, by its triggers (migration retried-once).
  */
 export interface SqliteDashboardCounters {
-  /** The messages just settled (their rows already carry the new status): sent, retry and failed are counted. */
+  /** The messages just settled (their rows already carry the new status): sent and failed are counted. */
   recordSettled(ids: readonly number[]): void;
   /** A failed message queued again: no longer failed (its next outcome will be counted when it comes). */
   recordRequeued(id: number): void;
@@ -22,9 +23,8 @@ const settledRows = `(SELECT DISTINCT value AS id FROM json_each(?)) AS settled 
 export function createSqliteDashboardCounters(sqlite: BetterSqlite3.Database): SqliteDashboardCounters {
   const settledHourly = sqlite.prepare(`
     INSERT INTO dashboard_hourly_counts (department_code, hour, outcome, count)
-    SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 3600000,
-      CASE status WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'retried' ELSE 'failed' END, count(*)
-    FROM ${settledRows} WHERE status IN ('sent', 'retry', 'failed')
+    SELECT department_code, CAST(accepted_at AS INTEGER) - CAST(accepted_at AS INTEGER) % 3600000, status, count(*)
+    FROM ${settledRows} WHERE status IN ('sent', 'failed')
     GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET count = count + excluded.count`);
   const settledLatency = sqlite.prepare(`

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { acceptedSummaryOf, claimedOf, detailOf, type ClaimedRow, doneStatuses, summaryOf, waitingStatuses } from '../../outbox/rows.js';
 import type { AcceptanceLease, NewOutboxMessage, OutboxStore, Settlement } from '../../outbox/store.js';
 import type { MessageListQuery } from '../../outbox/types.js';
@@ -32,6 +32,7 @@ const detailColumns = { ...summaryColumns, id: m.id, ccAddresses: m.ccAddresses,
 function whereOf(query: MessageListQuery): SQL | undefined {
   const conditions: SQL[] = [];
   if (query.status) conditions.push(eq(m.status, query.status));
+  if (query.retried) conditions.push(gt(m.roundCount, 0));
   if (query.department) conditions.push(eq(m.departmentCode, query.department));
   else if (query.departments) conditions.push(query.departments.length ? inArray(m.departmentCode, [...query.departments]) : sql`1 = 0`);
   if (query.serverId !== undefined) conditions.push(eq(m.lastServerId, query.serverId));
