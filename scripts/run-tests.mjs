@@ -8,6 +8,7 @@ import pg from 'pg';
 /** Files that test SQLite itself: not run again on PostgreSQL. A file with only some such tests marks them with sqliteOnly() (test/helper.ts). */
 const sqliteOnlyFiles = {
   'test/store-failures.test.ts': 'fills the SQLite file, makes it read-only, deletes its folder (SQLite pragmas and files)',
+  'test/sqlite-checkpoints.test.ts': 'the SQLite connection and its checkpoint thread',
 };
 
 /** Files whose tests pick their stores themselves (forEachStore, onPostgres in test/stores.ts) already run on both. */

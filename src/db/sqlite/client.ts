@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseOpenError } from '../failures.js';
+import { checkpointInBackground } from './checkpointer.js';
 import { openFailureReason, sqliteCause } from './failures.js';
 import * as schema from './schema.js';
 import { probeWrite } from './health.js';
@@ -39,11 +40,13 @@ export function openDatabase(file: string): DatabaseHandle {
     if (sqlite?.open) sqlite.close();
     throw new DatabaseOpenError(file, openFailureReason(sqliteCause(err), file));
   }
+  const stopCheckpoints = checkpointInBackground(sqlite, file);
   return {
     sqlite,
     db,
     file,
     close() {
+      stopCheckpoints();
       if (sqlite.open) sqlite.close();
     },
   };
