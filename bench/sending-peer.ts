@@ -11,7 +11,8 @@ export type PeerCommand =
   | { kind: 'until'; count: number }
   | { kind: 'reset' }
   | { kind: 'raw'; port: number; count: number; connections: number; concurrency: number }
-  | { kind: 'api'; url: string; token: string; count: number; concurrency: number };
+  | { kind: 'api'; url: string; token: string; count: number; concurrency: number }
+  | { kind: 'paced'; url: string; token: string; count: number; perSecond: number; connections: number };
 
 export type PeerReport =
   | { kind: 'listening'; port: number }
@@ -89,28 +90,60 @@ async function raw(command: Extract<PeerCommand, { kind: 'raw' }>) {
   send({ kind: 'sent', ms, cpuMs: cpuSince(cpu) });
 }
 
-async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
-  const pool = new Pool(command.url, { connections: command.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { authorization: `Bearer ${command.token}`, 'content-type': 'application/json' };
+/** Posts message `i` to the API; its answer time is counted from `from` (when it was written, or when it was due). */
+function poster(url: string, token: string, connections: number) {
+  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const latencies: number[] = [];
   let refused = 0;
   let firstRefusal: string | null = null;
+  return {
+    async post(i: number, from?: number) {
+      const body = JSON.stringify({ department: 'vente', to: recipientOf(i), subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
+      const at = from ?? performance.now();
+      const res = await pool.request({ method: 'POST', path: '/api/v1/messages', headers, body });
+      const answer = await res.body.text();
+      latencies.push(performance.now() - at);
+      if (res.statusCode !== 202) {
+        refused++;
+        firstRefusal ??= `${res.statusCode} ${answer}`;
+      }
+    },
+    async close() {
+      await pool.close();
+      return { latencies, refused, firstRefusal };
+    },
+  };
+}
+
+/** Closed loop: each connection posts its next message when the last one is answered (as fast as the app answers). */
+async function api(command: Extract<PeerCommand, { kind: 'api' }>) {
+  const client = poster(command.url, command.token, command.concurrency);
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await inFlight(command.count, command.concurrency, async (i) => {
-    const body = JSON.stringify({ department: 'vente', to: recipientOf(i), subject: subjectOf(i), text: textOf(i), html: htmlOf(i) });
-    const at = performance.now();
-    const res = await pool.request({ method: 'POST', path: '/api/v1/messages', headers, body });
-    const answer = await res.body.text();
-    latencies.push(performance.now() - at);
-    if (res.statusCode !== 202) {
-      refused++;
-      firstRefusal ??= `${res.statusCode} ${answer}`;
-    }
-  });
+  await inFlight(command.count, command.concurrency, (i) => client.post(i));
   const ms = performance.now() - started;
-  await pool.close();
-  send({ kind: 'posted', ms, cpuMs: cpuSince(cpu), latencies, refused, firstRefusal });
+  send({ kind: 'posted', ms, cpuMs: cpuSince(cpu), ...(await client.close()) });
+}
+
+/**
+ * Open loop: message i is due at i / perSecond seconds, whether the earlier ones were answered or not, and its answer
+ * time runs from when it was due, so a post that waited for a free connection, or for this loop, counts its wait.
+ */
+async function paced(command: Extract<PeerCommand, { kind: 'paced' }>) {
+  const client = poster(command.url, command.token, command.connections);
+  const interval = 1000 / command.perSecond;
+  const posts: Promise<void>[] = [];
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < command.count; ) {
+    const now = performance.now();
+    for (; i < command.count && started + i * interval <= now; i++) posts.push(client.post(i, started + i * interval));
+    if (i < command.count) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + i * interval - performance.now())));
+  }
+  await Promise.all(posts);
+  const ms = performance.now() - started;
+  send({ kind: 'posted', ms, cpuMs: cpuSince(cpu), ...(await client.close()) });
 }
 
 if (process.env.BENCH_PEER === 'sink') sink();
@@ -118,6 +151,7 @@ else if (process.env.BENCH_PEER) {
   process.on('message', (command: PeerCommand) => {
     if (command.kind === 'raw') void raw(command);
     if (command.kind === 'api') void api(command);
+    if (command.kind === 'paced') void paced(command);
   });
   process.on('disconnect', () => process.exit(0));
   send({ kind: 'ready' });
