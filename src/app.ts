@@ -202,7 +202,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
   // The accept keeps a department for as long as the worker keeps its route; a change made here drops it at once.
   const outbox = createOutboxService(stores, { messageIdDomain: new URL(config.publicUrl).hostname, departmentCacheMs: config.outbox.routeCacheMs });
   app.decorate('repositories', {
-    smtpServers: createSmtpServerRepository(stores, box, { serverChanged: (id) => sender.forget(id) }),
+    smtpServers: createSmtpServerRepository(stores, box, {
+      serverChanged: (id) => {
+        sender.forget(id);
+        worker?.forgetServer(id);
+      },
+    }),
     audit: createAuditRepository(stores),
     users: createUserRepository(
       stores,
@@ -215,7 +220,12 @@ export async function buildApp(config: RelaisConfig, options: BuildOptions = {})
     loginThrottle: createLoginThrottle(stores, throttlePolicyFrom(config.loginThrottle)),
     confirmations: createConfirmationRepository(stores),
     connectionTests: createConnectionTestRepository(stores),
-    departments: createDepartmentRepository(stores, { departmentChanged: () => outbox.forgetDepartments() }),
+    departments: createDepartmentRepository(stores, {
+      departmentChanged: () => {
+        outbox.forgetDepartments();
+        worker?.forgetRoutes();
+      },
+    }),
     logos: createLogoRepository(stores),
     apiTokens: createApiTokenService(stores, { requestsPerMinute: config.apiRateLimitPerMinute }),
   });

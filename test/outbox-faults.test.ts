@@ -68,16 +68,18 @@ await forEachStore(t, 'an unexpected error after a partial delivery: the recipie
   });
   const backup = await startSmtpPeer(t, { authOptional: true });
   const log = logLines();
-  // The worker keeps the servers it read for a while (a second by default): a server deleted meanwhile is still its row
-  // there, and counting a rate-limit slot for it fails on the database's foreign key. A minute holds that window open.
+  // The worker keeps the servers it read for a while (a second by default): a server deleted meanwhile on another
+  // instance is still its row there, and counting a rate-limit slot for it fails on the database's foreign key. A
+  // minute holds that window open.
   const app = await outboxApp(t, store, { RELAIS_OUTBOX_ROUTE_CACHE_MS: '60000', RELAIS_OUTBOX_BACKOFF_SECONDS: '1' }, { logStream: log.stream });
   const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
   const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port, rateLimitPerMinute: 100 });
   const first = await accepted(app, { to: ['ok@exemple.fr', 'grey@exemple.fr'], subject: 'n°1' });
   const firstDone = await until(app, first.id, ['sent', 'failed']);
   t.same(firstDone.attempts.map((a) => [a.serverId, a.outcome]), [[primaryId, 'sent'], [backupId, 'sent']], 'both servers read (and kept) by the worker');
-  const admin = await adminClient(app);
-  t.equal((await admin.post(`/smtp-servers/${backupId}/delete`, {})).statusCode, 303, 'the backup deleted by an administrator');
+  const otherInstance = await outboxApp(t, store, { RELAIS_OUTBOX_WORKER: 'false' });
+  const admin = await adminClient(otherInstance);
+  t.equal((await admin.post(`/smtp-servers/${backupId}/delete`, {})).statusCode, 303, 'the backup deleted by an administrator, on another instance');
 
   const second = await accepted(app, { to: ['ok@exemple.fr', 'grey@exemple.fr'], subject: 'n°2' });
   const waiting = await until(app, second.id, ['retry', 'sent', 'failed']);
@@ -182,4 +184,21 @@ await forEachStore(t, 'a stored password no configured key opens: that server fa
   t.equal((await backup.message(1)).mail.messageId, sent.messageId);
   const second = await accepted(app, { subject: 'Encore' });
   t.equal((await until(app, second.id, ['sent', 'failed'])).status, 'sent', 'the worker goes on');
+});
+
+await forEachStore(t, 'a server deleted on this instance is dropped by its worker at once, whatever it kept', async (t, store) => {
+  const primary = await startSmtpPeer(t, { authOptional: true });
+  const backup = await startSmtpPeer(t, { authOptional: true });
+  const app = await outboxApp(t, store, { RELAIS_OUTBOX_ROUTE_CACHE_MS: '60000' });
+  const primaryId = await sendingServerFor(app.stores, { title: 'Primaire', port: primary.port });
+  const backupId = await sendingServerFor(app.stores, { title: 'Secours', port: backup.port });
+  const first = await accepted(app, { subject: 'n°1' });
+  t.same((await until(app, first.id, ['sent', 'failed'])).attempts.map((a) => a.serverId), [primaryId], 'the primary’s route read (and kept a minute)');
+  const admin = await adminClient(app);
+  t.equal((await admin.post(`/smtp-servers/${primaryId}/delete`, {})).statusCode, 303, 'the primary deleted by an administrator');
+  const second = await accepted(app, { subject: 'n°2' });
+  const done = await until(app, second.id, ['sent', 'failed']);
+  t.equal(done.status, 'sent');
+  t.same(done.attempts.map((a) => [a.serverId, a.outcome]), [[backupId, 'sent']], 'the backup at once: the deleted primary not tried');
+  t.equal(deliveriesOf(primary.messages, second.messageId).length, 0, 'nothing through the deleted server');
 });

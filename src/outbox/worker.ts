@@ -398,6 +398,12 @@ export function createOutboxWorker(deps: WorkerDeps) {
 
   return {
     owner,
+    /** The server was edited, deactivated or deleted on this instance: its row and the routes are read again at once. */
+    forgetServer,
+    /** A department's servers or their order changed on this instance. */
+    forgetRoutes() {
+      routes.clear();
+    },
     start() {
       if (running) return;
       running = true;
