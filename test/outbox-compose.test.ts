@@ -63,6 +63,7 @@ const cases: [string, Mail.Options][] = [
     },
   ],
   ['a logo inline (related) and an attachment', { ...headers, text: 'Bonjour', html: '<p>Bonjour <img src="cid:logo.abc@relais"></p>', attachments: [logo, { filename: 'a.pdf', contentType: 'application/pdf', content: pdf }] }],
+  ['nothing but an empty attachment (a part that writes no byte, last)', { ...headers, attachments: [{ filename: 'vide.bin', contentType: 'application/octet-stream', content: Buffer.alloc(0) }] }],
   ['html only with a logo', { ...headers, html: '<img src="cid:logo.abc@relais">', attachments: [logo] }],
 ];
 

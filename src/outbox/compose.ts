@@ -94,8 +94,8 @@ export function writtenAtOnce(root: MimeNode): Buffer | null {
     return true;
   };
   if (!write(root as TreeNode)) return null;
-  // As its stream ends: on a line break.
-  const last = parts.at(-1)?.at(-1);
+  // As its stream ends: on a line break (its last byte written, an empty part writes none).
+  const last = parts.filter((part) => part.length > 0).at(-1)?.at(-1);
   if (last !== 0x0a) parts.push(Buffer.from(last === 0x0d ? '\n' : '\r\n'));
   return Buffer.concat(parts);
 }
