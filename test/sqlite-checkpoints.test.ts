@@ -8,7 +8,7 @@ t.test('the connection leaves its checkpoints to the thread, which copies the WA
   const file = path.join(t.testdir(), 'relais.sqlite');
   const handle = openDatabase(file);
   t.teardown(() => handle.close());
-  t.equal(handle.sqlite.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a COMMIT');
+  t.equal(handle.sqlite.pragma('wal_autocheckpoint', { simple: true }), 4000, 'no checkpoint inside a COMMIT before 4,000 pages');
   const before = fs.statSync(file).size;
   handle.sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
   const insert = handle.sqlite.prepare('INSERT INTO filler (body) VALUES (?)');
@@ -19,11 +19,32 @@ t.test('the connection leaves its checkpoints to the thread, which copies the WA
   t.equal((handle.sqlite.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 2000);
 });
 
+t.test('under writes that never stop, the WAL stays bounded: it starts over past 4,000 pages', async (t) => {
+  const file = path.join(t.testdir(), 'relais.sqlite');
+  const handle = openDatabase(file);
+  t.teardown(() => handle.close());
+  handle.sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
+  const insert = handle.sqlite.prepare('INSERT INTO filler (body) VALUES (?)');
+  let largest = 0;
+  // 60 MB in commits of 4 KB, back to back: the thread's checkpoint never finds the WAL wholly copied when one begins.
+  for (let i = 0; i < 15_000; i++) {
+    handle.sqlite.transaction(() => insert.run('x'.repeat(4000)))();
+    if (i % 500 === 0) {
+      largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
+  t.ok(fs.statSync(file).size > 50_000_000, 'the rows reached the database file');
+  t.ok(largest < 40_000_000, `the WAL at most ${(largest / 1e6).toFixed(1)} MB, not the 60 MB written`);
+});
+
 t.test('closed, the file holds everything and no WAL is left behind', async (t) => {
   const file = path.join(t.testdir(), 'relais.sqlite');
   const handle = openDatabase(file);
   handle.sqlite.exec("CREATE TABLE note (body TEXT); INSERT INTO note VALUES ('gardé')");
   handle.close();
+  t.ok(!fs.existsSync(`${file}-wal`) || fs.statSync(`${file}-wal`).size === 0, 'the WAL copied back and emptied by the close itself');
   // The thread's connection goes with its thread: the last one to close removes the WAL.
   const deadline = Date.now() + 5_000;
   while (fs.existsSync(`${file}-wal`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

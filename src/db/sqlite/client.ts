@@ -47,7 +47,14 @@ export function openDatabase(file: string): DatabaseHandle {
     file,
     close() {
       stopCheckpoints();
-      if (sqlite.open) sqlite.close();
+      if (!sqlite.open) return;
+      // The thread's connection may outlive this one: the file is made whole here, not when that one closes.
+      try {
+        sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // A file that cannot take it (read-only, full, gone) closes all the same: the WAL is read again at the next open.
+      }
+      sqlite.close();
     },
   };
 }
